@@ -1,0 +1,125 @@
+"""Symmetric block-tridiagonal solves with inertia, in pure JAX (jit/vmap-able).
+
+The Hessian of a 1-D functional with piecewise-linear elements is block tridiagonal::
+
+    ⎡ D_0  B_0                ⎤
+    ⎢ B_0ᵀ D_1  B_1           ⎥        D_i : (m, m) symmetric   (``diag[i]``)
+    ⎢      B_1ᵀ D_2  ⋱        ⎥        B_i : (m, m)             (``upper[i]``)
+    ⎣            ⋱   ⋱        ⎦
+
+We factor it as ``L P Lᵀ`` (block LDLᵀ, no pivoting) with one ``lax.scan``:
+``P_0 = D_0``, ``L_i = B_{i-1}ᵀ P_{i-1}^{-1}``, ``P_i = D_i - L_i B_{i-1}``.  By Sylvester's law
+of inertia the matrix is positive definite exactly when every pivot block ``P_i`` is, so the same
+pass that solves ``H du = -g`` tells Newton whether the Newton direction is a descent direction
+(and how many negative directions the second variation has).  O(n m³) work.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+__all__ = ["block_tridiag_solve", "block_tridiag_dense"]
+
+
+def block_tridiag_solve(diag, upper, rhs):
+    """Solve ``H x = rhs`` for symmetric block-tridiagonal ``H``; report its inertia.
+
+    Parameters
+    ----------
+    diag : array, shape (n, m, m)
+    upper : array, shape (n-1, m, m)
+    rhs : array, shape (n, m)
+
+    Returns
+    -------
+    x : array, shape (n, m)
+        Garbage (possibly non-finite) when a pivot block is singular; check ``min_pivot``.
+    n_negative : int array
+        Number of negative eigenvalues of ``H`` (valid when no pivot is zero).
+    min_pivot : float array
+        Smallest eigenvalue over all pivot blocks; ``H`` is positive definite iff ``> 0``.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> d = jnp.full((4, 1, 1), 2.0); u = jnp.full((3, 1, 1), -1.0)
+    >>> x, neg, piv = block_tridiag_solve(d, u, jnp.ones((4, 1)))
+    >>> [round(float(v), 6) for v in x[:, 0]], int(neg)
+    ([2.0, 3.0, 3.0, 2.0], 0)
+    """
+    n, m, _ = diag.shape
+    if m == 1:
+        return _scalar_solve(diag[:, 0, 0], upper[:, 0, 0], rhs[:, 0])
+    lower = jnp.concatenate([jnp.zeros((1, m, m), diag.dtype), jnp.swapaxes(upper, 1, 2)])
+
+    def forward(carry, xs):
+        p_prev_inv, y_prev = carry
+        d, b_t, r = xs  # b_t = B_{i-1}ᵀ (zero for i = 0)
+        l = b_t @ p_prev_inv
+        p = d - l @ b_t.T
+        p = 0.5 * (p + p.T)
+        y = r - l @ y_prev
+        p_inv = jnp.linalg.inv(p)
+        return (p_inv, y), (p, p_inv, l, y)
+
+    init = (jnp.zeros((m, m), diag.dtype), jnp.zeros((m,), diag.dtype))
+    _, (pivots, pivots_inv, ls, ys) = lax.scan(forward, init, (diag, lower, rhs))
+    z = jnp.einsum("nij,nj->ni", pivots_inv, ys)
+    l_next = jnp.concatenate([ls[1:], jnp.zeros((1, m, m), diag.dtype)])
+
+    def backward(x_next, xs):
+        zi, l_n = xs
+        x = zi - l_n.T @ x_next
+        return x, x
+
+    _, x = lax.scan(backward, jnp.zeros((m,), diag.dtype), (z, l_next), reverse=True)
+    eig = jnp.linalg.eigvalsh(pivots)
+    return x, jnp.sum(eig < 0), jnp.min(eig)
+
+
+def _scalar_solve(d, e, r):
+    """``m = 1``: the tridiagonal LDLᵀ with scalar pivots (about 3x faster than 1×1 blocks)."""
+    e_prev = jnp.concatenate([jnp.zeros((1,), d.dtype), e])
+
+    def forward(carry, xs):
+        p_prev, y_prev = carry
+        di, ei, ri = xs
+        l = ei / p_prev
+        p = di - l * ei
+        y = ri - l * y_prev
+        return (p, y), (p, l, y)
+
+    one = jnp.ones((), d.dtype)
+    _, (p, l, y) = lax.scan(forward, (one, jnp.zeros((), d.dtype)), (d, e_prev, r))
+    z = y / p
+    l_next = jnp.concatenate([l[1:], jnp.zeros((1,), d.dtype)])
+
+    def backward(x_next, xs):
+        zi, ln = xs
+        x = zi - ln * x_next
+        return x, x
+
+    _, x = lax.scan(backward, jnp.zeros((), d.dtype), (z, l_next), reverse=True)
+    return x[:, None], jnp.sum(p < 0), jnp.min(p)
+
+
+def block_tridiag_dense(diag, upper):
+    """The dense ``(n m, n m)`` matrix, for tests and small diagnostics only."""
+    n, m, _ = diag.shape
+    H = jnp.zeros((n * m, n * m), diag.dtype)
+    for i in range(n):
+        H = H.at[i * m:(i + 1) * m, i * m:(i + 1) * m].set(diag[i])
+        if i < n - 1:
+            H = H.at[i * m:(i + 1) * m, (i + 1) * m:(i + 2) * m].set(upper[i])
+            H = H.at[(i + 1) * m:(i + 2) * m, i * m:(i + 1) * m].set(upper[i].T)
+    return H
+
+
+def block_tridiag_matvec(diag, upper, v):
+    """``H v`` for the block-tridiagonal ``H``; ``v`` shape ``(n, m)``."""
+    out = jnp.einsum("nij,nj->ni", diag, v)
+    out = out.at[:-1].add(jnp.einsum("nij,nj->ni", upper, v[1:]))
+    out = out.at[1:].add(jnp.einsum("nji,nj->ni", upper, v[:-1]))
+    return out

@@ -1,0 +1,65 @@
+"""Figures of a solution: the extremal (with exact solution and guess) and the Newton history.
+
+matplotlib is imported here only, so ``import varcalc`` stays light; nothing calls ``show()``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["plot_solution"]
+
+
+def plot_solution(sol, path=None, *, exact=None, ax=None, show_guess=True, invert_yaxis=False):
+    import matplotlib
+
+    if path is not None and ax is None:
+        matplotlib.use("Agg", force=False) if matplotlib.get_backend() == "" else None
+    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
+
+    exact = exact if exact is not None else getattr(sol.problem, "exact", None)
+    if ax is None:
+        fig = Figure(figsize=(11, 4.2), layout="constrained")
+        ax_f, ax_h = fig.subplots(1, 2, width_ratios=[1.6, 1])
+    else:
+        ax_f, ax_h = ax
+        fig = ax_f.figure
+    name = getattr(sol.problem, "name", "extremal")
+    F = sol.f.reshape(sol.x.size, -1)
+    G = np.asarray(sol.guess).reshape(sol.x.size, -1)
+    m = F.shape[1]
+    xs = np.linspace(sol.x[0], sol.x[-1], 801)
+    ref = None if exact is None else np.asarray(exact(xs), dtype=np.float64).reshape(xs.size, -1)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for j in range(m):
+        label = "" if m == 1 else f"$f_{j}$ "
+        c = colors[j % len(colors)]
+        if ref is not None:
+            ax_f.plot(xs, ref[:, j], "-", color="0.6", lw=4, alpha=0.6,
+                      label=f"{label}exact" if (j == 0 or m > 1) else None)
+        style = ".-" if sol.x.size <= 60 else "-"
+        ax_f.plot(sol.x, F[:, j], style, color=c, lw=1.6, ms=4, label=f"{label}varcalc (n={sol.x.size})")
+        if show_guess:
+            ax_f.plot(sol.x, G[:, j], ":", color=c, lw=1.2, label=f"{label}initial guess")
+    ax_f.set_xlabel("x")
+    ax_f.set_ylabel("f(x)" if m == 1 else "components of f(x)")
+    err = ""
+    if ref is not None:
+        err = f", max nodal error {sol.error(exact):.2e}"
+    ax_f.set_title(f"{name}: J = {sol.value:.12g}{err}", fontsize=10)
+    if invert_yaxis:
+        ax_f.invert_yaxis()
+    ax_f.grid(alpha=0.3)
+    ax_f.legend(fontsize=8, loc="best")
+
+    k = np.arange(sol.history.size)
+    ax_h.semilogy(k, np.maximum(sol.history, 1e-300), "o-", ms=4, label="EL residual (max, per node)")
+    ax_h.semilogy(k, np.maximum(sol.stats["step"], 1e-300), "s--", ms=3, label="Newton step ‖du‖∞")
+    ax_h.set_xlabel("Newton iteration")
+    ax_h.set_title(f"{sol.status.name}, {sol.iterations} iterations", fontsize=10)
+    ax_h.grid(alpha=0.3, which="both")
+    ax_h.legend(fontsize=8)
+    if path is not None:
+        fig.savefig(path, dpi=110)
+    return fig

@@ -1,0 +1,294 @@
+"""``vc.solve``: the door from a :class:`Problem` to a :class:`Solution`.
+
+Data flow::
+
+    Problem ─► grid (mesh.py) ─► quadrature groups (quadrature.py) ─► DiscreteFunctional
+            ─► compiled Newton loop (newton.py, cached per integrand and shapes) ─► Solution
+
+Input is validated here before anything is traced: grid, guess, what the integrand returns, and
+whether it is finite at the guess (naming the first bad ``x``).
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .functional import DiscreteFunctional, Points
+from .mesh import check_grid, uniform_grid
+from .newton import Newton, Status, newton_loop
+from .problem import Problem
+from .quadrature import assign_rules
+from .solution import Solution
+
+__all__ = ["solve", "discretize", "VarcalcWarning"]
+
+
+class VarcalcWarning(UserWarning):
+    """Warnings issued by varcalc."""
+
+
+_QUADRATURES = ("auto", "midpoint", "accurate")
+
+
+def solve(problem: Problem, n: int | None = None, *, grid=None, guess=None,
+          solver: Newton | None = None, quadrature: str = "auto", singular_ends=None,
+          verbose: bool = False) -> Solution:
+    """Find the extremal of ``problem`` on a grid by Newton's method on the exact Hessian.
+
+    Parameters
+    ----------
+    problem : Problem
+    n : int, optional
+        Number of nodes of a uniform grid, both ends included (default 201 when ``grid`` is
+        not given either).
+    grid : array_like, shape (n,), optional
+        Explicit strictly increasing nodes from ``a`` to ``b`` (e.g. :func:`graded_grid`).
+    guess : callable or array_like, optional
+        Initial extremal: a function ``x -> f`` (vectorised over an array of ``x``) or node values
+        of shape ``(n,)`` / ``(n, m)``.  Default: the straight line between the Dirichlet values
+        (a constant when one end is free, zero when both are).
+    solver : Newton, optional
+        Iteration options (``max_iter``, ``rtol``, ``atol``).
+    quadrature : {"auto", "midpoint", "accurate"}
+        ``"auto"``: one point per cell, except near an end where the integrand is singular along
+        the guess (detected), which gets accurate rules.  ``"midpoint"``: one point everywhere
+        (inexact at singular ends; for comparison).  ``"accurate"``: treat every Dirichlet end as
+        singular.
+    singular_ends : sequence of {"left", "right"}, optional
+        Overrides the detection of singular ends.
+    verbose : bool
+        Print the Newton iteration table.
+
+    Returns
+    -------
+    Solution
+        Check ``sol.converged`` (and ``sol.status``, ``sol.message``); a failed solve is
+        returned, not raised.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp, varcalc as vc
+    >>> p = vc.Problem(lambda f, df, x: 0.5 * df**2 + f, (0.0, 1.0), bc={"left": 0.0, "right": 0.0})
+    >>> sol = vc.solve(p, n=11)
+    >>> sol.converged, sol.iterations, round(float(sol(0.5)), 6)   # exact: f = x(x-1)/2
+    (True, 1, -0.125)
+    """
+    disc = discretize(problem, n, grid=grid, guess=guess, quadrature=quadrature,
+                      singular_ends=singular_ends)
+    solver = Newton() if solver is None else solver
+    if not isinstance(solver, Newton):
+        raise TypeError(f"solver: expected a vc.Newton(...) options object, got {type(solver).__name__}")
+
+    run = _compiled_newton(problem.integrand, problem.is_vector, disc.free_flags,
+                           solver.max_iter, solver.max_backtracks)
+    t0 = time.perf_counter()
+    out = run(jnp.asarray(disc.U0), jnp.asarray(disc.x), disc.points, solver.rtol, solver.atol)
+    out = jax.device_get(out)
+    elapsed = time.perf_counter() - t0
+    sol = Solution._from_newton(problem, disc, out, elapsed)
+    if verbose:
+        print(sol.table())
+    return sol
+
+
+class _Discretization:
+    """Everything fixed before the iteration: grid, initial nodal values, quadrature groups."""
+
+    def __init__(self, problem, x, U0, groups, singular_ends):
+        self.problem = problem
+        self.x = x
+        self.U0 = U0
+        self.groups = groups
+        self.singular_ends = tuple(singular_ends)
+        self.points = Points.from_groups(groups)
+        self.free_flags = ("left" in problem.bc, "right" in problem.bc)
+        self.functional = DiscreteFunctional(problem.integrand, problem.is_vector)
+
+    @property
+    def free(self):
+        n = self.x.size
+        return (1 if self.free_flags[0] else 0, n - 1 if self.free_flags[1] else n)
+
+    def quadrature_summary(self) -> dict[str, int]:
+        return {g.rule.name: int(g.cells.size) for g in self.groups}
+
+
+def discretize(problem: Problem, n=None, *, grid=None, guess=None, quadrature="auto",
+               singular_ends=None) -> _Discretization:
+    """Validate the inputs of :func:`solve` and build its discretization (no solve)."""
+    _require_float64()
+    if not isinstance(problem, Problem):
+        raise TypeError(f"problem: expected a vc.Problem, got {type(problem).__name__}")
+    if grid is not None and n is not None:
+        raise ValueError("n, grid: give one of them, not both (n means a uniform grid of n nodes)")
+    x = uniform_grid(problem.domain, 201 if n is None else n) if grid is None else check_grid(grid, problem.domain)
+    if quadrature not in _QUADRATURES:
+        raise ValueError(f"quadrature: expected one of {_QUADRATURES}, got {quadrature!r}")
+    U0 = _initial_values(problem, x, guess)
+    _probe_integrand(problem, x, U0)
+    if singular_ends is None:
+        if quadrature == "auto":
+            singular_ends = _detect_singular_ends(problem, x, U0)
+        elif quadrature == "accurate":
+            singular_ends = tuple(problem.bc)
+        else:
+            singular_ends = ()
+    else:
+        singular_ends = tuple(singular_ends) if not isinstance(singular_ends, str) else (singular_ends,)
+        bad = [e for e in singular_ends if e not in ("left", "right")]
+        if bad:
+            raise ValueError(f"singular_ends: expected a subset of ('left', 'right'), got {bad}")
+    groups = assign_rules(x, singular_ends)
+    disc = _Discretization(problem, x, U0, groups, singular_ends)
+    _check_guess_finite(disc)
+    return disc
+
+
+def _require_float64():
+    if jnp.zeros(()).dtype != jnp.float64:
+        raise RuntimeError(
+            "varcalc needs float64 but JAX's x64 mode is off (jax_enable_x64 was disabled after "
+            "importing varcalc). Re-enable it with jax.config.update('jax_enable_x64', True)."
+        )
+
+
+def _initial_values(problem: Problem, x: np.ndarray, guess) -> np.ndarray:
+    n, m = x.size, problem.components
+    if guess is None:
+        left, right = problem.bc.get("left"), problem.bc.get("right")
+        if left is not None and right is not None:
+            t = ((x - x[0]) / (x[-1] - x[0]))[:, None]
+            U0 = (1 - t) * left + t * right
+        elif left is not None or right is not None:
+            U0 = np.broadcast_to(left if left is not None else right, (n, m)).copy()
+        else:
+            U0 = np.zeros((n, m))
+    else:
+        if callable(guess):
+            try:
+                values = guess(x)
+            except Exception as exc:  # the user's function: report what failed, keep the cause
+                raise ValueError(f"guess: calling guess(x) on the grid (shape {x.shape}) raised {exc!r}") from exc
+            what = "guess(x)"
+        else:
+            values, what = guess, "guess"
+        try:
+            values = np.asarray(values, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(f"{what}: expected real numbers, got {type(values).__name__}") from None
+        expected = [(n,), (n, m)] if not problem.is_vector else [(n, m)]
+        if values.shape == (n,) and problem.is_vector and m == 1:
+            values = values[:, None]
+        if values.shape not in expected and not (values.shape == (n,) and m == 1):
+            raise ValueError(
+                f"{what}: expected node values of shape {' or '.join(map(str, expected))} "
+                f"for {n} nodes, got shape {values.shape}"
+            )
+        U0 = values.reshape(n, m).copy()
+        if not np.all(np.isfinite(U0)):
+            i = int(np.argmax(~np.all(np.isfinite(U0), axis=1)))
+            raise ValueError(f"{what}: non-finite value at x = {x[i]!r}")
+    if "left" in problem.bc:
+        U0[0] = problem.bc["left"]
+    if "right" in problem.bc:
+        U0[-1] = problem.bc["right"]
+    return U0
+
+
+def _pointwise_args(problem, U0, x, i):
+    """(f, df, x) at the middle of cell i, shaped as the integrand receives them."""
+    f = 0.5 * (U0[i] + U0[i + 1])
+    df = (U0[i + 1] - U0[i]) / (x[i + 1] - x[i])
+    xm = 0.5 * (x[i] + x[i + 1])
+    if not problem.is_vector:
+        f, df = f[0], df[0]
+    return jnp.asarray(f), jnp.asarray(df), jnp.asarray(xm)
+
+
+def _probe_integrand(problem: Problem, x, U0):
+    """Call G once (as the solver will, traced) and check it returns a real scalar."""
+    i = (x.size - 1) // 2
+    args = _pointwise_args(problem, U0, x, i)
+    shapes = "f, df of shape " + (str((problem.components,)) if problem.is_vector else "()")
+    try:
+        out = jax.eval_shape(problem.integrand, *args)
+    except jax.errors.ConcretizationTypeError as exc:
+        raise TypeError(
+            f"integrand: it branches on or converts the values of f, df or x, which JAX cannot trace; "
+            f"write it with jax.numpy (jnp.where instead of if). Original error: {exc}"
+        ) from exc
+    except Exception as exc:  # the user's function: say how it was called
+        raise TypeError(
+            f"integrand: calling G(f, df, x) with {shapes} and scalar x raised {type(exc).__name__}: {exc}. "
+            "Write G with jax.numpy and check its signature G(f, df, x)."
+        ) from exc
+    if not hasattr(out, "shape") or out.shape != ():
+        shape = getattr(out, "shape", type(out).__name__)
+        raise ValueError(f"integrand: expected G(f, df, x) to return a scalar, got shape {shape}")
+    if not jnp.issubdtype(out.dtype, jnp.floating) and not jnp.issubdtype(out.dtype, jnp.integer):
+        raise TypeError(f"integrand: expected a real scalar, got dtype {out.dtype}")
+
+
+def _detect_singular_ends(problem: Problem, x, U0) -> tuple[str, ...]:
+    """Dirichlet ends where G or ∂G/∂f is not finite at the end point along the guess."""
+    ends = []
+    grad_f = jax.grad(lambda f, df, xx: jnp.sum(problem.integrand(f, df, xx)))
+    for end, i, j in (("left", 0, 1), ("right", -1, -2)):
+        if end not in problem.bc:
+            continue
+        f = U0[i]
+        df = (U0[j] - U0[i]) / (x[j] - x[i])
+        if not problem.is_vector:
+            f, df = f[0], df[0]
+        args = (jnp.asarray(f), jnp.asarray(df), jnp.asarray(x[i]))
+        with np.errstate(all="ignore"):
+            vals = [problem.integrand(*args), grad_f(*args)]
+        if not all(bool(jnp.all(jnp.isfinite(v))) for v in vals):
+            ends.append(end)
+    return tuple(ends)
+
+
+def _check_guess_finite(disc: _Discretization):
+    energies = np.asarray(_cell_energies(disc.problem.integrand, disc.problem.is_vector)(
+        jnp.asarray(disc.U0), jnp.asarray(disc.x), disc.points))
+    bad = ~np.isfinite(energies)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ValueError(
+            f"guess: the integrand is NaN/inf on the initial guess in the cell "
+            f"[{disc.x[i]!r}, {disc.x[i + 1]!r}] (first bad cell; f = {disc.U0[i].tolist()} .. "
+            f"{disc.U0[i + 1].tolist()}). Give a guess=... inside the integrand's domain of definition."
+        )
+
+
+# -- compiled pieces, cached per integrand and structure (jit adds one entry per shape) --------
+_CACHE: dict = {}
+
+
+def _cell_energies(integrand, vector):
+    key = ("energies", integrand, vector)
+    if key not in _CACHE:
+        _CACHE[key] = jax.jit(DiscreteFunctional(integrand, vector).cell_energies)
+    return _CACHE[key]
+
+
+def _compiled_newton(integrand, vector, dirichlet, max_iter, max_backtracks):
+    """The jitted Newton loop for one integrand; jit retraces only for new array shapes."""
+    key = ("newton", integrand, vector, dirichlet, max_iter, max_backtracks)
+    if key not in _CACHE:
+        fun = DiscreteFunctional(integrand, vector)
+
+        def run(U0, x, pts, rtol, atol):
+            n = U0.shape[0]
+            free = (1 if dirichlet[0] else 0, n - 1 if dirichlet[1] else n)
+            return newton_loop(fun, U0, x, pts, free, rtol, atol,
+                               max_iter=max_iter, max_backtracks=max_backtracks)
+
+        _CACHE[key] = jax.jit(run)
+    return _CACHE[key]
