@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-__all__ = ["block_tridiag_solve", "block_tridiag_dense"]
+__all__ = ["block_tridiag_solve", "solve_nodes_last", "block_tridiag_dense", "block_tridiag_matvec"]
 
 
 def block_tridiag_solve(diag, upper, rhs):
@@ -79,6 +79,21 @@ def block_tridiag_solve(diag, upper, rhs):
     return x, jnp.sum(eig < 0), jnp.min(eig)
 
 
+def solve_nodes_last(diag, upper, rhs):
+    """:func:`block_tridiag_solve` for the components-first layout used by the Newton loop.
+
+    ``diag`` (m, m, n), ``upper`` (m, m, n-1), ``rhs`` (m, n); returns ``x`` (m, n),
+    ``n_negative``, ``min_pivot``.  For ``m = 1`` no transposes are made.
+    """
+    m = diag.shape[0]
+    if m == 1:
+        x, n_negative, min_pivot = _scalar_solve(diag[0, 0], upper[0, 0], rhs[0])
+        return x.T, n_negative, min_pivot
+    x, n_negative, min_pivot = block_tridiag_solve(
+        jnp.moveaxis(diag, -1, 0), jnp.moveaxis(upper, -1, 0), rhs.T)
+    return x.T, n_negative, min_pivot
+
+
 def _scalar_solve(d, e, r):
     """``m = 1``: the tridiagonal LDLᵀ with scalar pivots (about 3x faster than 1×1 blocks)."""
     e_prev = jnp.concatenate([jnp.zeros((1,), d.dtype), e])
@@ -106,15 +121,14 @@ def _scalar_solve(d, e, r):
 
 
 def block_tridiag_dense(diag, upper):
-    """The dense ``(n m, n m)`` matrix, for tests and small diagnostics only."""
+    """The dense ``(n m, n m)`` matrix (node-major), for tests and small diagnostics only."""
     n, m, _ = diag.shape
-    H = jnp.zeros((n * m, n * m), diag.dtype)
-    for i in range(n):
-        H = H.at[i * m:(i + 1) * m, i * m:(i + 1) * m].set(diag[i])
-        if i < n - 1:
-            H = H.at[i * m:(i + 1) * m, (i + 1) * m:(i + 2) * m].set(upper[i])
-            H = H.at[(i + 1) * m:(i + 2) * m, i * m:(i + 1) * m].set(upper[i].T)
-    return H
+    eye = jnp.eye(n, dtype=diag.dtype)
+    sup = jnp.eye(n, k=1, dtype=diag.dtype)
+    H = jnp.einsum("ab,aij->aibj", eye, diag).reshape(n * m, n * m)
+    up = jnp.concatenate([upper, jnp.zeros((1, m, m), diag.dtype)])
+    U = jnp.einsum("ab,aij->aibj", sup, up).reshape(n * m, n * m)
+    return H + U + U.T
 
 
 def block_tridiag_matvec(diag, upper, v):

@@ -28,7 +28,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from .linalg import block_tridiag_solve
+from .linalg import solve_nodes_last
 
 __all__ = ["Newton", "Status"]
 
@@ -112,10 +112,11 @@ _SHIFT_MIN = 1e-8  # first relative diagonal shift tried when H is indefinite
 _SHIFT_MAX = 1e12  # beyond this the shifted step is negligibly short: give up
 
 
-def newton_loop(functional, U0, x, cells, free, rtol, atol, *, max_iter, max_backtracks):
+def newton_loop(functional, U0, x, free, rtol, atol, *, max_iter, max_backtracks):
     """Run the Newton iteration; pure JAX.  ``free = (i0, i1)``: free nodes ``U[i0:i1]``.
 
-    Returns a dict of arrays: final ``U`` (n, m), ``value``, ``status``, ``iterations``, and
+    ``U0`` has shape ``(m, n)`` (components first, as :class:`DiscreteFunctional` takes it).
+    Returns a dict of arrays: final ``U`` (m, n), ``J``, ``status``, ``iterations``, and
     per-iteration histories of length ``max_iter + 1`` (entries past ``iterations`` are NaN).
     """
     i0, i1 = free
@@ -123,18 +124,21 @@ def newton_loop(functional, U0, x, cells, free, rtol, atol, *, max_iter, max_bac
     h = jnp.diff(x)
     # Lumped mass of each node: turns the gradient into a pointwise Euler–Lagrange residual.
     mass = (jnp.concatenate([h, jnp.zeros(1, dtype)]) + jnp.concatenate([jnp.zeros(1, dtype), h]))[i0:i1] / 2
+    m = U0.shape[0]
+    eye = jnp.eye(m, dtype=dtype)[:, :, None]
 
-    value = lambda U: functional.value(U, x, cells)
+    def value(U):
+        return functional.value(U, x)
 
     def free_part(U):
-        return U[i0:i1]
+        return U[:, i0:i1]
 
     def with_free(U, V):
-        return U.at[i0:i1].set(V)
+        return U.at[:, i0:i1].set(V)
 
     def factor_with_shift(diag, upper, g, tau_prev):
         """Newton direction from ``H + τ S``: τ = 0 first, then growing until positive definite."""
-        scale = jnp.abs(jnp.diagonal(diag, axis1=1, axis2=2))
+        scale = jnp.abs(jnp.einsum("iin->in", diag))  # (m, n): diagonal entries
         scale = scale + 1e-14 * jnp.mean(scale) + jnp.finfo(dtype).tiny
         tau_first = jnp.maximum(tau_prev / 10.0, _SHIFT_MIN)
 
@@ -144,8 +148,8 @@ def newton_loop(functional, U0, x, cells, free, rtol, atol, *, max_iter, max_bac
 
         def body(state):
             _, _, tau, n_neg = state
-            shifted = diag + tau * jax.vmap(jnp.diag)(scale)
-            du, n_negative, min_pivot = block_tridiag_solve(shifted, upper, -g)
+            shifted = diag + tau * eye * scale[:, None, :]
+            du, n_negative, min_pivot = solve_nodes_last(shifted, upper, -g)
             ok = (min_pivot > 0) & jnp.all(jnp.isfinite(du))
             # Inertia of the unshifted Hessian: recorded from the first (τ = 0) factorisation.
             n_neg = jnp.where(tau == 0, n_negative.astype(jnp.int32), n_neg)
@@ -173,12 +177,14 @@ def newton_loop(functional, U0, x, cells, free, rtol, atol, *, max_iter, max_bac
 
     def body(s):
         k, U = s["k"], s["U"]
-        J, g = jax.value_and_grad(value)(U)
+        J, J_scale, g, diag, upper = functional.derivatives(U, x)
         g = free_part(g)
-        diag, upper = functional.hessian_blocks(U, x, cells)
-        diag, upper = diag[i0:i1], upper[i0:i1 - 1]
+        # Armijo cannot see decreases below the rounding of J; allow that much (else Newton
+        # stalls with halved steps once it is within rounding of the minimiser).
+        J_noise = 64 * jnp.finfo(dtype).eps * J_scale
+        diag, upper = diag[..., i0:i1], upper[..., i0:i1 - 1]
         finite = jnp.all(jnp.isfinite(g)) & jnp.all(jnp.isfinite(diag)) & jnp.all(jnp.isfinite(upper))
-        residual = jnp.max(jnp.abs(g) / mass[:, None])
+        residual = jnp.max(jnp.abs(g) / mass)
         du, factor_ok, tau, n_negative = factor_with_shift(diag, upper, g, s["tau"])
         decrement = -jnp.sum(g * du)  # λ² = gᵀ H⁻¹ g: the predicted decrease is λ²/2
         step_norm = jnp.max(jnp.abs(du))
@@ -191,7 +197,7 @@ def newton_loop(functional, U0, x, cells, free, rtol, atol, *, max_iter, max_bac
 
         def ls_cond(ls):
             a, J_new, n = ls
-            accept = jnp.isfinite(J_new) & ((J_new <= J + _ARMIJO_C1 * a * slope) | (converged & (n == 1)))
+            accept = jnp.isfinite(J_new) & ((J_new <= J + _ARMIJO_C1 * a * slope + J_noise) | (converged & (n == 1)))
             return (n == 0) | (~accept & (n <= max_backtracks))
 
         def ls_body(ls):
@@ -200,7 +206,7 @@ def newton_loop(functional, U0, x, cells, free, rtol, atol, *, max_iter, max_bac
             return a, value(with_free(U, free_part(U) + a * du)), n + 1
 
         alpha, J_new, n_ls = lax.while_loop(ls_cond, ls_body, (jnp.ones((), dtype), J, 0))
-        ls_ok = jnp.isfinite(J_new) & ((J_new <= J + _ARMIJO_C1 * alpha * slope) | (converged & (n_ls == 1)))
+        ls_ok = jnp.isfinite(J_new) & ((J_new <= J + _ARMIJO_C1 * alpha * slope + J_noise) | (converged & (n_ls == 1)))
         take = finite & factor_ok & ls_ok
         take = take & (converged | (k < max_iter))  # no step past the iteration budget
         U_next = jnp.where(take, with_free(U, free_part(U) + alpha * du), U)

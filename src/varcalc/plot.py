@@ -12,15 +12,12 @@ __all__ = ["plot_solution"]
 
 def plot_solution(sol, path=None, *, exact=None, ax=None, show_guess=True, invert_yaxis=False):
     import matplotlib
-
-    if path is not None and ax is None:
-        matplotlib.use("Agg", force=False) if matplotlib.get_backend() == "" else None
     import matplotlib.pyplot as plt
-    from matplotlib.figure import Figure
 
     exact = exact if exact is not None else getattr(sol.problem, "exact", None)
     if ax is None:
-        fig = Figure(figsize=(11, 4.2), layout="constrained")
+        # Registered with pyplot so that a user's plt.show() displays it; we never call show().
+        fig = plt.figure(figsize=(11, 4.2), layout="constrained")
         ax_f, ax_h = fig.subplots(1, 2, width_ratios=[1.6, 1])
     else:
         ax_f, ax_h = ax
@@ -31,7 +28,7 @@ def plot_solution(sol, path=None, *, exact=None, ax=None, show_guess=True, inver
     m = F.shape[1]
     xs = np.linspace(sol.x[0], sol.x[-1], 801)
     ref = None if exact is None else np.asarray(exact(xs), dtype=np.float64).reshape(xs.size, -1)
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    colors = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
     for j in range(m):
         label = "" if m == 1 else f"$f_{j}$ "
         c = colors[j % len(colors)]

@@ -26,10 +26,11 @@ computed accurately, so that points within 1e-45 of a cell end are represented e
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
-__all__ = ["Rule", "CellGroup", "gauss_rule", "tanh_sinh_rule", "assign_rules"]
+__all__ = ["Rule", "CellBlock", "gauss_rule", "tanh_sinh_rule", "assign_rules"]
 
 GAUSS_POINTS = (1, 2, 4, 8, 16)
 BULK_MAX_POINTS = 4
@@ -38,7 +39,7 @@ _TANH_SINH_STEP = 1.0 / 6.0
 _TANH_SINH_TMIN = 1e-45  # truncation: ∫_0^tmin t^(-2/3) dt = 3 tmin^(1/3) ≈ 1e-15; f^-6 still > 1e-270
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Rule:
     """Quadrature on the reference cell ``[0, 1]``: nodes ``t``, complements ``s``, weights ``w``."""
 
@@ -53,19 +54,42 @@ class Rule:
 
 
 @dataclass(frozen=True)
-class CellGroup:
-    """Cells (indices into the mesh's cells) integrated with one rule."""
+class CellBlock:
+    """The contiguous cells ``start .. stop-1`` (cell ``e`` spans nodes ``e, e+1``), one rule.
 
-    rule: Rule
-    cells: np.ndarray  # shape (k,), int
+    Hashable: a tuple of blocks is part of the key of compiled code.
+    """
+
+    start: int
+    stop: int
+    rule_name: str
+
+    @property
+    def rule(self) -> Rule:
+        return rule_by_name(self.rule_name)
+
+    @property
+    def size(self) -> int:
+        return self.stop - self.start
 
 
+def rule_by_name(name: str) -> Rule:
+    """``"gauss<p>"`` or ``"tanh-sinh"``."""
+    if name == "tanh-sinh":
+        return tanh_sinh_rule()
+    if name.startswith("gauss"):
+        return gauss_rule(int(name[5:]))
+    raise ValueError(f"unknown quadrature rule {name!r}")
+
+
+@lru_cache(maxsize=None)
 def gauss_rule(p: int) -> Rule:
     """``p``-point Gauss–Legendre rule on ``[0, 1]`` (exact for degree ``2p - 1``)."""
     xi, wi = np.polynomial.legendre.leggauss(p)
     return Rule(f"gauss{p}", (1 + xi) / 2, (1 - xi) / 2, wi / 2)
 
 
+@lru_cache(maxsize=None)
 def tanh_sinh_rule(step: float = _TANH_SINH_STEP, tmin: float = _TANH_SINH_TMIN) -> Rule:
     """Tanh-sinh (double exponential) rule on ``[0, 1]`` for integrable end singularities.
 
@@ -94,8 +118,8 @@ def _gauss_points_needed(ratio: np.ndarray, tol: float) -> np.ndarray:
     return choice
 
 
-def assign_rules(x: np.ndarray, singular_ends=(), tol: float = 1e-14) -> list[CellGroup]:
-    """Group the cells of grid ``x`` by the quadrature rule each needs.
+def assign_rules(x: np.ndarray, singular_ends=(), tol: float = 1e-14) -> list[CellBlock]:
+    """Split the cells of grid ``x`` into contiguous blocks by the quadrature rule they need.
 
     Parameters
     ----------
@@ -103,18 +127,21 @@ def assign_rules(x: np.ndarray, singular_ends=(), tol: float = 1e-14) -> list[Ce
         Strictly increasing nodes.
     singular_ends : subset of {"left", "right"}
         Ends where the integrand is singular along the trial function.  Empty: midpoint
-        everywhere.
+        everywhere (one block).
     tol : float
         Relative error target of each cell's rule near a singular end.
 
     Returns
     -------
-    list of CellGroup, one per rule in use, in a fixed order (so that grids of the same size and
-    grading give the same group sizes and reuse compiled code).
+    list of CellBlock covering cells ``0 .. n-2`` in order: at most three (left end, bulk,
+    right end), so compiled code depends only on a few sizes.
+
+    >>> assign_rules(np.linspace(0, 1, 11))
+    [CellBlock(start=0, stop=10, rule_name='gauss1')]
     """
     ncell = x.size - 1
     if not singular_ends:
-        return [CellGroup(gauss_rule(1), np.arange(ncell))]
+        return [CellBlock(0, ncell, "gauss1")]
     h = np.diff(x)
     # Distance of each cell's near edge from the nearest singular end (0 for the end cell).
     dist = np.full(ncell, np.inf)
@@ -123,13 +150,18 @@ def assign_rules(x: np.ndarray, singular_ends=(), tol: float = 1e-14) -> list[Ce
     if "right" in singular_ends:
         dist = np.minimum(dist, x[-1] - x[1:])
     choice = _gauss_points_needed(dist / h, tol)
-    # Two groups keep the compiled code small (compile time dominates a first solve): the bulk
-    # with the largest Gauss rule it needs (at most BULK_MAX_POINTS points), and the few cells
-    # next to a singular end, all with the tanh-sinh rule.
-    bulk = (choice > 0) & (choice <= BULK_MAX_POINTS)
-    groups = []
-    if bulk.any():
-        groups.append(CellGroup(gauss_rule(int(choice[bulk].max())), np.flatnonzero(bulk)))
-    if (~bulk).any():
-        groups.append(CellGroup(tanh_sinh_rule(), np.flatnonzero(~bulk)))
-    return groups
+    # The bulk takes the largest Gauss rule (<= BULK_MAX_POINTS points) any of its cells needs;
+    # the cells next to a singular end needing more (a prefix and/or suffix: the need decreases
+    # with distance) all take the tanh-sinh rule.  Few blocks keep compiled code small.
+    near = (choice < 0) | (choice > BULK_MAX_POINTS)
+    k_left = int(np.argmin(near)) if not near.all() else ncell
+    k_right = int(np.argmin(near[::-1])) if not near.all() else 0
+    blocks = []
+    if k_left:
+        blocks.append(CellBlock(0, k_left, "tanh-sinh"))
+    if k_left < ncell - k_right:
+        p = int(choice[k_left:ncell - k_right].max())
+        blocks.append(CellBlock(k_left, ncell - k_right, f"gauss{p}"))
+    if k_right and k_left < ncell:
+        blocks.append(CellBlock(ncell - k_right, ncell, "tanh-sinh"))
+    return blocks

@@ -64,7 +64,7 @@ class Solution:
     def _from_newton(cls, problem, disc, out, elapsed):
         k = int(out["k"])
         status = Status(int(out["status"]))
-        U = np.asarray(out["U"])
+        U = np.asarray(out["U"]).T  # (n, m)
         value = float(out["J"])
         finite = np.all(np.isfinite(U)) and np.isfinite(value)
         converged = status == Status.SUCCESS and finite

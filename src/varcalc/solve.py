@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .functional import DiscreteFunctional, Points
+from .functional import DiscreteFunctional
 from .mesh import check_grid, uniform_grid
 from .newton import Newton, Status, newton_loop
 from .problem import Problem
@@ -85,10 +85,10 @@ def solve(problem: Problem, n: int | None = None, *, grid=None, guess=None,
     if not isinstance(solver, Newton):
         raise TypeError(f"solver: expected a vc.Newton(...) options object, got {type(solver).__name__}")
 
-    run = _compiled_newton(problem.integrand, problem.is_vector, disc.free_flags,
+    run = _compiled_newton(problem.integrand, problem.is_vector, disc.blocks, disc.free_flags,
                            solver.max_iter, solver.max_backtracks)
     t0 = time.perf_counter()
-    out = run(jnp.asarray(disc.U0), jnp.asarray(disc.x), disc.points, solver.rtol, solver.atol)
+    out = run(jnp.asarray(disc.U0.T), jnp.asarray(disc.x), solver.rtol, solver.atol)
     out = jax.device_get(out)
     elapsed = time.perf_counter() - t0
     sol = Solution._from_newton(problem, disc, out, elapsed)
@@ -100,15 +100,14 @@ def solve(problem: Problem, n: int | None = None, *, grid=None, guess=None,
 class _Discretization:
     """Everything fixed before the iteration: grid, initial nodal values, quadrature groups."""
 
-    def __init__(self, problem, x, U0, groups, singular_ends):
+    def __init__(self, problem, x, U0, blocks, singular_ends):
         self.problem = problem
         self.x = x
         self.U0 = U0
-        self.groups = groups
+        self.blocks = tuple(blocks)
         self.singular_ends = tuple(singular_ends)
-        self.points = Points.from_groups(groups)
         self.free_flags = ("left" in problem.bc, "right" in problem.bc)
-        self.functional = DiscreteFunctional(problem.integrand, problem.is_vector)
+        self.functional = DiscreteFunctional(problem.integrand, problem.is_vector, self.blocks)
 
     @property
     def free(self):
@@ -116,7 +115,10 @@ class _Discretization:
         return (1 if self.free_flags[0] else 0, n - 1 if self.free_flags[1] else n)
 
     def quadrature_summary(self) -> dict[str, int]:
-        return {g.rule.name: int(g.cells.size) for g in self.groups}
+        out: dict[str, int] = {}
+        for b in self.blocks:
+            out[b.rule_name] = out.get(b.rule_name, 0) + b.size
+        return out
 
 
 def discretize(problem: Problem, n=None, *, grid=None, guess=None, quadrature="auto",
@@ -144,8 +146,7 @@ def discretize(problem: Problem, n=None, *, grid=None, guess=None, quadrature="a
         bad = [e for e in singular_ends if e not in ("left", "right")]
         if bad:
             raise ValueError(f"singular_ends: expected a subset of ('left', 'right'), got {bad}")
-    groups = assign_rules(x, singular_ends)
-    disc = _Discretization(problem, x, U0, groups, singular_ends)
+    disc = _Discretization(problem, x, U0, assign_rules(x, singular_ends), singular_ends)
     _check_guess_finite(disc)
     return disc
 
@@ -255,8 +256,8 @@ def _detect_singular_ends(problem: Problem, x, U0) -> tuple[str, ...]:
 
 
 def _check_guess_finite(disc: _Discretization):
-    energies = np.asarray(_cell_energies(disc.problem.integrand, disc.problem.is_vector)(
-        jnp.asarray(disc.U0), jnp.asarray(disc.x), disc.points))
+    energies = np.asarray(_cell_energies(disc.problem.integrand, disc.problem.is_vector, disc.blocks)(
+        jnp.asarray(disc.U0.T), jnp.asarray(disc.x)))
     bad = ~np.isfinite(energies)
     if bad.any():
         i = int(np.argmax(bad))
@@ -271,23 +272,23 @@ def _check_guess_finite(disc: _Discretization):
 _CACHE: dict = {}
 
 
-def _cell_energies(integrand, vector):
-    key = ("energies", integrand, vector)
+def _cell_energies(integrand, vector, blocks):
+    key = ("energies", integrand, vector, blocks)
     if key not in _CACHE:
-        _CACHE[key] = jax.jit(DiscreteFunctional(integrand, vector).cell_energies)
+        _CACHE[key] = jax.jit(DiscreteFunctional(integrand, vector, blocks).cell_energies)
     return _CACHE[key]
 
 
-def _compiled_newton(integrand, vector, dirichlet, max_iter, max_backtracks):
-    """The jitted Newton loop for one integrand; jit retraces only for new array shapes."""
-    key = ("newton", integrand, vector, dirichlet, max_iter, max_backtracks)
+def _compiled_newton(integrand, vector, blocks, dirichlet, max_iter, max_backtracks):
+    """The jitted Newton loop for one integrand and cell-block layout (jit adds one entry per n)."""
+    key = ("newton", integrand, vector, blocks, dirichlet, max_iter, max_backtracks)
     if key not in _CACHE:
-        fun = DiscreteFunctional(integrand, vector)
+        fun = DiscreteFunctional(integrand, vector, blocks)
 
-        def run(U0, x, pts, rtol, atol):
-            n = U0.shape[0]
+        def run(U0, x, rtol, atol):
+            n = U0.shape[1]
             free = (1 if dirichlet[0] else 0, n - 1 if dirichlet[1] else n)
-            return newton_loop(fun, U0, x, pts, free, rtol, atol,
+            return newton_loop(fun, U0, x, free, rtol, atol,
                                max_iter=max_iter, max_backtracks=max_backtracks)
 
         _CACHE[key] = jax.jit(run)
