@@ -262,9 +262,10 @@ def _check_guess_finite(disc: _Discretization):
     if bad.any():
         i = int(np.argmax(bad))
         raise ValueError(
-            f"guess: the integrand is NaN/inf on the initial guess in the cell "
-            f"[{disc.x[i]!r}, {disc.x[i + 1]!r}] (first bad cell; f = {disc.U0[i].tolist()} .. "
-            f"{disc.U0[i + 1].tolist()}). Give a guess=... inside the integrand's domain of definition."
+            f"guess: the integrand is NaN/inf on the initial guess for x in the cell "
+            f"[{float(disc.x[i]):.6g}, {float(disc.x[i + 1]):.6g}] (the first bad cell; f goes from "
+            f"{np.round(disc.U0[i], 6).tolist()} to {np.round(disc.U0[i + 1], 6).tolist()} there). "
+            "Give a guess=... inside the integrand's domain of definition."
         )
 
 
