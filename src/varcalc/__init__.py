@@ -22,8 +22,8 @@ from .mesh import check_grid, graded_grid, uniform_grid  # noqa: E402
 from .newton import Newton, Status  # noqa: E402
 from .problem import Problem  # noqa: E402
 from .solution import Solution, load  # noqa: E402
-from .solve import VarcalcWarning, discretize, solve  # noqa: E402
+from .solve import discretize, solve  # noqa: E402
 
 __version__ = "0.1.0"
 __all__ = ["Problem", "solve", "discretize", "Newton", "Status", "Solution", "load",
-           "uniform_grid", "graded_grid", "check_grid", "VarcalcWarning"]
+           "uniform_grid", "graded_grid", "check_grid"]

@@ -12,8 +12,6 @@ whether it is finite at the guess (naming the first bad ``x``).
 from __future__ import annotations
 
 import time
-import warnings
-from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
@@ -26,11 +24,7 @@ from .problem import Problem
 from .quadrature import assign_rules
 from .solution import Solution
 
-__all__ = ["solve", "discretize", "VarcalcWarning"]
-
-
-class VarcalcWarning(UserWarning):
-    """Warnings issued by varcalc."""
+__all__ = ["solve", "discretize"]
 
 
 _QUADRATURES = ("auto", "midpoint", "accurate")
@@ -91,6 +85,8 @@ def solve(problem: Problem, n: int | None = None, *, grid=None, guess=None,
     out = run(jnp.asarray(disc.U0.T), jnp.asarray(disc.x), solver.rtol, solver.atol)
     out = jax.device_get(out)
     elapsed = time.perf_counter() - t0
+    if not np.isfinite(out["value"][0]):
+        _check_guess_finite(disc)  # raises ValueError naming the first bad cell
     sol = Solution._from_newton(problem, disc, out, elapsed)
     if verbose:
         print(sol.table())
@@ -146,9 +142,7 @@ def discretize(problem: Problem, n=None, *, grid=None, guess=None, quadrature="a
         bad = [e for e in singular_ends if e not in ("left", "right")]
         if bad:
             raise ValueError(f"singular_ends: expected a subset of ('left', 'right'), got {bad}")
-    disc = _Discretization(problem, x, U0, assign_rules(x, singular_ends), singular_ends)
-    _check_guess_finite(disc)
-    return disc
+    return _Discretization(problem, x, U0, assign_rules(x, singular_ends), singular_ends)
 
 
 def _require_float64():
@@ -238,21 +232,15 @@ def _probe_integrand(problem: Problem, x, U0):
 
 def _detect_singular_ends(problem: Problem, x, U0) -> tuple[str, ...]:
     """Dirichlet ends where G or ∂G/∂f is not finite at the end point along the guess."""
-    ends = []
-    grad_f = jax.grad(lambda f, df, xx: jnp.sum(problem.integrand(f, df, xx)))
-    for end, i, j in (("left", 0, 1), ("right", -1, -2)):
-        if end not in problem.bc:
-            continue
-        f = U0[i]
-        df = (U0[j] - U0[i]) / (x[j] - x[i])
-        if not problem.is_vector:
-            f, df = f[0], df[0]
-        args = (jnp.asarray(f), jnp.asarray(df), jnp.asarray(x[i]))
-        with np.errstate(all="ignore"):
-            vals = [problem.integrand(*args), grad_f(*args)]
-        if not all(bool(jnp.all(jnp.isfinite(v))) for v in vals):
-            ends.append(end)
-    return tuple(ends)
+    ends = [e for e in ("left", "right") if e in problem.bc]
+    if not ends:
+        return ()
+    idx = [(0, 1) if e == "left" else (-1, -2) for e in ends]
+    f = np.stack([U0[i] for i, _ in idx])
+    df = np.stack([(U0[j] - U0[i]) / (x[j] - x[i]) for i, j in idx])
+    xe = np.array([x[i] for i, _ in idx])
+    ok = np.asarray(_end_check(problem.integrand, problem.is_vector)(f, df, xe))
+    return tuple(e for e, good in zip(ends, ok) if not good)
 
 
 def _check_guess_finite(disc: _Discretization):
@@ -271,6 +259,20 @@ def _check_guess_finite(disc: _Discretization):
 
 # -- compiled pieces, cached per integrand and structure (jit adds one entry per shape) --------
 _CACHE: dict = {}
+
+
+def _end_check(integrand, vector):
+    """Jitted: are G and ∂G/∂f finite at each (f, df, x)?  One compile instead of eager ops."""
+    key = ("end_check", integrand, vector)
+    if key not in _CACHE:
+        G = (lambda f, df, xx: integrand(f, df, xx)) if vector else (lambda f, df, xx: integrand(f[0], df[0], xx))
+
+        def finite(f, df, xx):
+            value, grad_f = jax.value_and_grad(G)(f, df, xx)
+            return jnp.isfinite(value) & jnp.all(jnp.isfinite(grad_f))
+
+        _CACHE[key] = jax.jit(jax.vmap(finite))
+    return _CACHE[key]
 
 
 def _cell_energies(integrand, vector, blocks):
