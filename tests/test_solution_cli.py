@@ -92,7 +92,7 @@ def test_cli_solve_user_file(tmp_path, capsys):
     )
     assert main(["solve", str(f), "--no-plot", "--quiet"]) == 0
     out = capsys.readouterr().out
-    assert "mine: converged in 1 Newton iterations" in out
+    assert "mine: converged in 1 Newton iteration," in out
 
 
 def test_cli_bad_input():

@@ -108,7 +108,7 @@ def solve_module(module, *, n=None, grading=None, grading_end=None, max_iter=Non
 def _report(sol, elapsed) -> str:
     p = sol.problem
     lines = [f"{p.name}: {'converged' if sol.converged else 'NOT converged'} in {sol.iterations} "
-             f"Newton iterations, n = {sol.x.size} nodes, {elapsed:.2f} s (compile included)",
+             f"Newton iteration{'s' * (sol.iterations != 1)}, n = {sol.x.size} nodes, {elapsed:.2f} s (compile included)",
              f"  J = {sol.value:.15g}"]
     if p.exact_value is not None:
         rel = sol.value_error() / max(abs(p.exact_value), 1e-300)

@@ -129,7 +129,7 @@ class Solution:
         lines.append(f"{self.status.name}: {self.message}")
         return "\n".join(lines)
 
-    def plot(self, path=None, *, exact=None, ax=None, show_guess=True, invert_yaxis=False):
+    def plot(self, path=None, *, exact=None, ax=None, show_guess=True, invert_yaxis=False, labels=None):
         """Plot the extremal (with the exact solution and guess when known) and the Newton history.
 
         Parameters
@@ -142,6 +142,9 @@ class Solution:
             Draw into these (extremal, history) instead of a new figure.
         invert_yaxis : bool
             Draw f increasing downward (e.g. depth in the brachistochrone).
+        labels : sequence of str, optional
+            Names of the components of f (e.g. ``("θ", "φ")``).  A vector unknown with two
+            components also gets a panel with the curve in the plane of its components.
 
         Returns
         -------
@@ -150,7 +153,7 @@ class Solution:
         from .plot import plot_solution
 
         return plot_solution(self, path=path, exact=exact, ax=ax, show_guess=show_guess,
-                             invert_yaxis=invert_yaxis)
+                             invert_yaxis=invert_yaxis, labels=labels)
 
     # -- I/O ---------------------------------------------------------------------------------
     def to_dict(self) -> dict:
