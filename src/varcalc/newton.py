@@ -9,8 +9,12 @@ Each iteration, at the iterate ``U_k``:
    ``S = diag(|H_jj|)`` (Levenberg–Marquardt scaling, invariant to the units of ``f``), with
    ``τ`` growing tenfold from ``max(τ_prev/10, 1e-8)`` until the factorisation is positive
    definite — a *modified* Newton step, always a descent direction.
-3. If the unmodified step is tiny (``‖du‖∞ <= atol + rtol ‖U‖∞``) the iterate is a
-   non-degenerate local minimiser up to rounding: take the step and stop (converged).
+3. Stop on the scaled residual: the unmodified Newton step ``du = -H⁻¹∇J_h`` is the residual
+   measured in the metric of the second variation (invariant to the units of ``f`` and ``x``
+   and to the grid size, unlike ``‖∇J_h‖``).  If ``‖du‖∞ <= atol + rtol ‖U‖∞`` with ``H``
+   positive definite, the iterate is a non-degenerate local minimiser up to rounding: take the
+   step and stop (converged).  The history records the pointwise residual ``∇J_h / (lumped
+   mass)`` too, which approximates the strong Euler–Lagrange residual.
 4. Backtracking line search on ``J_h`` (Armijo, ``c1 = 1e-4``, halving): a trial value that is
    NaN/inf is rejected like an increase, so Newton never steps to where ``G`` is undefined
    (e.g. the brachistochrone's ``sqrt`` of a negative depth).
