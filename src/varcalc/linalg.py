@@ -16,7 +16,6 @@ pass that solves ``H du = -g`` tells Newton whether the Newton direction is a de
 
 from __future__ import annotations
 
-import jax
 import jax.numpy as jnp
 from jax import lax
 

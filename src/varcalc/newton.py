@@ -28,7 +28,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntEnum
 
-import jax
 import jax.numpy as jnp
 from jax import lax
 

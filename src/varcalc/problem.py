@@ -8,7 +8,7 @@ tolerances) is given to :func:`varcalc.solve`.  Every check on the user's input 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np

@@ -19,7 +19,7 @@ import numpy as np
 
 from .functional import DiscreteFunctional
 from .mesh import check_grid, uniform_grid
-from .newton import Newton, Status, newton_loop
+from .newton import Newton, newton_loop
 from .problem import Problem
 from .quadrature import assign_rules
 from .solution import Solution
