@@ -146,7 +146,8 @@ def _cmd_solve(args) -> int:
     elapsed = time.perf_counter() - t0
     print(_report(sol, elapsed))
     if not args.no_plot:
-        path = Path(args.plot) if args.plot else Path("plots") / f"{sol.problem.name}.png"
+        stem = sol.problem.name if sol.problem.name != "problem" else Path(args.problem).stem
+        path = Path(args.plot) if args.plot else Path("plots") / f"{stem}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
         sol.plot(path, **dict(getattr(module, "plot_options", {}) or {}))
         print(f"  plot: {path}")
