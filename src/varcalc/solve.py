@@ -123,6 +123,11 @@ def _warm_start(disc, solver):
     return coarse
 
 
+def _free_range(dirichlet, n):
+    """Free nodes ``U[i0:i1]`` given ``(left is Dirichlet, right is Dirichlet)``."""
+    return (1 if dirichlet[0] else 0, n - 1 if dirichlet[1] else n)
+
+
 class _Discretization:
     """Everything fixed before the iteration: grid, initial nodal values, quadrature groups."""
 
@@ -137,8 +142,7 @@ class _Discretization:
 
     @property
     def free(self):
-        n = self.x.size
-        return (1 if self.free_flags[0] else 0, n - 1 if self.free_flags[1] else n)
+        return _free_range(self.free_flags, self.x.size)
 
     def quadrature_summary(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -274,8 +278,8 @@ def _detect_singular_ends(problem: Problem, x, U0) -> tuple[str, ...]:
 
 
 def _check_guess_finite(disc: _Discretization):
-    energies = np.asarray(_cell_energies(disc.problem.integrand, disc.problem.is_vector, disc.blocks)(
-        jnp.asarray(disc.U0.T), jnp.asarray(disc.x)))
+    # Only on the error path, so compiled on demand rather than cached.
+    energies = np.asarray(jax.jit(disc.functional.cell_energies)(jnp.asarray(disc.U0.T), jnp.asarray(disc.x)))
     bad = ~np.isfinite(energies)
     if bad.any():
         i = int(np.argmax(bad))
@@ -295,20 +299,13 @@ def _end_check(integrand, vector):
     """Jitted: are G and ∂G/∂f finite at each (f, df, x)?  One compile instead of eager ops."""
     key = ("end_check", integrand, vector)
     if key not in _CACHE:
-        G = (lambda f, df, xx: integrand(f, df, xx)) if vector else (lambda f, df, xx: integrand(f[0], df[0], xx))
+        G = DiscreteFunctional(integrand, vector, ())._G  # f, df as (m,) arrays, as the solver passes them
 
         def finite(f, df, xx):
             value, grad_f = jax.value_and_grad(G)(f, df, xx)
             return jnp.isfinite(value) & jnp.all(jnp.isfinite(grad_f))
 
         _CACHE[key] = jax.jit(jax.vmap(finite))
-    return _CACHE[key]
-
-
-def _cell_energies(integrand, vector, blocks):
-    key = ("energies", integrand, vector, blocks)
-    if key not in _CACHE:
-        _CACHE[key] = jax.jit(DiscreteFunctional(integrand, vector, blocks).cell_energies)
     return _CACHE[key]
 
 
@@ -319,9 +316,7 @@ def _compiled_newton(integrand, vector, blocks, dirichlet, max_iter, max_backtra
         fun = DiscreteFunctional(integrand, vector, blocks)
 
         def run(U0, x, rtol, atol):
-            n = U0.shape[1]
-            free = (1 if dirichlet[0] else 0, n - 1 if dirichlet[1] else n)
-            return newton_loop(fun, U0, x, free, rtol, atol,
+            return newton_loop(fun, U0, x, _free_range(dirichlet, U0.shape[1]), rtol, atol,
                                max_iter=max_iter, max_backtracks=max_backtracks)
 
         _CACHE[key] = jax.jit(run)
