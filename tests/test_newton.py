@@ -100,4 +100,5 @@ def test_minimum_beats_admissible_perturbations():
         bump = np.zeros(N)
         bump[1:-1] = 1e-3 * rng.standard_normal(N - 2)
         U = jnp.asarray((sol.f + bump)[None, :])
-        assert float(disc.functional.value(U, jnp.asarray(sol.x))) > sol.value
+        value = disc.functional.value(U, jnp.asarray(sol.x), jnp.asarray(disc.z0), disc.aux())
+        assert float(value) > sol.value

@@ -18,6 +18,7 @@ import jax as _jax
 
 _jax.config.update("jax_enable_x64", True)
 
+from .constraints import Bound, Data, Integral, OnCurve, Pointwise  # noqa: E402
 from .mesh import check_grid, graded_grid, uniform_grid  # noqa: E402
 from .newton import Newton, Status  # noqa: E402
 from .problem import Problem  # noqa: E402
@@ -26,4 +27,5 @@ from .solve import discretize, solve  # noqa: E402
 
 __version__ = "0.1.0"
 __all__ = ["Problem", "solve", "discretize", "Newton", "Status", "Solution", "load",
-           "uniform_grid", "graded_grid", "check_grid"]
+           "uniform_grid", "graded_grid", "check_grid",
+           "Integral", "Pointwise", "Bound", "Data", "OnCurve"]

@@ -42,21 +42,25 @@ class DiscreteFunctional:
 
     Parameters
     ----------
-    integrand : callable ``G(f, df, x)``
+    integrand : callable ``G(f, df, x, z, aux)``
+        The *internal* integrand (see :mod:`varcalc.lagrangian`): ``z`` (k,) are global unknowns
+        (multipliers, a free end) that the Hessian also differentiates in; ``aux`` is a pytree of
+        constants (parameters) that it does not.
     vector : bool
         False: ``G`` receives scalars ``f, df``; True: arrays of shape ``(m,)``.
     blocks : sequence of CellBlock
         Contiguous cell ranges covering all cells in order, each with its quadrature rule.
 
-    All methods take ``U`` (shape ``(m, n)``, components first) and ``x`` (shape ``(n,)``).
+    All methods take ``U`` (shape ``(m, n)``, components first), ``x`` (shape ``(n,)``), ``z``
+    (shape ``(k,)``, possibly ``k = 0``) and ``aux``.
 
     Examples
     --------
     >>> import jax.numpy as jnp, numpy as np
     >>> from varcalc.quadrature import assign_rules
     >>> x = jnp.linspace(0.0, 1.0, 5)
-    >>> J = DiscreteFunctional(lambda f, df, x: 0.5 * df**2, False, assign_rules(np.asarray(x)))
-    >>> float(J.value(x[None, :], x))   # f = x: ½∫1 dx
+    >>> J = DiscreteFunctional(lambda f, df, x, z, aux: 0.5 * df**2, False, assign_rules(np.asarray(x)))
+    >>> float(J.value(x[None, :], x, jnp.zeros(0), None))   # f = x: ½∫1 dx
     0.5
     """
 
@@ -65,10 +69,10 @@ class DiscreteFunctional:
         self.vector = vector
         self.blocks = tuple(blocks)
 
-    def _G(self, f, df, x):
+    def _G(self, f, df, x, z, aux):
         if self.vector:
-            return self.integrand(f, df, x)
-        return self.integrand(f[0], df[0], x)
+            return self.integrand(f, df, x, z, aux)
+        return self.integrand(f[0], df[0], x, z, aux)
 
     def _block_points(self, block, U, x):
         """``f`` (m, q, k), ``f'`` (m, k), ``x`` (q, k), ``w h`` (q, k) and ``h`` (k,) of a block."""
@@ -106,42 +110,54 @@ class DiscreteFunctional:
             start += q * k
         return list(zip(pts, results))
 
-    def cell_energies(self, U, x):
+    def cell_energies(self, U, x, z, aux):
         """Energy of each cell, shape ``(n-1,)``."""
-        parts = [jnp.sum(p[3] * G, axis=0) for p, G in self._pointwise(self._G, U, x)]
+        G = lambda f, df, xx: self._G(f, df, xx, z, aux)
+        parts = [jnp.sum(p[3] * v, axis=0) for p, v in self._pointwise(G, U, x)]
         return jnp.concatenate(parts)
 
-    def value(self, U, x):
+    def value(self, U, x, z, aux):
         """``J_h(U)``: a scalar."""
-        return sum(jnp.sum(p[3] * G) for p, G in self._pointwise(self._G, U, x))
+        G = lambda f, df, xx: self._G(f, df, xx, z, aux)
+        return sum(jnp.sum(p[3] * v) for p, v in self._pointwise(G, U, x))
 
-    def gradient(self, U, x):
+    def gradient(self, U, x, z, aux):
         """``∂J_h/∂U`` by ``jax.grad``, shape ``(m, n)``: the discrete Euler–Lagrange residual."""
-        return jax.grad(self.value)(U, x)
+        return jax.grad(self.value)(U, x, z, aux)
 
-    def derivatives(self, U, x):
+    def derivatives(self, U, x, z, aux):
         """Value, rounding scale, gradient and Hessian blocks in one pass.
 
-        Returns ``(J, scale, grad (m, n), diag (m, m, n), upper (m, m, n-1))``: the Hessian blocks
-        with the node axis last (see :meth:`hessian_blocks` for the ``(n, m, m)`` layout).
+        Returns ``(J, scale, grad (m, n), diag (m, m, n), upper (m, m, n-1), globals)``: the
+        Hessian blocks with the node axis last (see :meth:`hessian_blocks` for the ``(n, m, m)``
+        layout).  ``globals`` is None when ``z`` is empty, else ``(gz (k,), B (m, n, k), C (k, k))``:
+        ``∂J_h/∂z``, the mixed second derivatives ``∂²J_h/∂U∂z`` and ``∂²J_h/∂z²``.
         """
         m, n = U.shape
+        k = z.shape[0]
         J, scale = 0.0, 0.0
         gL, gR, hLL, hLR, hRR = [], [], [], [], []
+        bL, bR, gz, C = [], [], 0.0, 0.0
 
         def local(ff, dd, xx):
-            # Per point: G, ∇G and ∇²G in (f, f') by forward-over-reverse (jax.hessian).
-            G = lambda a, b_: self.integrand(a, b_, xx)
+            # Per point: G, ∇G and ∇²G in (f, f'[, z]) by forward-over-reverse (jax.hessian).
+            G = lambda a, b_, zz: self.integrand(a, b_, xx, zz, aux)
             # Scalar problems get scalar arguments: a smaller program than (1,)-arrays (~2x faster).
             args = (ff, dd) if self.vector else (ff[0], dd[0])
-            v, (gf, gd) = jax.value_and_grad(G, argnums=(0, 1))(*args)
-            (hff, hfd), (_, hdd) = jax.hessian(G, argnums=(0, 1))(*args)
             vec, mat = (lambda a: jnp.reshape(a, (m,))), (lambda a: jnp.reshape(a, (m, m)))
-            return v, vec(gf), vec(gd), mat(hff), mat(hfd), mat(hdd)
+            if k == 0:
+                G2 = lambda a, b_: G(a, b_, z)
+                v, (gf, gd) = jax.value_and_grad(G2, argnums=(0, 1))(*args)
+                (hff, hfd), (_, hdd) = jax.hessian(G2, argnums=(0, 1))(*args)
+                return v, vec(gf), vec(gd), mat(hff), mat(hfd), mat(hdd)
+            v, (gf, gd, gzz) = jax.value_and_grad(G, argnums=(0, 1, 2))(*args, z)
+            (hff, hfd, hfz), (_, hdd, hdz), (_, _, hzz) = jax.hessian(G, argnums=(0, 1, 2))(*args, z)
+            mk = lambda a: jnp.reshape(a, (m, k))
+            return v, vec(gf), vec(gd), mat(hff), mat(hfd), mat(hdd), gzz, mk(hfz), mk(hdz), hzz
 
         for b, ((f, df, xq, wh, h), derivs) in zip(self.blocks, self._pointwise(local, U, x)):
             # Per point (trailing axes (q, k)): G, ∇G (m,), ∇²G blocks (m, m).
-            G, Gf, Gd, Gff, Gfd, Gdd = derivs
+            G, Gf, Gd, Gff, Gfd, Gdd = derivs[:6]
             terms = wh * G
             J, scale = J + jnp.sum(terms), scale + jnp.sum(jnp.abs(terms))
             r = b.rule
@@ -158,6 +174,12 @@ class DiscreteFunctional:
             hLL.append(ss - ih * (sfd + sdf) + ih**2 * dd)
             hLR.append(st + ih * (sfd - tdf) - ih**2 * dd)
             hRR.append(tt + ih * (tfd + tdf) + ih**2 * dd)
+            if k:
+                Gz, Gfz, Gdz, Gzz = derivs[6:]
+                bL.append(q_sum(s, Gfz) - ih * q_sum(1.0, Gdz))
+                bR.append(q_sum(t, Gfz) + ih * q_sum(1.0, Gdz))
+                gz = gz + jnp.einsum("qc,zqc->z", wh, Gz)
+                C = C + jnp.einsum("qc,yzqc->yz", wh, Gzz)
         cat = lambda parts: jnp.concatenate(parts, axis=-1)
         gL, gR, hLL, hLR, hRR = cat(gL), cat(gR), cat(hLL), cat(hLR), cat(hRR)
         # Element (cell) contributions -> nodes: node i gets the left end of cell i and the right
@@ -166,20 +188,27 @@ class DiscreteFunctional:
         pad_start = lambda a: jnp.pad(a, [(0, 0)] * (a.ndim - 1) + [(1, 0)])
         grad = pad_end(gL) + pad_start(gR)
         diag = pad_end(hLL) + pad_start(hRR)
-        return J, scale, grad, diag, hLR
+        extra = None
+        if k:
+            bL, bR = cat(bL), cat(bR)  # (m, k, cells)
+            B = jnp.moveaxis(pad_end(bL) + pad_start(bR), 1, 2)  # (m, n, k)
+            extra = (gz, B, C)
+        return J, scale, grad, diag, hLR, extra
 
-    def hessian_blocks(self, U, x):
+    def hessian_blocks(self, U, x, z=None, aux=None):
         """Block-tridiagonal Hessian of ``J_h``: ``(diag (n, m, m), upper (n-1, m, m))``.
 
         ``diag[i]`` couples the components at node ``i``; ``upper[i]`` couples node ``i`` (rows)
         with node ``i+1`` (columns) — with ``U`` flattened node-major.
         """
-        _, _, _, diag, upper = self.derivatives(U, x)
+        z = jnp.zeros(0, U.dtype) if z is None else z
+        _, _, _, diag, upper, _ = self.derivatives(U, x, z, aux)
         return jnp.moveaxis(diag, -1, 0), jnp.moveaxis(upper, -1, 0)
 
-    def hvp(self, U, x, V):
+    def hvp(self, U, x, V, z=None, aux=None):
         """Hessian-vector product by forward-over-reverse: ``jvp(grad J_h)(U)[V]``, shape ``(m, n)``."""
-        return jax.jvp(lambda W: self.gradient(W, x), (U,), (V,))[1]
+        z = jnp.zeros(0, U.dtype) if z is None else z
+        return jax.jvp(lambda W: self.gradient(W, x, z, aux), (U,), (V,))[1]
 
 
 def _quadrature_sum(wh):
@@ -197,3 +226,102 @@ def _quadrature_sum(wh):
         return sum(wh[i] * c[i] * a[..., i, :] for i in range(q))
 
     return unrolled
+
+
+def hermite_basis(t, h):
+    """Cubic Hermite shape functions on a cell of width ``h`` at reference points ``t`` (q,).
+
+    Returns ``(phi, dphi, d2phi)``, each (4, q): values, first and second ``x``-derivatives of the
+    functions multiplying ``(f_L, f'_L, f_R, f'_R)``.
+    """
+    t2, t3 = t * t, t * t * t
+    phi = jnp.stack([1 - 3 * t2 + 2 * t3, h * (t - 2 * t2 + t3), 3 * t2 - 2 * t3, h * (t3 - t2)])
+    dphi = jnp.stack([(6 * t2 - 6 * t) / h, 1 - 4 * t + 3 * t2, (6 * t - 6 * t2) / h, 3 * t2 - 2 * t])
+    d2phi = jnp.stack([(12 * t - 6) / h**2, (6 * t - 4) / h, (6 - 12 * t) / h**2, (6 * t - 2) / h])
+    return phi, dphi, d2phi
+
+
+class HermiteFunctional:
+    """``J_h`` for integrands ``G(f, f', f'', x, z, aux)`` on C¹ cubic Hermite elements.
+
+    Nodal unknowns ``V`` of shape ``(2m, n)``: rows ``0..m-1`` are the values ``f_i``, rows
+    ``m..2m-1`` the slopes ``f'_i``.  Functions in this space are C¹, so ``f''`` is square
+    integrable and the discretisation is conforming for second-order functionals; the nodal error
+    of a smooth problem is O(h⁴).  Each cell's energy is a function of its 4m local unknowns (and
+    ``z``); its gradient and Hessian come from ``jax.hessian`` of that function per cell (vmapped),
+    so the Hessian is block tridiagonal with ``2m × 2m`` blocks, as for piecewise-linear
+    elements.  Gauss–Legendre with ``q`` points per cell (default 4: exact for polynomials of
+    degree 7).
+
+    >>> import jax.numpy as jnp
+    >>> x = jnp.linspace(0.0, 1.0, 3)
+    >>> J = HermiteFunctional(lambda f, df, d2f, x, z, aux: d2f**2, False, 1)
+    >>> V = jnp.stack([x**2, 2 * x])   # f = x², f' = 2x at the nodes: f'' = 2
+    >>> float(J.value(V, x, jnp.zeros(0), None))
+    4.0
+    """
+
+    def __init__(self, integrand, vector: bool, m: int, points: int = 4):
+        from .quadrature import gauss_rule
+        self.integrand = integrand
+        self.vector = vector
+        self.m = m
+        self.rule = gauss_rule(points)
+        self.blocks = ()
+
+    def _cell_energy(self, loc, xL, h, z, aux):
+        m = self.m
+        t, w = jnp.asarray(self.rule.t), jnp.asarray(self.rule.w)
+        phi, dphi, d2phi = hermite_basis(t, h)
+        coef = loc.reshape(4, m)  # (f_L, f'_L, f_R, f'_R), each (m,)
+        f, df, d2f = (jnp.einsum("aq,am->qm", b, coef) for b in (phi, dphi, d2phi))
+        xq = xL + t * h
+
+        def G(ff, dd, d2, xx):
+            if not self.vector:
+                ff, dd, d2 = ff[0], dd[0], d2[0]
+            return self.integrand(ff, dd, d2, xx, z, aux)
+
+        return h * jnp.sum(w * jax.vmap(G)(f, df, d2f, xq))
+
+    def _local(self, V):
+        """Per cell local unknowns ``(f_L, f'_L, f_R, f'_R)`` flattened: shape ``(n-1, 4m)``."""
+        m = self.m
+        L, R = V[:, :-1].T, V[:, 1:].T  # (cells, 2m) each: [f (m), f' (m)]
+        return jnp.concatenate([L, R], axis=1)
+
+    def cell_energies(self, V, x, z, aux):
+        h = jnp.diff(x)
+        return jax.vmap(self._cell_energy, in_axes=(0, 0, 0, None, None))(self._local(V), x[:-1], h, z, aux)
+
+    def value(self, V, x, z, aux):
+        return jnp.sum(self.cell_energies(V, x, z, aux))
+
+    def gradient(self, V, x, z, aux):
+        return jax.grad(self.value)(V, x, z, aux)
+
+    def derivatives(self, V, x, z, aux):
+        """As :meth:`DiscreteFunctional.derivatives`, with ``2m × 2m`` blocks."""
+        d = 2 * self.m
+        k = z.shape[0]
+        h = jnp.diff(x)
+
+        def cell(loc, xL, hh):
+            E = lambda w: self._cell_energy(w[:2 * d], xL, hh, w[2 * d:], aux)
+            w0 = jnp.concatenate([loc, z])
+            v, g = jax.value_and_grad(E)(w0)
+            return v, g, jax.hessian(E)(w0)
+
+        E, g, H = jax.vmap(cell)(self._local(V), x[:-1], h)  # (c,), (c, 2d+k), (c, 2d+k, 2d+k)
+        pad_end = lambda a: jnp.pad(a, [(0, 0)] * (a.ndim - 1) + [(0, 1)])
+        pad_start = lambda a: jnp.pad(a, [(0, 0)] * (a.ndim - 1) + [(1, 0)])
+        nodes_last = lambda a: jnp.moveaxis(a, 0, -1)
+        grad = pad_end(nodes_last(g[:, :d])) + pad_start(nodes_last(g[:, d:2 * d]))
+        diag = pad_end(nodes_last(H[:, :d, :d])) + pad_start(nodes_last(H[:, d:2 * d, d:2 * d]))
+        upper = nodes_last(H[:, :d, d:2 * d])
+        extra = None
+        if k:
+            bL, bR = nodes_last(H[:, :d, 2 * d:]), nodes_last(H[:, d:2 * d, 2 * d:])  # (d, k, c)
+            B = jnp.moveaxis(pad_end(bL) + pad_start(bR), 1, 2)
+            extra = (jnp.sum(g[:, 2 * d:], axis=0), B, jnp.sum(H[:, 2 * d:, 2 * d:], axis=0))
+        return jnp.sum(E), jnp.sum(jnp.abs(E)), grad, diag, upper, extra

@@ -29,11 +29,12 @@ def block_tridiag_solve(diag, upper, rhs):
     ----------
     diag : array, shape (n, m, m)
     upper : array, shape (n-1, m, m)
-    rhs : array, shape (n, m)
+    rhs : array, shape (n, m) or (n, m, r)
+        One right-hand side, or ``r`` of them (solved with one factorisation).
 
     Returns
     -------
-    x : array, shape (n, m)
+    x : array, shape of ``rhs``
         Garbage (possibly non-finite) when a pivot block is singular; check ``min_pivot``.
     n_negative : int array
         Number of negative eigenvalues of ``H`` (valid when no pivot is zero).
@@ -49,8 +50,13 @@ def block_tridiag_solve(diag, upper, rhs):
     ([2.0, 3.0, 3.0, 2.0], 0)
     """
     n, m, _ = diag.shape
+    if rhs.ndim == 2:
+        x, n_negative, min_pivot = block_tridiag_solve(diag, upper, rhs[..., None])
+        return x[..., 0], n_negative, min_pivot
     if m == 1:
-        return _scalar_solve(diag[:, 0, 0], upper[:, 0, 0], rhs[:, 0])
+        x, n_negative, min_pivot = _scalar_solve(diag[:, 0, 0], upper[:, 0, 0], rhs[:, 0])
+        return x[:, None], n_negative, min_pivot
+    r_count = rhs.shape[-1]
     lower = jnp.concatenate([jnp.zeros((1, m, m), diag.dtype), jnp.swapaxes(upper, 1, 2)])
 
     def forward(carry, xs):
@@ -59,13 +65,13 @@ def block_tridiag_solve(diag, upper, rhs):
         l = b_t @ p_prev_inv
         p = d - l @ b_t.T
         p = 0.5 * (p + p.T)
-        y = r - l @ y_prev
+        y = r - l @ y_prev  # (m, r)
         p_inv = jnp.linalg.inv(p)
         return (p_inv, y), (p, p_inv, l, y)
 
-    init = (jnp.zeros((m, m), diag.dtype), jnp.zeros((m,), diag.dtype))
+    init = (jnp.zeros((m, m), diag.dtype), jnp.zeros((m, r_count), diag.dtype))
     _, (pivots, pivots_inv, ls, ys) = lax.scan(forward, init, (diag, lower, rhs))
-    z = jnp.einsum("nij,nj->ni", pivots_inv, ys)
+    z = jnp.einsum("nij,njr->nir", pivots_inv, ys)
     l_next = jnp.concatenate([ls[1:], jnp.zeros((1, m, m), diag.dtype)])
 
     def backward(x_next, xs):
@@ -73,7 +79,7 @@ def block_tridiag_solve(diag, upper, rhs):
         x = zi - l_n.T @ x_next
         return x, x
 
-    _, x = lax.scan(backward, jnp.zeros((m,), diag.dtype), (z, l_next), reverse=True)
+    _, x = lax.scan(backward, jnp.zeros((m, r_count), diag.dtype), (z, l_next), reverse=True)
     eig = jnp.linalg.eigvalsh(pivots)
     return x, jnp.sum(eig < 0), jnp.min(eig)
 
@@ -81,20 +87,26 @@ def block_tridiag_solve(diag, upper, rhs):
 def solve_nodes_last(diag, upper, rhs):
     """:func:`block_tridiag_solve` for the components-first layout used by the Newton loop.
 
-    ``diag`` (m, m, n), ``upper`` (m, m, n-1), ``rhs`` (m, n); returns ``x`` (m, n),
-    ``n_negative``, ``min_pivot``.  For ``m = 1`` no transposes are made.
+    ``diag`` (m, m, n), ``upper`` (m, m, n-1), ``rhs`` (m, n) or (m, n, r); returns ``x`` (shape
+    of ``rhs``), ``n_negative``, ``min_pivot``.  For ``m = 1`` no transposes are made.
     """
     m = diag.shape[0]
+    many = rhs.ndim == 3
+    R = rhs if many else rhs[..., None]  # (m, n, r)
     if m == 1:
-        x, n_negative, min_pivot = _scalar_solve(diag[0, 0], upper[0, 0], rhs[0])
-        return x.T, n_negative, min_pivot
-    x, n_negative, min_pivot = block_tridiag_solve(
-        jnp.moveaxis(diag, -1, 0), jnp.moveaxis(upper, -1, 0), rhs.T)
-    return x.T, n_negative, min_pivot
+        x, n_negative, min_pivot = _scalar_solve(diag[0, 0], upper[0, 0], R[0])
+        x = x[None]
+    else:
+        x, n_negative, min_pivot = block_tridiag_solve(
+            jnp.moveaxis(diag, -1, 0), jnp.moveaxis(upper, -1, 0), jnp.moveaxis(R, 1, 0))
+        x = jnp.moveaxis(x, 0, 1)
+    return (x if many else x[..., 0]), n_negative, min_pivot
 
 
 def _scalar_solve(d, e, r):
-    """``m = 1``: the tridiagonal LDLᵀ with scalar pivots (about 3x faster than 1×1 blocks)."""
+    """``m = 1``: the tridiagonal LDLᵀ with scalar pivots (about 3x faster than 1×1 blocks).
+
+    ``d`` (n,), ``e`` (n-1,), ``r`` (n, R) for R right-hand sides; returns ``x`` (n, R)."""
     e_prev = jnp.concatenate([jnp.zeros((1,), d.dtype), e])
 
     def forward(carry, xs):
@@ -106,8 +118,8 @@ def _scalar_solve(d, e, r):
         return (p, y), (p, l, y)
 
     one = jnp.ones((), d.dtype)
-    _, (p, l, y) = lax.scan(forward, (one, jnp.zeros((), d.dtype)), (d, e_prev, r))
-    z = y / p
+    _, (p, l, y) = lax.scan(forward, (one, jnp.zeros(r.shape[1:], d.dtype)), (d, e_prev, r))
+    z = y / p[:, None]
     l_next = jnp.concatenate([l[1:], jnp.zeros((1,), d.dtype)])
 
     def backward(x_next, xs):
@@ -115,8 +127,8 @@ def _scalar_solve(d, e, r):
         x = zi - ln * x_next
         return x, x
 
-    _, x = lax.scan(backward, jnp.zeros((), d.dtype), (z, l_next), reverse=True)
-    return x[:, None], jnp.sum(p < 0), jnp.min(p)
+    _, x = lax.scan(backward, jnp.zeros(r.shape[1:], d.dtype), (z, l_next), reverse=True)
+    return x, jnp.sum(p < 0), jnp.min(p)
 
 
 def block_tridiag_dense(diag, upper):

@@ -33,7 +33,7 @@ from jax import lax
 
 from .linalg import solve_nodes_last
 
-__all__ = ["Newton", "Status"]
+__all__ = ["Newton", "Status", "minimize_loop", "stationary_loop"]
 
 
 class Status(IntEnum):
@@ -44,6 +44,8 @@ class Status(IntEnum):
     LINE_SEARCH_FAILED = 2
     NONFINITE = 3
     NOT_FACTORIZABLE = 4
+    SADDLE = 5
+    INFEASIBLE = 6
 
     @property
     def message(self) -> str:
@@ -73,6 +75,18 @@ _MESSAGES = {
         "the Hessian could not be made positive definite by a diagonal shift. Likely cause: the "
         "functional is unbounded below or degenerate (e.g. no boundary condition fixes f and G does "
         "not depend on f). Remedy: add a boundary condition or check the integrand."
+    ),
+    Status.SADDLE: (
+        "Newton converged to a stationary point that is NOT a minimum: the second variation (on the "
+        "constraints' tangent space) has negative directions (see Solution.negative). Likely cause: "
+        "a saddle of the functional, e.g. Hamilton's principle past a conjugate point, or a poor "
+        "guess. Remedy: if a stationary point is what you want, solve with mode='stationary'; "
+        "otherwise start from a different guess."
+    ),
+    Status.INFEASIBLE: (
+        "a constraint could not be satisfied (see Solution.constraint_residuals). Likely cause: "
+        "the constraint values are incompatible with the boundary conditions, or the guess is far "
+        "from feasible. Remedy: check the constraint's value, or give a guess that nearly satisfies it."
     ),
 }
 
@@ -115,104 +129,146 @@ _SHIFT_MIN = 1e-8  # first relative diagonal shift tried when H is indefinite
 _SHIFT_MAX = 1e12  # beyond this the shifted step is negligibly short: give up
 
 
-def newton_loop(functional, U0, x, free, rtol, atol, *, max_iter, max_backtracks):
-    """Run the Newton iteration; pure JAX.  ``free = (i0, i1)``: free nodes ``U[i0:i1]``.
-
-    ``U0`` has shape ``(m, n)`` (components first, as :class:`DiscreteFunctional` takes it).
-    Returns a dict of arrays: final ``U`` (m, n), ``J``, ``status``, ``iterations``, and
-    per-iteration histories of length ``max_iter + 1`` (entries past ``iterations`` are NaN).
-    """
-    i0, i1 = free
-    dtype = U0.dtype
+def lumped_mass(x):
+    """Lumped mass of each node, shape (n,): turns a gradient into a pointwise residual."""
     h = jnp.diff(x)
-    # Lumped mass of each node: turns the gradient into a pointwise Euler–Lagrange residual.
-    mass = (jnp.concatenate([h, jnp.zeros(1, dtype)]) + jnp.concatenate([jnp.zeros(1, dtype), h]))[i0:i1] / 2
-    m = U0.shape[0]
-    eye = jnp.eye(m, dtype=dtype)[:, :, None]
+    z = jnp.zeros(1, x.dtype)
+    return (jnp.concatenate([h, z]) + jnp.concatenate([z, h])) / 2
 
-    def value(U):
-        return functional.value(U, x)
 
-    def free_part(U):
-        return U[:, i0:i1]
+def restrict(diag, upper, frozen):
+    """The Hessian with the rows/columns of ``frozen`` unknowns (d, n) replaced by the identity.
 
-    def with_free(U, V):
-        return U.at[:, i0:i1].set(V)
+    Fixed unknowns (Dirichlet values, active bounds) stay put: their Newton step is zero, and the
+    matrix keeps its block-tridiagonal shape and O(n) solve.
+    """
+    keep = ~frozen
+    d = diag.shape[0]
+    eye = jnp.eye(d, dtype=diag.dtype)[:, :, None]
+    diag = jnp.where(keep[:, None, :] & keep[None, :, :], diag, 0.0) + eye * frozen[None, :, :].astype(diag.dtype)
+    upper = jnp.where(keep[:, None, :-1] & keep[None, :, 1:], upper, 0.0)
+    return diag, upper
 
-    def factor_with_shift(diag, upper, g, tau_prev):
-        """Newton direction from ``H + τ S``: τ = 0 first, then growing until positive definite."""
-        scale = jnp.abs(jnp.einsum("iin->in", diag))  # (m, n): diagonal entries
-        scale = scale + 1e-14 * jnp.mean(scale) + jnp.finfo(dtype).tiny
-        tau_first = jnp.maximum(tau_prev / 10.0, _SHIFT_MIN)
 
-        def cond(state):
-            _, ok, tau, _ = state
-            return (~ok) & (tau <= _SHIFT_MAX)
+def factor_with_shift(diag, upper, rhs, tau_prev, require_pd):
+    """Solve ``(H + τ S) X = rhs``: τ = 0 first, then growing until the factorisation is usable.
 
-        def body(state):
-            _, _, tau, n_neg = state
-            shifted = diag + tau * eye * scale[:, None, :]
-            du, n_negative, min_pivot = solve_nodes_last(shifted, upper, -g)
-            ok = (min_pivot > 0) & jnp.all(jnp.isfinite(du))
-            # Inertia of the unshifted Hessian: recorded from the first (τ = 0) factorisation.
-            n_neg = jnp.where(tau == 0, n_negative.astype(jnp.int32), n_neg)
-            tau_next = jnp.where(tau == 0, tau_first, 10.0 * tau)
-            return du, ok, jnp.where(ok, tau, tau_next), n_neg
+    Usable means positive definite when ``require_pd`` (minimisation: a descent direction), else
+    merely finite (stationary points, KKT systems).  ``S = diag(|H_jj|)`` (Levenberg–Marquardt
+    scaling).  Returns ``X``, ok, τ, and the number of negative eigenvalues of the unshifted H.
+    """
+    dtype = diag.dtype
+    d = diag.shape[0]
+    eye = jnp.eye(d, dtype=dtype)[:, :, None]
+    scale = jnp.abs(jnp.einsum("iin->in", diag))  # (d, n): diagonal entries
+    scale = scale + 1e-14 * jnp.mean(scale) + jnp.finfo(dtype).tiny
+    tau_first = jnp.maximum(tau_prev / 10.0, _SHIFT_MIN)
 
-        init = (jnp.zeros_like(g), jnp.zeros((), bool), jnp.zeros((), dtype), jnp.zeros((), jnp.int32))
-        du, ok, tau, n_negative = lax.while_loop(cond, body, init)
-        return du, ok, tau, n_negative
+    def cond(state):
+        _, ok, tau, _ = state
+        return (~ok) & (tau <= _SHIFT_MAX)
 
+    def body(state):
+        _, _, tau, n_neg = state
+        X, n_negative, min_pivot = solve_nodes_last(diag + tau * eye * scale[:, None, :], upper, rhs)
+        ok = jnp.all(jnp.isfinite(X))
+        if require_pd:
+            ok = ok & (min_pivot > 0)
+        # Inertia of the unshifted Hessian: recorded from the first (τ = 0) factorisation.
+        n_neg = jnp.where(tau == 0, n_negative.astype(jnp.int32), n_neg)
+        tau_next = jnp.where(tau == 0, tau_first, 10.0 * tau)
+        return X, ok, jnp.where(ok, tau, tau_next), n_neg
+
+    init = (jnp.zeros_like(rhs), jnp.zeros((), bool), jnp.zeros((), dtype), jnp.zeros((), jnp.int32))
+    return lax.while_loop(cond, body, init)
+
+
+def _histories(max_iter, dtype):
     hist = lambda: jnp.full(max_iter + 1, jnp.nan, dtype)
-    state = dict(
-        k=jnp.zeros((), jnp.int32),
-        U=U0,
-        J=jnp.zeros((), dtype),
-        tau=jnp.zeros((), dtype),
-        done=jnp.zeros((), bool),
-        status=jnp.full((), int(Status.MAX_ITERATIONS), jnp.int32),
-        residual=hist(), value=hist(), step=hist(), alpha=hist(), shift=hist(),
-        decrement=hist(), negative=jnp.full(max_iter + 1, -1, jnp.int32),
-    )
+    return dict(residual=hist(), value=hist(), step=hist(), alpha=hist(), shift=hist(),
+                decrement=hist(), negative=jnp.full(max_iter + 1, -1, jnp.int32))
+
+
+def _record(s, k, **values):
+    return {name: s[name].at[k].set(v) for name, v in values.items()}
+
+
+def minimize_loop(lag, V0, x, aux, fixed, lower, upper, rtol, atol, *, max_iter, max_backtracks,
+                  bounds=False):
+    """Minimise ``L(V)`` (no global unknowns) by globalised Newton; pure JAX.
+
+    ``V0`` (d, n); ``fixed`` (d, n) marks Dirichlet unknowns; with ``bounds``, ``lower <= V <=
+    upper`` is kept by projected Newton (Bertsekas 1982): unknowns at a bound whose gradient
+    pushes outward are frozen for the step, the others take the Newton step, and the trial point
+    is projected onto the bounds (Armijo along the projection arc).
+    Returns a dict of arrays: final ``V``, ``J``, ``g`` (gradient at the last linearisation),
+    ``status``, ``k`` (iterations) and per-iteration histories of length ``max_iter + 1``.
+    """
+    dtype = V0.dtype
+    mass = lumped_mass(x)
+    z = jnp.zeros(0, dtype)
+    keep_fixed = ~fixed
+    project = (lambda V: jnp.clip(V, lower, upper)) if bounds else (lambda V: V)
+
+    def value(V):
+        return lag.value(V, z, x, aux)
+
+    state = dict(k=jnp.zeros((), jnp.int32), U=V0, J=jnp.zeros((), dtype), g=jnp.zeros_like(V0),
+                 tau=jnp.zeros((), dtype), done=jnp.zeros((), bool),
+                 status=jnp.full((), int(Status.MAX_ITERATIONS), jnp.int32), **_histories(max_iter, dtype))
 
     def cond(s):
         return (~s["done"]) & (s["k"] <= max_iter)
 
     def body(s):
         k, U = s["k"], s["U"]
-        J, J_scale, g, diag, upper = functional.derivatives(U, x)
-        g = free_part(g)
+        D = lag.derivatives(U, z, x, aux)
+        J, g = D["L"], D["g"]
+        frozen = fixed
+        if bounds:
+            # ε-active set: at (or within ε of) a bound with the gradient pushing outward.
+            w = jnp.max(jnp.where(keep_fixed, jnp.abs(U - project(U - g / mass)), 0.0))
+            eps = jnp.minimum(1e-8 * (1.0 + jnp.max(jnp.abs(U))), w)
+            active = ((U - lower <= eps) & (g > 0)) | ((upper - U <= eps) & (g < 0))
+            frozen = fixed | active
+        keep = ~frozen
         # Armijo cannot see decreases below the rounding of J; allow that much (else Newton
         # stalls with halved steps once it is within rounding of the minimiser).
-        J_noise = 64 * jnp.finfo(dtype).eps * J_scale
-        diag, upper = diag[..., i0:i1], upper[..., i0:i1 - 1]
-        finite = jnp.all(jnp.isfinite(g)) & jnp.all(jnp.isfinite(diag)) & jnp.all(jnp.isfinite(upper))
-        residual = jnp.max(jnp.abs(g) / mass)
-        du, factor_ok, tau, n_negative = factor_with_shift(diag, upper, g, s["tau"])
-        decrement = -jnp.sum(g * du)  # λ² = gᵀ H⁻¹ g: the predicted decrease is λ²/2
-        step_norm = jnp.max(jnp.abs(du))
-        small = step_norm <= atol + rtol * jnp.max(jnp.abs(free_part(U)))
+        J_noise = 64 * jnp.finfo(dtype).eps * D["scale"]
+        g_free = jnp.where(keep, g, 0.0)
+        diag, upper_ = restrict(D["diag"], D["upper"], frozen)
+        finite = jnp.all(jnp.isfinite(g_free)) & jnp.all(jnp.isfinite(diag)) & jnp.all(jnp.isfinite(upper_))
+        residual = jnp.max(jnp.abs(g_free) / mass)
+        du, factor_ok, tau, n_negative = factor_with_shift(diag, upper_, -g_free, s["tau"], True)
+        decrement = -jnp.sum(g_free * du)  # λ² = gᵀ H⁻¹ g: the predicted decrease is λ²/2
+        full_step = project(U + du) - U
+        step_norm = jnp.max(jnp.abs(full_step))
+        small = step_norm <= atol + rtol * jnp.max(jnp.where(keep_fixed, jnp.abs(U), 0.0))
         converged = finite & factor_ok & (tau == 0) & small
 
         # Backtracking line search (Armijo).  A converged step is taken whole if J stays finite
         # there: it changes U only at the rounding level, where J cannot resolve a decrease.
-        slope = -decrement
+        def trial(a):
+            return project(U + a * du)
+
+        def accept(a, J_new, n):
+            slope = jnp.sum(g * (trial(a) - U))
+            return jnp.isfinite(J_new) & ((J_new <= J + _ARMIJO_C1 * slope + J_noise) | (converged & (n == 1)))
 
         def ls_cond(ls):
             a, J_new, n = ls
-            accept = jnp.isfinite(J_new) & ((J_new <= J + _ARMIJO_C1 * a * slope + J_noise) | (converged & (n == 1)))
-            return (n == 0) | (~accept & (n <= max_backtracks))
+            return (n == 0) | (~accept(a, J_new, n) & (n <= max_backtracks))
 
         def ls_body(ls):
             a, _, n = ls
             a = jnp.where(n == 0, 1.0, 0.5 * a)
-            return a, value(with_free(U, free_part(U) + a * du)), n + 1
+            return a, value(trial(a)), n + 1
 
         alpha, J_new, n_ls = lax.while_loop(ls_cond, ls_body, (jnp.ones((), dtype), J, 0))
-        ls_ok = jnp.isfinite(J_new) & ((J_new <= J + _ARMIJO_C1 * alpha * slope + J_noise) | (converged & (n_ls == 1)))
+        ls_ok = accept(alpha, J_new, n_ls)
         take = finite & factor_ok & ls_ok
         take = take & (converged | (k < max_iter))  # no step past the iteration budget
-        U_next = jnp.where(take, with_free(U, free_part(U) + alpha * du), U)
+        U_next = jnp.where(take, trial(alpha), U)
         J_next = jnp.where(take, J_new, J)
 
         status = jnp.select(
@@ -223,19 +279,142 @@ def newton_loop(functional, U0, x, free, rtol, atol, *, max_iter, max_backtracks
         ).astype(jnp.int32)
         stop = (status != int(Status.MAX_ITERATIONS)) | (k >= max_iter)
         return dict(
-            k=jnp.where(stop, k, k + 1),
-            U=U_next,
-            J=J_next,
-            tau=tau,
-            done=stop,
-            status=status,
-            residual=s["residual"].at[k].set(residual),
-            value=s["value"].at[k].set(J),
-            step=s["step"].at[k].set(step_norm),
-            alpha=s["alpha"].at[k].set(jnp.where(take, alpha, 0.0)),
-            shift=s["shift"].at[k].set(tau),
-            decrement=s["decrement"].at[k].set(decrement),
-            negative=s["negative"].at[k].set(n_negative.astype(jnp.int32)),
+            k=jnp.where(stop, k, k + 1), U=U_next, J=J_next, g=g, tau=tau, done=stop, status=status,
+            **_record(s, k, residual=residual, value=J, step=step_norm, alpha=jnp.where(take, alpha, 0.0),
+                      shift=tau, decrement=decrement, negative=n_negative.astype(jnp.int32)),
+        )
+
+    return lax.while_loop(cond, body, state)
+
+
+def bordered_solve(diag, upper, g, B, gz, C, tau_prev, require_pd):
+    """Newton step of the KKT system ``[[H, B], [Bᵀ, C]] [dV; dz] = -[g; gz]`` in O(n k).
+
+    ``H`` (block tridiagonal) is factored once for the k + 1 right-hand sides ``[-g | B]``; the
+    ``k × k`` Schur complement ``S = C - Bᵀ H⁻¹ B`` gives ``dz``.  A singular ``S`` (e.g. a
+    constraint whose gradient vanishes at the guess, as the length of a straight chain) gets its
+    pseudo-inverse: the minimum-norm ``dz``, here 0, and the next iterate is no longer degenerate.
+    By Haynsworth's inertia formula the KKT matrix has ``neg(H) + neg(S)`` negative eigenvalues.
+    """
+    k = gz.shape[0]
+    rhs = jnp.concatenate([-g[..., None], B], axis=-1)
+    X, ok, tau, n_neg = factor_with_shift(diag, upper, rhs, tau_prev, require_pd)
+    y, W = X[..., 0], X[..., 1:]
+    if k == 0:
+        return y, jnp.zeros(0, g.dtype), ok, tau, n_neg
+    S = C - jnp.einsum("dnk,dnl->kl", B, W)
+    S = 0.5 * (S + S.T)
+    rhs_z = -gz - jnp.einsum("dnk,dn->k", B, y)
+    scale = jnp.max(jnp.abs(S)) + jnp.finfo(g.dtype).tiny
+    dz = jnp.linalg.pinv(S, rtol=1e-12, hermitian=True) @ rhs_z
+    eig = jnp.linalg.eigvalsh(S)
+    n_neg = n_neg + jnp.sum(eig < -1e-12 * scale).astype(jnp.int32)
+    dV = y - jnp.einsum("dnk,k->dn", W, dz)
+    return dV, dz, ok & jnp.all(jnp.isfinite(dz)), tau, n_neg
+
+
+def stationary_loop(lag, V0, z0, x, aux, fixed, rtol, atol, *, max_iter, max_backtracks,
+                    multipliers=None):
+    """Find a stationary point of ``L(V, z)``: Newton on ``∇L = 0`` (KKT for constraints).
+
+    The merit function is the residual norm ``φ = ½ Σ g_i² / mass_i + ½ |∂L/∂z|²`` (``g`` at the
+    free unknowns): the Newton direction is a descent direction for it whatever the inertia of
+    the Hessian, so saddles (Hamilton's principle) and constrained minima are found alike.  The
+    inertia of the KKT matrix at the end tells which it is (``negative`` history).
+
+    ``multipliers`` (bool mask over ``z``) marks the global Lagrange multipliers.  The first
+    iteration then only sets them to their least-squares estimate ``argmin_λ ‖∇_V L‖_{M⁻¹}``
+    (the usual initialisation): from ``λ = 0`` the Hessian of the Lagrangian can be singular,
+    as for Dido's problem, where ``J = ∫ f`` is linear.
+    """
+    dtype = V0.dtype
+    mass = lumped_mass(x)
+    keep = ~fixed
+    k_glob = z0.shape[0]
+
+    def merit(g, gz):
+        return 0.5 * jnp.sum(jnp.where(keep, g, 0.0) ** 2 / mass) + 0.5 * jnp.sum(gz**2)
+
+    def merit_at(V, z):
+        g, gz = lag.gradient(V, z, x, aux)
+        return merit(g, gz)
+
+    state = dict(k=jnp.zeros((), jnp.int32), U=V0, z=z0, J=jnp.zeros((), dtype), g=jnp.zeros_like(V0),
+                 gz=jnp.zeros_like(z0), tau=jnp.zeros((), dtype), done=jnp.zeros((), bool),
+                 status=jnp.full((), int(Status.MAX_ITERATIONS), jnp.int32), **_histories(max_iter, dtype))
+
+    def cond(s):
+        return (~s["done"]) & (s["k"] <= max_iter)
+
+    def body(s):
+        k, U, z = s["k"], s["U"], s["z"]
+        D = lag.derivatives(U, z, x, aux)
+        g = jnp.where(keep, D["g"], 0.0)
+        gz = D.get("gz", jnp.zeros(0, dtype))
+        B = jnp.where(keep[..., None], D["B"], 0.0) if k_glob else jnp.zeros(U.shape + (0,), dtype)
+        C = D.get("C", jnp.zeros((0, 0), dtype))
+        diag, upper_ = restrict(D["diag"], D["upper"], fixed)
+        finite = (jnp.all(jnp.isfinite(g)) & jnp.all(jnp.isfinite(diag)) & jnp.all(jnp.isfinite(upper_))
+                  & jnp.all(jnp.isfinite(gz)) & jnp.all(jnp.isfinite(B)) & jnp.all(jnp.isfinite(C)))
+        phi = merit(g, gz)
+        # Rounding level of φ: the gradient is a sum of terms of size |H| |V|.
+        Hd = jnp.abs(jnp.einsum("iin->in", D["diag"]))
+        g_round = 64 * jnp.finfo(dtype).eps * (Hd * jnp.abs(U) + jnp.abs(D["g"]))
+        phi_noise = merit(g_round, 64 * jnp.finfo(dtype).eps * (1 + jnp.abs(gz)))
+        residual = jnp.max(jnp.abs(g) / mass)
+        if k_glob:
+            residual = jnp.maximum(residual, jnp.max(jnp.abs(gz)))
+        dU, dz, factor_ok, tau, n_negative = bordered_solve(diag, upper_, g, B, gz, C, s["tau"], False)
+        if multipliers is not None:
+            # Least-squares multipliers at k = 0: min_δ ‖g + B δ‖² / mass over the multiplier columns.
+            Bm = jnp.where(multipliers, B, 0.0)
+            normal = jnp.einsum("dnk,dnl->kl", Bm / mass[:, None], Bm)
+            delta = -jnp.linalg.pinv(normal, rtol=1e-12, hermitian=True) @ jnp.einsum("dnk,dn->k", Bm / mass[:, None], g)
+            first = k == 0
+            dU = jnp.where(first, 0.0, dU)
+            dz = jnp.where(first, jnp.where(multipliers, delta, 0.0), dz)
+        step_norm = jnp.max(jnp.abs(dU))
+        size = jnp.max(jnp.where(keep, jnp.abs(U), 0.0))
+        if k_glob:
+            step_norm = jnp.maximum(step_norm, jnp.max(jnp.abs(dz)))
+            size = jnp.maximum(size, jnp.max(jnp.abs(z)))
+        small = step_norm <= atol + rtol * size
+        converged = finite & factor_ok & (tau == 0) & small
+        if multipliers is not None:
+            converged = converged & (k > 0)
+
+        def accept(phi_new, a, n):
+            ok = phi_new <= (1 - 2 * _ARMIJO_C1 * a) * phi + phi_noise
+            return jnp.isfinite(phi_new) & (ok | (converged & (n == 1)))
+
+        def ls_cond(ls):
+            a, phi_new, n = ls
+            return (n == 0) | (~accept(phi_new, a, n) & (n <= max_backtracks))
+
+        def ls_body(ls):
+            a, _, n = ls
+            a = jnp.where(n == 0, 1.0, 0.5 * a)
+            return a, merit_at(U + a * dU, z + a * dz), n + 1
+
+        alpha, phi_new, n_ls = lax.while_loop(ls_cond, ls_body, (jnp.ones((), dtype), phi, 0))
+        ls_ok = accept(phi_new, alpha, n_ls)
+        if multipliers is not None:  # the multiplier estimate is taken whole
+            ls_ok = ls_ok | (k == 0)
+            alpha = jnp.where(k == 0, 1.0, alpha)
+        take = finite & factor_ok & ls_ok & (converged | (k < max_iter))
+        status = jnp.select(
+            [converged, ~finite, ~factor_ok, ~ls_ok],
+            [int(Status.SUCCESS), int(Status.NONFINITE), int(Status.NOT_FACTORIZABLE),
+             int(Status.LINE_SEARCH_FAILED)],
+            int(Status.MAX_ITERATIONS),
+        ).astype(jnp.int32)
+        stop = (status != int(Status.MAX_ITERATIONS)) | (k >= max_iter)
+        return dict(
+            k=jnp.where(stop, k, k + 1), U=jnp.where(take, U + alpha * dU, U),
+            z=jnp.where(take, z + alpha * dz, z), J=D["L"], g=g, gz=gz, tau=tau, done=stop, status=status,
+            **_record(s, k, residual=residual, value=D["L"], step=step_norm,
+                      alpha=jnp.where(take, alpha, 0.0), shift=tau, decrement=phi,
+                      negative=n_negative.astype(jnp.int32)),
         )
 
     return lax.while_loop(cond, body, state)

@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .constraints import Bound, Data, Integral, OnCurve, Pointwise
+
 __all__ = ["Problem"]
 
-_BC_KEYS = ("left", "right")
+_BC_KEYS = ("left", "right", "left'", "right'")
 
 
 @dataclass(frozen=True, eq=False)
@@ -26,16 +28,21 @@ class Problem:
     ----------
     integrand : callable ``G(f, df, x) -> scalar``
         Written with ``jax.numpy``.  For a scalar unknown ``f`` and ``df`` are scalars; for a
-        vector unknown in ``R^m`` they have shape ``(m,)``.  ``x`` is always a scalar.
+        vector unknown in ``R^m`` they have shape ``(m,)`` (any array shape: see ``components``).
+        ``x`` is always a scalar.  With ``order=2`` it is ``G(f, df, d2f, x)``; with ``params``
+        the parameters come last: ``G(f, df, x, p)``.
     domain : (a, b)
-        Finite interval with ``a < b``.
+        Finite interval with ``a < b``.  With ``right_end=OnCurve(...)``, ``b`` is the initial
+        guess of the free end.
     bc : dict, optional
-        Dirichlet values keyed ``"left"`` / ``"right"``: a number (scalar unknown) or a length-m
-        sequence (vector unknown).  A missing key leaves that end free, which gives the natural
-        boundary condition ``∂G/∂f' = 0`` there.
-    components : int, optional
-        ``m`` for a vector unknown.  Inferred from the Dirichlet values when they are sequences;
-        required when both ends are free and the unknown is a vector.
+        Dirichlet values keyed ``"left"`` / ``"right"``: a number (scalar unknown) or an array of
+        the unknown's shape.  For ``order=2``, ``"left'"`` / ``"right'"`` fix the slope ``f'``.
+        A missing key leaves that end free, which gives the natural boundary condition
+        (``∂G/∂f' = 0`` for order 1) there.
+    components : int or tuple of int, optional
+        ``m`` for a vector unknown ``f ∈ R^m``, or a shape such as ``(k, k)`` for a matrix-valued
+        unknown.  Inferred from the Dirichlet values when they are arrays; required when both
+        ends are free and the unknown is not scalar.
     exact : callable, optional
         The exact extremal ``x -> f`` (shape ``(k,)`` or ``(k, m)`` for ``k`` points), used by
         plots and error reports.
@@ -43,6 +50,18 @@ class Problem:
         The exact value ``J[f*]``.
     name : str, optional
         A label for plots, tables and saved files.
+    order : {1, 2}
+        Highest derivative of ``f`` in the integrand (2: ``G(f, df, d2f, x)``, solved with C¹
+        cubic Hermite elements).
+    params : pytree, optional
+        Default parameter values passed to ``G`` as its last argument; ``vc.solve(params=...)``
+        overrides them without recompiling (same tree structure and shapes).
+    constraints : sequence, optional
+        :class:`Integral`, :class:`Pointwise` and :class:`Bound` side conditions.
+    data : Data, optional
+        A least-squares data term added to ``J`` (smoothing splines).
+    right_end : OnCurve, optional
+        A free right end on a curve ``φ(x, f) = 0`` (the end abscissa is an unknown).
 
     Examples
     --------
@@ -60,6 +79,11 @@ class Problem:
     exact: Callable | None = None
     exact_value: float | None = None
     name: str = "problem"
+    order: int = 1
+    params: object = None
+    constraints: tuple = ()
+    data: Data | None = None
+    right_end: OnCurve | None = None
 
     def __post_init__(self):
         if not callable(self.integrand):
@@ -67,29 +91,22 @@ class Problem:
                 f"integrand: expected a callable G(f, df, x) returning a scalar, "
                 f"got {type(self.integrand).__name__}"
             )
+        if self.order not in (1, 2) or isinstance(self.order, bool):
+            raise ValueError(f"order: expected 1 (G(f, df, x)) or 2 (G(f, df, d2f, x)), got {self.order!r}")
         object.__setattr__(self, "domain", _check_domain(self.domain))
-        bc, m_from_bc, vector_from_bc = _check_bc(self.bc)
-        m = self.components
-        if m is not None:
-            if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 1:
-                raise ValueError(f"components: expected a positive integer, got {m!r}")
-            m = int(m)
-            if m_from_bc is not None and m_from_bc != m:
-                raise ValueError(
-                    f"bc: values have length {m_from_bc} but components={m}"
-                )
-        vector = vector_from_bc or (m is not None)
-        if m is None:
-            m = m_from_bc if m_from_bc is not None else 1
-        # Scalar Dirichlet values become shape (m,) arrays internally.
-        bc = {k: np.broadcast_to(np.asarray(v, dtype=np.float64), (m,)).copy() if not vector
-              else np.asarray(v, dtype=np.float64) for k, v in bc.items()}
-        for k, v in bc.items():
-            if v.shape != (m,):
-                raise ValueError(f"bc[{k!r}]: expected {m} values, got shape {v.shape}")
+        bc, shape_from_bc = _check_bc(self.bc, self.order)
+        shape = _check_components(self.components)
+        if shape is not None and shape_from_bc is not None and shape != shape_from_bc:
+            raise ValueError(f"bc: values have shape {shape_from_bc} but components={self.components}")
+        shape = shape if shape is not None else (shape_from_bc if shape_from_bc is not None else ())
+        m = int(np.prod(shape, dtype=int))
+        # Dirichlet values are stored flat, shape (m,), whatever the unknown's shape.
+        bc = {k: np.broadcast_to(v, shape).reshape(m).copy() for k, v in bc.items()}
         object.__setattr__(self, "bc", bc)
         object.__setattr__(self, "components", m)
-        object.__setattr__(self, "_vector", vector)
+        object.__setattr__(self, "shape", shape)
+        object.__setattr__(self, "_vector", shape != ())
+        self._check_side_conditions()
         if self.exact is not None and not callable(self.exact):
             raise TypeError(f"exact: expected a callable x -> f(x), got {type(self.exact).__name__}")
         if self.exact_value is not None:
@@ -101,15 +118,84 @@ class Problem:
         if not isinstance(self.name, str):
             raise TypeError(f"name: expected a string, got {type(self.name).__name__}")
 
+    def _check_side_conditions(self):
+        cons = self.constraints
+        if isinstance(cons, (Integral, Pointwise, Bound)):
+            cons = (cons,)
+        try:
+            cons = tuple(cons)
+        except TypeError:
+            raise TypeError(f"constraints: expected a list of vc.Integral/Pointwise/Bound, got {cons!r}") from None
+        for c in cons:
+            if not isinstance(c, (Integral, Pointwise, Bound)):
+                raise TypeError(f"constraints: expected vc.Integral, vc.Pointwise or vc.Bound, got {c!r}")
+        # Default names: integral0, pointwise0, bound0, ... in order of appearance.
+        counts: dict[str, int] = {}
+        named = []
+        for c in cons:
+            kind = type(c).__name__.lower()
+            if c.name is None:
+                object.__setattr__(c, "name", f"{kind}{counts.get(kind, 0)}")
+            counts[kind] = counts.get(kind, 0) + 1
+            named.append(c.name)
+        dup = {n for n in named if named.count(n) > 1}
+        if dup:
+            raise ValueError(f"constraints: names must be distinct, got {sorted(dup)} more than once")
+        object.__setattr__(self, "constraints", cons)
+        bounds = [c for c in cons if isinstance(c, Bound)]
+        if bounds and (self._vector or self.order != 1):
+            raise ValueError(f"constraints: Bound {bounds[0].name!r} needs a scalar unknown with order=1")
+        if len(bounds) > 1:
+            raise ValueError("constraints: give one Bound (with lower= and upper=) rather than several")
+        if bounds and len(bounds) != len(cons):
+            raise ValueError("constraints: a Bound cannot be combined with Integral/Pointwise constraints yet")
+        pointwise = [c for c in cons if isinstance(c, Pointwise)]
+        if pointwise and self.order != 1:
+            raise ValueError(f"constraints: Pointwise {pointwise[0].name!r} needs order=1")
+        if self.data is not None and not isinstance(self.data, Data):
+            raise TypeError(f"data: expected vc.Data(x, y, weight), got {type(self.data).__name__}")
+        if self.data is not None:
+            a, b = self.domain
+            if np.any(self.data.x < a) or np.any(self.data.x > b):
+                raise ValueError(f"data: sites must lie in the domain [{a}, {b}]")
+            if self.data.y.shape[1:] != self.shape:
+                raise ValueError(f"data: y must have shape ({self.data.x.size},) + {self.shape}, got {self.data.y.shape}")
+        if self.right_end is not None:
+            if not isinstance(self.right_end, OnCurve):
+                raise TypeError(f"right_end: expected vc.OnCurve(phi), got {type(self.right_end).__name__}")
+            if self.right_end.name is None:
+                object.__setattr__(self.right_end, "name", "right_end")
+            if "right" in self.bc or "right'" in self.bc:
+                raise ValueError(
+                    "right_end: the right end lies on a curve, so it cannot also have a Dirichlet value "
+                    "bc['right'] (that would fix more than the end condition allows); drop one of them")
+            if self.order != 1:
+                raise ValueError("right_end: a free end on a curve needs order=1")
+            if bounds or self.data is not None:
+                raise ValueError("right_end: cannot be combined with Bound or Data yet")
+
     @property
     def is_vector(self) -> bool:
-        """True when the unknown is a vector ``f(x) ∈ R^m`` (even for ``m = 1``)."""
+        """True when the unknown is not a scalar: ``f(x) ∈ R^m`` (even ``m = 1``) or a matrix."""
         return self._vector
 
     @property
     def free_ends(self) -> tuple[str, ...]:
         """The ends without a Dirichlet value (natural boundary condition there)."""
-        return tuple(k for k in _BC_KEYS if k not in self.bc)
+        return tuple(k for k in ("left", "right") if k not in self.bc)
+
+    @property
+    def integrals(self) -> tuple:
+        return tuple(c for c in self.constraints if isinstance(c, Integral))
+
+    @property
+    def pointwise(self) -> tuple:
+        return tuple(c for c in self.constraints if isinstance(c, Pointwise))
+
+    @property
+    def bound(self):
+        """The :class:`Bound` constraint, or None."""
+        return next((c for c in self.constraints if isinstance(c, Bound)), None)
 
     def __repr__(self) -> str:
         bc = {k: (v.tolist() if self.is_vector else float(v[0])) for k, v in self.bc.items()}
@@ -130,36 +216,54 @@ def _check_domain(domain) -> tuple[float, float]:
     return a, b
 
 
-def _check_bc(bc):
+def _check_components(components):
+    """``components`` as a shape tuple (``m`` -> ``(m,)``), or None."""
+    if components is None:
+        return None
+    dims = components if isinstance(components, (tuple, list)) else (components,)
+    for d in dims:
+        if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 1:
+            raise ValueError(f"components: expected a positive integer or a shape tuple, got {components!r}")
+    if len(dims) == 0:
+        raise ValueError("components: expected a positive integer or a non-empty shape tuple, got ()")
+    return tuple(int(d) for d in dims)
+
+
+def _check_bc(bc, order):
+    """Validated Dirichlet values as float arrays, and the unknown's shape they imply (or None)."""
     if bc is None:
         bc = {}
     if not isinstance(bc, Mapping):
         raise TypeError(f"bc: expected a dict with keys 'left' and/or 'right', got {type(bc).__name__}")
-    unknown = [k for k in bc if k not in _BC_KEYS]
+    allowed = _BC_KEYS if order == 2 else _BC_KEYS[:2]
+    unknown = [k for k in bc if k not in allowed]
     if unknown:
+        extra = " and the slopes \"left'\", \"right'\"" if order == 2 else ""
+        hint = " (slope conditions need order=2)" if any(k in _BC_KEYS for k in unknown) else ""
         raise ValueError(
-            f"bc: unknown key(s) {unknown}; expected 'left' and/or 'right' "
+            f"bc: unknown key(s) {unknown}{hint}; expected 'left' and/or 'right'{extra} "
             "(leave an end out for a free end with the natural boundary condition)"
         )
-    lengths, vector, out = set(), False, {}
+    shapes, out = set(), {}
     for k, v in bc.items():
         if isinstance(v, (str, bytes)) or callable(v):
-            raise TypeError(f"bc[{k!r}]: expected a number or a sequence of numbers, got {v!r}")
-        arr = np.asarray(v)
+            raise TypeError(f"bc[{k!r}]: expected a number or an array of numbers, got {v!r}")
+        try:
+            arr = np.asarray(v)
+        except ValueError:
+            raise ValueError(f"bc[{k!r}]: expected a number or a (rectangular) array, got {v!r}") from None
         if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool) or np.iscomplexobj(arr):
             raise TypeError(f"bc[{k!r}]: expected real number(s), got {v!r}")
         arr = arr.astype(np.float64)
-        if arr.ndim > 1 or (arr.ndim == 1 and arr.size == 0):
-            raise ValueError(f"bc[{k!r}]: expected a number or a flat sequence, got shape {arr.shape}")
+        if arr.ndim >= 1 and arr.size == 0:
+            raise ValueError(f"bc[{k!r}]: expected a number or a non-empty array, got shape {arr.shape}")
         if not np.all(np.isfinite(arr)):
             raise ValueError(f"bc[{k!r}]: expected finite value(s), got {v!r}")
-        if arr.ndim == 1:
-            vector = True
-            lengths.add(arr.size)
+        shapes.add(arr.shape)
         out[k] = arr
-    if len(lengths) > 1:
-        raise ValueError(f"bc: left and right values have different lengths {sorted(lengths)}")
-    if vector and any(a.ndim == 0 for a in out.values()):
-        raise ValueError("bc: one end is a sequence and the other a number; give both as sequences")
-    m = lengths.pop() if lengths else None
-    return out, m, vector
+    if len(shapes) > 1:
+        if () in shapes:
+            raise ValueError("bc: one end is a sequence (array) and the other a number; give both as sequences")
+        raise ValueError(f"bc: the values have different lengths (shapes) {sorted(shapes)}")
+    shape = shapes.pop() if shapes else None
+    return out, shape

@@ -43,7 +43,28 @@ class Solution:
     singular_ends : tuple of str
         Ends treated as singular.
 
-    Calling ``sol(xq)`` interpolates the (piecewise-linear) extremal.
+    slope : ndarray or None
+        ``f'`` at the nodes for ``order=2`` problems (cubic Hermite unknowns).
+    multipliers : dict
+        Lagrange multipliers by constraint name: a float for an :class:`Integral` or the free end,
+        node values for :class:`Pointwise` and :class:`Bound` (``∂J_h/∂f_i / mass_i``: ≥ 0 where
+        ``f`` rests on a lower bound, ≤ 0 on an upper one, ≈ 0 off contact).
+    constraint_residuals : dict
+        How far each constraint is from being met (``|∫H - c|``, ``max |g|``, max violation).
+    complementarity : float or None
+        ``max_i |μ_i| · gap_i`` for a :class:`Bound` (0 at an exact contact solution).
+    end, transversality : float or None
+        The free right end ``x_b`` and the relative residual of the transversality condition
+        ``(G - f' G_f') φ_f - G_f' φ_x = 0`` there (evaluated with the last cell's slope, so
+        it is O(h)).
+    negative : int or None
+        Negative eigenvalues of the second variation at the end (on the constraints' tangent
+        space): 0 at a non-degenerate minimum.
+    mode : str
+        ``"minimize"``, ``"maximize"`` or ``"stationary"``.
+
+    Calling ``sol(xq)`` interpolates the extremal (piecewise linear; cubic Hermite for
+    ``order=2``).
     """
 
     x: np.ndarray
@@ -59,30 +80,92 @@ class Solution:
     quadrature: dict = field(repr=False, default_factory=dict)
     singular_ends: tuple = ()
     problem: object = field(repr=False, default=None)
+    slope: np.ndarray | None = field(repr=False, default=None)
+    multipliers: dict = field(repr=False, default_factory=dict)
+    constraint_residuals: dict = field(repr=False, default_factory=dict)
+    complementarity: float | None = None
+    end: float | None = None
+    transversality: float | None = None
+    negative: int | None = None
+    mode: str = "minimize"
+    params: object = field(repr=False, default=None)
 
     @classmethod
     def _from_newton(cls, problem, disc, out, elapsed):
+        lay = disc.layout
         k = int(out["k"])
         status = Status(int(out["status"]))
-        U = np.asarray(out["U"]).T  # (n, m)
-        value = float(out["J"])
-        finite = np.all(np.isfinite(U)) and np.isfinite(value)
-        converged = status == Status.SUCCESS and finite
+        V = np.asarray(out["U"])  # (d, n)
+        z = np.asarray(out["z"]) if "z" in out else np.zeros(0)
+        sign = -1.0 if disc.mode == "maximize" else 1.0
+        value = sign * float(out["J"])
+        n = V.shape[1]
+        x = np.asarray(disc.x_user)
+        a = problem.domain[0]
+        end = None
+        if lay.free_end:
+            end = a + float(z[lay.k_int])
+            x = a + float(z[lay.k_int]) * np.asarray(disc.x)
+        finite = np.all(np.isfinite(V)) and np.all(np.isfinite(z)) and np.isfinite(value)
         if status == Status.SUCCESS and not finite:  # never report success with NaNs
             status = Status.NONFINITE
+        to_user = lambda rows: rows.T.reshape((n,) + problem.shape)
+        f = to_user(V[:lay.m])
+        slope = to_user(V[lay.m:2 * lay.m]) if lay.order == 2 else None
+        negative = int(out["negative"][k])
+        if disc.uses_kkt:
+            # KKT inertia = inertia of the reduced second variation + one negative per multiplier.
+            n_mult = lay.n_multipliers_global + int(np.sum(~disc.fixed[lay.d_el:]))
+            negative -= n_mult
+            if status == Status.SUCCESS and disc.mode != "stationary" and negative > 0:
+                status = Status.SADDLE
+        mult, resid, compl = {}, {}, None
+        for j, c in enumerate(problem.integrals):
+            mult[c.name] = float(z[j])
+            resid[c.name] = abs(float(out["gz"][j]))
+        row = lay.d_el
+        for c, (g, r) in zip(problem.pointwise, _pointwise_funs(disc)):
+            mu = V[row:row + r].T
+            mult[c.name] = mu[:, 0] if (r == 1 and _scalar_output(g, problem)) else mu
+            resid[c.name] = _pointwise_residual(g, f, x, problem)
+            row += r
+        if lay.has_bound:
+            b = problem.bound
+            lo, hi = disc.lower[0], disc.upper[0]
+            g = np.asarray(out["g"])[0]
+            mass = np.asarray(disc.aux()["mass"])
+            mu = np.where(disc.fixed[0], 0.0, g / mass)
+            gap = np.minimum(f - lo, hi - f)
+            mult[b.name] = mu
+            resid[b.name] = float(max(0.0, np.max(lo - f), np.max(f - hi)))
+            compl = float(np.max(np.abs(mu) * np.where(np.isfinite(gap), gap, 0.0)))
+        transversality = None
+        if lay.free_end:
+            c = problem.right_end
+            mult[c.name] = float(z[lay.k_int + 1])
+            resid[c.name] = abs(float(c.fun(end, f[-1])))
+            transversality = _transversality(problem, disc, x, f)
         message = status.message
         if status == Status.MAX_ITERATIONS:
             message = message.replace("max_iter", f"max_iter = {k}")
+        if status != Status.SUCCESS and resid:
+            worst = max(resid, key=lambda name: resid[name])
+            if resid[worst] > 1e-6:
+                if status == Status.MAX_ITERATIONS:
+                    status, message = Status.INFEASIBLE, Status.INFEASIBLE.message
+                message += f" The constraint {worst!r} is violated by {resid[worst]:.3g}."
+        converged = status == Status.SUCCESS
         stats = {name: np.asarray(out[name][: k + 1]) for name in
                  ("value", "step", "alpha", "shift", "decrement", "negative")}
+        stats["value"] = sign * stats["value"]
         stats["time"] = elapsed
-        vec = problem.is_vector
+        guess = disc.U0.reshape((n,) + problem.shape)
         return cls(
-            x=np.asarray(disc.x), f=U if vec else U[:, 0], value=value, converged=bool(converged),
-            status=status, message=message, iterations=k,
-            history=np.asarray(out["residual"][: k + 1]), stats=stats,
-            guess=disc.U0 if vec else disc.U0[:, 0], quadrature=disc.quadrature_summary(),
-            singular_ends=disc.singular_ends, problem=problem,
+            x=x, f=f, value=value, converged=bool(converged), status=status, message=message,
+            iterations=k, history=np.asarray(out["residual"][: k + 1]), stats=stats, guess=guess,
+            quadrature=disc.quadrature_summary(), singular_ends=disc.singular_ends, problem=problem,
+            slope=slope, multipliers=mult, constraint_residuals=resid, complementarity=compl, end=end,
+            transversality=transversality, negative=negative, mode=disc.mode, params=disc.params,
         )
 
     # -- use ---------------------------------------------------------------------------------
@@ -93,9 +176,15 @@ class Solution:
         tol = 1e-12 * (b - a)
         if np.any(xq_arr < a - tol) or np.any(xq_arr > b + tol) or not np.all(np.isfinite(xq_arr)):
             raise ValueError(f"xq: expected points inside the domain [{a}, {b}]")
-        if self.f.ndim == 1:
-            return np.interp(xq_arr, self.x, self.f)
-        return np.stack([np.interp(xq_arr, self.x, self.f[:, j]) for j in range(self.f.shape[1])], axis=-1)
+        n = self.x.size
+        F = self.f.reshape(n, -1)
+        if self.slope is not None:  # C¹ cubic Hermite (order-2 problems)
+            from scipy.interpolate import CubicHermiteSpline
+            spline = CubicHermiteSpline(self.x, F, self.slope.reshape(n, -1), axis=0)
+            out = spline(xq_arr)
+        else:
+            out = np.stack([np.interp(xq_arr, self.x, F[:, j]) for j in range(F.shape[1])], axis=-1)
+        return out.reshape(xq_arr.shape + self.f.shape[1:])
 
     @property
     def success(self) -> bool:
@@ -198,3 +287,40 @@ def load(path) -> Solution:
             history=data["history"], stats=stats, guess=data["guess"],
             quadrature=meta["quadrature"], singular_ends=tuple(meta["singular_ends"]),
         )
+
+
+def _pointwise_funs(disc):
+    from .lagrangian import _pointwise_size
+    return [(c.fun, _pointwise_size(c, disc.problem)) for c in disc.problem.pointwise]
+
+
+def _scalar_output(g, problem):
+    import jax
+    import jax.numpy as jnp
+    out = jax.eval_shape(g, jax.ShapeDtypeStruct(problem.shape, jnp.float64), jax.ShapeDtypeStruct((), jnp.float64))
+    return out.shape == ()
+
+
+def _pointwise_residual(g, f, x, problem):
+    import jax
+    import jax.numpy as jnp
+    vals = jax.vmap(g)(jnp.asarray(f), jnp.asarray(x))
+    return float(np.max(np.abs(np.asarray(vals))))
+
+
+def _transversality(problem, disc, x, f):
+    """Relative residual of ``(G - f' G_f') φ_f - G_f' φ_x`` at the free end (scalar f only)."""
+    if problem.is_vector:
+        return None
+    import jax
+    import jax.numpy as jnp
+    xb, fb = float(x[-1]), float(f[-1])
+    dfb = float((f[-1] - f[-2]) / (x[-1] - x[-2]))
+    args = (jnp.asarray(fb), jnp.asarray(dfb), jnp.asarray(xb)) + (
+        (disc.params,) if problem.params is not None else ())
+    G = float(problem.integrand(*args))
+    G_d = float(jax.grad(problem.integrand, argnums=1)(*args))
+    phi_x, phi_f = (float(v) for v in jax.grad(problem.right_end.fun, argnums=(0, 1))(jnp.asarray(xb), jnp.asarray(fb)))
+    H = G - dfb * G_d
+    scale = abs(H * phi_f) + abs(G_d * phi_x) + np.finfo(float).tiny
+    return float((H * phi_f - G_d * phi_x) / scale)

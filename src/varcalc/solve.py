@@ -18,8 +18,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from .functional import DiscreteFunctional
+from .lagrangian import DiscreteLagrangian, internal_integrand, layout_of
 from .mesh import check_grid, uniform_grid
-from .newton import Newton, newton_loop
+from .newton import Newton, lumped_mass, minimize_loop, stationary_loop
 from .problem import Problem
 from .quadrature import assign_rules
 from .solution import Solution
@@ -32,7 +33,8 @@ _QUADRATURES = ("auto", "midpoint", "accurate")
 
 def solve(problem: Problem, n: int | None = None, *, grid=None, guess=None,
           solver: Newton | None = None, quadrature: str = "auto", singular_ends=None,
-          warm_start: bool | None = None, verbose: bool = False) -> Solution:
+          warm_start: bool | None = None, verbose: bool = False, params=None,
+          mode: str = "minimize") -> Solution:
     """Find the extremal of ``problem`` on a grid by Newton's method on the exact Hessian.
 
     Parameters
@@ -45,15 +47,15 @@ def solve(problem: Problem, n: int | None = None, *, grid=None, guess=None,
         Explicit strictly increasing nodes from ``a`` to ``b`` (e.g. :func:`graded_grid`).
     guess : callable or array_like, optional
         Initial extremal: a function ``x -> f`` (vectorised over an array of ``x``) or node values
-        of shape ``(n,)`` / ``(n, m)``.  Default: the straight line between the Dirichlet values
-        (a constant when one end is free, zero when both are).
+        of shape ``(n,)`` / ``(n, m)`` / ``(n,) + shape``.  Default: the straight line between the
+        Dirichlet values (a constant when one end is free, zero when both are).
     solver : Newton, optional
         Iteration options (``max_iter``, ``rtol``, ``atol``).
     quadrature : {"auto", "midpoint", "accurate"}
         ``"auto"``: one point per cell, except near an end where the integrand is singular along
         the guess (detected), which gets accurate rules.  ``"midpoint"``: one point everywhere
         (inexact at singular ends; for comparison).  ``"accurate"``: treat every Dirichlet end as
-        singular.
+        singular.  (``order=2`` problems use 4 Gauss points per cell.)
     singular_ends : sequence of {"left", "right"}, optional
         Overrides the detection of singular ends.
     warm_start : bool, optional
@@ -62,6 +64,14 @@ def solve(problem: Problem, n: int | None = None, *, grid=None, guess=None,
         solution it is a handful.  Default: on for grids of more than 8193 nodes.
     verbose : bool
         Print the Newton iteration table.
+    params : pytree, optional
+        Parameter values for an integrand ``G(..., x, p)`` (overrides ``problem.params``; same
+        structure, so the compiled solver is reused).
+    mode : {"minimize", "maximize", "stationary"}
+        ``"minimize"`` (default) reports success only at a minimum (on the constraints' tangent
+        space); a stationary point with negative second variation gets ``Status.SADDLE``.
+        ``"maximize"`` minimises ``-J``.  ``"stationary"`` finds any extremal (Newton on the
+        Euler–Lagrange equations with a residual merit function), e.g. a saddle of the action.
 
     Returns
     -------
@@ -78,7 +88,7 @@ def solve(problem: Problem, n: int | None = None, *, grid=None, guess=None,
     (True, 1, -0.125)
     """
     disc = discretize(problem, n, grid=grid, guess=guess, quadrature=quadrature,
-                      singular_ends=singular_ends)
+                      singular_ends=singular_ends, params=params, mode=mode)
     solver = Newton() if solver is None else solver
     if not isinstance(solver, Newton):
         raise TypeError(f"solver: expected a vc.Newton(...) options object, got {type(solver).__name__}")
@@ -88,14 +98,15 @@ def solve(problem: Problem, n: int | None = None, *, grid=None, guess=None,
     t0 = time.perf_counter()
     coarse = _warm_start(disc, solver) if warm_start else None
 
-    run = _compiled_newton(problem.integrand, problem.is_vector, disc.blocks, disc.free_flags,
-                           solver.max_iter, solver.max_backtracks)
-    out = run(jnp.asarray(disc.U0.T), jnp.asarray(disc.x), solver.rtol, solver.atol)
+    run = _compiled_solver(disc, solver)
+    out = run(*disc.arrays(), solver.rtol, solver.atol)
     out = jax.device_get(out)
     elapsed = time.perf_counter() - t0
     if not np.isfinite(out["value"][0]):
         _check_guess_finite(disc)  # raises ValueError naming the first bad cell
     sol = Solution._from_newton(problem, disc, out, elapsed)
+    if not sol.converged and disc.layout.k_int:
+        _diagnose_integrals(problem, disc, sol)
     if coarse is not None:
         sol.stats["warm_start"] = {"nodes": int(coarse.x.size), "iterations": coarse.iterations,
                                    "converged": coarse.converged}
@@ -106,77 +117,253 @@ def solve(problem: Problem, n: int | None = None, *, grid=None, guess=None,
 
 _WARM_START_MIN_NODES = 8193
 _WARM_START_NODES = 2049
+_MODES = ("minimize", "maximize", "stationary")
 
 
 def _warm_start(disc, solver):
-    """Solve on a subsample of the grid; on success its interpolant becomes ``disc.U0``."""
-    x = disc.x
+    """Solve on a subsample of the grid; on success its interpolant becomes the initial guess."""
+    x = disc.x_user
     k = -(-(x.size - 1) // (_WARM_START_NODES - 1))  # ceil
     idx = np.unique(np.append(np.arange(0, x.size, k), x.size - 1))
+    if disc.problem.data is not None:  # keep the data sites
+        idx = np.union1d(idx, np.flatnonzero(disc.data_w > 0))
     coarse = solve(disc.problem, grid=x[idx], guess=disc.U0[idx], solver=solver,
-                   singular_ends=disc.singular_ends, warm_start=False)
+                   singular_ends=disc.singular_ends, warm_start=False, params=disc.params, mode=disc.mode)
     if coarse.converged:
         F = coarse.f.reshape(coarse.x.size, -1)
         U0 = np.stack([np.interp(x, coarse.x, F[:, j]) for j in range(F.shape[1])], axis=1)
         U0[0], U0[-1] = disc.U0[0], disc.U0[-1]  # keep the Dirichlet values exact
-        disc.U0 = U0
+        disc.set_guess(U0, coarse)
     return coarse
 
 
-def _free_range(dirichlet, n):
-    """Free nodes ``U[i0:i1]`` given ``(left is Dirichlet, right is Dirichlet)``."""
-    return (1 if dirichlet[0] else 0, n - 1 if dirichlet[1] else n)
-
-
 class _Discretization:
-    """Everything fixed before the iteration: grid, initial nodal values, quadrature groups."""
+    """Everything fixed before the iteration: grid, initial unknowns, masks, quadrature groups.
 
-    def __init__(self, problem, x, U0, blocks, singular_ends):
+    ``x_user`` is the physical grid; ``x`` the grid the solver works on (``ξ ∈ [0, 1]`` for a free
+    end, else the same).  ``V0`` (d, n) and ``z0`` (k,) are the initial unknowns (see
+    :mod:`varcalc.lagrangian` for their layout).
+    """
+
+    def __init__(self, problem, x_user, U0, singular_ends, quadrature_blocks, params, mode):
         self.problem = problem
-        self.x = x
-        self.U0 = U0
-        self.blocks = tuple(blocks)
+        self.layout = layout_of(problem)
+        self.mode = mode
+        self.params = problem.params if params is None else params
+        self.x_user = x_user
+        a, b = problem.domain
+        lay = self.layout
+        self.x = (x_user - a) / (x_user[-1] - a) if lay.free_end else x_user
         self.singular_ends = tuple(singular_ends)
-        self.free_flags = ("left" in problem.bc, "right" in problem.bc)
-        self.functional = DiscreteFunctional(problem.integrand, problem.is_vector, self.blocks)
+        self.blocks = tuple(quadrature_blocks)
+        n = x_user.size
+        self.fixed = np.zeros((lay.d, n), bool)
+        keys = {"left": (0, 0), "right": (0, -1), "left'": (1, 0), "right'": (1, -1)}
+        for key, (row, node) in keys.items():
+            if key in problem.bc:
+                self.fixed[row * lay.m:(row + 1) * lay.m, node] = True
+        # Multipliers of pointwise constraints at nodes whose f is fixed are not unknowns.
+        f_fixed = self.fixed[:lay.m].all(axis=0)
+        self.fixed[lay.d_el:, f_fixed] = True
+        self.z0 = np.zeros(lay.k)
+        if lay.free_end:
+            self.z0[lay.k_int] = x_user[-1] - a
+        self.lower = self.upper = None
+        if lay.has_bound:
+            lo, hi = problem.bound.values(x_user)
+            self.lower, self.upper = lo[None, :], hi[None, :]
+        self.data_w = np.zeros(n)
+        self.data_y = np.zeros((n, lay.m))
+        if lay.has_data:
+            idx = _data_nodes(problem.data, x_user)
+            self.data_w[idx] = problem.data.weight
+            self.data_y[idx] = problem.data.y.reshape(idx.size, lay.m)
+        self.set_guess(U0)
+
+    def set_guess(self, U0, coarse=None):
+        """Initial values ``U0`` (n, m) -> ``V0`` (d, n), slopes and multipliers included."""
+        lay, bc = self.layout, self.problem.bc
+        if self.lower is not None:
+            U0 = np.clip(U0, self.lower.T, self.upper.T)
+        self.U0 = U0
+        rows = [U0.T]
+        if lay.order == 2:
+            S0 = np.gradient(U0, self.x_user, axis=0)
+            if coarse is not None and coarse.slope is not None:
+                S0 = np.stack([np.interp(self.x_user, coarse.x, c) for c in
+                               coarse.slope.reshape(coarse.x.size, -1).T], axis=1)
+            for key, node in (("left'", 0), ("right'", -1)):
+                if key in bc:
+                    S0[node] = bc[key]
+            rows.append(S0.T)
+        if lay.r:
+            rows.append(np.zeros((lay.r, U0.shape[0])))
+        self.V0 = np.concatenate(rows, axis=0)
 
     @property
-    def free(self):
-        return _free_range(self.free_flags, self.x.size)
+    def functional(self):
+        """The cell part of the discrete Lagrangian (used for error reports)."""
+        return DiscreteLagrangian(self.problem, self.layout, self.blocks).elements
+
+    def aux(self):
+        problem = self.problem
+        a, b = problem.domain
+        mass = np.asarray(lumped_mass(jnp.asarray(self.x)))
+        return dict(
+            p=self.params,
+            c=np.array([c.value for c in problem.integrals], dtype=np.float64),
+            sign=-1.0 if self.mode == "maximize" else 1.0,
+            a=float(a), length=float(self.x[-1] - self.x[0]),
+            mass=mass, w=self.data_w, y=self.data_y,
+        )
+
+    def arrays(self):
+        """The inputs of the compiled solver (all traced: new values do not recompile)."""
+        lo = self.lower if self.lower is not None else np.zeros(0)
+        hi = self.upper if self.upper is not None else np.zeros(0)
+        return (jnp.asarray(self.V0), jnp.asarray(self.z0), jnp.asarray(self.x), self.aux(),
+                jnp.asarray(self.fixed), jnp.asarray(lo), jnp.asarray(hi))
+
+    @property
+    def uses_kkt(self):
+        lay = self.layout
+        return self.mode == "stationary" or lay.k > 0 or lay.r > 0
 
     def quadrature_summary(self) -> dict[str, int]:
+        if self.layout.order == 2:
+            return {"gauss4 (Hermite)": self.x.size - 1}
         out: dict[str, int] = {}
         for b in self.blocks:
             out[b.rule_name] = out.get(b.rule_name, 0) + b.size
         return out
 
 
+def _data_nodes(data, x):
+    """Indices of the grid nodes at the data sites (ValueError if a site is not a node)."""
+    idx = np.searchsorted(x, data.x)
+    idx = np.clip(idx, 0, x.size - 1)
+    left = np.clip(idx - 1, 0, x.size - 1)
+    idx = np.where(np.abs(x[left] - data.x) < np.abs(x[idx] - data.x), left, idx)
+    tol = 1e-12 * (x[-1] - x[0])
+    bad = np.abs(x[idx] - data.x) > tol
+    if bad.any():
+        raise ValueError(f"grid: the data site x = {data.x[bad][0]!r} is not a grid node; include the "
+                         "data sites in grid=... (with n=..., varcalc adds them itself)")
+    return idx
+
+
 def discretize(problem: Problem, n=None, *, grid=None, guess=None, quadrature="auto",
-               singular_ends=None) -> _Discretization:
+               singular_ends=None, params=None, mode="minimize") -> _Discretization:
     """Validate the inputs of :func:`solve` and build its discretization (no solve)."""
     _require_float64()
     if not isinstance(problem, Problem):
         raise TypeError(f"problem: expected a vc.Problem, got {type(problem).__name__}")
     if grid is not None and n is not None:
         raise ValueError("n, grid: give one of them, not both (n means a uniform grid of n nodes)")
+    if mode not in _MODES:
+        raise ValueError(f"mode: expected one of {_MODES}, got {mode!r}")
+    if problem.bound is not None and mode == "stationary":
+        raise ValueError("mode: 'stationary' cannot be combined with a Bound constraint (the contact "
+                         "conditions are inequalities); use mode='minimize'")
+    params = _check_params(problem, params)
     x = uniform_grid(problem.domain, 201 if n is None else n) if grid is None else check_grid(grid, problem.domain)
+    if problem.data is not None and grid is None:
+        x = np.union1d(x, problem.data.x)
     if quadrature not in _QUADRATURES:
         raise ValueError(f"quadrature: expected one of {_QUADRATURES}, got {quadrature!r}")
     U0 = _initial_values(problem, x, guess)
-    _probe_integrand(problem, x, U0)
-    if singular_ends is None:
-        if quadrature == "auto":
-            singular_ends = _detect_singular_ends(problem, x, U0)
-        elif quadrature == "accurate":
-            singular_ends = tuple(problem.bc)
-        else:
-            singular_ends = ()
+    _probe_integrand(problem, params)
+    _check_side_conditions(problem, x)
+    if problem.order == 2:
+        singular_ends = ()
+        blocks = ()
     else:
-        singular_ends = tuple(singular_ends) if not isinstance(singular_ends, str) else (singular_ends,)
-        bad = [e for e in singular_ends if e not in ("left", "right")]
-        if bad:
-            raise ValueError(f"singular_ends: expected a subset of ('left', 'right'), got {bad}")
-    return _Discretization(problem, x, U0, assign_rules(x, singular_ends), singular_ends)
+        probe = _Discretization(problem, x, U0, (), (), params, mode)
+        if singular_ends is None:
+            if quadrature == "auto":
+                singular_ends = _detect_singular_ends(probe)
+            elif quadrature == "accurate":
+                singular_ends = tuple(e for e in ("left", "right") if e in problem.bc)
+            else:
+                singular_ends = ()
+        else:
+            singular_ends = tuple(singular_ends) if not isinstance(singular_ends, str) else (singular_ends,)
+            bad = [e for e in singular_ends if e not in ("left", "right")]
+            if bad:
+                raise ValueError(f"singular_ends: expected a subset of ('left', 'right'), got {bad}")
+        blocks = assign_rules(probe.x, singular_ends)
+    return _Discretization(problem, x, U0, singular_ends, blocks, params, mode)
+
+
+def _check_params(problem, params):
+    if params is None:
+        return problem.params
+    if problem.params is None:
+        raise ValueError("params: this problem's integrand takes no parameters; create it with "
+                         "vc.Problem(..., params=default_values) and write G(f, df, x, p)")
+    want = jax.tree.structure(problem.params)
+    got = jax.tree.structure(params)
+    if want != got:
+        raise ValueError(f"params: expected the structure of problem.params, {want}, got {got}")
+    return params
+
+
+def _check_side_conditions(problem, x):
+    """Constraints that contradict the boundary conditions or each other: ValueError naming them."""
+    for c in problem.pointwise:
+        for end in ("left", "right"):
+            if end in problem.bc:
+                xe = x[0] if end == "left" else x[-1]
+                val = np.asarray(c.fun(jnp.asarray(problem.bc[end]).reshape(problem.shape), jnp.asarray(xe)))
+                if np.max(np.abs(val)) > 1e-9 * (1 + np.max(np.abs(problem.bc[end]))):
+                    raise ValueError(
+                        f"Pointwise {c.name!r}: the Dirichlet value bc[{end!r}] = "
+                        f"{problem.bc[end].tolist()} violates the constraint (g = {val.tolist()}); "
+                        "the boundary values must satisfy g(f, x) = 0")
+    b = problem.bound
+    if b is not None:
+        lo, hi = b.values(x)
+        bad = lo > hi
+        if bad.any():
+            raise ValueError(f"Bound {b.name!r}: lower > upper at x = {x[np.argmax(bad)]!r}")
+        for end, i in (("left", 0), ("right", -1)):
+            if end in problem.bc:
+                v = problem.bc[end][0]
+                if v < lo[i] - 1e-12 * (1 + abs(v)) or v > hi[i] + 1e-12 * (1 + abs(v)):
+                    side = "below the lower" if v < lo[i] else "above the upper"
+                    raise ValueError(
+                        f"Bound {b.name!r}: the Dirichlet value bc[{end!r}] = {v} lies {side} bound "
+                        f"({lo[i]} .. {hi[i]}) at x = {x[i]}; the obstacle must leave the end values feasible")
+    if problem.integrals:
+        free = sum(1 for e in ("left", "right") if e not in problem.bc)
+        if x.size - 2 + free < len(problem.integrals):
+            raise ValueError("constraints: more Integral constraints than free unknowns on this grid")
+
+
+def _diagnose_integrals(problem, disc, sol):
+    """After a failed constrained solve: is an Integral constraint impossible with these BCs?
+
+    Solves ``min ∫H`` under the same boundary conditions; a value below that minimum cannot be
+    attained (e.g. a chain shorter than the distance between its supports): ValueError.
+    """
+    for c in problem.integrals:
+        aux_problem = Problem(c.fun, problem.domain, _user_bc(problem), components=problem.shape
+                              if problem.is_vector else None, order=problem.order, params=problem.params)
+        try:
+            least = solve(aux_problem, grid=disc.x_user, params=disc.params, warm_start=False)
+        except ValueError:
+            continue
+        if least.converged and c.value < least.value - 1e-9 * (1 + abs(least.value)):
+            raise ValueError(
+                f"Integral {c.name!r}: value {c.value:g} is below the least possible ∫H = {least.value:.6g} "
+                f"for these boundary conditions (by {least.value - c.value:.3g}); e.g. a chain cannot be "
+                "shorter than the distance between its supports")
+
+
+def _user_bc(problem):
+    if problem.is_vector:
+        return {k: v.reshape(problem.shape) for k, v in problem.bc.items()}
+    return {k: float(v[0]) for k, v in problem.bc.items()}
 
 
 def _require_float64():
@@ -212,6 +399,10 @@ def _initial_values(problem: Problem, x: np.ndarray, guess) -> np.ndarray:
         except (TypeError, ValueError):
             raise TypeError(f"{what}: expected real numbers, got {type(values).__name__}") from None
         expected = [(n,), (n, m)] if not problem.is_vector else [(n, m)]
+        if len(problem.shape) > 1:
+            expected.append((n,) + problem.shape)
+            if values.shape == (n,) + problem.shape:
+                values = values.reshape(n, m)
         if values.shape == (n,) and problem.is_vector and m == 1:
             values = values[:, None]
         if values.shape not in expected and not (values.shape == (n,) and m == 1):
@@ -230,62 +421,62 @@ def _initial_values(problem: Problem, x: np.ndarray, guess) -> np.ndarray:
     return U0
 
 
-def _pointwise_args(problem, U0, x, i):
-    """(f, df, x) at the middle of cell i, shaped as the integrand receives them."""
-    f = 0.5 * (U0[i] + U0[i + 1])
-    df = (U0[i + 1] - U0[i]) / (x[i + 1] - x[i])
-    xm = 0.5 * (x[i] + x[i + 1])
-    if not problem.is_vector:
-        f, df = f[0], df[0]
-    return jnp.asarray(f), jnp.asarray(df), jnp.asarray(xm)
+def _probe_integrand(problem: Problem, params):
+    """Trace G (and each Integral's H) once with abstract arguments: a real scalar comes out?"""
+    shape = problem.shape
+    arg = jax.ShapeDtypeStruct(shape, jnp.float64)
+    x = jax.ShapeDtypeStruct((), jnp.float64)
+    args = (arg,) * (problem.order + 1) + (x,) + ((params,) if problem.params is not None else ())
+    names = "f, df, d2f" if problem.order == 2 else "f, df"
+    sig = f"G({names}, x{', p' if problem.params is not None else ''})"
+    funs = [("integrand", problem.integrand)] + [(f"Integral {c.name!r}", c.fun) for c in problem.integrals]
+    for what, fun in funs:
+        try:
+            out = jax.eval_shape(fun, *args)
+        except jax.errors.ConcretizationTypeError as exc:
+            raise TypeError(
+                f"{what}: it branches on or converts the values of its arguments, which JAX cannot trace; "
+                f"write it with jax.numpy (jnp.where instead of if). Original error: {exc}"
+            ) from exc
+        except Exception as exc:  # the user's function: say how it was called
+            raise TypeError(
+                f"{what}: calling {sig} with {names} of shape {shape} and scalar x raised "
+                f"{type(exc).__name__}: {exc}. Write it with jax.numpy and check its signature {sig}."
+            ) from exc
+        if not hasattr(out, "shape") or out.shape != ():
+            got = getattr(out, "shape", type(out).__name__)
+            raise ValueError(f"{what}: expected {sig} to return a scalar, got shape {got}")
+        if not jnp.issubdtype(out.dtype, jnp.floating) and not jnp.issubdtype(out.dtype, jnp.integer):
+            raise TypeError(f"{what}: expected a real scalar, got dtype {out.dtype}")
 
 
-def _probe_integrand(problem: Problem, x, U0):
-    """Call G once (as the solver will, traced) and check it returns a real scalar."""
-    i = (x.size - 1) // 2
-    args = _pointwise_args(problem, U0, x, i)
-    shapes = "f, df of shape " + (str((problem.components,)) if problem.is_vector else "()")
-    try:
-        out = jax.eval_shape(problem.integrand, *args)
-    except jax.errors.ConcretizationTypeError as exc:
-        raise TypeError(
-            f"integrand: it branches on or converts the values of f, df or x, which JAX cannot trace; "
-            f"write it with jax.numpy (jnp.where instead of if). Original error: {exc}"
-        ) from exc
-    except Exception as exc:  # the user's function: say how it was called
-        raise TypeError(
-            f"integrand: calling G(f, df, x) with {shapes} and scalar x raised {type(exc).__name__}: {exc}. "
-            "Write G with jax.numpy and check its signature G(f, df, x)."
-        ) from exc
-    if not hasattr(out, "shape") or out.shape != ():
-        shape = getattr(out, "shape", type(out).__name__)
-        raise ValueError(f"integrand: expected G(f, df, x) to return a scalar, got shape {shape}")
-    if not jnp.issubdtype(out.dtype, jnp.floating) and not jnp.issubdtype(out.dtype, jnp.integer):
-        raise TypeError(f"integrand: expected a real scalar, got dtype {out.dtype}")
-
-
-def _detect_singular_ends(problem: Problem, x, U0) -> tuple[str, ...]:
+def _detect_singular_ends(disc) -> tuple[str, ...]:
     """Dirichlet ends where G or ∂G/∂f is not finite at the end point along the guess."""
+    problem = disc.problem
     ends = [e for e in ("left", "right") if e in problem.bc]
     if not ends:
         return ()
+    x, U0 = disc.x, disc.U0
     idx = [(0, 1) if e == "left" else (-1, -2) for e in ends]
     f = np.stack([U0[i] for i, _ in idx])
     df = np.stack([(U0[j] - U0[i]) / (x[j] - x[i]) for i, j in idx])
     xe = np.array([x[i] for i, _ in idx])
-    ok = np.asarray(_end_check(problem.integrand, problem.is_vector)(f, df, xe))
+    check = _end_check(disc.layout, disc.problem)
+    ok = np.asarray(check(f, df, xe, jnp.asarray(disc.z0), disc.aux()))
     return tuple(e for e, good in zip(ends, ok) if not good)
 
 
 def _check_guess_finite(disc: _Discretization):
     # Only on the error path, so compiled on demand rather than cached.
-    energies = np.asarray(jax.jit(disc.functional.cell_energies)(jnp.asarray(disc.U0.T), jnp.asarray(disc.x)))
-    bad = ~np.isfinite(energies)
+    V0, x, aux = jnp.asarray(disc.V0), jnp.asarray(disc.x), disc.aux()
+    energies = jax.jit(disc.functional.cell_energies)(V0[:disc.layout.d_el], x, jnp.asarray(disc.z0), aux)
+    bad = ~np.isfinite(np.asarray(energies))
     if bad.any():
         i = int(np.argmax(bad))
+        xu = disc.x_user
         raise ValueError(
             f"guess: the integrand is NaN/inf on the initial guess for x in the cell "
-            f"[{float(disc.x[i]):.6g}, {float(disc.x[i + 1]):.6g}] (the first bad cell; f goes from "
+            f"[{float(xu[i]):.6g}, {float(xu[i + 1]):.6g}] (the first bad cell; f goes from "
             f"{np.round(disc.U0[i], 6).tolist()} to {np.round(disc.U0[i + 1], 6).tolist()} there). "
             "Give a guess=... inside the integrand's domain of definition."
         )
@@ -295,29 +486,40 @@ def _check_guess_finite(disc: _Discretization):
 _CACHE: dict = {}
 
 
-def _end_check(integrand, vector):
-    """Jitted: are G and ∂G/∂f finite at each (f, df, x)?  One compile instead of eager ops."""
-    key = ("end_check", integrand, vector)
+def _end_check(layout, problem):
+    """Jitted: are G̃ and ∂G̃/∂f finite at each (f, df, x)?  One compile instead of eager ops."""
+    key = ("end_check", layout.key(problem))
     if key not in _CACHE:
-        G = DiscreteFunctional(integrand, vector, ())._G  # f, df as (m,) arrays, as the solver passes them
+        G = DiscreteFunctional(internal_integrand(problem, layout), problem.is_vector, ())._G
 
-        def finite(f, df, xx):
-            value, grad_f = jax.value_and_grad(G)(f, df, xx)
+        def finite(f, df, xx, z, aux):
+            value, grad_f = jax.value_and_grad(G)(f, df, xx, z, aux)
             return jnp.isfinite(value) & jnp.all(jnp.isfinite(grad_f))
 
-        _CACHE[key] = jax.jit(jax.vmap(finite))
+        _CACHE[key] = jax.jit(jax.vmap(finite, in_axes=(0, 0, 0, None, None)))
     return _CACHE[key]
 
 
-def _compiled_newton(integrand, vector, blocks, dirichlet, max_iter, max_backtracks):
-    """The jitted Newton loop for one integrand and cell-block layout (jit adds one entry per n)."""
-    key = ("newton", integrand, vector, blocks, dirichlet, max_iter, max_backtracks)
+def _compiled_solver(disc, solver):
+    """The jitted Newton loop for one problem structure and cell-block layout (jit adds one
+    entry per array shape).  Values — guess, grid, parameters, constraint values — are inputs."""
+    problem, lay = disc.problem, disc.layout
+    kkt = disc.uses_kkt
+    key = ("solver", lay.key(problem), disc.blocks, kkt, lay.has_bound, solver.max_iter, solver.max_backtracks)
     if key not in _CACHE:
-        fun = DiscreteFunctional(integrand, vector, blocks)
+        lag = DiscreteLagrangian(problem, lay, disc.blocks)
+        opts = dict(max_iter=solver.max_iter, max_backtracks=solver.max_backtracks)
+        bounds = lay.has_bound
+        mult = None
+        if lay.n_multipliers_global:
+            mult = np.ones(lay.k, bool)
+            if lay.free_end:
+                mult[lay.k_int] = False  # the free end's length is not a multiplier
 
-        def run(U0, x, rtol, atol):
-            return newton_loop(fun, U0, x, _free_range(dirichlet, U0.shape[1]), rtol, atol,
-                               max_iter=max_iter, max_backtracks=max_backtracks)
+        def run(V0, z0, x, aux, fixed, lower, upper, rtol, atol):
+            if kkt:
+                return stationary_loop(lag, V0, z0, x, aux, fixed, rtol, atol, multipliers=mult, **opts)
+            return minimize_loop(lag, V0, x, aux, fixed, lower, upper, rtol, atol, bounds=bounds, **opts)
 
         _CACHE[key] = jax.jit(run)
     return _CACHE[key]
