@@ -6,8 +6,9 @@
     varcalc plots                     # regenerate plots/ for the whole catalog
 
 A problem file is a Python module defining ``problem`` (a :class:`varcalc.Problem`) and optionally
-``n`` (default node count), ``grading`` (kwargs of :func:`varcalc.graded_grid`), ``guess`` and
-``plot_options`` (kwargs of :meth:`varcalc.Solution.plot`).  See ``problems/`` for examples.
+``n`` (default node count), ``grading`` (kwargs of :func:`varcalc.graded_grid`), ``guess``,
+``solve_options`` (more keyword arguments of :func:`varcalc.solve`, e.g. ``{"mode": "maximize"}``)
+and ``plot_options`` (kwargs of :meth:`varcalc.Solution.plot`).  See ``problems/`` for examples.
 """
 
 from __future__ import annotations
@@ -102,10 +103,14 @@ def solve_module(module, *, n=None, grading=None, grading_end=None, max_iter=Non
         grade["end"] = grading_end
     kwargs = {"grid": graded_grid(problem.domain, n, **grade)} if grade else {"n": n}
     solver = Newton(max_iter=max_iter) if max_iter else None
-    return solve(problem, guess=getattr(module, "guess", None), solver=solver, verbose=verbose, **kwargs)
+    options = dict(getattr(module, "solve_options", None) or {})
+    return solve(problem, guess=getattr(module, "guess", None), solver=solver, verbose=verbose,
+                 **options, **kwargs)
 
 
 def _report(sol, elapsed) -> str:
+    import numpy as np
+
     p = sol.problem
     lines = [f"{p.name}: {'converged' if sol.converged else 'NOT converged'} in {sol.iterations} "
              f"Newton iteration{'s' * (sol.iterations != 1)}, n = {sol.x.size} nodes, {elapsed:.2f} s (compile included)",
@@ -117,6 +122,16 @@ def _report(sol, elapsed) -> str:
         lines.append(f"  max nodal error vs exact extremal: {sol.error():.3e}")
     lines.append(f"  quadrature: {sol.quadrature}" + (f", singular ends: {', '.join(sol.singular_ends)}"
                                                       if sol.singular_ends else ""))
+    for name, mu in sol.multipliers.items():
+        shown = f"{mu:.10g}" if np.ndim(mu) == 0 else f"nodal values in [{np.min(mu):.4g}, {np.max(mu):.4g}]"
+        lines.append(f"  constraint {name!r}: multiplier {shown}, residual {sol.constraint_residuals[name]:.2e}")
+    if sol.complementarity is not None:
+        lines.append(f"  complementarity max|μ·gap| = {sol.complementarity:.2e}")
+    if sol.end is not None:
+        lines.append(f"  free end x_b = {sol.end:.12g}" + (f", transversality residual {sol.transversality:.2e} (O(h))"
+                                                          if sol.transversality is not None else ""))
+    if sol.mode != "minimize" or (sol.negative or 0) > 0:
+        lines.append(f"  mode {sol.mode!r}: second variation has {sol.negative} negative direction(s)")
     if not sol.converged:
         lines.append(f"  {sol.status.name}: {sol.message}")
     return "\n".join(lines)

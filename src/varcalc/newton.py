@@ -339,8 +339,10 @@ def stationary_loop(lag, V0, z0, x, aux, fixed, rtol, atol, *, max_iter, max_bac
         g, gz = lag.gradient(V, z, x, aux)
         return merit(g, gz)
 
+    # Estimate the multipliers first only when none were given (all zero), e.g. not after a warm start.
+    estimate = jnp.all(jnp.where(multipliers, z0 == 0, True)) if multipliers is not None else jnp.zeros((), bool)
     state = dict(k=jnp.zeros((), jnp.int32), U=V0, z=z0, J=jnp.zeros((), dtype), g=jnp.zeros_like(V0),
-                 gz=jnp.zeros_like(z0), tau=jnp.zeros((), dtype), done=jnp.zeros((), bool),
+                 gz=jnp.zeros_like(z0), tau=jnp.zeros((), dtype), done=jnp.zeros((), bool), estimate=estimate,
                  status=jnp.full((), int(Status.MAX_ITERATIONS), jnp.int32), **_histories(max_iter, dtype))
 
     def cond(s):
@@ -370,7 +372,7 @@ def stationary_loop(lag, V0, z0, x, aux, fixed, rtol, atol, *, max_iter, max_bac
             Bm = jnp.where(multipliers, B, 0.0)
             normal = jnp.einsum("dnk,dnl->kl", Bm / mass[:, None], Bm)
             delta = -jnp.linalg.pinv(normal, rtol=1e-12, hermitian=True) @ jnp.einsum("dnk,dn->k", Bm / mass[:, None], g)
-            first = k == 0
+            first = (k == 0) & s["estimate"]
             dU = jnp.where(first, 0.0, dU)
             dz = jnp.where(first, jnp.where(multipliers, delta, 0.0), dz)
         step_norm = jnp.max(jnp.abs(dU))
@@ -381,7 +383,7 @@ def stationary_loop(lag, V0, z0, x, aux, fixed, rtol, atol, *, max_iter, max_bac
         small = step_norm <= atol + rtol * size
         converged = finite & factor_ok & (tau == 0) & small
         if multipliers is not None:
-            converged = converged & (k > 0)
+            converged = converged & ~((k == 0) & s["estimate"])
 
         def accept(phi_new, a, n):
             ok = phi_new <= (1 - 2 * _ARMIJO_C1 * a) * phi + phi_noise
@@ -399,8 +401,8 @@ def stationary_loop(lag, V0, z0, x, aux, fixed, rtol, atol, *, max_iter, max_bac
         alpha, phi_new, n_ls = lax.while_loop(ls_cond, ls_body, (jnp.ones((), dtype), phi, 0))
         ls_ok = accept(phi_new, alpha, n_ls)
         if multipliers is not None:  # the multiplier estimate is taken whole
-            ls_ok = ls_ok | (k == 0)
-            alpha = jnp.where(k == 0, 1.0, alpha)
+            ls_ok = ls_ok | first
+            alpha = jnp.where(first, 1.0, alpha)
         take = finite & factor_ok & ls_ok & (converged | (k < max_iter))
         status = jnp.select(
             [converged, ~finite, ~factor_ok, ~ls_ok],
@@ -412,6 +414,7 @@ def stationary_loop(lag, V0, z0, x, aux, fixed, rtol, atol, *, max_iter, max_bac
         return dict(
             k=jnp.where(stop, k, k + 1), U=jnp.where(take, U + alpha * dU, U),
             z=jnp.where(take, z + alpha * dz, z), J=D["L"], g=g, gz=gz, tau=tau, done=stop, status=status,
+            estimate=s["estimate"],
             **_record(s, k, residual=residual, value=D["L"], step=step_norm,
                       alpha=jnp.where(take, alpha, 0.0), shift=tau, decrement=phi,
                       negative=n_negative.astype(jnp.int32)),

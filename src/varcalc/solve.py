@@ -130,8 +130,7 @@ def _warm_start(disc, solver):
     coarse = solve(disc.problem, grid=x[idx], guess=disc.U0[idx], solver=solver,
                    singular_ends=disc.singular_ends, warm_start=False, params=disc.params, mode=disc.mode)
     if coarse.converged:
-        F = coarse.f.reshape(coarse.x.size, -1)
-        U0 = np.stack([np.interp(x, coarse.x, F[:, j]) for j in range(F.shape[1])], axis=1)
+        U0 = disc.from_coarse(coarse, coarse.f)
         U0[0], U0[-1] = disc.U0[0], disc.U0[-1]  # keep the Dirichlet values exact
         disc.set_guess(U0, coarse)
     return coarse
@@ -180,25 +179,42 @@ class _Discretization:
             self.data_y[idx] = problem.data.y.reshape(idx.size, lay.m)
         self.set_guess(U0)
 
+    def from_coarse(self, coarse, values):
+        """Node values ``values`` of a coarse solution interpolated onto this grid, shape (n, -1)."""
+        xc = coarse.x
+        if self.layout.free_end:  # interpolate in ξ: the coarse end moved
+            xc = (xc - xc[0]) / (xc[-1] - xc[0])
+        F = np.asarray(values).reshape(xc.size, -1)
+        return np.stack([np.interp(self.x, xc, F[:, j]) for j in range(F.shape[1])], axis=1)
+
     def set_guess(self, U0, coarse=None):
-        """Initial values ``U0`` (n, m) -> ``V0`` (d, n), slopes and multipliers included."""
-        lay, bc = self.layout, self.problem.bc
+        """Initial values ``U0`` (n, m) -> ``V0`` (d, n), with slopes and multipliers — from
+        ``coarse`` (a solution on fewer nodes) when given, else zero multipliers."""
+        lay, bc, problem = self.layout, self.problem.bc, self.problem
         if self.lower is not None:
             U0 = np.clip(U0, self.lower.T, self.upper.T)
         self.U0 = U0
         rows = [U0.T]
         if lay.order == 2:
             S0 = np.gradient(U0, self.x_user, axis=0)
-            if coarse is not None and coarse.slope is not None:
-                S0 = np.stack([np.interp(self.x_user, coarse.x, c) for c in
-                               coarse.slope.reshape(coarse.x.size, -1).T], axis=1)
+            if coarse is not None:
+                S0 = self.from_coarse(coarse, coarse.slope)
             for key, node in (("left'", 0), ("right'", -1)):
                 if key in bc:
                     S0[node] = bc[key]
             rows.append(S0.T)
         if lay.r:
-            rows.append(np.zeros((lay.r, U0.shape[0])))
+            if coarse is None:
+                rows.append(np.zeros((lay.r, U0.shape[0])))
+            else:
+                rows += [self.from_coarse(coarse, coarse.multipliers[c.name]).T for c in problem.pointwise]
         self.V0 = np.concatenate(rows, axis=0)
+        if coarse is not None:
+            for j, c in enumerate(problem.integrals):
+                self.z0[j] = coarse.multipliers[c.name]
+            if lay.free_end:
+                self.z0[lay.k_int] = coarse.end - problem.domain[0]
+                self.z0[lay.k_int + 1] = coarse.multipliers[problem.right_end.name]
 
     @property
     def functional(self):
