@@ -7,7 +7,7 @@
 
 A problem file is a Python module defining ``problem`` (a :class:`varcalc.Problem`) and optionally
 ``n`` (default node count), ``grading`` (kwargs of :func:`varcalc.graded_grid`), ``guess``,
-``solve_options`` (more keyword arguments of :func:`varcalc.solve`, e.g. ``{"mode": "maximize"}``)
+``mode``, ``params``, ``solve_options`` (more keyword arguments of :func:`varcalc.solve`)
 and ``plot_options`` (kwargs of :meth:`varcalc.Solution.plot`).  See ``problems/`` for examples.
 """
 
@@ -104,6 +104,9 @@ def solve_module(module, *, n=None, grading=None, grading_end=None, max_iter=Non
     kwargs = {"grid": graded_grid(problem.domain, n, **grade)} if grade else {"n": n}
     solver = Newton(max_iter=max_iter) if max_iter else None
     options = dict(getattr(module, "solve_options", None) or {})
+    for name in ("mode", "params"):  # module-level shorthands
+        if getattr(module, name, None) is not None:
+            options.setdefault(name, getattr(module, name))
     return solve(problem, guess=getattr(module, "guess", None), solver=solver, verbose=verbose,
                  **options, **kwargs)
 

@@ -168,6 +168,12 @@ class DiscreteLagrangian:
     def _nodes(self, aux):
         return {key: aux[key] for key in ("mass", "w", "y")}
 
+    def admissible(self, z):
+        """False where ``z`` leaves the problem's domain: a free end's length must stay positive."""
+        if self.layout.free_end:
+            return z[self.layout.k_int] > 0
+        return jnp.ones((), bool)
+
     # -- value and derivatives -----------------------------------------------------------------
     def value(self, V, z, x, aux):
         lay = self.layout

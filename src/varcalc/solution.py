@@ -89,6 +89,7 @@ class Solution:
     negative: int | None = None
     mode: str = "minimize"
     params: object = field(repr=False, default=None)
+    guess_x: np.ndarray | None = field(repr=False, default=None)
 
     @classmethod
     def _from_newton(cls, problem, disc, out, elapsed):
@@ -147,7 +148,17 @@ class Solution:
             transversality = _transversality(problem, disc, x, f)
         message = status.message
         if status == Status.MAX_ITERATIONS:
-            message = message.replace("max_iter", f"max_iter = {k}")
+            message = message.replace("within max_iter", f"within max_iter = {k}")
+        if status == Status.SUCCESS and disc.mode == "stationary":
+            message = (f"converged: the Newton step fell below the tolerance at a stationary point; the "
+                       f"second variation has {negative} negative direction(s) there")
+        elif status == Status.SUCCESS and disc.uses_kkt:
+            message = ("converged: the Newton step fell below the tolerance, with the second variation "
+                       "positive definite on the constraints' tangent space (a constrained minimum)")
+        elif status in (Status.MAX_ITERATIONS, Status.LINE_SEARCH_FAILED) and negative > 0:
+            message += (f" The second variation has {negative} negative direction(s) at the last iterate: J "
+                        "may have no minimum here (e.g. Hamilton's principle past a conjugate point); "
+                        "for a stationary point use mode='stationary'.")
         if status != Status.SUCCESS and resid:
             worst = max(resid, key=lambda name: resid[name])
             if resid[worst] > 1e-6:
@@ -166,6 +177,7 @@ class Solution:
             quadrature=disc.quadrature_summary(), singular_ends=disc.singular_ends, problem=problem,
             slope=slope, multipliers=mult, constraint_residuals=resid, complementarity=compl, end=end,
             transversality=transversality, negative=negative, mode=disc.mode, params=disc.params,
+            guess_x=np.asarray(disc.x_user),
         )
 
     # -- use ---------------------------------------------------------------------------------
@@ -218,7 +230,8 @@ class Solution:
         lines.append(f"{self.status.name}: {self.message}")
         return "\n".join(lines)
 
-    def plot(self, path=None, *, exact=None, ax=None, show_guess=True, invert_yaxis=False, labels=None):
+    def plot(self, path=None, *, exact=None, ax=None, show_guess=True, invert_yaxis=False, labels=None,
+             equal_aspect=False):
         """Plot the extremal (with the exact solution and guess when known) and the Newton history.
 
         Parameters
@@ -233,7 +246,10 @@ class Solution:
             Draw f increasing downward (e.g. depth in the brachistochrone).
         labels : sequence of str, optional
             Names of the components of f (e.g. ``("θ", "φ")``).  A vector unknown with two
-            components also gets a panel with the curve in the plane of its components.
+            components also gets a panel with the curve in the plane of its components (three:
+            in space).
+        equal_aspect : bool
+            Same scale on both axes (shapes such as Dido's arc or an elastica).
 
         Returns
         -------
@@ -242,7 +258,7 @@ class Solution:
         from .plot import plot_solution
 
         return plot_solution(self, path=path, exact=exact, ax=ax, show_guess=show_guess,
-                             invert_yaxis=invert_yaxis, labels=labels)
+                             invert_yaxis=invert_yaxis, labels=labels, equal_aspect=equal_aspect)
 
     # -- I/O ---------------------------------------------------------------------------------
     def to_dict(self) -> dict:

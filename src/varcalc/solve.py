@@ -130,8 +130,11 @@ def _warm_start(disc, solver):
     coarse = solve(disc.problem, grid=x[idx], guess=disc.U0[idx], solver=solver,
                    singular_ends=disc.singular_ends, warm_start=False, params=disc.params, mode=disc.mode)
     if coarse.converged:
+        disc.coarse_nodes = idx
         U0 = disc.from_coarse(coarse, coarse.f)
-        U0[0], U0[-1] = disc.U0[0], disc.U0[-1]  # keep the Dirichlet values exact
+        for end, i in (("left", 0), ("right", -1)):  # keep the Dirichlet values exact
+            if end in disc.problem.bc:
+                U0[i] = disc.U0[i]
         disc.set_guess(U0, coarse)
     return coarse
 
@@ -180,12 +183,16 @@ class _Discretization:
         self.set_guess(U0)
 
     def from_coarse(self, coarse, values):
-        """Node values ``values`` of a coarse solution interpolated onto this grid, shape (n, -1)."""
-        xc = coarse.x
-        if self.layout.free_end:  # interpolate in ξ: the coarse end moved
-            xc = (xc - xc[0]) / (xc[-1] - xc[0])
-        F = np.asarray(values).reshape(xc.size, -1)
-        return np.stack([np.interp(self.x, xc, F[:, j]) for j in range(F.shape[1])], axis=1)
+        """Node values ``values`` of a coarse solution interpolated onto this grid, shape (n, -1).
+
+        The coarse grid is every k-th node of this one (``coarse_nodes``), and values are
+        interpolated linearly in the node *index*, not in ``x``: a graded grid is built so that
+        the solution is smooth in the index (f ~ x^(2/3) is ~ s² on x = s³), while linear
+        interpolation in ``x`` misses such a profile by a factor ~k in the first coarse cell.
+        """
+        F = np.asarray(values).reshape(coarse.x.size, -1)
+        s = np.arange(self.x.size)
+        return np.stack([np.interp(s, self.coarse_nodes, F[:, j]) for j in range(F.shape[1])], axis=1)
 
     def set_guess(self, U0, coarse=None):
         """Initial values ``U0`` (n, m) -> ``V0`` (d, n), with slopes and multipliers — from
@@ -521,11 +528,14 @@ def _compiled_solver(disc, solver):
     entry per array shape).  Values — guess, grid, parameters, constraint values — are inputs."""
     problem, lay = disc.problem, disc.layout
     kkt = disc.uses_kkt
-    key = ("solver", lay.key(problem), disc.blocks, kkt, lay.has_bound, solver.max_iter, solver.max_backtracks)
+    key = ("solver", lay.key(problem), disc.blocks, kkt, disc.mode == "stationary", lay.has_bound,
+           solver.max_iter, solver.max_backtracks)
     if key not in _CACHE:
         lag = DiscreteLagrangian(problem, lay, disc.blocks)
         opts = dict(max_iter=solver.max_iter, max_backtracks=solver.max_backtracks)
         bounds = lay.has_bound
+        minimize = disc.mode != "stationary"
+        rows = np.arange(lay.d) >= lay.d_el
         mult = None
         if lay.n_multipliers_global:
             mult = np.ones(lay.k, bool)
@@ -534,7 +544,8 @@ def _compiled_solver(disc, solver):
 
         def run(V0, z0, x, aux, fixed, lower, upper, rtol, atol):
             if kkt:
-                return stationary_loop(lag, V0, z0, x, aux, fixed, rtol, atol, multipliers=mult, **opts)
+                return stationary_loop(lag, V0, z0, x, aux, fixed, rtol, atol, multipliers=mult,
+                                       multiplier_rows=rows, minimize=minimize, **opts)
             return minimize_loop(lag, V0, x, aux, fixed, lower, upper, rtol, atol, bounds=bounds, **opts)
 
         _CACHE[key] = jax.jit(run)
