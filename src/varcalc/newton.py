@@ -1,9 +1,18 @@
 """Globalised Newton on the exact second variation, written as one ``lax.while_loop``.
 
-Each iteration, at the iterate ``U_k``:
+Two loops share the pieces below:
 
-1. ``g = ∇J_h`` and the block-tridiagonal Hessian ``H`` on the free nodes (Dirichlet nodes are
-   fixed and drop out).
+* :func:`minimize_loop` — unconstrained minimisation (and :class:`~varcalc.Bound` obstacles),
+  merit function ``J_h`` itself;
+* :func:`stationary_loop` — Newton on the KKT system ``∇L(V, z) = 0`` of a Lagrangian with global
+  unknowns ``z`` (multipliers, a free end), bordered block-tridiagonal solve in O(n k): SQP with
+  an exact-penalty merit and inertia correction for constrained minima, or the residual norm as
+  merit for ``mode="stationary"`` (saddles).
+
+Each iteration of :func:`minimize_loop`, at the iterate ``U_k``:
+
+1. ``g = ∇J_h`` and the block-tridiagonal Hessian ``H`` on the free unknowns (Dirichlet values
+   are fixed: their rows and columns become the identity, see :func:`restrict`).
 2. Factor ``H`` (block LDLᵀ).  If a pivot is not positive the Hessian is indefinite and the
    Newton direction may point uphill or toward a saddle: retry with ``H + τ S``,
    ``S = diag(|H_jj|)`` (Levenberg–Marquardt scaling, invariant to the units of ``f``), with

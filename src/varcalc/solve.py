@@ -2,8 +2,9 @@
 
 Data flow::
 
-    Problem ─► grid (mesh.py) ─► quadrature groups (quadrature.py) ─► DiscreteFunctional
-            ─► compiled Newton loop (newton.py, cached per integrand and shapes) ─► Solution
+    Problem ─► grid (mesh.py) ─► quadrature groups (quadrature.py)
+            ─► DiscreteLagrangian (lagrangian.py: elements from functional.py + side conditions)
+            ─► compiled Newton loop (newton.py, cached per problem structure and shapes) ─► Solution
 
 Input is validated here before anything is traced: grid, guess, what the integrand returns, and
 whether it is finite at the guess (naming the first bad ``x``).
