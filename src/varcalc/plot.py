@@ -89,11 +89,15 @@ def plot_solution(sol, path=None, *, exact=None, ax=None, show_guess=True, inver
         ax_f.legend(fontsize=8, loc="best")
 
     k = np.arange(sol.history.size)
-    ax_h.semilogy(k, np.maximum(sol.history, 1e-300), "o-", ms=4, label="EL residual (max, per node)")
-    ax_h.semilogy(k, np.maximum(sol.stats["step"], 1e-300), "s--", ms=3, label="Newton step ‖du‖∞")
+    # A last step of exactly 0 (or a denormal) would stretch the log axis over 300 decades.
+    floor = lambda v: np.maximum(v, 1e-17 * np.nanmax(np.abs(v), initial=1e-300))
+    ax_h.semilogy(k, floor(sol.history), "o-", ms=4, label="EL residual (max, per node)")
+    ax_h.semilogy(k, floor(sol.stats["step"]), "s--", ms=3, label="Newton step ‖du‖∞")
     ax_h.set_xlabel("Newton iteration")
     ax_h.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     mode = "" if sol.mode == "minimize" else f" ({sol.mode})"
+    if sol.mode == "stationary" and sol.negative is not None:
+        mode = f" (stationary, {sol.negative} negative direction{'s' * (sol.negative != 1)})"
     ax_h.set_title(f"{sol.status.name}{mode}, {sol.iterations} iteration{'s' * (sol.iterations != 1)}", fontsize=10)
     ax_h.grid(alpha=0.3, which="both")
     ax_h.legend(fontsize=8)
