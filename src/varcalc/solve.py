@@ -298,6 +298,8 @@ def discretize(problem: Problem, n=None, *, grid=None, guess=None, quadrature="a
         raise ValueError(f"quadrature: expected one of {_QUADRATURES}, got {quadrature!r}")
     U0 = _initial_values(problem, x, guess)
     _probe_integrand(problem, params)
+    if guess is None and problem.integrals and not problem.is_vector and problem.order == 1:
+        U0 = _feasible_default_guess(problem, x, U0, params, -1.0 if mode == "maximize" else 1.0)
     _check_side_conditions(problem, x)
     if problem.order == 2:
         singular_ends = ()
@@ -318,6 +320,52 @@ def discretize(problem: Problem, n=None, *, grid=None, guess=None, quadrature="a
                 raise ValueError(f"singular_ends: expected a subset of ('left', 'right'), got {bad}")
         blocks = assign_rules(probe.x, singular_ends)
     return _Discretization(problem, x, U0, singular_ends, blocks, params, mode)
+
+
+def _feasible_default_guess(problem, x, U0, params, sign):
+    """The straight line plus the bubble ``A sin(π (x - a)/(b - a))`` that meets the first Integral.
+
+    The straight line is often a critical point of the constraint (arc length), where the
+    constraint's gradient vanishes and the KKT matrix is singular (Dido's problem from f = 0).
+    The amplitude ``A`` is found by bisection on the midpoint-rule ``∫H``; of the two signs, the
+    one with the lower ``sign · J`` is kept (``sign = -1`` to maximise).
+    Returns ``U0`` unchanged when no amplitude up to ``2 (b - a)`` meets the constraint.
+    """
+    c = problem.integrals[0]
+    a, b = x[0], x[-1]
+    bubble = np.sin(np.pi * (x - a) / (b - a))[:, None]
+    extra = (params,) if problem.params is not None else ()
+    xm, h = 0.5 * (x[1:] + x[:-1]), np.diff(x)
+
+    def integral(fun, U):
+        f, df = 0.5 * (U[1:, 0] + U[:-1, 0]), np.diff(U[:, 0]) / h
+        vals = _vectorised(fun)(jnp.asarray(f), jnp.asarray(df), jnp.asarray(xm), *extra)
+        return float(np.sum(h * np.asarray(vals)))
+
+    best = None
+    for sign in (1.0, -1.0):
+        amps = sign * (b - a) * np.geomspace(1e-3, 2.0, 40)
+        resid = [integral(c.fun, U0 + A * bubble) - c.value for A in amps]
+        crossing = [i for i in range(len(amps) - 1) if np.sign(resid[i]) != np.sign(resid[i + 1])]
+        if not crossing:
+            continue
+        lo, hi = amps[crossing[0]], amps[crossing[0] + 1]
+        for _ in range(40):
+            mid = 0.5 * (lo + hi)
+            same = np.sign(integral(c.fun, U0 + mid * bubble) - c.value) == np.sign(resid[crossing[0]])
+            lo, hi = (mid, hi) if same else (lo, mid)
+        U = U0 + 0.5 * (lo + hi) * bubble
+        J = sign * integral(problem.integrand, U)
+        if np.isfinite(J) and (best is None or J < best[0]):
+            best = (J, U)
+    return U0 if best is None else best[1]
+
+
+def _vectorised(fun):
+    key = ("vectorised", fun)
+    if key not in _CACHE:
+        _CACHE[key] = jax.jit(lambda f, df, x, *p: jax.vmap(lambda a, b_, c_: fun(a, b_, c_, *p))(f, df, x))
+    return _CACHE[key]
 
 
 def _check_params(problem, params):
