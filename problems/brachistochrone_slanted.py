@@ -88,7 +88,7 @@ problem = vc.Problem(integrand, domain=(0.0, 0.5), bc={"left": 0.0},
                      exact_value=exact_value, name="brachistochrone_slanted")
 n = 161
 grading = dict(power=3.0, end="left")  # as for the brachistochrone: f ~ x^(2/3) at the start
-plot_options = {"invert_yaxis": True}
+plot_options = {"invert_yaxis": True, "equal_aspect": True}
 
 if __name__ == "__main__":
     from varcalc.cli import main

@@ -93,7 +93,7 @@ guess = parabola_guess(A_HALF, ELL)
 mode = "maximize"
 n = 81
 grading = None
-plot_options = {}
+plot_options = {"equal_aspect": True}
 
 if __name__ == "__main__":
     from varcalc.cli import main

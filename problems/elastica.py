@@ -107,7 +107,7 @@ problem = vc.Problem(integrand, domain=(0.0, 1.0),
                      exact=exact, exact_value=exact_value, name="elastica")
 n = 21
 grading = None
-plot_options = {}
+plot_options = {"equal_aspect": True}
 
 if __name__ == "__main__":
     from varcalc.cli import main
