@@ -63,7 +63,7 @@ def lagrangian_twin(problem, lam):
     catenary of this functional, its minimiser is the chain itself (same solution, same guess)."""
     lam = float(lam)
     G = lambda f, df, x: (f + lam) * jnp.sqrt(1.0 + df**2)  # noqa: E731
-    bc = {k: float(v[0]) for k, v in problem.bc.items()}
+    bc = dict(problem.bc)
     return vc.Problem(G, problem.domain, bc=bc, exact=problem.exact, name=problem.name + "_twin")
 
 

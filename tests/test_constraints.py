@@ -195,6 +195,18 @@ def test_dido():
     assert sols[1].value < dd.problem.exact_value
 
 
+def test_dido_from_the_default_guess():
+    """No guess: the straight line f = 0 is a critical point of the length (its gradient vanishes
+    there, so the KKT matrix is singular); varcalc starts from the bubble that meets the length
+    instead, on the upward side (larger area).  Same compiled solver as test_dido."""
+    dd = load("dido")
+    s = vc.solve(dd.problem, n=N[0], mode="maximize")
+    assert s.converged, s.message
+    assert s.iterations <= 10  # measured 6
+    np.testing.assert_allclose(s.f, solve("dido", N[0]).f, atol=1e-9)
+    assert s.multipliers["length"] == pytest.approx(dd.multiplier, rel=2e-3)
+
+
 # -- geodesics on implicit surfaces ----------------------------------------------------------------
 
 @pytest.mark.parametrize("name", ["torus_geodesic", "sphere_implicit"])

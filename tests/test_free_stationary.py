@@ -96,7 +96,7 @@ def test_module_convention(name):
     for end, xe in (("left", a), ("right", b)):
         if end in mod.problem.bc:
             got = np.asarray(mod.problem.exact(np.array([xe]))).reshape(-1)
-            np.testing.assert_allclose(got, mod.problem.bc[end], rtol=0, atol=1e-14)
+            np.testing.assert_allclose(got, np.ravel(mod.problem.bc[end]), rtol=0, atol=1e-14)
 
 
 # -- 1. brachistochrone to a vertical line -------------------------------------------------------
@@ -189,14 +189,14 @@ def test_slanted_solves_with_order_2():
         assert s.converged, s.message
         assert s.end == pytest.approx(s.x[-1], abs=1e-15)
         assert a * s.x[-1] + b * s.f[-1] == pytest.approx(c, abs=1e-10)  # the end is on the line
-        # sol.transversality evaluates (G - f' G_f') φ_f - G_f' φ_x with the last cell's slope,
-        # a one-sided O(h) estimate of f'(x_b): small, first order (measured -0.0212, -0.0107).
-        assert abs(s.transversality) < s.x[-1] - s.x[-2]
+        # sol.transversality evaluates (G - f' G_f') φ_f - G_f' φ_x with f'(x_b) from the parabola
+        # through the last three nodes, an O(h²) estimate.
+        assert abs(s.transversality) < (s.x[-1] - s.x[-2]) ** 2
     nodal = [s.error() for s in sols]
     end = [abs(s.end - m.x_end) for s in sols]
     time = [s.value_error() for s in sols]
     print("slanted nodal", nodal, "end", end, "time", time, "transversality", [s.transversality for s in sols])
-    assert observed_order([abs(s.transversality) for s in sols]) >= 0.9
+    assert observed_order([abs(s.transversality) for s in sols]) >= ORDER_MIN
     assert nodal[-1] < 2e-4 and end[-1] < 2e-4 and time[-1] / m.exact_value < 3e-5
     for e in (nodal, end, time):
         assert observed_order(e) >= ORDER_MIN, (nodal, end, time)

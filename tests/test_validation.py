@@ -124,3 +124,13 @@ def test_bad_quadrature_and_solver_arguments():
         vc.solve(problem, n=5, solver={"max_iter": 3})
     with pytest.raises(TypeError, match="problem"):
         vc.solve(catenary, n=5)
+
+
+def test_bc_of_a_problem_states_the_same_problem():
+    """Problem.bc keeps the unknown's shape (floats for a scalar), so it can be passed on."""
+    p = vc.Problem(catenary, (0.0, 1.0), {"left": 1.0, "right": 2.0})
+    q = vc.Problem(catenary, (0.0, 1.0), bc=p.bc)
+    assert not q.is_vector and q.bc == {"left": 1.0, "right": 2.0}
+    v = vc.Problem(catenary, (0.0, 1.0), {"left": [[1.0, 0.0], [0.0, 1.0]]})
+    assert v.shape == (2, 2) and v.bc["left"].shape == (2, 2) and v.bc_flat["left"].shape == (4,)
+    assert vc.Problem(catenary, (0.0, 1.0), bc=v.bc).shape == (2, 2)

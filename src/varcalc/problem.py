@@ -63,6 +63,10 @@ class Problem:
     right_end : OnCurve, optional
         A free right end on a curve ``φ(x, f) = 0`` (the end abscissa is an unknown).
 
+    After construction ``bc`` holds floats (scalar unknown) or arrays of the unknown's shape, so
+    ``vc.Problem(G, domain, bc=other.bc)`` states the same conditions; ``bc_flat`` holds them
+    flattened to shape ``(m,)`` (what the solver uses).
+
     Examples
     --------
     >>> import jax.numpy as jnp, varcalc as vc
@@ -100,9 +104,12 @@ class Problem:
             raise ValueError(f"bc: values have shape {shape_from_bc} but components={self.components}")
         shape = shape if shape is not None else (shape_from_bc if shape_from_bc is not None else ())
         m = int(np.prod(shape, dtype=int))
-        # Dirichlet values are stored flat, shape (m,), whatever the unknown's shape.
-        bc = {k: np.broadcast_to(v, shape).reshape(m).copy() for k, v in bc.items()}
-        object.__setattr__(self, "bc", bc)
+        # Public: values in the unknown's shape (a float for a scalar unknown), so that
+        # Problem(G, domain, bc=other.bc) states the same problem.  Internal: flat, shape (m,).
+        flat = {k: np.broadcast_to(v, shape).reshape(m).copy() for k, v in bc.items()}
+        object.__setattr__(self, "bc", {k: (float(v[0]) if shape == () else v.reshape(shape))
+                                        for k, v in flat.items()})
+        object.__setattr__(self, "bc_flat", flat)
         object.__setattr__(self, "components", m)
         object.__setattr__(self, "shape", shape)
         object.__setattr__(self, "_vector", shape != ())
@@ -198,7 +205,7 @@ class Problem:
         return next((c for c in self.constraints if isinstance(c, Bound)), None)
 
     def __repr__(self) -> str:
-        bc = {k: (v.tolist() if self.is_vector else float(v[0])) for k, v in self.bc.items()}
+        bc = {k: (v.tolist() if self.is_vector else v) for k, v in self.bc.items()}
         return (f"Problem(name={self.name!r}, integrand={getattr(self.integrand, '__name__', '?')}, "
                 f"domain={self.domain}, bc={bc}, components={self.components})")
 

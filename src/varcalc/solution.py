@@ -55,8 +55,8 @@ class Solution:
         ``max_i |μ_i| · gap_i`` for a :class:`Bound` (0 at an exact contact solution).
     end, transversality : float or None
         The free right end ``x_b`` and the relative residual of the transversality condition
-        ``(G - f' G_f') φ_f - G_f' φ_x = 0`` there (evaluated with the last cell's slope, so
-        it is O(h)).
+        ``(G - f' G_f') φ_f - G_f' φ_x = 0`` there (with ``f'`` from the parabola through the
+        last three nodes: O(h²)).
     negative : int or None
         Negative eigenvalues of the second variation at the end (on the constraints' tangent
         space): 0 at a non-degenerate minimum.
@@ -331,7 +331,10 @@ def _transversality(problem, disc, x, f):
     import jax
     import jax.numpy as jnp
     xb, fb = float(x[-1]), float(f[-1])
-    dfb = float((f[-1] - f[-2]) / (x[-1] - x[-2]))
+    # f'(x_b) from the parabola through the last three nodes: O(h²) (the last chord is O(h)).
+    (x0, x1, x2), (f0, f1, f2) = x[-3:], f[-3:]
+    dfb = float(f0 * (x2 - x1) / ((x0 - x1) * (x0 - x2)) + f1 * (x2 - x0) / ((x1 - x0) * (x1 - x2))
+                + f2 * (2 * x2 - x0 - x1) / ((x2 - x0) * (x2 - x1)))
     args = (jnp.asarray(fb), jnp.asarray(dfb), jnp.asarray(xb)) + (
         (disc.params,) if problem.params is not None else ())
     G = float(problem.integrand(*args))

@@ -198,7 +198,7 @@ class _Discretization:
     def set_guess(self, U0, coarse=None):
         """Initial values ``U0`` (n, m) -> ``V0`` (d, n), with slopes and multipliers — from
         ``coarse`` (a solution on fewer nodes) when given, else zero multipliers."""
-        lay, bc, problem = self.layout, self.problem.bc, self.problem
+        lay, bc, problem = self.layout, self.problem.bc_flat, self.problem
         if self.lower is not None:
             U0 = np.clip(U0, self.lower.T, self.upper.T)
         self.U0 = U0
@@ -387,11 +387,11 @@ def _check_side_conditions(problem, x):
         for end in ("left", "right"):
             if end in problem.bc:
                 xe = x[0] if end == "left" else x[-1]
-                val = np.asarray(c.fun(jnp.asarray(problem.bc[end]).reshape(problem.shape), jnp.asarray(xe)))
+                val = np.asarray(c.fun(jnp.asarray(problem.bc[end]), jnp.asarray(xe)))
                 if np.max(np.abs(val)) > 1e-9 * (1 + np.max(np.abs(problem.bc[end]))):
                     raise ValueError(
                         f"Pointwise {c.name!r}: the Dirichlet value bc[{end!r}] = "
-                        f"{problem.bc[end].tolist()} violates the constraint (g = {val.tolist()}); "
+                        f"{np.asarray(problem.bc[end]).tolist()} violates the constraint (g = {val.tolist()}); "
                         "the boundary values must satisfy g(f, x) = 0")
     b = problem.bound
     if b is not None:
@@ -401,7 +401,7 @@ def _check_side_conditions(problem, x):
             raise ValueError(f"Bound {b.name!r}: lower > upper at x = {x[np.argmax(bad)]!r}")
         for end, i in (("left", 0), ("right", -1)):
             if end in problem.bc:
-                v = problem.bc[end][0]
+                v = problem.bc[end]
                 if v < lo[i] - 1e-12 * (1 + abs(v)) or v > hi[i] + 1e-12 * (1 + abs(v)):
                     side = "below the lower" if v < lo[i] else "above the upper"
                     raise ValueError(
@@ -420,7 +420,7 @@ def _diagnose_integrals(problem, disc, sol):
     attained (e.g. a chain shorter than the distance between its supports): ValueError.
     """
     for c in problem.integrals:
-        aux_problem = Problem(c.fun, problem.domain, _user_bc(problem), components=problem.shape
+        aux_problem = Problem(c.fun, problem.domain, problem.bc, components=problem.shape
                               if problem.is_vector else None, order=problem.order, params=problem.params)
         try:
             least = solve(aux_problem, grid=disc.x_user, params=disc.params, warm_start=False)
@@ -431,12 +431,6 @@ def _diagnose_integrals(problem, disc, sol):
                 f"Integral {c.name!r}: value {c.value:g} is below the least possible ∫H = {least.value:.6g} "
                 f"for these boundary conditions (by {least.value - c.value:.3g}); e.g. a chain cannot be "
                 "shorter than the distance between its supports")
-
-
-def _user_bc(problem):
-    if problem.is_vector:
-        return {k: v.reshape(problem.shape) for k, v in problem.bc.items()}
-    return {k: float(v[0]) for k, v in problem.bc.items()}
 
 
 def _require_float64():
@@ -450,7 +444,7 @@ def _require_float64():
 def _initial_values(problem: Problem, x: np.ndarray, guess) -> np.ndarray:
     n, m = x.size, problem.components
     if guess is None:
-        left, right = problem.bc.get("left"), problem.bc.get("right")
+        left, right = problem.bc_flat.get("left"), problem.bc_flat.get("right")
         if left is not None and right is not None:
             t = ((x - x[0]) / (x[-1] - x[0]))[:, None]
             U0 = (1 - t) * left + t * right
@@ -488,9 +482,9 @@ def _initial_values(problem: Problem, x: np.ndarray, guess) -> np.ndarray:
             i = int(np.argmax(~np.all(np.isfinite(U0), axis=1)))
             raise ValueError(f"{what}: non-finite value at x = {x[i]!r}")
     if "left" in problem.bc:
-        U0[0] = problem.bc["left"]
+        U0[0] = problem.bc_flat["left"]
     if "right" in problem.bc:
-        U0[-1] = problem.bc["right"]
+        U0[-1] = problem.bc_flat["right"]
     return U0
 
 
