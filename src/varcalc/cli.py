@@ -131,7 +131,7 @@ def _report(sol, elapsed) -> str:
     if sol.complementarity is not None:
         lines.append(f"  complementarity max|μ·gap| = {sol.complementarity:.2e}")
     if sol.end is not None:
-        lines.append(f"  free end x_b = {sol.end:.12g}" + (f", transversality residual {sol.transversality:.2e} (O(h))"
+        lines.append(f"  free end x_b = {sol.end:.12g}" + (f", transversality residual {sol.transversality:.2e} (O(h²))"
                                                           if sol.transversality is not None else ""))
     if sol.mode != "minimize" or (sol.negative or 0) > 0:
         lines.append(f"  mode {sol.mode!r}: second variation has {sol.negative} negative direction(s)")
