@@ -449,3 +449,26 @@ def test_params_one_compilation(caplog):
     print("parametric nodal errors", errors)
     assert max(errors) < 2e-4
     np.testing.assert_array_equal(sols[0].f, first.f)  # the defaults are PARAMS[0]
+
+
+# -- a free LEFT end on a curve --------------------------------------------------------------------
+
+def _arc_length(f, df, x):
+    return jnp.sqrt(1 + df**2)
+
+
+def test_left_end_on_a_circle_meets_it_along_the_radius():
+    """Shortest path from the unit circle to (3, 1): the radial segment, start (3, 1)/√10,
+    length √10 - 1.  Straight lines are exact for piecewise-linear elements, so the start, the
+    nodes and J are exact to rounding; the transversality (right angle) residual vanishes."""
+    circle = vc.OnCurve(lambda x, f: x**2 + f**2 - 1.0, name="circle")
+    p = vc.Problem(_arc_length, (0.5, 3.0), bc={"right": 1.0}, left_end=circle)
+    s = vc.solve(p, n=21, guess=lambda x: x / 3)
+    r = np.hypot(3.0, 1.0)
+    assert s.converged, s.message
+    assert s.start == pytest.approx(3 / r, abs=1e-12) and s.x[0] == s.start and s.end is None
+    np.testing.assert_allclose(s.f, s.x / 3, atol=1e-12)
+    assert s.value == pytest.approx(r - 1, abs=1e-12)
+    assert abs(s.transversality) < 1e-10 and s.constraint_residuals["circle"] < 1e-12
+    with pytest.raises(ValueError, match="left_end"):
+        vc.Problem(_arc_length, (0.5, 3.0), bc={"left": 0.0, "right": 1.0}, left_end=circle)

@@ -130,9 +130,12 @@ def _report(sol, elapsed) -> str:
         lines.append(f"  constraint {name!r}: multiplier {shown}, residual {sol.constraint_residuals[name]:.2e}")
     if sol.complementarity is not None:
         lines.append(f"  complementarity max|μ·gap| = {sol.complementarity:.2e}")
+    if sol.start is not None:
+        lines.append(f"  free start x_a = {sol.start:.12g}")
     if sol.end is not None:
-        lines.append(f"  free end x_b = {sol.end:.12g}" + (f", transversality residual {sol.transversality:.2e} (O(h²))"
-                                                          if sol.transversality is not None else ""))
+        lines.append(f"  free end x_b = {sol.end:.12g}")
+    if sol.transversality is not None:
+        lines.append(f"  transversality residual {sol.transversality:.2e} (O(h²))")
     if sol.mode != "minimize" or (sol.negative or 0) > 0:
         lines.append(f"  mode {sol.mode!r}: second variation has {sol.negative} negative direction(s)")
     if not sol.converged:

@@ -7,13 +7,13 @@ Every capability beyond ``G(f, f', x)`` with fixed ends is a term of one functio
 of the nodal unknowns ``V`` (shape ``(d, n)``) and a few global unknowns ``z`` (shape ``(k,)``):
 
 * ``G̃`` is the user's integrand (times -1 to maximise) plus ``λ_j (H_j - c_j / length)`` for each
-  :class:`~varcalc.Integral` constraint, ``λ_j = z[j]``.  For a free right end the grid is the
-  reference interval ``ξ ∈ [0, 1]``, ``x = a + T ξ`` with the length ``T = z[k_int]`` unknown:
-  ``G̃ = T G(f, f_ξ / T, a + T ξ)``.
+  :class:`~varcalc.Integral` constraint, ``λ_j = z[j]``.  With an end on a curve the grid is the
+  reference interval ``ξ ∈ [0, 1]``, ``x = A + (B - A) ξ`` with the free end's abscissa (``A`` or
+  ``B``) unknown: ``G̃ = T G(f, f_ξ / T, A + T ξ)``, ``T = B - A``.
 * ``N_i``: per-node terms — the :class:`~varcalc.Data` least-squares term, and
   ``mass_i μ_i · g(f_i, x_i)`` for a :class:`~varcalc.Pointwise` constraint, whose multipliers
   ``μ_i`` are extra rows of ``V`` (so its Hessian stays block tridiagonal, with indefinite blocks).
-* ``E``: ``μ_end φ(a + T, f_last)`` for a free end on the curve :class:`~varcalc.OnCurve`.
+* ``E``: ``μ φ(B, f_last)`` (``μ φ(A, f_first)``) for an end on the curve :class:`~varcalc.OnCurve`.
 
 A node's unknowns ``V[:, i]`` are ``[f_i (m)][, f'_i (m) for order 2][, μ_i (r)]``.  The
 derivatives are the gradient ``(d, n)``, the block-tridiagonal Hessian in ``V``, and the
@@ -46,8 +46,10 @@ class Layout:
         self.r = sum(_pointwise_size(c, problem) for c in problem.pointwise)
         self.d = self.d_el + self.r
         self.k_int = len(problem.integrals)
-        self.free_end = problem.right_end is not None
-        self.k = self.k_int + (2 if self.free_end else 0)
+        # Ends on curves: each adds its abscissa and a multiplier to z, after the integrals.
+        self.curve_ends = tuple(e for e in ("left", "right") if problem.end_curve(e) is not None)
+        self.free_end = bool(self.curve_ends)  # the grid is the reference interval ξ ∈ [0, 1]
+        self.k = self.k_int + 2 * len(self.curve_ends)
         self.has_params = problem.params is not None
         self.has_data = problem.data is not None
         self.has_bound = problem.bound is not None
@@ -55,14 +57,24 @@ class Layout:
     @property
     def n_multipliers_global(self):
         """Global unknowns that are multipliers (all but the free end's length)."""
-        return self.k_int + (1 if self.free_end else 0)
+        return self.k_int + len(self.curve_ends)
+
+    def end_index(self, end):
+        """Index in ``z`` of the abscissa of a free ``end``; its multiplier follows it."""
+        return self.k_int + 2 * self.curve_ends.index(end)
+
+    def ends(self, z, aux):
+        """The physical ends ``(A, B)``: unknowns for ends on curves, else the domain's."""
+        A = z[self.end_index("left")] if "left" in self.curve_ends else aux["a"]
+        B = z[self.end_index("right")] if "right" in self.curve_ends else aux["b"]
+        return A, B
 
     def key(self, problem):
         """Hashable structure: functions by identity, sizes — not values."""
         funs = tuple((type(c).__name__, getattr(c, "fun", None)) for c in problem.constraints)
-        end = problem.right_end.fun if problem.right_end is not None else None
+        ends = tuple(getattr(problem.end_curve(e), "fun", None) for e in ("left", "right"))
         return (problem.integrand, self.shape, problem.is_vector, self.order, self.has_params,
-                funs, end, self.has_data)
+                funs, ends, self.has_data)
 
 
 def layout_of(problem) -> Layout:
@@ -99,8 +111,9 @@ def internal_integrand(problem, layout):
 
     def assemble(jets, x, z, aux):
         if free_end:
-            T = z[k_int]
-            x = aux["a"] + T * x
+            A, B = layout.ends(z, aux)
+            T = B - A
+            x = A + T * x
             jets = (jets[0], jets[1] / T) + jets[2:]
         args = tuple(as_shape(j) for j in jets) + (x,) + ((aux["p"],) if has_params else ())
         value = aux["sign"] * G(*args)
@@ -132,15 +145,15 @@ class DiscreteLagrangian:
         else:
             self.elements = HermiteFunctional(G, problem.is_vector, layout.m)
         self.pointwise = [(c.fun, _pointwise_size(c, problem)) for c in problem.pointwise]
-        self.end_curve = problem.right_end.fun if problem.right_end is not None else None
+        self.end_curves = {e: problem.end_curve(e).fun for e in layout.curve_ends}
         self.has_nodal = bool(self.pointwise) or layout.has_data
 
     # -- the terms ------------------------------------------------------------------------------
     def _physical(self, x, z, aux):
         """Physical abscissa and length factor (``x = a + T ξ``, ``dx = T dξ``) for a free end."""
         if self.layout.free_end:
-            T = z[self.layout.k_int]
-            return aux["a"] + T * x, T
+            A, B = self.layout.ends(z, aux)
+            return A + (B - A) * x, B - A
         return x, 1.0
 
     def _nodal(self, v, z, x, node, aux):
@@ -159,11 +172,11 @@ class DiscreteLagrangian:
             row += r
         return value
 
-    def _end(self, v, z, aux):
-        """``μ_end φ(x_b, f_b)`` at the free right end."""
+    def _end(self, end, v, z, aux):
+        """``μ φ(x_end, f_end)`` at an end on a curve."""
         lay = self.layout
-        T, mu = z[lay.k_int], z[lay.k_int + 1]
-        return mu * self.end_curve(aux["a"] + T, jnp.reshape(v[:lay.m], lay.shape))
+        i = lay.end_index(end)
+        return z[i + 1] * self.end_curves[end](z[i], jnp.reshape(v[:lay.m], lay.shape))
 
     def _nodes(self, aux):
         return {key: aux[key] for key in ("mass", "w", "y")}
@@ -171,7 +184,8 @@ class DiscreteLagrangian:
     def admissible(self, z):
         """False where ``z`` leaves the problem's domain: a free end's length must stay positive."""
         if self.layout.free_end:
-            return z[self.layout.k_int] > 0
+            A, B = self.layout.ends(z, {"a": -jnp.inf, "b": jnp.inf})
+            return B > A
         return jnp.ones((), bool)
 
     # -- value and derivatives -----------------------------------------------------------------
@@ -180,8 +194,9 @@ class DiscreteLagrangian:
         L = self.elements.value(V[:lay.d_el], x, z, aux)
         if self.has_nodal:
             L = L + jnp.sum(jax.vmap(self._nodal, in_axes=(1, None, 0, 0, None))(V, z, x, self._nodes(aux), aux))
-        if self.end_curve is not None:
-            L = L + self._end(V[:, -1], z, aux)
+        for end, node in (("left", 0), ("right", -1)):
+            if end in self.end_curves:
+                L = L + self._end(end, V[:, node], z, aux)
         return L
 
     def gradient(self, V, z, x, aux):
@@ -216,14 +231,16 @@ class DiscreteLagrangian:
                 out["gz"] = out["gz"] + jnp.sum(gz, axis=0)
                 out["B"] = out["B"] + jnp.moveaxis(Hvz, 0, 1)
                 out["C"] = out["C"] + jnp.sum(Hzz, axis=0)
-        if self.end_curve is not None:
-            fun = lambda v, zz: self._end(v, zz, aux)
-            val, gv, gz, Hvv, Hvz, Hzz = _local_derivatives(fun, V[:, -1], z)
+        for end, node in (("left", 0), ("right", -1)):
+            if end not in self.end_curves:
+                continue
+            fun = lambda v, zz, end=end: self._end(end, v, zz, aux)
+            val, gv, gz, Hvv, Hvz, Hzz = _local_derivatives(fun, V[:, node], z)
             out["L"] = out["L"] + val
-            out["g"] = out["g"].at[:, -1].add(gv)
-            out["diag"] = out["diag"].at[:, :, -1].add(Hvv)
+            out["g"] = out["g"].at[:, node].add(gv)
+            out["diag"] = out["diag"].at[:, :, node].add(Hvv)
             out["gz"] = out["gz"] + gz
-            out["B"] = out["B"].at[:, -1, :].add(Hvz)
+            out["B"] = out["B"].at[:, node, :].add(Hvz)
             out["C"] = out["C"] + Hzz
         return out
 

@@ -2,7 +2,7 @@
 
 What the problem states is drawn with it: data points (:class:`~varcalc.Data`), the obstacle and
 the contact nodes (:class:`~varcalc.Bound`), the target curve and the end point
-(:class:`~varcalc.OnCurve`), a 2-D or 3-D panel with the curve for two or three components.
+(:class:`~varcalc.OnCurve`, either end), a 2-D or 3-D panel with the curve for two or three components.
 matplotlib is imported here only, so ``import varcalc`` stays light; nothing calls ``show()``.
 """
 
@@ -131,17 +131,21 @@ def _draw_side_conditions(ax, sol, xs, F):
         if mu is not None:
             contact = np.abs(mu) > 1e-8 * (np.max(np.abs(mu)) + 1e-300)
             ax.plot(sol.x[contact], F[contact, 0], "|", color="k", ms=6, label="contact nodes")
-    end = getattr(problem, "right_end", None)
-    if end is not None and sol.end is not None:
+    for end, node, where in (("left", 0, sol.start), ("right", -1, sol.end)):
+        curve = problem.end_curve(end) if hasattr(problem, "end_curve") else None
+        if curve is None or where is None:
+            continue
         import jax
 
         lo_f, hi_f = ax.get_ylim()
         lo_x, hi_x = ax.get_xlim()
-        X, Y = np.meshgrid(np.linspace(lo_x, hi_x + 0.3 * (hi_x - lo_x), 200), np.linspace(lo_f, hi_f, 200))
-        Z = np.asarray(jax.vmap(jax.vmap(end.fun))(X, Y))
+        pad = 0.3 * (hi_x - lo_x)
+        X, Y = np.meshgrid(np.linspace(lo_x - pad, hi_x + pad, 200), np.linspace(lo_f, hi_f, 200))
+        Z = np.asarray(jax.vmap(jax.vmap(curve.fun))(X, Y))
         ax.contour(X, Y, Z, levels=[0.0], colors="tab:red", linewidths=1.2)
-        ax.plot([], [], "-", color="tab:red", label="end curve φ(x, f) = 0")
-        ax.plot([sol.end], [F[-1, 0]], "o", color="tab:red", ms=6, label="free end")
+        ax.plot([], [], "-", color="tab:red", label=f"{end} end curve φ(x, f) = 0")
+        ax.plot([where], [F[node, 0]], "o", color="tab:red", ms=6, label=f"free {end} end")
+        ax.set_xlim(lo_x, hi_x)
 
 
 def _draw_curve(ax, F, G, ref, labels, color, show_guess):

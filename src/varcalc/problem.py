@@ -60,8 +60,9 @@ class Problem:
         :class:`Integral`, :class:`Pointwise` and :class:`Bound` side conditions.
     data : Data, optional
         A least-squares data term added to ``J`` (smoothing splines).
-    right_end : OnCurve, optional
-        A free right end on a curve ``φ(x, f) = 0`` (the end abscissa is an unknown).
+    right_end, left_end : OnCurve, optional
+        A free end on a curve ``φ(x, f) = 0`` (the end's abscissa is an unknown; the domain's
+        end is its initial guess).
 
     After construction ``bc`` holds floats (scalar unknown) or arrays of the unknown's shape, so
     ``vc.Problem(G, domain, bc=other.bc)`` states the same conditions; ``bc_flat`` holds them
@@ -88,6 +89,7 @@ class Problem:
     constraints: tuple = ()
     data: Data | None = None
     right_end: OnCurve | None = None
+    left_end: OnCurve | None = None
 
     def __post_init__(self):
         if not callable(self.integrand):
@@ -167,19 +169,25 @@ class Problem:
                 raise ValueError(f"data: sites must lie in the domain [{a}, {b}]")
             if self.data.y.shape[1:] != self.shape:
                 raise ValueError(f"data: y must have shape ({self.data.x.size},) + {self.shape}, got {self.data.y.shape}")
-        if self.right_end is not None:
-            if not isinstance(self.right_end, OnCurve):
-                raise TypeError(f"right_end: expected vc.OnCurve(phi), got {type(self.right_end).__name__}")
-            if self.right_end.name is None:
-                object.__setattr__(self.right_end, "name", "right_end")
-            if "right" in self.bc or "right'" in self.bc:
+        for end in ("left", "right"):
+            curve = self.end_curve(end)
+            if curve is None:
+                continue
+            what = f"{end}_end"
+            if not isinstance(curve, OnCurve):
+                raise TypeError(f"{what}: expected vc.OnCurve(phi), got {type(curve).__name__}")
+            if curve.name is None:
+                object.__setattr__(curve, "name", what)
+            if end in self.bc or end + "'" in self.bc:
                 raise ValueError(
-                    "right_end: the right end lies on a curve, so it cannot also have a Dirichlet value "
-                    "bc['right'] (that would fix more than the end condition allows); drop one of them")
+                    f"{what}: the {end} end lies on a curve, so it cannot also have a Dirichlet value "
+                    f"bc[{end!r}] (that would fix more than the end condition allows); drop one of them")
             if self.order != 1:
-                raise ValueError("right_end: a free end on a curve needs order=1")
+                raise ValueError(f"{what}: a free end on a curve needs order=1")
             if bounds or self.data is not None:
-                raise ValueError("right_end: cannot be combined with Bound or Data yet")
+                raise ValueError(f"{what}: cannot be combined with Bound or Data yet")
+        if self.left_end is not None and self.left_end is self.right_end:
+            raise ValueError("left_end, right_end: give each end its own vc.OnCurve(...)")
 
     @property
     def is_vector(self) -> bool:
@@ -190,6 +198,10 @@ class Problem:
     def free_ends(self) -> tuple[str, ...]:
         """The ends without a Dirichlet value (natural boundary condition there)."""
         return tuple(k for k in ("left", "right") if k not in self.bc)
+
+    def end_curve(self, end: str):
+        """The :class:`OnCurve` condition of ``end`` (``"left"``/``"right"``), or None."""
+        return self.left_end if end == "left" else self.right_end
 
     @property
     def integrals(self) -> tuple:

@@ -53,9 +53,10 @@ class Solution:
         How far each constraint is from being met (``|∫H - c|``, ``max |g|``, max violation).
     complementarity : float or None
         ``max_i |μ_i| · gap_i`` for a :class:`Bound` (0 at an exact contact solution).
-    end, transversality : float or None
-        The free right end ``x_b`` and the relative residual of the transversality condition
-        ``(G - f' G_f') φ_f - G_f' φ_x = 0`` there (with ``f'`` from the parabola through the
+    end, start, transversality : float or None
+        The free right end ``x_b`` (left end ``x_a``) on its curve and the relative residual of
+        the transversality condition ``(G - f' G_f') φ_f - G_f' φ_x = 0`` there (the larger of
+        the two ends) (with ``f'`` from the parabola through the
         last three nodes: O(h²)).
     negative : int or None
         Negative eigenvalues of the second variation at the end (on the constraints' tangent
@@ -90,6 +91,7 @@ class Solution:
     mode: str = "minimize"
     params: object = field(repr=False, default=None)
     guess_x: np.ndarray | None = field(repr=False, default=None)
+    start: float | None = None
 
     @classmethod
     def _from_newton(cls, problem, disc, out, elapsed):
@@ -103,10 +105,14 @@ class Solution:
         n = V.shape[1]
         x = np.asarray(disc.x_user)
         a = problem.domain[0]
-        end = None
+        end = start = None
         if lay.free_end:
-            end = a + float(z[lay.k_int])
-            x = a + float(z[lay.k_int]) * np.asarray(disc.x)
+            A = float(z[lay.end_index("left")]) if "left" in lay.curve_ends else x[0]
+            B = float(z[lay.end_index("right")]) if "right" in lay.curve_ends else x[-1]
+            x = A + (B - A) * np.asarray(disc.x)
+            x[0], x[-1] = A, B
+            start = A if "left" in lay.curve_ends else None
+            end = B if "right" in lay.curve_ends else None
         finite = np.all(np.isfinite(V)) and np.all(np.isfinite(z)) and np.isfinite(value)
         if status == Status.SUCCESS and not finite:  # never report success with NaNs
             status = Status.NONFINITE
@@ -141,11 +147,13 @@ class Solution:
             resid[b.name] = float(max(0.0, np.max(lo - f), np.max(f - hi)))
             compl = float(np.max(np.abs(mu) * np.where(np.isfinite(gap), gap, 0.0)))
         transversality = None
-        if lay.free_end:
-            c = problem.right_end
-            mult[c.name] = float(z[lay.k_int + 1])
-            resid[c.name] = abs(float(c.fun(end, f[-1])))
-            transversality = _transversality(problem, disc, x, f)
+        for e in lay.curve_ends:
+            c, node = problem.end_curve(e), (0 if e == "left" else -1)
+            mult[c.name] = float(z[lay.end_index(e) + 1])
+            resid[c.name] = abs(float(c.fun(x[node], f[node])))
+            value_e = _transversality(problem, disc, x, f, e)
+            if value_e is not None:
+                transversality = value_e if transversality is None else max(transversality, value_e, key=abs)
         message = status.message
         if status == Status.MAX_ITERATIONS:
             message = message.replace("within max_iter", f"within max_iter = {k}")
@@ -176,7 +184,7 @@ class Solution:
             iterations=k, history=np.asarray(out["residual"][: k + 1]), stats=stats, guess=guess,
             quadrature=disc.quadrature_summary(), singular_ends=disc.singular_ends, problem=problem,
             slope=slope, multipliers=mult, constraint_residuals=resid, complementarity=compl, end=end,
-            transversality=transversality, negative=negative, mode=disc.mode, params=disc.params,
+            transversality=transversality, negative=negative, mode=disc.mode, params=disc.params, start=start,
             guess_x=np.asarray(disc.x_user),
         )
 
@@ -324,12 +332,14 @@ def _pointwise_residual(g, f, x, problem):
     return float(np.max(np.abs(np.asarray(vals))))
 
 
-def _transversality(problem, disc, x, f):
-    """Relative residual of ``(G - f' G_f') φ_f - G_f' φ_x`` at the free end (scalar f only)."""
+def _transversality(problem, disc, x, f, end):
+    """Relative residual of ``(G - f' G_f') φ_f - G_f' φ_x`` at a free end (scalar f only)."""
     if problem.is_vector:
         return None
     import jax
     import jax.numpy as jnp
+    if end == "left":  # mirror the formula's node order; the condition itself is the same
+        x, f = x[::-1], f[::-1]
     xb, fb = float(x[-1]), float(f[-1])
     # f'(x_b) from the parabola through the last three nodes: O(h²) (the last chord is O(h)).
     (x0, x1, x2), (f0, f1, f2) = x[-3:], f[-3:]
@@ -339,7 +349,7 @@ def _transversality(problem, disc, x, f):
         (disc.params,) if problem.params is not None else ())
     G = float(problem.integrand(*args))
     G_d = float(jax.grad(problem.integrand, argnums=1)(*args))
-    phi_x, phi_f = (float(v) for v in jax.grad(problem.right_end.fun, argnums=(0, 1))(jnp.asarray(xb), jnp.asarray(fb)))
+    phi_x, phi_f = (float(v) for v in jax.grad(problem.end_curve(end).fun, argnums=(0, 1))(jnp.asarray(xb), jnp.asarray(fb)))
     H = G - dfb * G_d
     scale = abs(H * phi_f) + abs(G_d * phi_x) + np.finfo(float).tiny
     return float((H * phi_f - G_d * phi_x) / scale)

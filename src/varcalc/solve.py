@@ -156,7 +156,7 @@ class _Discretization:
         self.x_user = x_user
         a, b = problem.domain
         lay = self.layout
-        self.x = (x_user - a) / (x_user[-1] - a) if lay.free_end else x_user
+        self.x = (x_user - x_user[0]) / (x_user[-1] - x_user[0]) if lay.free_end else x_user
         self.singular_ends = tuple(singular_ends)
         self.blocks = tuple(quadrature_blocks)
         n = x_user.size
@@ -169,8 +169,9 @@ class _Discretization:
         f_fixed = self.fixed[:lay.m].all(axis=0)
         self.fixed[lay.d_el:, f_fixed] = True
         self.z0 = np.zeros(lay.k)
-        if lay.free_end:
-            self.z0[lay.k_int] = x_user[-1] - a
+        for end, node in (("left", 0), ("right", -1)):
+            if end in lay.curve_ends:
+                self.z0[lay.end_index(end)] = x_user[node]
         self.lower = self.upper = None
         if lay.has_bound:
             lo, hi = problem.bound.values(x_user)
@@ -220,9 +221,10 @@ class _Discretization:
         if coarse is not None:
             for j, c in enumerate(problem.integrals):
                 self.z0[j] = coarse.multipliers[c.name]
-            if lay.free_end:
-                self.z0[lay.k_int] = coarse.end - problem.domain[0]
-                self.z0[lay.k_int + 1] = coarse.multipliers[problem.right_end.name]
+            for end in lay.curve_ends:
+                i = lay.end_index(end)
+                self.z0[i] = coarse.x[0] if end == "left" else coarse.x[-1]
+                self.z0[i + 1] = coarse.multipliers[problem.end_curve(end).name]
 
     @property
     def functional(self):
@@ -238,7 +240,7 @@ class _Discretization:
             p=self.params,
             c=np.array([c.value for c in problem.integrals], dtype=np.float64),
             sign=-1.0 if self.mode == "maximize" else 1.0,
-            a=float(a), length=float(self.x[-1] - self.x[0]),
+            a=float(a), b=float(b), length=float(self.x[-1] - self.x[0]),
             mass=mass, w=self.data_w, y=self.data_y,
         )
 
@@ -583,8 +585,8 @@ def _compiled_solver(disc, solver):
         mult = None
         if lay.n_multipliers_global:
             mult = np.ones(lay.k, bool)
-            if lay.free_end:
-                mult[lay.k_int] = False  # the free end's length is not a multiplier
+            for end in lay.curve_ends:
+                mult[lay.end_index(end)] = False  # a free end's abscissa is not a multiplier
 
         def run(V0, z0, x, aux, fixed, lower, upper, rtol, atol):
             if kkt:
