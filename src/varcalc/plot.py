@@ -139,13 +139,12 @@ def _draw_side_conditions(ax, sol, xs, F):
 
         lo_f, hi_f = ax.get_ylim()
         lo_x, hi_x = ax.get_xlim()
-        pad = 0.3 * (hi_x - lo_x)
-        X, Y = np.meshgrid(np.linspace(lo_x - pad, hi_x + pad, 200), np.linspace(lo_f, hi_f, 200))
+        # Only inside the current view: the curve should not stretch the axes.
+        X, Y = np.meshgrid(np.linspace(lo_x, hi_x, 200), np.linspace(lo_f, hi_f, 200))
         Z = np.asarray(jax.vmap(jax.vmap(curve.fun))(X, Y))
         ax.contour(X, Y, Z, levels=[0.0], colors="tab:red", linewidths=1.2)
         ax.plot([], [], "-", color="tab:red", label=f"{end} end curve φ(x, f) = 0")
         ax.plot([where], [F[node, 0]], "o", color="tab:red", ms=6, label=f"free {end} end")
-        ax.set_xlim(lo_x, hi_x)
 
 
 def _draw_curve(ax, F, G, ref, labels, color, show_guess):
