@@ -120,6 +120,7 @@ class Solution:
         f = to_user(V[:lay.m])
         slope = to_user(V[lay.m:2 * lay.m]) if lay.order == 2 else None
         negative = int(out["negative"][k])
+        n_mult = 0
         if disc.uses_kkt:
             # KKT inertia = inertia of the reduced second variation + one negative per multiplier.
             n_mult = lay.n_multipliers_global + int(np.sum(~disc.fixed[lay.d_el:]))
@@ -177,6 +178,8 @@ class Solution:
         stats = {name: np.asarray(out[name][: k + 1]) for name in
                  ("value", "step", "alpha", "shift", "decrement", "negative")}
         stats["value"] = sign * stats["value"]
+        if disc.uses_kkt:  # as `negative`: directions of the second variation, not multipliers
+            stats["negative"] = np.where(stats["negative"] >= 0, stats["negative"] - n_mult, -1)
         stats["time"] = elapsed
         guess = disc.U0.reshape((n,) + problem.shape)
         return cls(
