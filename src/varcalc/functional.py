@@ -286,7 +286,6 @@ class HermiteFunctional:
 
     def _local(self, V):
         """Per cell local unknowns ``(f_L, f'_L, f_R, f'_R)`` flattened: shape ``(n-1, 4m)``."""
-        m = self.m
         L, R = V[:, :-1].T, V[:, 1:].T  # (cells, 2m) each: [f (m), f' (m)]
         return jnp.concatenate([L, R], axis=1)
 

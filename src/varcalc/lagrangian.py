@@ -32,7 +32,7 @@ import numpy as np
 
 from .functional import DiscreteFunctional, HermiteFunctional
 
-__all__ = ["Layout", "DiscreteLagrangian", "layout_of"]
+__all__ = ["Layout", "DiscreteLagrangian"]
 
 
 class Layout:
@@ -43,7 +43,10 @@ class Layout:
         self.shape = problem.shape
         self.order = problem.order
         self.d_el = self.m * problem.order  # element unknowns per node
-        self.r = sum(_pointwise_size(c, problem) for c in problem.pointwise)
+        # Output shape of each Pointwise g: () or (r,) (probed once, here).
+        self.pointwise_shapes = tuple(_pointwise_shape(c, problem) for c in problem.pointwise)
+        self.pointwise_sizes = tuple(int(np.prod(sh, dtype=int)) for sh in self.pointwise_shapes)
+        self.r = sum(self.pointwise_sizes)
         self.d = self.d_el + self.r
         self.k_int = len(problem.integrals)
         # Ends on curves: each adds its abscissa and a multiplier to z, after the integrals.
@@ -77,12 +80,8 @@ class Layout:
                 funs, ends, self.has_data)
 
 
-def layout_of(problem) -> Layout:
-    return Layout(problem)
-
-
-def _pointwise_size(constraint, problem):
-    """Number of scalar equations of a Pointwise constraint (probed with eval_shape)."""
+def _pointwise_shape(constraint, problem):
+    """Output shape of a Pointwise constraint's ``g``, ``()`` or ``(r,)`` (probed with eval_shape)."""
     f = jax.ShapeDtypeStruct(problem.shape, jnp.float64)
     x = jax.ShapeDtypeStruct((), jnp.float64)
     try:
@@ -99,7 +98,7 @@ def _pointwise_size(constraint, problem):
             f"Pointwise {constraint.name!r}: g imposes {r} equations on an unknown with only "
             f"{problem.components} components, which fixes f entirely; a pointwise constraint needs "
             "fewer equations than components")
-    return r
+    return tuple(out.shape)
 
 
 def internal_integrand(problem, layout):
@@ -144,7 +143,7 @@ class DiscreteLagrangian:
             self.elements = DiscreteFunctional(G, problem.is_vector, blocks)
         else:
             self.elements = HermiteFunctional(G, problem.is_vector, layout.m)
-        self.pointwise = [(c.fun, _pointwise_size(c, problem)) for c in problem.pointwise]
+        self.pointwise = [(c.fun, r) for c, r in zip(problem.pointwise, layout.pointwise_sizes)]
         self.end_curves = {e: problem.end_curve(e).fun for e in layout.curve_ends}
         self.has_nodal = bool(self.pointwise) or layout.has_data
 

@@ -39,6 +39,7 @@ from enum import IntEnum
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 from .linalg import solve_nodes_last
@@ -140,10 +141,11 @@ _SHIFT_MAX = 1e12  # beyond this the shifted step is negligibly short: give up
 
 
 def lumped_mass(x):
-    """Lumped mass of each node, shape (n,): turns a gradient into a pointwise residual."""
-    h = jnp.diff(x)
-    z = jnp.zeros(1, x.dtype)
-    return (jnp.concatenate([h, z]) + jnp.concatenate([z, h])) / 2
+    """Lumped mass of each node, shape (n,): turns a gradient into a pointwise residual.
+
+    numpy in, numpy out (computed once per solve, in ``aux["mass"]``; no device op)."""
+    h = np.diff(x)
+    return (np.append(h, 0.0) + np.insert(h, 0, 0.0)) / 2
 
 
 def restrict(diag, upper, frozen):
@@ -158,39 +160,6 @@ def restrict(diag, upper, frozen):
     diag = jnp.where(keep[:, None, :] & keep[None, :, :], diag, 0.0) + eye * frozen[None, :, :].astype(diag.dtype)
     upper = jnp.where(keep[:, None, :-1] & keep[None, :, 1:], upper, 0.0)
     return diag, upper
-
-
-def factor_with_shift(diag, upper, rhs, tau_prev, require_pd):
-    """Solve ``(H + τ S) X = rhs``: τ = 0 first, then growing until the factorisation is usable.
-
-    Usable means positive definite when ``require_pd`` (minimisation: a descent direction), else
-    merely finite (stationary points, KKT systems).  ``S = diag(|H_jj|)`` (Levenberg–Marquardt
-    scaling).  Returns ``X``, ok, τ, and the number of negative eigenvalues of the unshifted H.
-    """
-    dtype = diag.dtype
-    d = diag.shape[0]
-    eye = jnp.eye(d, dtype=dtype)[:, :, None]
-    scale = jnp.abs(jnp.einsum("iin->in", diag))  # (d, n): diagonal entries
-    scale = scale + 1e-14 * jnp.mean(scale) + jnp.finfo(dtype).tiny
-    tau_first = jnp.maximum(tau_prev / 10.0, _SHIFT_MIN)
-
-    def cond(state):
-        _, ok, tau, _ = state
-        return (~ok) & (tau <= _SHIFT_MAX)
-
-    def body(state):
-        _, _, tau, n_neg = state
-        X, n_negative, min_pivot = solve_nodes_last(diag + tau * eye * scale[:, None, :], upper, rhs)
-        ok = jnp.all(jnp.isfinite(X))
-        if require_pd:
-            ok = ok & (min_pivot > 0)
-        # Inertia of the unshifted Hessian: recorded from the first (τ = 0) factorisation.
-        n_neg = jnp.where(tau == 0, n_negative.astype(jnp.int32), n_neg)
-        tau_next = jnp.where(tau == 0, tau_first, 10.0 * tau)
-        return X, ok, jnp.where(ok, tau, tau_next), n_neg
-
-    init = (jnp.zeros_like(rhs), jnp.zeros((), bool), jnp.zeros((), dtype), jnp.zeros((), jnp.int32))
-    return lax.while_loop(cond, body, init)
 
 
 def _histories(max_iter, dtype):
@@ -221,7 +190,7 @@ def minimize_loop(lag, V0, x, aux, fixed, lower, upper, rtol, atol, *, max_iter,
     ``status``, ``k`` (iterations) and per-iteration histories of length ``max_iter + 1``.
     """
     dtype = V0.dtype
-    mass = lumped_mass(x)
+    mass = aux["mass"]  # lumped_mass of the grid
     z = jnp.zeros(0, dtype)
     keep_fixed = ~fixed
     project = (lambda V: jnp.clip(V, lower, upper)) if bounds else (lambda V: V)
@@ -296,7 +265,8 @@ def minimize_loop(lag, V0, x, aux, fixed, lower, upper, rtol, atol, *, max_iter,
             r = jnp.where(U - lower <= near, jnp.minimum(r, 0.0), r)
             r = jnp.where(upper - U <= near, jnp.maximum(r, 0.0), r)
             residual = jnp.max(jnp.where(keep_fixed, jnp.abs(r), 0.0))
-        du, factor_ok, tau, n_negative = factor_with_shift(diag, upper_, -g_free, s["tau"], True)
+        du, _, factor_ok, tau, n_negative = bordered_solve(
+            diag, upper_, g_free, jnp.zeros(U.shape + (0,), dtype), z, jnp.zeros((0, 0), dtype), s["tau"], 0)
         decrement = -jnp.sum(g_free * du)  # λ² = gᵀ H⁻¹ g: the predicted decrease is λ²/2
         if bounds:
             def trial(a):
@@ -384,9 +354,13 @@ def bordered_solve(diag, upper, g, B, gz, C, tau_prev, n_expected=None):
     By Haynsworth's inertia formula the KKT matrix has ``neg(H) + neg(S)`` negative eigenvalues.
 
     ``n_expected`` (minimisation): the number of multipliers.  A constrained minimum has exactly
-    that many negative eigenvalues; while there are more, ``H`` is shifted by ``τ diag(|H_jj|)``
-    (τ growing tenfold, as IPOPT's inertia correction) so the step is a descent direction for
-    the merit function.  Returns ``dV, dz, ok, τ, negatives of the unshifted KKT matrix``.
+    that many negative eigenvalues; while there are more, ``H`` is shifted by ``τ S``,
+    ``S = diag(|H_jj|)`` (Levenberg–Marquardt scaling, invariant to the units of ``f``; τ growing
+    tenfold from ``max(τ_prev/10, 1e-8)``, as IPOPT's inertia correction) so the step is a
+    descent direction for the merit function.  With ``k = 0`` and ``n_expected = 0`` this is the
+    modified Newton step of unconstrained minimisation (``H + τ S`` positive definite); with
+    ``n_expected=None`` any finite factorisation is used (stationary points).
+    Returns ``dV, dz, ok, τ, negatives of the unshifted KKT matrix``.
     """
     dtype = g.dtype
     k = gz.shape[0]
@@ -398,10 +372,10 @@ def bordered_solve(diag, upper, g, B, gz, C, tau_prev, n_expected=None):
     tau_first = jnp.maximum(tau_prev / 10.0, _SHIFT_MIN)
 
     def attempt(tau):
-        X, n_neg, _ = solve_nodes_last(diag + tau * eye * scale[:, None, :], upper, rhs)
+        X, n_neg, min_pivot = solve_nodes_last(diag + tau * eye * scale[:, None, :], upper, rhs)
         y, W = X[..., 0], X[..., 1:]
         if k == 0:
-            return y, jnp.zeros(0, dtype), n_neg.astype(jnp.int32)
+            return y, jnp.zeros(0, dtype), n_neg.astype(jnp.int32), min_pivot
         S = C - jnp.einsum("dnk,dnl->kl", B, W)
         S = 0.5 * (S + S.T)
         rhs_z = -gz - jnp.einsum("dnk,dn->k", B, y)
@@ -409,7 +383,7 @@ def bordered_solve(diag, upper, g, B, gz, C, tau_prev, n_expected=None):
         eig = jnp.linalg.eigvalsh(S)
         s_scale = jnp.max(jnp.abs(S)) + jnp.finfo(dtype).tiny
         n_neg = n_neg.astype(jnp.int32) + jnp.sum(eig < -1e-12 * s_scale).astype(jnp.int32)
-        return y - jnp.einsum("dnk,k->dn", W, dz), dz, n_neg
+        return y - jnp.einsum("dnk,k->dn", W, dz), dz, n_neg, min_pivot
 
     def cond(state):
         *_, ok, tau, _ = state
@@ -417,12 +391,13 @@ def bordered_solve(diag, upper, g, B, gz, C, tau_prev, n_expected=None):
 
     def body(state):
         _, _, _, tau, neg0 = state
-        dV, dz, n_neg = attempt(tau)
+        dV, dz, n_neg, min_pivot = attempt(tau)
         ok = jnp.all(jnp.isfinite(dV)) & jnp.all(jnp.isfinite(dz))
         if n_expected is not None:
             # More negative eigenvalues than multipliers: negative curvature on the tangent space.
             # (Fewer happens only with a rank-deficient constraint Jacobian, handled by pinv.)
-            ok = ok & (n_neg <= n_expected)
+            # Without multipliers this is "H positive definite": every pivot > 0.
+            ok = ok & (n_neg <= n_expected) & ((n_expected > 0) | (min_pivot > 0))
         neg0 = jnp.where(tau == 0, n_neg, neg0)
         tau_next = jnp.where(tau == 0, tau_first, 10.0 * tau)
         return dV, dz, ok, jnp.where(ok, tau, tau_next), neg0
@@ -455,7 +430,7 @@ def stationary_loop(lag, V0, z0, x, aux, fixed, rtol, atol, *, max_iter, max_bac
     as for Dido's problem, where ``J = ∫ f`` is linear.
     """
     dtype = V0.dtype
-    mass = lumped_mass(x)
+    mass = aux["mass"]  # lumped_mass of the grid
     keep = ~fixed
     k_glob = z0.shape[0]
     mult_z = jnp.zeros(k_glob, bool) if multipliers is None else jnp.asarray(multipliers)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .newton import Status
+from .newton import Status, lumped_mass
 
 __all__ = ["Solution", "load"]
 
@@ -104,7 +104,6 @@ class Solution:
         value = sign * float(out["J"])
         n = V.shape[1]
         x = np.asarray(disc.x_user)
-        a = problem.domain[0]
         end = start = None
         if lay.free_end:
             A = float(z[lay.end_index("left")]) if "left" in lay.curve_ends else x[0]
@@ -132,16 +131,16 @@ class Solution:
             mult[c.name] = float(z[j])
             resid[c.name] = abs(float(out["gz"][j]))
         row = lay.d_el
-        for c, (g, r) in zip(problem.pointwise, _pointwise_funs(disc)):
+        for c, shape, r in zip(problem.pointwise, lay.pointwise_shapes, lay.pointwise_sizes):
             mu = V[row:row + r].T
-            mult[c.name] = mu[:, 0] if (r == 1 and _scalar_output(g, problem)) else mu
-            resid[c.name] = _pointwise_residual(g, f, x, problem)
+            mult[c.name] = mu[:, 0] if shape == () else mu
+            resid[c.name] = _pointwise_residual(c.fun, f, x, problem)
             row += r
         if lay.has_bound:
             b = problem.bound
             lo, hi = disc.lower[0], disc.upper[0]
             g = np.asarray(out["g"])[0]
-            mass = np.asarray(disc.aux()["mass"])
+            mass = lumped_mass(disc.x)
             mu = np.where(disc.fixed[0], 0.0, g / mass)
             gap = np.minimum(f - lo, hi - f)
             mult[b.name] = mu
@@ -314,18 +313,6 @@ def load(path) -> Solution:
             history=data["history"], stats=stats, guess=data["guess"],
             quadrature=meta["quadrature"], singular_ends=tuple(meta["singular_ends"]),
         )
-
-
-def _pointwise_funs(disc):
-    from .lagrangian import _pointwise_size
-    return [(c.fun, _pointwise_size(c, disc.problem)) for c in disc.problem.pointwise]
-
-
-def _scalar_output(g, problem):
-    import jax
-    import jax.numpy as jnp
-    out = jax.eval_shape(g, jax.ShapeDtypeStruct(problem.shape, jnp.float64), jax.ShapeDtypeStruct((), jnp.float64))
-    return out.shape == ()
 
 
 def _pointwise_residual(g, f, x, problem):

@@ -19,9 +19,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from .functional import DiscreteFunctional
-from .lagrangian import DiscreteLagrangian, internal_integrand, layout_of
+from .lagrangian import DiscreteLagrangian, Layout, internal_integrand
 from .mesh import check_grid, uniform_grid
-from .newton import Newton, minimize_loop, stationary_loop
+from .newton import Newton, lumped_mass, minimize_loop, stationary_loop
 from .problem import Problem
 from .quadrature import assign_rules
 from .solution import Solution
@@ -141,24 +141,25 @@ def _warm_start(disc, solver):
 
 
 class _Discretization:
-    """Everything fixed before the iteration: grid, initial unknowns, masks, quadrature groups.
+    """Everything fixed before the iteration: grid, initial unknowns, masks, quadrature groups
+    (``blocks`` and ``singular_ends``, filled in by :func:`discretize` once the guess is known).
 
     ``x_user`` is the physical grid; ``x`` the grid the solver works on (``ξ ∈ [0, 1]`` for a free
     end, else the same).  ``V0`` (d, n) and ``z0`` (k,) are the initial unknowns (see
     :mod:`varcalc.lagrangian` for their layout).
     """
 
-    def __init__(self, problem, x_user, U0, singular_ends, quadrature_blocks, params, mode):
+    def __init__(self, problem, x_user, U0, params, mode):
         self.problem = problem
-        self.layout = layout_of(problem)
+        self.layout = Layout(problem)
         self.mode = mode
         self.params = problem.params if params is None else params
         self.x_user = x_user
         a, b = problem.domain
         lay = self.layout
         self.x = (x_user - x_user[0]) / (x_user[-1] - x_user[0]) if lay.free_end else x_user
-        self.singular_ends = tuple(singular_ends)
-        self.blocks = tuple(quadrature_blocks)
+        self.singular_ends = ()  # set by discretize() with the quadrature blocks
+        self.blocks = ()
         n = x_user.size
         self.fixed = np.zeros((lay.d, n), bool)
         keys = {"left": (0, 0), "right": (0, -1), "left'": (1, 0), "right'": (1, -1)}
@@ -234,8 +235,7 @@ class _Discretization:
     def aux(self):
         problem = self.problem
         a, b = problem.domain
-        h = np.diff(self.x)
-        mass = (np.append(h, 0.0) + np.insert(h, 0, 0.0)) / 2  # as newton.lumped_mass, without a device op
+        mass = lumped_mass(self.x)
         return dict(
             p=self.params,
             c=np.array([c.value for c in problem.integrals], dtype=np.float64),
@@ -303,14 +303,11 @@ def discretize(problem: Problem, n=None, *, grid=None, guess=None, quadrature="a
     if guess is None and problem.integrals and not problem.is_vector and problem.order == 1:
         U0 = _feasible_default_guess(problem, x, U0, params, -1.0 if mode == "maximize" else 1.0)
     _check_side_conditions(problem, x)
-    if problem.order == 2:
-        singular_ends = ()
-        blocks = ()
-    else:
-        probe = _Discretization(problem, x, U0, (), (), params, mode)
+    disc = _Discretization(problem, x, U0, params, mode)
+    if problem.order == 1:  # cubic Hermite elements use 4 Gauss points everywhere (no blocks)
         if singular_ends is None:
             if quadrature == "auto":
-                singular_ends = _detect_singular_ends(probe)
+                singular_ends = _detect_singular_ends(disc)
             elif quadrature == "accurate":
                 singular_ends = tuple(e for e in ("left", "right") if e in problem.bc)
             else:
@@ -320,8 +317,9 @@ def discretize(problem: Problem, n=None, *, grid=None, guess=None, quadrature="a
             bad = [e for e in singular_ends if e not in ("left", "right")]
             if bad:
                 raise ValueError(f"singular_ends: expected a subset of ('left', 'right'), got {bad}")
-        blocks = assign_rules(probe.x, singular_ends)
-    return _Discretization(problem, x, U0, singular_ends, blocks, params, mode)
+        disc.singular_ends = singular_ends
+        disc.blocks = tuple(assign_rules(disc.x, singular_ends))
+    return disc
 
 
 def _feasible_default_guess(problem, x, U0, params, sign):
