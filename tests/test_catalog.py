@@ -16,6 +16,7 @@ import pytest
 from scipy.integrate import quad
 
 import varcalc as vc
+from conventions import check_module_convention
 
 NAMES = ["brachistochrone", "catenoid", "natural_boundary", "harmonic_oscillator", "sphere_geodesic"]
 SMOOTH = ["catenoid", "natural_boundary", "harmonic_oscillator", "sphere_geodesic"]
@@ -73,26 +74,7 @@ def fitted_order(ns, errors):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_module_convention(name):
-    mod = load(name)
-    title = mod.__doc__.strip().splitlines()[0]
-    assert title and len(title) < 80 and title.endswith(".")
-    assert callable(mod.integrand) and callable(mod.exact)
-    assert isinstance(mod.problem, vc.Problem) and mod.problem.name == name
-    assert mod.problem.exact is mod.exact
-    assert isinstance(mod.n, int) and mod.n >= 2
-    assert mod.grading is None or set(mod.grading) <= {"power", "end"}
-    assert isinstance(mod.plot_options, dict)
-    # exact(x) is vectorised: shape (k,) for a scalar unknown, (k, m) for a vector one.
-    a, b = mod.problem.domain
-    x = np.linspace(a, b, 7)
-    ref = np.asarray(mod.problem.exact(x))
-    m = mod.problem.components
-    assert ref.shape == ((7, m) if mod.problem.is_vector else (7,))
-    # ... and meets the Dirichlet values (to rounding: exact() is evaluated, not copied).
-    for end, xe in (("left", a), ("right", b)):
-        if end in mod.problem.bc:
-            got = np.asarray(mod.problem.exact(np.array([xe]))).reshape(m)
-            np.testing.assert_allclose(got, np.ravel(mod.problem.bc[end]), rtol=0, atol=1e-14)
+    check_module_convention(load(name), name)
 
 
 @pytest.mark.parametrize("name", SMOOTH)

@@ -25,6 +25,7 @@ from scipy.linalg import fractional_matrix_power, logm
 from scipy.optimize import minimize_scalar
 
 import varcalc as vc
+from conventions import check_module_convention
 
 NAMES = ["brachistochrone_vertical", "brachistochrone_slanted", "harmonic_oscillator_long",
          "spd_geodesic", "parametric_catenoid"]
@@ -80,23 +81,7 @@ def gauss_value(problem, exact, a, b, *, params=None, points=40, d=1e-4):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_module_convention(name):
-    mod = load(name)
-    title = mod.__doc__.strip().splitlines()[0]
-    assert title and len(title) < 80 and title.endswith(".")
-    assert callable(mod.integrand) and callable(mod.exact)
-    assert isinstance(mod.problem, vc.Problem) and mod.problem.name == name
-    assert mod.problem.exact is mod.exact
-    assert isinstance(mod.n, int) and mod.n >= 2
-    assert mod.grading is None or set(mod.grading) <= {"power", "end"}
-    assert isinstance(mod.plot_options, dict)
-    a, b = mod.problem.domain
-    x = np.linspace(a, b, 7)
-    ref = np.asarray(mod.problem.exact(x))
-    assert ref.shape == (7,) + tuple(mod.problem.shape)
-    for end, xe in (("left", a), ("right", b)):
-        if end in mod.problem.bc:
-            got = np.asarray(mod.problem.exact(np.array([xe]))).reshape(-1)
-            np.testing.assert_allclose(got, np.ravel(mod.problem.bc[end]), rtol=0, atol=1e-14)
+    check_module_convention(load(name), name)
 
 
 # -- 1. brachistochrone to a vertical line -------------------------------------------------------

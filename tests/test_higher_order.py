@@ -15,6 +15,7 @@ import pytest
 from scipy.integrate import solve_bvp
 
 import varcalc as vc
+from conventions import check_module_convention
 
 NAMES = ["beam", "smoothing_spline", "elastica"]
 N_BEAM = (11, 21)
@@ -54,18 +55,11 @@ def gauss(a, b, cells=64, points=8):
 @pytest.mark.parametrize("name", NAMES)
 def test_module_convention(name):
     mod = load(name)
-    title = mod.__doc__.strip().splitlines()[0]
-    assert title and len(title) < 80 and title.endswith(".")
-    assert isinstance(mod.problem, vc.Problem) and mod.problem.name == name
-    assert mod.problem.order == 2
-    assert mod.problem.exact is mod.exact and callable(mod.integrand)
-    assert isinstance(mod.n, int) and mod.grading is None and isinstance(mod.plot_options, dict)
+    check_module_convention(mod, name)  # includes: exact() meets the Dirichlet values
+    assert mod.problem.order == 2 and mod.grading is None
+    assert np.asarray(mod.exact(np.linspace(*mod.problem.domain, 7))).shape == (7,)
     a, b = mod.problem.domain
-    x = np.linspace(a, b, 7)
-    assert np.asarray(mod.exact(x)).shape == (7,)
-    for end, xe in (("left", a), ("right", b)):  # exact() meets the Dirichlet values
-        if end in mod.problem.bc:
-            assert abs(float(mod.exact(np.array([xe]))[0]) - mod.problem.bc[end]) <= 1e-14
+    for end, xe in (("left", a), ("right", b)):  # ... and exact_slope() the slope conditions
         if end + "'" in mod.problem.bc and hasattr(mod, "exact_slope"):
             assert abs(float(mod.exact_slope(np.array([xe]))[0]) - mod.problem.bc[end + "'"]) <= 1e-14
 
