@@ -92,6 +92,9 @@ class Solution:
     params: object = field(repr=False, default=None)
     guess_x: np.ndarray | None = field(repr=False, default=None)
     start: float | None = None
+    # (discretization, final V (d, n), final z (k,)): what the certificate re-linearises at.
+    _state: object = field(repr=False, default=None, compare=False)
+    _certificate: object = field(repr=False, default=None, compare=False)
 
     @classmethod
     def _from_newton(cls, problem, disc, out, elapsed):
@@ -187,10 +190,27 @@ class Solution:
             quadrature=disc.quadrature_summary(), singular_ends=disc.singular_ends, problem=problem,
             slope=slope, multipliers=mult, constraint_residuals=resid, complementarity=compl, end=end,
             transversality=transversality, negative=negative, mode=disc.mode, params=disc.params, start=start,
-            guess_x=np.asarray(disc.x_user),
+            guess_x=np.asarray(disc.x_user), _state=(disc, V, z),
         )
 
     # -- use ---------------------------------------------------------------------------------
+    @property
+    def certificate(self):
+        """Second-variation certificate (:class:`varcalc.certify.Certificate`): inertia on the
+        admissible variations, smallest eigenvalue and eigenfunction, Legendre and Jacobi
+        conditions, and a verdict (``"strict local minimum"``, ``"saddle of index k"``,
+        ``"degenerate"``).  Computed on first access (a sparse shift-invert eigensolve, O(n))."""
+        if self._certificate is None:
+            from .certify import certify
+
+            self._certificate = certify(self)
+        return self._certificate
+
+    @property
+    def verdict(self) -> str:
+        """``self.certificate.verdict``."""
+        return self.certificate.verdict
+
     def __call__(self, xq):
         """The piecewise-linear extremal at ``xq`` (scalar or array), shape ``xq.shape (+ (m,))``."""
         xq_arr = np.asarray(xq, dtype=np.float64)

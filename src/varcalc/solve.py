@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .functional import DiscreteFunctional
+from .implicit import TracedSolution, implicit_solver, is_traced
 from .lagrangian import DiscreteLagrangian, Layout, internal_integrand
 from .mesh import check_grid, uniform_grid
 from .newton import Newton, lumped_mass, minimize_loop, stationary_loop
@@ -35,7 +36,7 @@ _QUADRATURES = ("auto", "midpoint", "accurate")
 def solve(problem: Problem, n: int | None = None, *, grid=None, guess=None,
           solver: Newton | None = None, quadrature: str = "auto", singular_ends=None,
           warm_start: bool | None = None, verbose: bool = False, params=None,
-          mode: str = "minimize") -> Solution:
+          mode: str = "minimize", bc=None, constraint_values=None) -> Solution:
     """Find the extremal of ``problem`` on a grid by Newton's method on the exact Hessian.
 
     Parameters
@@ -73,12 +74,18 @@ def solve(problem: Problem, n: int | None = None, *, grid=None, guess=None,
         space); a stationary point with negative second variation gets ``Status.SADDLE``.
         ``"maximize"`` minimises ``-J``.  ``"stationary"`` finds any extremal (Newton on the
         Euler–Lagrange equations with a residual merit function), e.g. a saddle of the action.
+    bc : dict, optional
+        Dirichlet values replacing some of ``problem.bc`` (same keys; no new free or fixed ends).
+    constraint_values : dict, optional
+        ``{name: value}`` replacing the values of the problem's :class:`Integral` constraints.
 
     Returns
     -------
     Solution
         Check ``sol.converged`` (and ``sol.status``, ``sol.message``); a failed solve is
-        returned, not raised.
+        returned, not raised.  Inside ``jax.grad``/``jvp``/``vjp``/``jit``/``vmap`` with respect
+        to ``params``, ``bc`` or ``constraint_values``, a :class:`~varcalc.implicit.TracedSolution`
+        (JAX values; derivatives by the implicit function theorem, see :mod:`varcalc.implicit`).
 
     Examples
     --------
@@ -88,6 +95,12 @@ def solve(problem: Problem, n: int | None = None, *, grid=None, guess=None,
     >>> sol.converged, sol.iterations, round(float(sol(0.5)), 6)   # exact: f = x(x-1)/2
     (True, 1, -0.125)
     """
+    if is_traced(params, bc, constraint_values):
+        return _solve_traced(problem, n, grid=grid, guess=guess, solver=solver, quadrature=quadrature,
+                             singular_ends=singular_ends, params=params, mode=mode, bc=bc,
+                             constraint_values=constraint_values)
+    if bc is not None or constraint_values is not None:
+        problem = _with_values(problem, bc, constraint_values)
     disc = discretize(problem, n, grid=grid, guess=guess, quadrature=quadrature,
                       singular_ends=singular_ends, params=params, mode=mode)
     solver = Newton() if solver is None else solver
@@ -114,6 +127,107 @@ def solve(problem: Problem, n: int | None = None, *, grid=None, guess=None,
     if verbose:
         print(sol.table())
     return sol
+
+
+def _checked_overrides(problem, bc, constraint_values):
+    """Validate the ``bc=`` / ``constraint_values=`` overrides of :func:`solve` (keys only)."""
+    bc = {} if bc is None else bc
+    cv = {} if constraint_values is None else constraint_values
+    if not isinstance(bc, dict):
+        raise TypeError(f"bc: expected a dict of Dirichlet values, got {type(bc).__name__}")
+    if not isinstance(cv, dict):
+        raise TypeError(f"constraint_values: expected a dict {{name: value}}, got {type(cv).__name__}")
+    extra = [k for k in bc if k not in problem.bc]
+    if extra:
+        raise ValueError(f"bc: key(s) {extra} are not Dirichlet conditions of this problem "
+                         f"(it has {sorted(problem.bc)}); bc= replaces values, it cannot fix a free end")
+    names = [c.name for c in problem.integrals]
+    extra = [k for k in cv if k not in names]
+    if extra:
+        raise ValueError(f"constraint_values: unknown constraint name(s) {extra}; the problem's "
+                         f"Integral constraints are {names}")
+    return bc, cv
+
+
+def _with_values(problem, bc, constraint_values):
+    """``problem`` with some Dirichlet values and Integral values replaced (validated again)."""
+    import dataclasses
+
+    bc, cv = _checked_overrides(problem, bc, constraint_values)
+    constraints = [dataclasses.replace(c, value=cv[c.name]) if getattr(c, "name", None) in cv
+                   and c in problem.integrals else c for c in problem.constraints]
+    # Other values, so the problem's exact solution no longer applies.
+    return dataclasses.replace(problem, bc={**problem.bc, **bc}, constraints=constraints,
+                               components=problem.shape if problem.is_vector else None,
+                               exact=None, exact_value=None)
+
+
+def _solve_traced(problem, n, *, grid, guess, solver, quadrature, singular_ends, params, mode, bc,
+                  constraint_values):
+    """:func:`solve` under a JAX transformation: the Newton loop wrapped by
+    :func:`varcalc.implicit.implicit_solver` (derivatives by the implicit function theorem).
+
+    The grid, quadrature and guess are chosen from the problem's own (concrete) values; the
+    traced values enter as inputs of the compiled loop.  No warm start (it needs concrete values).
+    """
+    bc, cv = _checked_overrides(problem, bc, constraint_values)
+    if params is not None:
+        _check_params(problem, params)
+        want = [np.shape(v) for v in jax.tree.leaves(problem.params)]
+        got = [np.shape(v) for v in jax.tree.leaves(params)]
+        if want != got:
+            raise ValueError(f"params: expected leaves of shapes {want} (as problem.params), got {got}")
+    concrete = params if not is_traced(params) else None
+    with jax.ensure_compile_time_eval():  # under jit too: the discretization is made of numbers
+        disc = discretize(problem, n, grid=grid, guess=guess, quadrature=quadrature,
+                          singular_ends=singular_ends, params=concrete, mode=mode)
+    solver = Newton() if solver is None else solver
+    if not isinstance(solver, Newton):
+        raise TypeError(f"solver: expected a vc.Newton(...) options object, got {type(solver).__name__}")
+    lay = disc.layout
+    V0, z0, x, aux, fixed, lo, hi = disc.arrays()
+    keys = {"left": (0, 0), "right": (0, -1), "left'": (1, 0), "right'": (1, -1)}
+    for key, value in bc.items():
+        row, node = keys[key]
+        V0 = V0.at[row * lay.m:(row + 1) * lay.m, node].set(jnp.reshape(jnp.asarray(value, V0.dtype), (lay.m,)))
+    c = jnp.asarray(aux.pop("c"))
+    for j, con in enumerate(problem.integrals):
+        if con.name in cv:
+            c = c.at[j].set(cv[con.name])
+    p = aux.pop("p") if params is None else params
+    aux.pop("p", None)
+    core = _implicit_core(disc, solver)
+    V, z, J, status, k = core(V0, z0, p, c, (x, aux, fixed, lo, hi, solver.rtol, solver.atol))
+    n_nodes = disc.x.size
+    to_user = lambda rows: rows.T.reshape((n_nodes,) + problem.shape)
+    x_out, start, end = disc.x_user, None, None
+    if lay.free_end:
+        A, B = lay.ends(z, aux)
+        x_out = A + (B - A) * jnp.asarray(disc.x)
+        start = A if "left" in lay.curve_ends else None
+        end = B if "right" in lay.curve_ends else None
+    mult = {con.name: z[j] for j, con in enumerate(problem.integrals)}
+    row = lay.d_el
+    for con, shape, r in zip(problem.pointwise, lay.pointwise_shapes, lay.pointwise_sizes):
+        mu = V[row:row + r].T
+        mult[con.name] = mu[:, 0] if shape == () else mu
+        row += r
+    for e in lay.curve_ends:
+        mult[problem.end_curve(e).name] = z[lay.end_index(e) + 1]
+    slope = to_user(V[lay.m:2 * lay.m]) if lay.order == 2 else None
+    return TracedSolution(problem, x_out, to_user(V[:lay.m]), slope, J, mult, status.astype(jnp.int32),
+                          k.astype(jnp.int32), start=start, end=end)
+
+
+def _implicit_core(disc, solver):
+    """The compiled Newton loop with its implicit-differentiation rule (cached like the loop)."""
+    run = _compiled_solver(disc, solver)
+    key = ("implicit", run, disc.mode == "maximize")
+    if key not in _CACHE:
+        lag = DiscreteLagrangian(disc.problem, disc.layout, disc.blocks)
+        _CACHE[key] = implicit_solver(run, lag, has_z=disc.uses_kkt, bounds=disc.layout.has_bound,
+                                      sign=-1.0 if disc.mode == "maximize" else 1.0)
+    return _CACHE[key]
 
 
 _WARM_START_MIN_NODES = 8193

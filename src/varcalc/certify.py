@@ -1,0 +1,305 @@
+"""Is it a minimum?  Second-variation certificates for a computed extremal.
+
+Newton finds a stationary point; the second variation ``δ²J[v, v] = vᵀ H v`` (the Hessian as a
+bilinear form, on the admissible variations) says what kind.  :func:`certify` reports:
+
+* **Inertia** of the discrete second variation on the admissible subspace (Dirichlet values and
+  obstacle contact held, constraints linearised): the numbers of negative, zero and positive
+  directions.  The negatives come from the block LDLᵀ of the (bordered) Hessian by Sylvester's
+  law, minus one per Lagrange multiplier (Haynsworth's inertia formula for the KKT matrix).
+* The **smallest eigenvalue** of ``H v = λ M v`` (``M`` the lumped mass of ``f``, so ``λ``
+  converges with the grid), with its eigenfunction: shift-invert Lanczos (ARPACK) on the sparse
+  bordered matrix, O(n) per step; constraint rows have zero mass, which restricts the pencil to
+  the constraints' tangent space.
+* The **Legendre condition**: the smallest eigenvalue of ``G_{f'f'}`` (``G_{f''f''}`` for order 2)
+  on every cell, its minimum and where it is attained.
+* The **Jacobi condition**: the first point ``c`` conjugate to the left end, where the problem on
+  ``[a, c]`` with ``v(c) = 0`` first admits a negative direction.  Discretely, the leading block
+  of the Hessian through node ``j`` is the second variation on ``[a, x_{j+1}]``, and its
+  negative count is the running count of negative LDLᵀ pivots; for a scalar unknown the discrete
+  Jacobi field ``v_{i+1} / v_i = -p_i / u_i`` (pivot ``p_i``, off-diagonal ``u_i``) locates the
+  sign change inside the cell.  With a free left end the same count gives the focal point.
+* A **verdict**: ``"strict local minimum"`` (no negative or zero direction), ``"saddle of index
+  k"``, or ``"degenerate"`` (a zero direction and no negative one), with the evidence as text.
+
+>>> import jax.numpy as jnp, varcalc as vc
+>>> osc = vc.Problem(lambda f, df, x: 0.5 * (df**2 - f**2), (0.0, 4.0), bc={"left": 0.0, "right": 1.0})
+>>> cert = vc.solve(osc, n=201, mode="stationary").certificate
+>>> cert.verdict, round(cert.conjugate_point, 2)          # π: the conjugate point of ω = 1
+('saddle of index 1', 3.14)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import scipy.sparse as sp
+from jax import lax
+from scipy.sparse.linalg import eigsh
+
+from .lagrangian import DiscreteLagrangian, internal_integrand
+from .newton import bordered_solve, restrict
+
+__all__ = ["Certificate", "certify"]
+
+
+@dataclass
+class Certificate:
+    """What the second variation says about an extremal (see the module docstring).
+
+    ``negative``/``zero``/``positive``: inertia on the admissible subspace of dimension
+    ``dimension``.  ``smallest_eigenvalue`` and ``eigenfunction`` (n,) + shape (max-norm 1),
+    ``eigenvalues`` (the few nearest zero that were computed).  ``legendre_min`` and
+    ``legendre_at`` (``x``).  ``conjugate_point`` (``x``, or ``None`` when there is none in
+    ``(a, b)``), ``jacobi`` (``"conjugate"``, ``"focal"`` with a free left end, or a reason it was
+    not computed).  ``verdict`` and ``evidence`` (text).
+    """
+
+    verdict: str
+    negative: int
+    zero: int
+    positive: int
+    dimension: int
+    smallest_eigenvalue: float
+    eigenfunction: np.ndarray = field(repr=False)
+    eigenvalues: np.ndarray = field(repr=False)
+    legendre_min: float
+    legendre_at: float
+    conjugate_point: float | None
+    jacobi: str
+    mode: str = "minimize"
+    evidence: str = field(repr=False, default="")
+
+    @property
+    def is_minimum(self) -> bool:
+        """A strict local minimum (of ``-J`` in maximisation mode)."""
+        return self.negative == 0 and self.zero == 0
+
+    def __str__(self) -> str:
+        return f"{self.verdict}\n{self.evidence}"
+
+
+def certify(sol) -> Certificate:
+    """The :class:`Certificate` of a :class:`~varcalc.Solution` (``sol.certificate`` calls this)."""
+    if sol._state is None:
+        raise ValueError("sol: no discretization attached (a loaded or hand-made Solution); re-solve it")
+    disc, V, z = sol._state
+    lay, problem = disc.layout, disc.problem
+    x = np.asarray(disc.x)
+    aux = disc.aux()
+    frozen = np.asarray(disc.fixed).copy()
+    if lay.has_bound:  # obstacle contact is held: admissible variations keep it
+        frozen |= (V <= disc.lower) | (V >= disc.upper)
+    D = _second_variation(disc)(jnp.asarray(V), jnp.asarray(z), jnp.asarray(x), aux, jnp.asarray(frozen))
+    D = jax.device_get(D)
+    n = x.size
+    n_mult = lay.n_multipliers_global + int(np.sum(~frozen[lay.d_el:]))
+    negative = int(D["negative"]) - n_mult
+    n_primal = int(np.sum(~frozen[:lay.d_el])) + (lay.k - lay.n_multipliers_global)
+    dimension = n_primal - n_mult
+
+    lam, vecs, scale = _smallest_eigenpairs(D, frozen, lay, aux["mass"] * _length_factor(sol, disc),
+                                            max(negative, 0) + 2, dimension)
+    zero_tol = 1e-9 * scale
+    n_zero = int(np.sum(np.abs(lam) <= zero_tol))
+    positive = dimension - max(negative, 0) - n_zero
+    i_min = int(np.argmin(lam)) if lam.size else 0
+    eig_min = float(lam[i_min]) if lam.size else np.nan
+    ef = np.zeros((n,) + problem.shape)
+    if lam.size:
+        rows = vecs[:, i_min][: lay.d * n].reshape(n, lay.d)[:, : lay.m]
+        big = rows.reshape(-1)[np.argmax(np.abs(rows))]
+        ef = (rows / big).reshape((n,) + problem.shape) if big != 0 else ef
+
+    legendre = np.asarray(D["legendre"])
+    x_phys = np.asarray(sol.x)
+    j = int(np.argmin(legendre))
+    legendre_min = float(legendre[j])
+    legendre_at = float(0.5 * (x_phys[j] + x_phys[j + 1]))
+
+    conj, jacobi = _conjugate_point(D, frozen, lay, x_phys, problem)
+    mode = disc.mode
+    if negative > 0:
+        verdict = f"saddle of index {negative}"
+    elif n_zero > 0:
+        verdict = "degenerate"
+    else:
+        verdict = "strict local maximum" if mode == "maximize" else "strict local minimum"
+    of = "(-J)" if mode == "maximize" else "J"
+    lines = [
+        f"second variation of {of} on {dimension} admissible directions: {max(negative, 0)} negative, "
+        f"{n_zero} zero, {positive} positive (block LDLᵀ inertia"
+        + (f", less {n_mult} multiplier(s))" if n_mult else ")"),
+        f"smallest eigenvalue of δ²{of}[v, v] = λ ∫|v|²: λ = {eig_min:.6g} (zero tolerance {zero_tol:.2g})",
+        f"Legendre: min eig ∂²G/∂f{'′′' if lay.order == 2 else '′'}² = {legendre_min:.6g} at x = {legendre_at:.6g}"
+        + ("" if legendre_min > 0 else "  (violated: no minimum)"),
+    ]
+    if jacobi in ("conjugate", "focal"):
+        point = f"at x ≈ {conj:.6g}" if conj is not None else "none in (a, b)"
+        lines.append(f"Jacobi: {jacobi} point to the left end {point}")
+    else:
+        lines.append(f"Jacobi: {jacobi}")
+    return Certificate(verdict=verdict, negative=max(negative, 0), zero=n_zero, positive=positive,
+                       dimension=dimension, smallest_eigenvalue=eig_min, eigenfunction=ef, eigenvalues=lam,
+                       legendre_min=legendre_min, legendre_at=legendre_at, conjugate_point=conj,
+                       jacobi=jacobi, mode=mode, evidence="\n".join(lines))
+
+
+def _length_factor(sol, disc):
+    """Mass in physical length: the grid is ξ ∈ [0, 1] for a free end."""
+    if disc.layout.free_end:
+        return float(sol.x[-1] - sol.x[0])
+    return 1.0
+
+
+# -- the second variation at the solution (jitted, cached per problem structure) ----------------
+_CACHE: dict = {}
+
+
+def _second_variation(disc):
+    key = (disc.layout.key(disc.problem), disc.blocks)
+    if key not in _CACHE:
+        problem, lay = disc.problem, disc.layout
+        lag = DiscreteLagrangian(problem, lay, disc.blocks)
+        G = internal_integrand(problem, lay)
+        vector = problem.is_vector
+
+        def legendre_cell(v0, v1, x0, x1, z, aux):
+            """Smallest eigenvalue of the Hessian of G̃ in the highest derivative, mid-cell."""
+            h = x1 - x0
+            f0, f1 = v0[:lay.m], v1[:lay.m]
+            if lay.order == 1:
+                jets = [0.5 * (f0 + f1), (f1 - f0) / h]
+            else:  # the cubic Hermite interpolant at the midpoint
+                s0, s1 = v0[lay.m:2 * lay.m], v1[lay.m:2 * lay.m]
+                jets = [0.5 * (f0 + f1) + h * (s0 - s1) / 8, 1.5 * (f1 - f0) / h - (s0 + s1) / 4, (s1 - s0) / h]
+            if not vector:
+                jets = [j[0] for j in jets]
+            top = len(jets) - 1
+
+            def of_top(t):
+                args = jets[:top] + [t]
+                return G(*args, 0.5 * (x0 + x1), z, aux)
+
+            Hm = jnp.atleast_2d(jax.hessian(of_top)(jets[top]))
+            return jnp.linalg.eigvalsh(Hm)[0]
+
+        def run(V, z, x, aux, frozen):
+            D = lag.derivatives(V, z, x, aux)
+            diag, upper = restrict(D["diag"], D["upper"], frozen)
+            k = z.shape[0]
+            B = jnp.where(frozen[:, :, None], 0.0, D["B"]) if k else jnp.zeros(V.shape + (0,), V.dtype)
+            C = D["C"] if k else jnp.zeros((0, 0), V.dtype)
+            _, _, _, _, negative = bordered_solve(diag, upper, jnp.zeros_like(V), B, jnp.zeros(k, V.dtype), C,
+                                                  jnp.zeros((), V.dtype), None)
+            pivots = _pivots(diag, upper)
+            legendre = jax.vmap(legendre_cell, in_axes=(1, 1, 0, 0, None, None))(
+                V[:, :-1], V[:, 1:], x[:-1], x[1:], z, aux)
+            return dict(diag=diag, upper=upper, B=B, C=C, negative=negative, pivots=pivots, legendre=legendre)
+
+        _CACHE[key] = jax.jit(run)
+    return _CACHE[key]
+
+
+def _pivots(diag, upper):
+    """Pivot blocks of the block LDLᵀ (nodes last: ``diag`` (d, d, n)) as (n, d, d), by one scan."""
+    Dn = jnp.moveaxis(diag, -1, 0)
+    Un = jnp.moveaxis(upper, -1, 0)
+    d = Dn.shape[1]
+    lower = jnp.concatenate([jnp.zeros((1, d, d), Dn.dtype), jnp.swapaxes(Un, 1, 2)])
+
+    def step(p_prev_inv, xs):
+        Di, Bt = xs  # Bt = U_{i-1}ᵀ
+        P = Di - Bt @ p_prev_inv @ Bt.T
+        P = 0.5 * (P + P.T)
+        return jnp.linalg.pinv(P, hermitian=True), P
+
+    _, P = lax.scan(step, jnp.zeros((d, d), Dn.dtype), (Dn, lower))
+    return P
+
+
+# -- eigenpairs: shift-invert Lanczos on the sparse bordered matrix ------------------------------
+def _sparse_kkt(D, frozen, lay):
+    """The restricted KKT matrix (free unknowns only) as scipy CSC, node-major ordering."""
+    diag, upper, B, C = (np.asarray(D[k]) for k in ("diag", "upper", "B", "C"))
+    d, _, n = diag.shape
+    k = C.shape[0]
+    N = d * n
+    idx = np.arange(N).reshape(n, d).T  # idx[r, j] = j d + r
+    # Diagonal blocks and the upper blocks (with their transposes).
+    ii = np.broadcast_to(idx[:, None, :], (d, d, n))
+    jj = np.broadcast_to(idx[None, :, :], (d, d, n))
+    iu = np.broadcast_to(idx[:, None, :-1], (d, d, n - 1))
+    ju = np.broadcast_to(idx[None, :, 1:], (d, d, n - 1))
+    parts_r = [ii.ravel(), iu.ravel(), ju.ravel()]
+    parts_c = [jj.ravel(), ju.ravel(), iu.ravel()]
+    parts_v = [diag.ravel(), upper.ravel(), upper.ravel()]
+    if k:
+        bi = np.broadcast_to(idx[:, :, None], (d, n, k)).ravel()
+        bj = np.broadcast_to(N + np.arange(k), (d, n, k)).ravel()
+        ci, cj = np.meshgrid(N + np.arange(k), N + np.arange(k), indexing="ij")
+        parts_r += [bi, bj, ci.ravel()]
+        parts_c += [bj, bi, cj.ravel()]
+        parts_v += [B.ravel(), B.ravel(), C.ravel()]
+    K = sp.coo_matrix((np.concatenate(parts_v), (np.concatenate(parts_r), np.concatenate(parts_c))),
+                      shape=(N + k, N + k)).tocsr()
+    keep = np.concatenate([~frozen.T.ravel(), np.ones(k, bool)])  # node-major, as idx
+    return K, keep
+
+
+def _smallest_eigenpairs(D, frozen, lay, mass, nev, dimension):
+    """The ``nev`` eigenvalues of ``K v = λ M v`` nearest below-zero, their vectors (full length,
+    zeros at frozen unknowns), and the scale of the pencil (for the zero tolerance)."""
+    K, keep = _sparse_kkt(D, frozen, lay)
+    d, n = frozen.shape
+    k = K.shape[0] - d * n
+    m_diag = np.zeros((n, d))
+    m_diag[:, : lay.m] = np.asarray(mass)[:, None]
+    # Slopes (order 2) and multipliers carry no mass: the pencil eliminates them.
+    m_full = np.concatenate([m_diag.ravel(), np.zeros(k)])
+    Kr = K[keep][:, keep].tocsc()
+    Mr = m_full[keep]
+    has_mass = Mr > 0
+    # Scale: Gershgorin bound of M⁻¹K on the rows with mass.
+    row_sum = np.asarray(abs(Kr).sum(axis=1)).ravel()
+    scale = float(np.max(row_sum[has_mass] / Mr[has_mass])) if has_mass.any() else 1.0
+    nev = int(min(nev, max(dimension - 1, 1), has_mass.sum() - 1))
+    if nev < 1 or Kr.shape[0] < 3:
+        return np.zeros(0), np.zeros((K.shape[0], 0)), scale
+    sigma = -1e-7 * scale  # just below zero: nearest eigenvalues first, negative ones included
+    try:
+        lam, vec = eigsh(Kr, k=nev, M=sp.diags(Mr).tocsc(), sigma=sigma, which="LM", tol=1e-10)
+    except Exception:  # noqa: BLE001 - an exactly singular shifted matrix: nudge the shift
+        lam, vec = eigsh(Kr, k=nev, M=sp.diags(Mr).tocsc(), sigma=-1e-5 * scale, which="LM", tol=1e-10)
+    order = np.argsort(lam)
+    full = np.zeros((K.shape[0], nev))
+    full[keep] = vec[:, order]
+    return lam[order], full, scale
+
+
+# -- Jacobi: the running count of negative pivots --------------------------------------------------
+def _conjugate_point(D, frozen, lay, x, problem):
+    if lay.k_int:
+        return None, "not computed with integral constraints (the accessory problem is constrained)"
+    if lay.curve_ends:
+        return None, "not computed with an end on a curve (the abscissa is an unknown)"
+    P = np.asarray(D["pivots"])  # (n, d, d)
+    n = P.shape[0]
+    neg = np.sum(np.linalg.eigvalsh(P) < 0, axis=1)
+    constraint_rows = np.sum(~frozen[lay.d_el:], axis=0)  # each multiplier adds one negative
+    running = np.cumsum(neg - constraint_rows)
+    kind = "conjugate" if "left" in problem.bc else "focal"
+    hits = np.flatnonzero(running[:-1] >= 1)  # node n-1's block closes the whole interval
+    if hits.size == 0:
+        return None, kind
+    j = int(hits[0])
+    h = x[j + 1] - x[j]
+    if lay.d == 1:
+        u = float(np.asarray(D["upper"])[0, 0, j])
+        ratio = P[j, 0, 0] / u if u != 0 else np.inf
+        t = 1.0 / (1.0 + ratio) if np.isfinite(ratio) and 1.0 + ratio > 0 else 0.5
+        return float(x[j] + h * min(max(t, 0.0), 1.0)), kind
+    return float(x[j] + 0.5 * h), kind
