@@ -21,11 +21,22 @@ _jax.config.update("jax_enable_x64", True)
 from .constraints import Bound, Data, Integral, OnCurve, Pointwise  # noqa: E402
 from .mesh import check_grid, graded_grid, uniform_grid  # noqa: E402
 from .newton import Newton, Status  # noqa: E402
+from .planar import PlanarProblem, Polygon, Rectangle, TriMesh, solve_planar  # noqa: E402
 from .problem import Problem  # noqa: E402
 from .solution import Solution, load  # noqa: E402
 from .solve import discretize, solve  # noqa: E402
+from .batch import BatchSolution, solve_batch  # noqa: E402
+from .symbolic import EulerLagrange, euler_lagrange  # noqa: E402
+from .stochastic import (  # noqa: E402
+    Distribution, ExpectedProblem, ExpectedSolution, LogNormal, Normal, Uniform, compare_sensitivities,
+    plot_ensemble, sample_extremals, sensitivity, solve_expected,
+)
 
 __version__ = "0.1.0"
 __all__ = ["Problem", "solve", "discretize", "Newton", "Status", "Solution", "load",
            "uniform_grid", "graded_grid", "check_grid",
-           "Integral", "Pointwise", "Bound", "Data", "OnCurve"]
+           "Integral", "Pointwise", "Bound", "Data", "OnCurve", "solve_batch", "BatchSolution",
+           "euler_lagrange", "EulerLagrange",
+           "PlanarProblem", "solve_planar", "Rectangle", "Polygon", "TriMesh",
+           "Normal", "LogNormal", "Uniform", "Distribution", "ExpectedProblem", "ExpectedSolution",
+           "solve_expected", "sample_extremals", "sensitivity", "compare_sensitivities", "plot_ensemble"]

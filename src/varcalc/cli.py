@@ -4,6 +4,8 @@
     varcalc solve brachistochrone [--n 401] [--grading 2] [--plot out.png] [--json out.json]
     varcalc solve path/to/my_problem.py
     varcalc plots                     # regenerate plots/ for the whole catalog
+    varcalc sweep parametric_catenoid --param R --values 0.6:1.2:61 --out sweep.csv
+    varcalc euler catenoid            # the Euler–Lagrange equation, symbolically (needs SymPy)
 
 A problem file is a Python module defining ``problem`` (a :class:`varcalc.Problem`) and optionally
 ``n`` (default node count), ``grading`` (kwargs of :func:`varcalc.graded_grid`), ``guess``,
@@ -83,9 +85,10 @@ def load_problem_module(spec: str):
             raise SystemExit(f"varcalc: unknown problem {spec!r}; catalog: {', '.join(names)} "
                              "(or give a path to a .py file defining `problem`)")
         module = importlib.import_module(f"varcalc.problems.{spec}")
+    from .planar import PlanarProblem
     from .problem import Problem
 
-    if not isinstance(getattr(module, "problem", None), Problem):
+    if not isinstance(getattr(module, "problem", None), (Problem, PlanarProblem)):
         raise SystemExit(f"varcalc: {spec} must define `problem = vc.Problem(...)`")
     return module
 
@@ -93,7 +96,10 @@ def load_problem_module(spec: str):
 def solve_module(module, *, n=None, grading=None, grading_end=None, max_iter=None, verbose=False):
     """Solve a problem module with its own defaults, overridden by the arguments."""
     from . import Newton, graded_grid, solve
+    from .planar import cli as planar
 
+    if planar.is_planar(module):  # 2-D problems (grading does not apply)
+        return planar.solve_module(module, n=n, max_iter=max_iter, verbose=verbose)
     problem = module.problem
     n = n if n is not None else getattr(module, "n", DEFAULT_N)
     grade = dict(getattr(module, "grading", None) or {})
@@ -114,6 +120,10 @@ def solve_module(module, *, n=None, grading=None, grading_end=None, max_iter=Non
 def _report(sol, elapsed) -> str:
     import numpy as np
 
+    from .planar import PlanarProblem, cli as planar
+
+    if isinstance(sol.problem, PlanarProblem):
+        return planar.report(sol, elapsed)
     p = sol.problem
     lines = [f"{p.name}: {'converged' if sol.converged else 'NOT converged'} in {sol.iterations} "
              f"Newton iteration{'s' * (sol.iterations != 1)}, n = {sol.x.size} nodes, {elapsed:.2f} s (compile included)",
@@ -140,7 +150,18 @@ def _report(sol, elapsed) -> str:
         lines.append(f"  mode {sol.mode!r}: second variation has {sol.negative} negative direction(s)")
     if not sol.converged:
         lines.append(f"  {sol.status.name}: {sol.message}")
+    lines.append(_certificate_lines(sol))
     return "\n".join(lines)
+
+
+def _certificate_lines(sol) -> str:
+    """The second-variation verdict and its evidence, indented (or why it is unavailable)."""
+    try:
+        cert = sol.certificate
+    except Exception as exc:  # noqa: BLE001 - a report must not fail on its diagnostics
+        return f"  certificate: unavailable ({type(exc).__name__}: {exc})"
+    caveat = "" if sol.converged else " (at the last iterate, which is not converged)"
+    return "\n".join([f"  verdict: {cert.verdict}{caveat}"] + [f"    {line}" for line in cert.evidence.splitlines()])
 
 
 def _cmd_list(args) -> int:
@@ -162,8 +183,9 @@ def _cmd_solve(args) -> int:
     _use_file_backend()
     module = load_problem_module(args.problem)
     t0 = time.perf_counter()
-    sol = solve_module(module, n=args.n, grading=args.grading, grading_end=args.grading_end,
-                       max_iter=args.max_iter, verbose=not args.quiet)
+    with _Ticker(f"solving {module.problem.name}"):
+        sol = solve_module(module, n=args.n, grading=args.grading, grading_end=args.grading_end,
+                           max_iter=args.max_iter, verbose=not args.quiet)
     elapsed = time.perf_counter() - t0
     print(_report(sol, elapsed))
     if not args.no_plot:
@@ -195,6 +217,153 @@ def _cmd_plots(args) -> int:
     return 1 if failed else 0
 
 
+def _cmd_euler(args) -> int:
+    from .symbolic import euler_lagrange
+
+    module = load_problem_module(args.problem)
+    try:
+        el = euler_lagrange(module.problem)
+    except (NotImplementedError, ImportError) as exc:
+        print(f"varcalc: {exc}", file=sys.stderr)
+        return 2
+    print(el.latex() if args.latex else el)
+    return 0
+
+
+class _Ticker:
+    """Progress of a long single solve: after ``after`` seconds, an elapsed-time line on stderr
+    every ``every`` seconds (rewritten in place on a terminal) until the solve returns."""
+
+    def __init__(self, label, after=3.0, every=2.0):
+        self.label, self.after, self.every = label, after, every
+        self.printed = False
+
+    def __enter__(self):
+        import threading
+
+        self.t0 = time.perf_counter()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+        return self
+
+    def _run(self):
+        tty = sys.stderr.isatty()
+        start, end = ("\r", "") if tty else ("", "\n")
+        wait = self.after
+        while not self.stop.wait(wait):
+            t = time.perf_counter() - self.t0
+            print(f"{start}  ... {self.label}: {t:.0f} s (a first run at a new size includes compilation)",
+                  end=end, file=sys.stderr, flush=True)
+            self.printed, wait = True, self.every if tty else 5 * self.every
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
+        if self.printed and sys.stderr.isatty():
+            print(file=sys.stderr)
+        return False
+
+
+def _parse_values(text, what):
+    """``"a:b:count"`` (count evenly spaced values from a to b) or ``"v1,v2,..."`` -> float array."""
+    import numpy as np
+
+    try:
+        if ":" in text:
+            a, b, count = text.split(":")
+            if int(count) < 1:
+                raise ValueError
+            return np.linspace(float(a), float(b), int(count))
+        values = np.array([float(v) for v in text.split(",") if v.strip()])
+        if values.size == 0:
+            raise ValueError
+        return values
+    except ValueError:
+        raise ValueError(f"{what}: expected a:b:count or a comma-separated list of numbers, got {text!r}") from None
+
+
+def _cmd_sweep(args) -> int:
+    """Solve a problem for many values of one parameter / boundary value in one batched call."""
+    _enable_compilation_cache()
+    _use_file_backend()
+    import jax
+    import numpy as np
+
+    from . import Newton, graded_grid
+    from .batch import solve_batch
+
+    module = load_problem_module(args.problem)
+    problem = module.problem
+    swept = {}
+    if args.param is not None:
+        if args.values is None:
+            raise ValueError("--values: required with --param (a:b:count or v1,v2,...)")
+        swept[args.param] = _parse_values(args.values, "--values")
+    elif args.values is not None:
+        raise ValueError("--values: give --param KEY to say which parameter they are for")
+    for end, text in (("left", args.bc_left), ("right", args.bc_right)):
+        if text is not None:
+            swept[f"bc_{end}"] = _parse_values(text, f"--bc-{end}")
+    if not swept:
+        raise ValueError("sweep: give --param KEY --values ..., or --bc-left / --bc-right VALUES")
+    counts = {k: v.size for k, v in swept.items()}
+    if len(set(counts.values())) > 1:
+        raise ValueError(f"sweep: the value lists have different lengths: {counts}")
+    B = next(iter(counts.values()))
+    kwargs = {}
+    base = getattr(module, "params", None)
+    base = problem.params if base is None else base
+    if args.param is not None:
+        if base is None:
+            raise ValueError(f"--param: {args.problem} has no parameters; sweep a boundary value "
+                             "with --bc-left/--bc-right")
+        if isinstance(base, dict):
+            if args.param not in base:
+                raise ValueError(f"--param: expected one of {list(base)}, got {args.param!r}")
+        elif args.param != "p":
+            raise ValueError(f"--param: this problem's parameter is a single value; call it 'p', got {args.param!r}")
+    if base is not None:  # every parameter gets a batch axis (the swept one its values)
+        one = lambda k, v: swept[k] if k == args.param else np.broadcast_to(np.asarray(v, float), (B,) + np.shape(v))
+        kwargs["params"] = ({k: one(k, v) for k, v in base.items()} if isinstance(base, dict)
+                            else jax.tree.map(lambda v: one("p", v), base))
+    bc = {end: swept[f"bc_{end}"] for end in ("left", "right") if f"bc_{end}" in swept}
+    if bc:
+        kwargs["bc"] = bc
+    n = args.n if args.n is not None else getattr(module, "n", DEFAULT_N)
+    grade = dict(getattr(module, "grading", None) or {})
+    if args.grading is not None:
+        grade = {} if args.grading == 1 else {**grade, "power": args.grading}
+    kwargs.update({"grid": graded_grid(problem.domain, n, **grade)} if grade else {"n": n})
+    options = dict(getattr(module, "solve_options", None) or {})
+    if getattr(module, "mode", None) is not None:
+        options.setdefault("mode", module.mode)
+    options = {k: v for k, v in options.items() if k in ("quadrature", "singular_ends", "mode")}
+    devices = None if args.devices is None else ("all" if args.devices == "all" else int(args.devices))
+    batch = solve_batch(problem, guess=getattr(module, "guess", None), solver=Newton(max_iter=args.max_iter)
+                        if args.max_iter else None, devices=devices, chunk_size=args.chunk_size,
+                        progress=not args.quiet, **options, **kwargs)
+    against = args.param if args.param is not None else f"bc_{next(iter(bc))}"
+    cols = batch.columns()
+    ok = batch.converged
+    print(f"{problem.name}: {B} problems over {against} in one batched solve, n = {batch.f.shape[1]} nodes: "
+          f"{int(ok.sum())} converged, {batch.time:.2f} s (compile included; chunks of {batch.chunk_size})")
+    shown = range(B) if B <= 30 else sorted(set(np.linspace(0, B - 1, 21).astype(int)))
+    print(f"  {against:>14}  {'J':>22}  {'iter':>4}  status")
+    for i in shown:
+        print(f"  {cols[against][i]:14.6g}  {batch.value[i]:22.15g}  {batch.iterations[i]:4d}  {cols['status'][i]}")
+    for out in args.out or []:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        batch.save(out)
+        print(f"  results: {out}")
+    if not args.no_plot:
+        path = Path(args.plot) if args.plot else Path("plots") / f"{problem.name}_sweep.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        batch.plot(path, against=against)
+        print(f"  plot: {path}")
+    return 0 if ok.all() else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="varcalc", description="Calculus of variations: solve and plot extremals.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -213,6 +382,26 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("plots", help="solve every catalog problem and write plots/<name>.png")
     p.add_argument("--outdir", default="plots")
     p.set_defaults(func=_cmd_plots)
+    w = sub.add_parser("sweep", help="solve a problem for many parameter / boundary values in one batched call")
+    w.add_argument("problem", help="catalog name or path to a .py file defining `problem`")
+    w.add_argument("--param", help="name of the parameter to sweep (a key of the problem's params)")
+    w.add_argument("--values", help="values of --param: a:b:count (evenly spaced) or v1,v2,...")
+    w.add_argument("--bc-left", help="sweep the left Dirichlet value: a:b:count or v1,v2,...")
+    w.add_argument("--bc-right", help="sweep the right Dirichlet value: a:b:count or v1,v2,...")
+    w.add_argument("--n", type=int, help="number of grid nodes (default: the problem's own, else 401)")
+    w.add_argument("--grading", type=float, help="grading power of the grid (1 = uniform)")
+    w.add_argument("--max-iter", type=int, help="maximum Newton iterations")
+    w.add_argument("--out", action="append", help="write results (.npz, .json or .csv; repeatable)")
+    w.add_argument("--plot", help="PNG of the value against the swept input (default plots/<name>_sweep.png)")
+    w.add_argument("--no-plot", action="store_true", help="do not plot")
+    w.add_argument("--chunk-size", type=int, help="problems per compiled call (default: automatic)")
+    w.add_argument("--devices", help="shard the batch over 'all' devices or the first k")
+    w.add_argument("--quiet", action="store_true", help="no progress line")
+    w.set_defaults(func=_cmd_sweep)
+    e = sub.add_parser("euler", help="print the Euler–Lagrange equation of a problem, symbolically (needs SymPy)")
+    e.add_argument("problem", help="catalog name or path to a .py file defining `problem`")
+    e.add_argument("--latex", action="store_true", help="print LaTeX instead of text")
+    e.set_defaults(func=_cmd_euler)
     return parser
 
 

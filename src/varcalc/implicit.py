@@ -145,6 +145,7 @@ def kkt_solve(lag, V, z, x, aux, frozen, rV, rz):
     return -xV, -xz
 
 
+@jax.tree_util.register_pytree_node_class
 class TracedSolution:
     """What :func:`varcalc.solve` returns while it is being differentiated (or traced by ``jit`` or
     ``vmap``): the extremal as JAX values, so functions of it can be differentiated.
@@ -155,7 +156,8 @@ class TracedSolution:
     :class:`varcalc.Status`), ``iterations``, ``start``/``end`` (free ends on curves), ``problem``.
     ``sol(xq)`` interpolates like :class:`varcalc.Solution` (piecewise linear, Hermite for order 2).
     Diagnostics that need concrete numbers (messages, certificates, plots) are not available:
-    call ``vc.solve`` outside the transformation for those.
+    call ``vc.solve`` outside the transformation for those.  A pytree: ``jax.jit``/``vmap`` may
+    return it (``jax.vmap(lambda p: vc.solve(problem, params=p))(batch)`` solves a batch).
     """
 
     def __init__(self, problem, x, f, slope, value, multipliers, status, iterations, start=None, end=None):
@@ -166,6 +168,16 @@ class TracedSolution:
         self.converged = status == int(Status.SUCCESS)
         self.iterations = iterations
         self.start, self.end = start, end
+
+    def tree_flatten(self):
+        children = (self.x, self.f, self.slope, self.value, self.multipliers, self.status, self.iterations,
+                    self.start, self.end)
+        return children, self.problem
+
+    @classmethod
+    def tree_unflatten(cls, problem, children):
+        x, f, slope, value, mult, status, iterations, start, end = children
+        return cls(problem, x, f, slope, value, mult, status, iterations, start=start, end=end)
 
     def __call__(self, xq):
         xq = jnp.asarray(xq, dtype=jnp.float64)

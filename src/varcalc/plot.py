@@ -101,9 +101,26 @@ def plot_solution(sol, path=None, *, exact=None, ax=None, show_guess=True, inver
     ax_h.set_title(f"{sol.status.name}{mode}, {sol.iterations} iteration{'s' * (sol.iterations != 1)}", fontsize=10)
     ax_h.grid(alpha=0.3, which="both")
     ax_h.legend(fontsize=8)
+    _draw_certificate(ax_f, ax_h, sol)
     if path is not None:
         fig.savefig(path, dpi=110)
     return fig
+
+
+def _draw_certificate(ax_f, ax_h, sol):
+    """The second-variation verdict in the history panel; the conjugate point on the extremal."""
+    try:
+        cert = sol.certificate
+    except Exception:  # noqa: BLE001 - the figure must not fail on a diagnostic
+        return
+    text = f"{cert.verdict}\nλ_min = {cert.smallest_eigenvalue:.3g}, Legendre min = {cert.legendre_min:.3g}"
+    if cert.conjugate_point is not None:
+        text += f"\n{cert.jacobi} point x ≈ {cert.conjugate_point:.4g}"
+        ax_f.axvline(cert.conjugate_point, color="0.4", ls="-.", lw=1.0, label=f"{cert.jacobi} point")
+        ax_f.legend(fontsize=8, loc="best")
+    good = cert.is_minimum
+    ax_h.text(0.02, 0.03, text, transform=ax_h.transAxes, fontsize=8, va="bottom", ha="left",
+              bbox=dict(boxstyle="round", fc="#e8f4e8" if good else "#fbe9e7", ec="0.6"))
 
 
 def _component_labels(shape):

@@ -91,6 +91,17 @@ class Problem:
     right_end: OnCurve | None = None
     left_end: OnCurve | None = None
 
+    def __new__(cls, *args, **kwargs):
+        # A planar domain (Rectangle, Polygon, TriMesh) makes a 2-D problem: G(u, ∇u, x).
+        domain = kwargs.get("domain", args[1] if len(args) > 1 else None)
+        from .planar.domain import Polygon, Rectangle, TriMesh
+
+        if isinstance(domain, (Rectangle, Polygon, TriMesh)):
+            from .planar import PlanarProblem
+
+            return PlanarProblem(*args, **kwargs)
+        return super().__new__(cls)
+
     def __post_init__(self):
         if not callable(self.integrand):
             raise TypeError(

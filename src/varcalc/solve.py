@@ -95,6 +95,10 @@ def solve(problem: Problem, n: int | None = None, *, grid=None, guess=None,
     >>> sol.converged, sol.iterations, round(float(sol(0.5)), 6)   # exact: f = x(x-1)/2
     (True, 1, -0.125)
     """
+    if _is_planar(problem):  # a 2-D domain: varcalc.planar (P1 triangles; solve_planar for more)
+        return _solve_planar(problem, n, grid=grid, guess=guess, solver=solver, quadrature=quadrature,
+                             singular_ends=singular_ends, warm_start=warm_start, verbose=verbose,
+                             params=params, mode=mode, bc=bc, constraint_values=constraint_values)
     if is_traced(params, bc, constraint_values):
         return _solve_traced(problem, n, grid=grid, guess=guess, solver=solver, quadrature=quadrature,
                              singular_ends=singular_ends, params=params, mode=mode, bc=bc,
@@ -127,6 +131,27 @@ def solve(problem: Problem, n: int | None = None, *, grid=None, guess=None,
     if verbose:
         print(sol.table())
     return sol
+
+
+def _is_planar(problem):
+    from .planar import PlanarProblem
+
+    return isinstance(problem, PlanarProblem)
+
+
+def _solve_planar(problem, n, *, guess, solver, verbose, params, quadrature, mode, **one_d_only):
+    """``vc.solve`` of a 2-D problem: :func:`varcalc.planar.solve_planar` with the common options."""
+    from .planar import solve_planar
+
+    given = sorted(k for k, v in one_d_only.items() if v is not None)
+    if quadrature != "auto":
+        given.append("quadrature")
+    if mode != "minimize":
+        given.append("mode")
+    if given:
+        raise ValueError(f"{', '.join(given)}: not available for a 2-D (planar) problem; use "
+                         "vc.solve_planar(problem, n=..., mesh=..., element='P1'|'P2', linear_solver=...)")
+    return solve_planar(problem, n, guess=guess, solver=solver, verbose=verbose, params=params)
 
 
 def _checked_overrides(problem, bc, constraint_values):

@@ -1,0 +1,157 @@
+"""Scherk's minimal surface on the unit square: varcalc's planar Newton against a scikit-fem
+minimal-surface solver written the way scikit-fem's example (docs/examples/ex10.py) does it.
+
+The scikit-fem side (written here, not copied): P1 elements, the hand-derived Jacobian of the
+area functional as a ``BilinearForm``, its residual as a ``LinearForm``, a fixed damping of 0.7
+on every Newton update, ``skfem.solve`` (SciPy's ``spsolve``) on the condensed system, stopped
+when ``‖Δx‖₂ < 1e-8`` (at most 40 iterations: it needs 25 at 66k nodes) — started from the Dirichlet data and zero inside, as the example does.
+Both solvers run on the same triangulation (scikit-fem gets varcalc's node and triangle arrays)
+and their nodal errors against the exact surface are printed, so "equal accuracy" can be checked.
+
+varcalc's side: only the energy density ``sqrt(1 + |∇u|²)`` is written; its Hessian comes from
+``vmap(jax.hessian)``.  Times are wall-clock of one cold run in a fresh process state per size
+(JAX compilation included).
+
+    python benchmarks/bench_planar.py                 # 66,049 and 263,169 nodes
+    python benchmarks/bench_planar.py --sizes 257     # one size
+    python benchmarks/bench_planar.py --million       # also 10^6 nodes through the CG path
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+
+def skfem_style(nodes, triangles, exact, max_iter=40, damping=0.7):
+    from skfem import Basis, BilinearForm, ElementTriP1, LinearForm, MeshTri, condense, solve
+    from skfem.helpers import dot, grad
+
+    @BilinearForm
+    def jacobian(u, v, w):
+        gw = grad(w["w"])
+        s = np.sqrt(1.0 + dot(gw, gw))
+        return dot(grad(u), grad(v)) / s - dot(grad(u), gw) * dot(gw, grad(v)) / s**3
+
+    @LinearForm
+    def residual(v, w):
+        gw = grad(w["w"])
+        return dot(gw, grad(v)) / np.sqrt(1.0 + dot(gw, gw))
+
+    t0 = time.perf_counter()
+    m = MeshTri(nodes.T.copy(), triangles.T.copy())
+    basis = Basis(m, ElementTriP1())
+    D = m.boundary_nodes()
+    inner = m.interior_nodes()
+    x = np.zeros(basis.N)
+    x[D] = exact(nodes[D])
+    converged = False
+    for it in range(1, max_iter + 1):
+        w = basis.interpolate(x)
+        J = jacobian.assemble(basis, w=w)
+        F = residual.assemble(basis, w=w)
+        dx = solve(*condense(J, -F, I=inner))
+        x_prev = x.copy()
+        x = x + damping * dx
+        if not np.all(np.isfinite(x)) or np.max(np.abs(x)) > 1e6:
+            break
+        if np.linalg.norm(x - x_prev) < 1e-8:
+            converged = True
+            break
+    elapsed = time.perf_counter() - t0
+    err = float(np.max(np.abs(x - exact(nodes)))) if np.all(np.isfinite(x)) else float("nan")
+    return dict(solver="scikit-fem style (P1, hand Jacobian, damping 0.7, spsolve)", nodes=len(nodes),
+                iterations=it, converged=converged, time=elapsed, error=err)
+
+
+def varcalc_run(n, linear_solver, sequence):
+    import varcalc as vc
+    from varcalc.problems import planar_scherk as S
+
+    t0 = time.perf_counter()
+    sol = vc.solve_planar(S.problem, n=n, linear_solver=linear_solver, sequence=sequence)
+    elapsed = time.perf_counter() - t0
+    st = sol.stats
+    return dict(solver=f"varcalc ({st['linear_solver']}, sequence={sequence})", nodes=len(sol.nodes),
+                iterations=sol.iterations, converged=sol.converged, time=elapsed, error=sol.error(),
+                value_error=sol.value_error(), levels=[(lv["nodes"], lv["iterations"]) for lv in st["sequence"]],
+                time_linear=st["time_linear_total"], time_derivatives=st["time_derivatives_total"],
+                peak_rss_gb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6)
+
+
+def _child(args):
+    """One measurement in a fresh process (cold JAX, own peak memory)."""
+    kind, n = args.child, args.n
+    if kind == "skfem":
+        import varcalc as vc
+        from varcalc.problems import planar_scherk as S
+
+        mesh = vc.Rectangle((0, 1), (0, 1)).triangulate(n)
+        out = skfem_style(mesh.nodes, mesh.triangles, S.exact)
+        out["peak_rss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
+    else:
+        ls, seq = kind.split(":")
+        seq = {"auto": "auto", "on": True, "off": False}[seq]
+        out = varcalc_run(n, ls, seq)
+        if args.warm:  # the same solve again: compiled kernels cached (as with JAX's persistent cache)
+            out["warm_time"] = varcalc_run(n, ls, seq)["time"]
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    out["cpu_s"] = ru.ru_utime + ru.ru_stime  # CPU time of all threads: less sensitive to a shared machine
+    print("RESULT " + json.dumps(out), flush=True)
+
+
+WARM = False
+
+
+def run(kind, n):
+    proc = subprocess.run([sys.executable, __file__, "--child", kind, "--n", str(n)] + (["--warm"] if WARM else []),
+                          capture_output=True, text=True)
+    for line in proc.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[7:])
+    return dict(solver=kind, nodes=n * n, converged=False, time=float("nan"), error=float("nan"),
+                iterations=-1, failure=proc.stderr[-500:])
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", type=int, nargs="*", default=[257, 513], help="nodes per side")
+    ap.add_argument("--million", action="store_true", help="also 1001 x 1001 nodes through the CG path")
+    ap.add_argument("--skip-skfem", action="store_true")
+    ap.add_argument("--kinds", nargs="*", default=["direct:off", "direct:on", "cg:on"],
+                    help="varcalc runs as linear_solver:sequence (sequence on/off/auto)")
+    ap.add_argument("--warm", action="store_true", help="also time a second varcalc solve in the same process")
+    ap.add_argument("--child")
+    ap.add_argument("--n", type=int)
+    args = ap.parse_args()
+    if args.child:
+        return _child(args)
+    global WARM
+    WARM = args.warm
+    rows = []
+    for n in args.sizes:
+        kinds = args.kinds + ([] if args.skip_skfem else ["skfem"])
+        for kind in kinds:
+            r = run(kind, n)
+            rows.append(r)
+            print(f"{r['nodes']:>9} {r['solver']:<62} it {r['iterations']:>3} conv {str(r['converged']):<5} "
+                  f"time {r['time']:8.2f} s  cpu {r.get('cpu_s', float('nan')):8.2f} s  max err {r['error']:.3e}  peak {r.get('peak_rss_gb', float('nan')):.2f} GB"
+                  + (f"  levels {r['levels']}" if r.get("levels") else "")
+                  + (f"  warm {r['warm_time']:.2f} s" if "warm_time" in r else ""), flush=True)
+    if args.million:
+        r = run("cg:on", 1001)
+        rows.append(r)
+        print(f"{r['nodes']:>9} {r['solver']:<62} it {r['iterations']:>3} conv {str(r['converged']):<5} "
+              f"time {r['time']:8.2f} s  cpu {r.get('cpu_s', float('nan')):8.2f} s  max err {r['error']:.3e}  peak {r.get('peak_rss_gb', float('nan')):.2f} GB"
+              + (f"  levels {r['levels']}" if r.get("levels") else ""), flush=True)
+    return rows
+
+
+if __name__ == "__main__":
+    main()

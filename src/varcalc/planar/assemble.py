@@ -1,0 +1,191 @@
+"""The discrete functional on a triangulation and its sparse Hessian.
+
+``J_h(U) = Σ_T Σ_q |T| 2 w_q G(u_h(x_q), ∇u_h(x_q), x_q)`` is written once, for one triangle
+(:func:`element_energy`), and ``vmap``-ped over triangles.  Its gradient is ``jax.grad`` of the
+sum; the element Hessians are ``vmap(jax.hessian(element_energy))`` — shape (T, nl, nl) with
+``nl = nloc·m`` — and are scattered into a CSR matrix whose pattern is computed once per mesh
+(:class:`Pattern`): the COO (row, col) pairs of all element blocks restricted to free unknowns,
+sorted once with ``np.unique``; its inverse map sends every COO entry to its CSR slot, so each
+Newton iteration costs one ``np.bincount`` over the element values.
+
+Unknown numbering: node-major, ``dof = node·m + component``.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import scipy.sparse as sp
+
+from .domain import TriMesh
+from .elements import Element, element
+
+__all__ = ["Discretization", "Pattern", "functions"]
+
+
+class Discretization:
+    """A mesh with an element: the unknowns' coordinates, element connectivity and Dirichlet data.
+
+    Attributes
+    ----------
+    mesh : TriMesh
+    element : Element
+    points : ndarray, shape (N, 2)
+        Coordinates of the nodes (P2: vertices first, then edge midpoints).
+    edofs : ndarray of int, shape (T, nloc)
+        Nodes of each triangle in the element's local order.
+    X : ndarray, shape (T, 3, 2)
+        Vertex coordinates of each triangle.
+    on_boundary : ndarray of bool, shape (N,)
+    fixed : ndarray of bool, shape (N·m,)
+        Dirichlet unknowns.
+    values : ndarray, shape (N·m,)
+        Dirichlet values (0 elsewhere).
+    mass : ndarray, shape (N·m,)
+        Lumped mass ``Σ |T| / nloc`` (turns the gradient into a pointwise residual).
+    """
+
+    def __init__(self, problem, mesh: TriMesh, element_name="P1"):
+        self.mesh = mesh
+        self.element = el = element(element_name)
+        t = mesh.triangles
+        nv = len(mesh.nodes)
+        bedges = np.sort(mesh.boundary_edges, axis=1)
+        if el.order == 1:
+            self.points = mesh.nodes
+            self.edofs = t
+            on_b = np.zeros(nv, bool)
+            on_b[bedges.ravel()] = True
+        else:
+            e = np.concatenate([t[:, [0, 1]], t[:, [1, 2]], t[:, [2, 0]]])
+            e.sort(axis=1)
+            key = e[:, 0] * nv + e[:, 1]
+            ukey, inv = np.unique(key, return_inverse=True)
+            a, b = ukey // nv, ukey % nv
+            self.points = np.concatenate([mesh.nodes, 0.5 * (mesh.nodes[a] + mesh.nodes[b])])
+            mid = nv + inv.reshape(3, -1).T  # (T, 3): midpoints of edges 01, 12, 20
+            self.edofs = np.concatenate([t, mid], axis=1)
+            on_b = np.zeros(len(self.points), bool)
+            on_b[bedges.ravel()] = True
+            on_b[nv + np.searchsorted(ukey, bedges[:, 0] * nv + bedges[:, 1])] = True
+        self.X = mesh.nodes[t]  # (T, 3, 2)
+        self.on_boundary = on_b
+        self.shape = problem.shape
+        self.m = m = 1 if problem.shape == () else problem.shape[0]
+        N = len(self.points)
+        mask, vals = problem.dirichlet(self.points, on_b)
+        self.fixed = np.repeat(mask, m)
+        self.values = vals.reshape(N * m)
+        self.free = np.flatnonzero(~self.fixed)
+        p = self.X
+        area = 0.5 * ((p[:, 1, 0] - p[:, 0, 0]) * (p[:, 2, 1] - p[:, 0, 1])
+                      - (p[:, 2, 0] - p[:, 0, 0]) * (p[:, 1, 1] - p[:, 0, 1]))
+        self.area = area
+        mass = np.bincount(self.edofs.ravel(), np.repeat(area / el.nloc, el.nloc), minlength=N)
+        self.mass = np.repeat(mass, m)
+        self.n_nodes = N
+        self._pattern = None
+
+    @property
+    def pattern(self) -> "Pattern":
+        if self._pattern is None:
+            self._pattern = Pattern(self.edofs, self.m, self.fixed)
+        return self._pattern
+
+    def gdofs(self):
+        """Global unknown indices (T, nloc·m) of each element, node-major."""
+        m = self.m
+        return (self.edofs[:, :, None] * m + np.arange(m)).reshape(len(self.edofs), -1)
+
+
+class Pattern:
+    """Sparsity pattern of the free-free block of the Hessian, computed once per mesh (numpy).
+
+    ``assemble(vals)`` turns element Hessians (T, nl, nl) into the CSR matrix (n_free, n_free):
+    one ``np.bincount`` through the precomputed COO -> CSR map.
+    """
+
+    def __init__(self, edofs, m, fixed):
+        T, nloc = edofs.shape
+        nl = nloc * m
+        gd = (edofs[:, :, None] * m + np.arange(m)).reshape(T, nl)
+        nfree = int(np.sum(~fixed))
+        ridx = np.full(len(fixed), -1, np.int64)
+        ridx[~fixed] = np.arange(nfree)
+        lr = ridx[gd]  # (T, nl)
+        r = np.broadcast_to(lr[:, :, None], (T, nl, nl)).ravel()
+        c = np.broadcast_to(lr[:, None, :], (T, nl, nl)).ravel()
+        keep = (r >= 0) & (c >= 0)
+        self.select = np.flatnonzero(keep)  # COO entries inside the free block
+        key = r[keep] * nfree + c[keep]
+        ukey, self.inverse = np.unique(key, return_inverse=True)
+        self.nnz = len(ukey)
+        self.indices = (ukey % nfree).astype(np.int32 if nfree < 2**31 else np.int64)
+        rows = ukey // nfree
+        self.indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=nfree))]).astype(self.indices.dtype)
+        self.shape = (nfree, nfree)
+        self.diag = np.flatnonzero(rows == self.indices)  # CSR slots of the diagonal (one per row)
+
+    def assemble(self, elem_hess):
+        data = np.bincount(self.inverse, np.asarray(elem_hess).reshape(-1)[self.select], minlength=self.nnz)
+        return sp.csr_matrix((data, self.indices, self.indptr), shape=self.shape)
+
+
+_CACHE = {}
+
+
+def functions(integrand, el: Element, shape, with_params):
+    """Jitted ``energy(U, X, edofs, p)``, ``grad(U, X, edofs, p)`` -> (J, ∇J),
+    ``hessians(U, X, edofs, p)`` -> (T, nl, nl) and ``derivatives`` (all three in one pass) for ``U`` of shape (N,) + shape; cached per
+    (integrand, element, shape, with_params) so that one compilation serves every mesh of the
+    same size and every parameter value."""
+    key = (integrand, el.name, shape, with_params)
+    if key in _CACHE:
+        return _CACHE[key]
+    phi = jnp.asarray(el.phi)
+    dphi = jnp.asarray(el.dphi)
+    lam = jnp.asarray(el.lam)
+    w = jnp.asarray(el.weights)
+    G = integrand if with_params else (lambda u, du, x, p: integrand(u, du, x))
+    Gq = jax.vmap(G, in_axes=(0, 0, 0, None))
+
+    def element_energy(uloc, Xe, p):
+        """Energy of one triangle: uloc (nloc,) + shape, Xe (3, 2) vertices."""
+        e1, e2 = Xe[1] - Xe[0], Xe[2] - Xe[0]
+        det = e1[0] * e2[1] - e2[0] * e1[1]  # 2·area (> 0: counter-clockwise)
+        # ∇_x φ = J^{-T} ∇_ξ φ with J = [e1 e2]; as rows: ∇_ξ φ · J^{-1}
+        inv = jnp.array([[e2[1], -e2[0]], [-e1[1], e1[0]]]) / det
+        grads = dphi @ inv  # (Q, nloc, 2)
+        xq = lam @ Xe  # (Q, 2)
+        if shape == ():
+            uq = phi @ uloc
+            gq = jnp.einsum("qai,a->qi", grads, uloc)
+        else:
+            uq = phi @ uloc  # (Q, m)
+            gq = jnp.einsum("qai,am->qmi", grads, uloc)
+        # ∫_T G = det · Σ_q w_q G(x_q): reference weights sum to 1/2, |T| = det / 2
+        return det * jnp.sum(w * Gq(uq, gq, xq, p))
+
+    batched = jax.vmap(element_energy, in_axes=(0, 0, None))
+
+    def energy(U, X, edofs, p):
+        return jnp.sum(batched(U[edofs], X, p))
+
+    hess_one = jax.hessian(element_energy)
+
+    def hessians(U, X, edofs, p):
+        H = jax.vmap(hess_one, in_axes=(0, 0, None))(U[edofs], X, p)
+        nl = edofs.shape[1] * (1 if shape == () else shape[0])
+        return H.reshape(H.shape[0], nl, nl)
+
+    vg = jax.value_and_grad(energy)
+
+    def derivatives(U, X, edofs, p):
+        J, g = vg(U, X, edofs, p)
+        return J, g, hessians(U, X, edofs, p)
+
+    out = dict(energy=jax.jit(energy), grad=jax.jit(vg), hessians=jax.jit(hessians),
+               derivatives=jax.jit(derivatives), element_energy=element_energy)
+    _CACHE[key] = out
+    return out

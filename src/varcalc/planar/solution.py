@@ -1,0 +1,164 @@
+"""``PlanarSolution``: the minimiser on the mesh, diagnostics, interpolation and plots."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..newton import Status
+from .elements import element as _element
+from .elements import rule
+
+__all__ = ["PlanarSolution"]
+
+
+@dataclass
+class PlanarSolution:
+    """Result of :func:`~varcalc.planar.solve_planar`.
+
+    Attributes
+    ----------
+    nodes : ndarray, shape (N, 2)
+        Coordinates of the unknowns' nodes (P2: the mesh vertices first, then edge midpoints).
+    triangles : ndarray of int, shape (T, 3)
+        The mesh triangles (vertex indices into ``nodes``).
+    elements : ndarray of int, shape (T, nloc)
+        Nodes of each element in local order (``= triangles`` for P1).
+    u : ndarray, shape (N,) or (N, m)
+        Nodal values of the minimiser.
+    value : float
+        ``J_h`` at ``u``.
+    converged : bool
+    status : varcalc.Status
+    message : str
+        Likely cause and remedy when the solve failed.
+    iterations : int
+    history : dict of ndarray, each shape (iterations + 1,)
+        ``value``, ``residual`` (``max |∇J_h| / lumped mass``, the pointwise Euler–Lagrange
+        residual), ``step`` (``‖du‖∞``), ``alpha`` (line-search step), ``shift``, ``backtracks``,
+        ``linear_iterations`` and the time of each phase.
+    stats : dict
+        ``linear_solver`` (``"direct"`` or ``"cg"``), ``n_free``, ``nnz``, total times per phase,
+        ``setup_time`` and ``time``.
+
+    ``sol(points)`` evaluates the finite-element function at points (k, 2) (NaN outside the mesh).
+    """
+
+    nodes: np.ndarray
+    triangles: np.ndarray
+    elements: np.ndarray
+    u: np.ndarray
+    value: float
+    converged: bool
+    status: Status
+    message: str
+    iterations: int
+    history: dict = field(repr=False)
+    stats: dict = field(repr=False)
+    element: str = "P1"
+    problem: object = field(repr=False, default=None)
+    params: object = field(repr=False, default=None)
+
+    @classmethod
+    def _build(cls, problem, disc, out, params, element):
+        status = out["status"]
+        U = out["U"]
+        value = float(out["J"])
+        if status == Status.SUCCESS and not (np.all(np.isfinite(U)) and np.isfinite(value)):
+            status = Status.NONFINITE
+        u = U.reshape((disc.n_nodes,) + problem.shape)
+        return cls(nodes=disc.points, triangles=disc.mesh.triangles, elements=disc.edofs, u=u, value=value,
+                   converged=status == Status.SUCCESS, status=status, message=status.message,
+                   iterations=int(out["iterations"]), history=out["history"], stats=out["stats"],
+                   element=element, problem=problem, params=params)
+
+    # -- evaluation -----------------------------------------------------------------------------
+
+    @property
+    def n_vertices(self) -> int:
+        return int(self.triangles.max()) + 1
+
+    def _finder(self):
+        if getattr(self, "_trifinder", None) is None:
+            import matplotlib.tri as mtri
+
+            nv = self.n_vertices
+            self._tri = mtri.Triangulation(self.nodes[:nv, 0], self.nodes[:nv, 1], self.triangles)
+            self._trifinder = self._tri.get_trifinder()
+        return self._trifinder
+
+    def __call__(self, points):
+        """Values at ``points`` (k, 2) -> (k,) or (k, m); NaN outside the mesh."""
+        p = np.asarray(points, dtype=np.float64)
+        if p.ndim != 2 or p.shape[1] != 2:
+            raise ValueError(f"points: expected shape (k, 2), got {p.shape}")
+        t = np.asarray(self._finder()(p[:, 0], p[:, 1]))
+        inside = t >= 0
+        out = np.full((len(p),) + self.u.shape[1:], np.nan)
+        ti = t[inside]
+        X = self.nodes[self.triangles[ti]]  # (k, 3, 2)
+        e1, e2 = X[:, 1] - X[:, 0], X[:, 2] - X[:, 0]
+        d = p[inside] - X[:, 0]
+        det = e1[:, 0] * e2[:, 1] - e2[:, 0] * e1[:, 1]
+        xi = (d[:, 0] * e2[:, 1] - d[:, 1] * e2[:, 0]) / det
+        eta = (e1[:, 0] * d[:, 1] - e1[:, 1] * d[:, 0]) / det
+        lam = np.column_stack([1 - xi - eta, xi, eta])
+        phi = _element(self.element).basis(lam)  # (k, nloc)
+        vals = self.u[self.elements[ti]]  # (k, nloc) + shape
+        out[inside] = np.einsum("ka,ka...->k...", phi, vals)
+        return out
+
+    # -- errors ---------------------------------------------------------------------------------
+
+    def _exact(self):
+        ex = getattr(self.problem, "exact", None)
+        if ex is None:
+            raise ValueError("this problem has no exact solution (PlanarProblem(exact=...))")
+        return ex
+
+    def error(self) -> float:
+        """Max nodal error ``max |u_i - u_exact(x_i)|`` over all nodes (and components)."""
+        ex = np.asarray(self._exact()(self.nodes), dtype=np.float64).reshape(self.u.shape)
+        return float(np.max(np.abs(self.u - ex)))
+
+    def l2_error(self) -> float:
+        """``‖u_h - u_exact‖_{L²(Ω_h)}`` by the degree-5 rule on every triangle."""
+        ex = self._exact()
+        lam, w = rule(5)
+        X = self.nodes[self.triangles]  # (T, 3, 2)
+        xq = np.einsum("qv,tvi->tqi", lam, X)
+        phi = _element(self.element).basis(lam)  # (Q, nloc)
+        uh = np.einsum("qa,ta...->tq...", phi, self.u[self.elements])
+        ue = np.asarray(ex(xq.reshape(-1, 2)), dtype=np.float64).reshape(uh.shape)
+        e1, e2 = X[:, 1] - X[:, 0], X[:, 2] - X[:, 0]
+        det = np.abs(e1[:, 0] * e2[:, 1] - e2[:, 0] * e1[:, 1])
+        sq = (uh - ue) ** 2
+        sq = sq.reshape(sq.shape[0], sq.shape[1], -1).sum(-1)
+        return float(np.sqrt(np.sum(det[:, None] * w * sq)))
+
+    def value_error(self) -> float:
+        """``|J_h(u_h) - exact_value|``."""
+        ev = getattr(self.problem, "exact_value", None)
+        if ev is None:
+            raise ValueError("this problem has no exact value (PlanarProblem(exact_value=...))")
+        return abs(self.value - ev)
+
+    # -- output ---------------------------------------------------------------------------------
+
+    def plot(self, path=None, **kwargs):
+        """Surface, contours, error (when exact is known), mesh and Newton history; see
+        :func:`varcalc.planar.plot.plot_solution`.  Returns the figure."""
+        from .plot import plot_solution
+
+        return plot_solution(self, path, **kwargs)
+
+    def to_dict(self) -> dict:
+        """JSON-ready summary and nodal values."""
+        d = dict(name=getattr(self.problem, "name", None), element=self.element, value=self.value,
+                 converged=self.converged, status=self.status.name, message=self.message,
+                 iterations=self.iterations, nodes=self.nodes.tolist(), triangles=self.triangles.tolist(),
+                 u=self.u.tolist(), stats={k: (v if isinstance(v, (str, int, float, list)) else float(v))
+                                           for k, v in self.stats.items()},
+                 history={k: [None if not np.isfinite(x) else float(x) for x in v] for k, v in self.history.items()})
+        return d
