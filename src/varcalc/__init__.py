@@ -31,6 +31,8 @@ from .stochastic import (  # noqa: E402
     Distribution, ExpectedProblem, ExpectedSolution, LogNormal, Normal, Uniform, compare_sensitivities,
     plot_ensemble, sample_extremals, sensitivity, solve_expected,
 )
+from .diagnostics import euler_lagrange_residual, first_integral, plot_diagnostics  # noqa: E402
+from .continuation import Continuation, continuation, plot_continuation  # noqa: E402
 
 __version__ = "0.1.0"
 __all__ = ["Problem", "solve", "discretize", "Newton", "Status", "Solution", "load",
@@ -39,4 +41,6 @@ __all__ = ["Problem", "solve", "discretize", "Newton", "Status", "Solution", "lo
            "euler_lagrange", "EulerLagrange",
            "PlanarProblem", "solve_planar", "Rectangle", "Polygon", "TriMesh",
            "Normal", "LogNormal", "Uniform", "Distribution", "ExpectedProblem", "ExpectedSolution",
-           "solve_expected", "sample_extremals", "sensitivity", "compare_sensitivities", "plot_ensemble"]
+           "solve_expected", "sample_extremals", "sensitivity", "compare_sensitivities", "plot_ensemble",
+           "euler_lagrange_residual", "first_integral", "plot_diagnostics",
+           "continuation", "Continuation", "plot_continuation"]
