@@ -197,7 +197,7 @@ def _check_batched_params(problem, params, sizes):
         if a.shape[0] != sizes["params"]:
             raise ValueError(f"params: leaves have different batch sizes ({sizes['params']} and {a.shape[0]})")
         out.append(a)
-    return jax.tree.unflatten(want, out)
+    return jax.tree.unflatten(jax.tree.structure(problem.params), out)
 
 
 def _is_int(leaf):

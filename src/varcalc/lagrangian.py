@@ -38,11 +38,14 @@ __all__ = ["Layout", "DiscreteLagrangian"]
 class Layout:
     """Sizes and structure of the unknowns of a problem (static: part of the compile key)."""
 
-    def __init__(self, problem):
+    def __init__(self, problem, degree: int = 1):
         self.m = problem.components
         self.shape = problem.shape
         self.order = problem.order
-        self.d_el = self.m * problem.order  # element unknowns per node
+        # Polynomial degree of Lagrange elements (order 1): p > 1 adds the p - 1 interior GLL values
+        # of the cell to the right of each node (varcalc.elements).
+        self.degree = int(degree)
+        self.d_el = self.m * problem.order * self.degree  # element unknowns per node
         # Output shape of each Pointwise g: () or (r,) (probed once, here).
         self.pointwise_shapes = tuple(_pointwise_shape(c, problem) for c in problem.pointwise)
         self.pointwise_sizes = tuple(int(np.prod(sh, dtype=int)) for sh in self.pointwise_shapes)
@@ -76,8 +79,9 @@ class Layout:
         """Hashable structure: functions by identity, sizes — not values."""
         funs = tuple((type(c).__name__, getattr(c, "fun", None)) for c in problem.constraints)
         ends = tuple(getattr(problem.end_curve(e), "fun", None) for e in ("left", "right"))
-        return (problem.integrand, self.shape, problem.is_vector, self.order, self.has_params,
-                funs, ends, self.has_data)
+        key = (problem.integrand, self.shape, problem.is_vector, self.order, self.has_params,
+               funs, ends, self.has_data)
+        return key if self.degree == 1 else key + (("degree", self.degree),)
 
 
 def _pointwise_shape(constraint, problem):
@@ -139,7 +143,10 @@ class DiscreteLagrangian:
     def __init__(self, problem, layout, blocks):
         self.layout = layout
         G = internal_integrand(problem, layout)
-        if problem.order == 1:
+        if problem.order == 1 and layout.degree > 1:
+            from .elements import LagrangeFunctional
+            self.elements = LagrangeFunctional(G, problem.is_vector, layout.m, layout.degree)
+        elif problem.order == 1:
             self.elements = DiscreteFunctional(G, problem.is_vector, blocks)
         else:
             self.elements = HermiteFunctional(G, problem.is_vector, layout.m)

@@ -46,7 +46,8 @@ def plot_solution(sol, path=None, *, exact=None, ax=None, show_guess=True, inver
     x_guess = sol.guess_x if sol.guess_x is not None else sol.x
     xs = np.linspace(sol.x[0], sol.x[-1], 801)
     ref = None if exact is None else np.asarray(exact(xs), dtype=np.float64).reshape(xs.size, -1)
-    smooth = sol.slope is not None  # cubic Hermite: draw the interpolant, mark the nodes
+    # Cubic Hermite or degree-p elements: draw the interpolant (the element polynomials), mark the nodes.
+    smooth = sol.slope is not None or getattr(sol, "degree", 1) > 1
     F_smooth = np.asarray(sol(xs)).reshape(xs.size, -1) if smooth else None
     colors = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
     for j in range(m):

@@ -63,9 +63,15 @@ class Solution:
         space): 0 at a non-degenerate minimum.
     mode : str
         ``"minimize"``, ``"maximize"`` or ``"stationary"``.
+    degree : int
+        Polynomial degree of the elements (``vc.solve(..., degree=p)``; 1: piecewise linear).
+    element_values : ndarray or None, shape (n-1, p+1) or (n-1, p+1, m)
+        For ``degree > 1``: the extremal at the ``p + 1`` Gauss–Lobatto nodes of each cell
+        (``x_i + ξ_j (x_{i+1} - x_i)``, ``ξ`` from :func:`varcalc.elements.gll_nodes`); the first
+        and last of each row are the nodal values ``f_i``, ``f_{i+1}``.
 
     Calling ``sol(xq)`` interpolates the extremal (piecewise linear; cubic Hermite for
-    ``order=2``).
+    ``order=2``; the element polynomials for ``degree > 1``).
     """
 
     x: np.ndarray
@@ -92,6 +98,8 @@ class Solution:
     params: object = field(repr=False, default=None)
     guess_x: np.ndarray | None = field(repr=False, default=None)
     start: float | None = None
+    degree: int = 1
+    element_values: np.ndarray | None = field(repr=False, default=None)
     # (discretization, final V (d, n), final z (k,)): what the certificate re-linearises at.
     _state: object = field(repr=False, default=None, compare=False)
     _certificate: object = field(repr=False, default=None, compare=False)
@@ -121,6 +129,12 @@ class Solution:
         to_user = lambda rows: rows.T.reshape((n,) + problem.shape)
         f = to_user(V[:lay.m])
         slope = to_user(V[lay.m:2 * lay.m]) if lay.order == 2 else None
+        element_values = None
+        if lay.degree > 1:  # (cells, p+1) + shape: [f_i, interior values of cell i, f_{i+1}]
+            p = lay.degree
+            inner = V[lay.m:lay.d_el, :-1].T.reshape(n - 1, p - 1, lay.m)
+            element_values = np.concatenate([V[:lay.m, :-1].T[:, None], inner, V[:lay.m, 1:].T[:, None]],
+                                            axis=1).reshape((n - 1, p + 1) + problem.shape)
         negative = int(out["negative"][k])
         n_mult = 0
         if disc.uses_kkt:
@@ -190,7 +204,8 @@ class Solution:
             quadrature=disc.quadrature_summary(), singular_ends=disc.singular_ends, problem=problem,
             slope=slope, multipliers=mult, constraint_residuals=resid, complementarity=compl, end=end,
             transversality=transversality, negative=negative, mode=disc.mode, params=disc.params, start=start,
-            guess_x=np.asarray(disc.x_user), _state=(disc, V, z),
+            guess_x=np.asarray(disc.x_user), _state=(disc, V, z), degree=lay.degree,
+            element_values=element_values,
         )
 
     # -- use ---------------------------------------------------------------------------------
@@ -220,7 +235,11 @@ class Solution:
             raise ValueError(f"xq: expected points inside the domain [{a}, {b}]")
         n = self.x.size
         F = self.f.reshape(n, -1)
-        if self.slope is not None:  # C¹ cubic Hermite (order-2 problems)
+        if self.element_values is not None:  # degree-p Lagrange elements on GLL nodes
+            from .elements import evaluate_elements
+            ev = self.element_values.reshape(n - 1, self.degree + 1, -1)
+            out = evaluate_elements(self.x, ev, np.clip(xq_arr, a, b))
+        elif self.slope is not None:  # C¹ cubic Hermite (order-2 problems)
             from scipy.interpolate import CubicHermiteSpline
             spline = CubicHermiteSpline(self.x, F, self.slope.reshape(n, -1), axis=0)
             out = spline(xq_arr)
@@ -240,6 +259,33 @@ class Solution:
             raise ValueError("exact: this problem has no exact solution; pass exact=callable")
         ref = np.asarray(exact(self.x), dtype=np.float64).reshape(self.f.shape)
         return float(np.max(np.abs(self.f - ref)))
+
+    def l2_error(self, exact=None, points: int | None = None) -> float:
+        """L² error ``(∫ |f_h - f*|² dx)^{1/2}`` of the interpolant ``sol(x)`` against ``exact``.
+
+        Gauss–Legendre with ``points`` per cell (default ``degree + 4``; vectorised over cells);
+        ``exact`` defaults to the problem's exact solution.
+
+        >>> import varcalc as vc
+        >>> p = vc.Problem(lambda f, df, x: 0.5 * df**2 + f, (0.0, 1.0), bc={"left": 0.0, "right": 0.0},
+        ...                exact=lambda x: 0.5 * x * (x - 1))
+        >>> vc.solve(p, n=3, degree=2).l2_error() < 1e-14    # the exact solution is quadratic
+        True
+        """
+        exact = exact if exact is not None else getattr(self.problem, "exact", None)
+        if exact is None:
+            raise ValueError("exact: this problem has no exact solution; pass exact=callable")
+        from .quadrature import gauss_rule
+        q = self.degree + 4 if points is None else int(points)
+        if q < 1:
+            raise ValueError(f"points: expected a positive number of Gauss points, got {points}")
+        r = gauss_rule(q)
+        h = np.diff(self.x)
+        xq = self.x[:-1, None] + np.asarray(r.t)[None, :] * h[:, None]  # (cells, q)
+        fh = np.asarray(self(xq)).reshape(xq.shape + (-1,))
+        ref = np.asarray(exact(xq.reshape(-1)), dtype=np.float64).reshape(fh.shape)
+        sq = np.sum((fh - ref) ** 2, axis=-1)
+        return float(np.sqrt(np.sum(h[:, None] * np.asarray(r.w)[None, :] * sq)))
 
     def value_error(self, exact_value=None) -> float:
         """``|J_h - J*|`` against ``exact_value`` (default: the problem's)."""

@@ -36,7 +36,7 @@ _QUADRATURES = ("auto", "midpoint", "accurate")
 def solve(problem: Problem, n: int | None = None, *, grid=None, guess=None,
           solver: Newton | None = None, quadrature: str = "auto", singular_ends=None,
           warm_start: bool | None = None, verbose: bool = False, params=None,
-          mode: str = "minimize", bc=None, constraint_values=None) -> Solution:
+          mode: str = "minimize", bc=None, constraint_values=None, degree: int = 1) -> Solution:
     """Find the extremal of ``problem`` on a grid by Newton's method on the exact Hessian.
 
     Parameters
@@ -78,6 +78,13 @@ def solve(problem: Problem, n: int | None = None, *, grid=None, guess=None,
         Dirichlet values replacing some of ``problem.bc`` (same keys; no new free or fixed ends).
     constraint_values : dict, optional
         ``{name: value}`` replacing the values of the problem's :class:`Integral` constraints.
+    degree : int
+        Polynomial degree ``p`` of the elements of an ``order=1`` problem (default 1: piecewise
+        linear).  ``p >= 2``: continuous Lagrange elements on the ``p + 1`` Gauss–Lobatto nodes of
+        each cell with ``p + 2`` Gauss points (:mod:`varcalc.elements`): for a smooth problem the
+        nodal and L² errors are O(h^{p+1}) and ``|J_h - J|`` is O(h^{2p}).  The ``n`` nodes are the
+        cell ends; the unknowns are ``(n - 1) p + 1`` values per component.  Needs a smooth
+        integrand on fixed ends (no singular ends, Pointwise, Bound, Data or OnCurve).
 
     Returns
     -------
@@ -99,20 +106,26 @@ def solve(problem: Problem, n: int | None = None, *, grid=None, guess=None,
         return _solve_planar(problem, n, grid=grid, guess=guess, solver=solver, quadrature=quadrature,
                              singular_ends=singular_ends, warm_start=warm_start, verbose=verbose,
                              params=params, mode=mode, bc=bc, constraint_values=constraint_values)
+    degree = _check_degree(degree)
     if is_traced(params, bc, constraint_values):
+        if degree != 1:
+            raise ValueError("degree: degree > 1 is not available under jax transformations (grad, jit, "
+                             "vmap) yet; use degree=1 there")
         return _solve_traced(problem, n, grid=grid, guess=guess, solver=solver, quadrature=quadrature,
                              singular_ends=singular_ends, params=params, mode=mode, bc=bc,
                              constraint_values=constraint_values)
     if bc is not None or constraint_values is not None:
         problem = _with_values(problem, bc, constraint_values)
     disc = discretize(problem, n, grid=grid, guess=guess, quadrature=quadrature,
-                      singular_ends=singular_ends, params=params, mode=mode)
+                      singular_ends=singular_ends, params=params, mode=mode, degree=degree)
     solver = Newton() if solver is None else solver
     if not isinstance(solver, Newton):
         raise TypeError(f"solver: expected a vc.Newton(...) options object, got {type(solver).__name__}")
 
+    if degree > 1 and warm_start:
+        raise ValueError("warm_start: not available with degree > 1 (high-order elements need few nodes)")
     if warm_start is None:
-        warm_start = disc.x.size > _WARM_START_MIN_NODES
+        warm_start = disc.x.size > _WARM_START_MIN_NODES and degree == 1
     t0 = time.perf_counter()
     coarse = _warm_start(disc, solver) if warm_start else None
 
@@ -288,9 +301,9 @@ class _Discretization:
     :mod:`varcalc.lagrangian` for their layout).
     """
 
-    def __init__(self, problem, x_user, U0, params, mode):
+    def __init__(self, problem, x_user, U0, params, mode, degree=1):
         self.problem = problem
-        self.layout = Layout(problem)
+        self.layout = Layout(problem) if degree == 1 else Layout(problem, degree)
         self.mode = mode
         self.params = problem.params if params is None else params
         self.x_user = x_user
@@ -308,6 +321,8 @@ class _Discretization:
         # Multipliers of pointwise constraints at nodes whose f is fixed are not unknowns.
         f_fixed = self.fixed[:lay.m].all(axis=0)
         self.fixed[lay.d_el:, f_fixed] = True
+        if lay.degree > 1:  # the last node's interior rows: dummies (no cell to its right)
+            self.fixed[lay.m:lay.d_el, -1] = True
         self.z0 = np.zeros(lay.k)
         for end, node in (("left", 0), ("right", -1)):
             if end in lay.curve_ends:
@@ -344,6 +359,13 @@ class _Discretization:
             U0 = np.clip(U0, self.lower.T, self.upper.T)
         self.U0 = U0
         rows = [U0.T]
+        if lay.degree > 1:  # interior GLL values: linear between the nodes; the dummies 0
+            from .elements import gll_nodes
+            t = gll_nodes(lay.degree)[1:-1]  # (p-1,)
+            inner = (1 - t)[None, :, None] * U0[:-1, None, :] + t[None, :, None] * U0[1:, None, :]
+            inner = np.concatenate([inner.reshape(U0.shape[0] - 1, -1),
+                                    np.zeros((1, inner.shape[1] * inner.shape[2]))], axis=0)
+            rows.append(inner.T)
         if lay.order == 2:
             S0 = np.gradient(U0, self.x_user, axis=0)
             if coarse is not None:
@@ -396,6 +418,9 @@ class _Discretization:
         return self.mode == "stationary" or lay.k > 0 or lay.r > 0
 
     def quadrature_summary(self) -> dict[str, int]:
+        if self.layout.degree > 1:
+            p = self.layout.degree
+            return {f"gauss{p + 2} (Lagrange degree {p})": self.x.size - 1}
         if self.layout.order == 2:
             return {"gauss4 (Hermite)": self.x.size - 1}
         out: dict[str, int] = {}
@@ -419,11 +444,14 @@ def _data_nodes(data, x):
 
 
 def discretize(problem: Problem, n=None, *, grid=None, guess=None, quadrature="auto",
-               singular_ends=None, params=None, mode="minimize") -> _Discretization:
+               singular_ends=None, params=None, mode="minimize", degree=1) -> _Discretization:
     """Validate the inputs of :func:`solve` and build its discretization (no solve)."""
     _require_float64()
     if not isinstance(problem, Problem):
         raise TypeError(f"problem: expected a vc.Problem, got {type(problem).__name__}")
+    degree = _check_degree(degree)
+    if degree > 1:
+        _check_high_order(problem, quadrature, singular_ends)
     if grid is not None and n is not None:
         raise ValueError("n, grid: give one of them, not both (n means a uniform grid of n nodes)")
     if mode not in _MODES:
@@ -442,8 +470,14 @@ def discretize(problem: Problem, n=None, *, grid=None, guess=None, quadrature="a
     if guess is None and problem.integrals and not problem.is_vector and problem.order == 1:
         U0 = _feasible_default_guess(problem, x, U0, params, -1.0 if mode == "maximize" else 1.0)
     _check_side_conditions(problem, x)
-    disc = _Discretization(problem, x, U0, params, mode)
-    if problem.order == 1:  # cubic Hermite elements use 4 Gauss points everywhere (no blocks)
+    disc = _Discretization(problem, x, U0, params, mode, degree)
+    if degree > 1:  # Gauss points in every cell (no blocks); a singular end would spoil the order
+        bad = _detect_singular_ends(disc)
+        if bad:
+            raise ValueError(
+                f"degree: the integrand is singular at the {' and '.join(bad)} end(s) along the guess; "
+                "degree > 1 needs a smooth integrand; use degree=1 with a graded grid near a singular end")
+    elif problem.order == 1:  # cubic Hermite elements use 4 Gauss points everywhere (no blocks)
         if singular_ends is None:
             if quadrature == "auto":
                 singular_ends = _detect_singular_ends(disc)
@@ -459,6 +493,38 @@ def discretize(problem: Problem, n=None, *, grid=None, guess=None, quadrature="a
         disc.singular_ends = singular_ends
         disc.blocks = tuple(assign_rules(disc.x, singular_ends))
     return disc
+
+
+_MAX_DEGREE = 16
+
+
+def _check_degree(degree):
+    """``degree`` must be an integer from 1 to ``_MAX_DEGREE``."""
+    if isinstance(degree, bool) or not isinstance(degree, (int, np.integer)):
+        raise TypeError(f"degree: expected an integer polynomial degree, got {type(degree).__name__}")
+    if not 1 <= degree <= _MAX_DEGREE:
+        raise ValueError(f"degree: expected 1 <= degree <= {_MAX_DEGREE}, got {degree}")
+    return int(degree)
+
+
+def _check_high_order(problem, quadrature, singular_ends):
+    """What degree > 1 (varcalc.elements) does not support: ValueError naming it."""
+    if problem.order != 1:
+        raise ValueError("degree: degree > 1 is for order=1 problems; order=2 problems use cubic "
+                         "Hermite elements (leave degree=1)")
+    what = [type(c).__name__ for c in problem.pointwise]
+    what += ["Bound"] if problem.bound is not None else []
+    what += ["Data"] if problem.data is not None else []
+    what += ["OnCurve"] if any(problem.end_curve(e) is not None for e in ("left", "right")) else []
+    if what:
+        raise ValueError(f"degree: degree > 1 supports Integral constraints only, not {sorted(set(what))}; "
+                         "use degree=1 for this problem")
+    if quadrature != "auto":
+        raise ValueError(f"quadrature: {quadrature!r} applies to degree=1; degree > 1 uses Gauss–Legendre "
+                         "with degree + 2 points per cell")
+    if singular_ends:
+        raise ValueError("singular_ends: degree > 1 needs a smooth integrand; use degree=1 with a graded "
+                         "grid near a singular end")
 
 
 def _feasible_default_guess(problem, x, U0, params, sign):
