@@ -101,7 +101,7 @@ def test_order_two_parameters_and_jvp_vjp_agree():
         np.testing.assert_allclose(g[key], fd, rtol=RTOL, atol=1e-12)
     tangent = {k: 1.0 for k in p0}
     _, jvp = jax.jvp(tip, (p0,), (tangent,))
-    assert jvp == pytest.approx(sum(g.values()), rel=1e-12)
+    assert float(jvp) == pytest.approx(float(sum(g.values())), rel=1e-12)
 
 
 def test_pointwise_constraint_multipliers_are_differentiable():

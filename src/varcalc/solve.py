@@ -359,10 +359,12 @@ class _Discretization:
             U0 = np.clip(U0, self.lower.T, self.upper.T)
         self.U0 = U0
         rows = [U0.T]
-        if lay.degree > 1:  # interior GLL values: linear between the nodes; the dummies 0
+        if lay.degree > 1:  # interior GLL values: the guess function's, else linear; the dummies 0
             from .elements import gll_nodes
             t = gll_nodes(lay.degree)[1:-1]  # (p-1,)
             inner = (1 - t)[None, :, None] * U0[:-1, None, :] + t[None, :, None] * U0[1:, None, :]
+            if getattr(self, "interior_guess", None) is not None:
+                inner = self.interior_guess
             inner = np.concatenate([inner.reshape(U0.shape[0] - 1, -1),
                                     np.zeros((1, inner.shape[1] * inner.shape[2]))], axis=0)
             rows.append(inner.T)
@@ -471,6 +473,9 @@ def discretize(problem: Problem, n=None, *, grid=None, guess=None, quadrature="a
         U0 = _feasible_default_guess(problem, x, U0, params, -1.0 if mode == "maximize" else 1.0)
     _check_side_conditions(problem, x)
     disc = _Discretization(problem, x, U0, params, mode, degree)
+    if degree > 1 and callable(guess):  # the guess between the nodes too (a smooth start)
+        disc.interior_guess = _interior_guess(problem, x, guess, degree)
+        disc.set_guess(disc.U0)
     if degree > 1:  # Gauss points in every cell (no blocks); a singular end would spoil the order
         bad = _detect_singular_ends(disc)
         if bad:
@@ -496,6 +501,20 @@ def discretize(problem: Problem, n=None, *, grid=None, guess=None, quadrature="a
 
 
 _MAX_DEGREE = 16
+
+
+def _interior_guess(problem, x, guess, degree):
+    """``guess`` at the interior Gauss–Lobatto nodes of each cell, shape ``(n-1, p-1, m)``."""
+    from .elements import gll_nodes
+    xi = x[:-1, None] + gll_nodes(degree)[None, 1:-1] * np.diff(x)[:, None]
+    try:
+        values = np.asarray(guess(xi.reshape(-1)), dtype=np.float64)
+    except Exception as exc:  # the user's function: report what failed, keep the cause
+        raise ValueError(f"guess: calling guess(x) between the nodes (shape {xi.size},) raised {exc!r}") from exc
+    if values.size != xi.size * problem.components or not np.all(np.isfinite(values)):
+        raise ValueError(f"guess: guess(x) between the nodes must give {xi.size} finite node values "
+                         f"of shape {problem.shape}, got shape {values.shape}")
+    return values.reshape(xi.shape + (problem.components,))
 
 
 def _check_degree(degree):
