@@ -56,7 +56,8 @@ def plot_solution(sol, path=None, *, exact=None, ax=None, show_guess=True, inver
         if ref is not None:
             ax_f.plot(xs, ref[:, j], "-", color="0.6", lw=4, alpha=0.6, label="exact" if j == 0 else None)
         if smooth:
-            ax_f.plot(xs, F_smooth[:, j], "-", color=c, lw=1.6, label=f"{label}varcalc (n={sol.x.size})")
+            deg = f", p={sol.degree}" if getattr(sol, "degree", 1) > 1 else ""
+            ax_f.plot(xs, F_smooth[:, j], "-", color=c, lw=1.6, label=f"{label}varcalc (n={sol.x.size}{deg})")
             ax_f.plot(sol.x, F[:, j], ".", color=c, ms=5)
         else:
             style = ".-" if sol.x.size <= 60 else "-"

@@ -102,6 +102,9 @@ def solve(problem: Problem, n: int | None = None, *, grid=None, guess=None,
     >>> sol.converged, sol.iterations, round(float(sol(0.5)), 6)   # exact: f = x(x-1)/2
     (True, 1, -0.125)
     """
+    if degree != 1 and _is_planar(problem):
+        raise ValueError("degree: not available for a 2-D (planar) problem; use "
+                         "vc.solve_planar(problem, n=..., element='P2')")
     if _is_planar(problem):  # a 2-D domain: varcalc.planar (P1 triangles; solve_planar for more)
         return _solve_planar(problem, n, grid=grid, guess=guess, solver=solver, quadrature=quadrature,
                              singular_ends=singular_ends, warm_start=warm_start, verbose=verbose,
