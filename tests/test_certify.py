@@ -112,3 +112,13 @@ def test_legendre_condition_fails_for_a_concave_integrand():
     cert = sol.certificate
     assert cert.legendre_min == pytest.approx(-2.0)
     assert cert.verdict == "saddle of index 9" and "violated" in cert.evidence
+
+
+def test_high_order_elements_certificate_uses_the_gll_mass():
+    """degree = 3 on 10 cells: λ_min = (π/T)² - 1 to 1e-7 (P1 on 200 cells: 4e-5)."""
+    T = np.pi + 0.05
+    sol = vc.solve(oscillator(T), n=11, mode="stationary", degree=3)
+    cert = sol.certificate
+    assert cert.verdict == "saddle of index 1" and cert.dimension == 3 * 10 - 1
+    assert cert.smallest_eigenvalue == pytest.approx((np.pi / T) ** 2 - 1, abs=1e-7)
+    assert abs(cert.conjugate_point - np.pi) < T / 10  # located to its cell for degree > 1

@@ -105,7 +105,7 @@ def certify(sol) -> Certificate:
     dimension = n_primal - n_mult
 
     lam, vecs, scale = _smallest_eigenpairs(D, frozen, lay, aux["mass"] * _length_factor(sol, disc),
-                                            max(negative, 0) + 2, dimension)
+                                            max(negative, 0) + 2, dimension, x * _length_factor(sol, disc))
     zero_tol = ZERO_TOLERANCE * scale
     n_zero = int(np.sum(np.abs(lam) <= zero_tol))
     positive = dimension - max(negative, 0) - n_zero
@@ -253,14 +253,26 @@ def _sparse_kkt(D, frozen, lay):
     return K, keep
 
 
-def _smallest_eigenpairs(D, frozen, lay, mass, nev, dimension):
+def _smallest_eigenpairs(D, frozen, lay, mass, nev, dimension, x_grid):
     """The ``nev`` eigenvalues of ``K v = λ M v`` nearest below-zero, their vectors (full length,
     zeros at frozen unknowns), and the scale of the pencil (for the zero tolerance)."""
     K, keep = _sparse_kkt(D, frozen, lay)
     d, n = frozen.shape
     k = K.shape[0] - d * n
     m_diag = np.zeros((n, d))
-    m_diag[:, : lay.m] = np.asarray(mass)[:, None]
+    if lay.degree == 1:
+        m_diag[:, : lay.m] = np.asarray(mass)[:, None]
+    else:  # GLL-lumped mass: block i = [f_i, interior values of cell i]; the last block's are dummies
+        from .elements import gll_weights
+
+        w = gll_weights(lay.degree)
+        h = np.diff(x_grid)
+        node = np.zeros(n)
+        node[:-1] += h * w[0]
+        node[1:] += h * w[-1]
+        m_diag[:, : lay.m] = node[:, None]
+        # (n-1, (p-1) m): each interior node's weight once per component, as the rows are laid out.
+        m_diag[:-1, lay.m: lay.m * lay.degree] = (h[:, None] * w[None, 1:-1]).repeat(lay.m, axis=1)
     # Slopes (order 2) and multipliers carry no mass: the pencil eliminates them.
     m_full = np.concatenate([m_diag.ravel(), np.zeros(k)])
     Kr = K[keep][:, keep].tocsc()

@@ -216,9 +216,6 @@ class Solution:
         conditions, and a verdict (``"strict local minimum"``, ``"saddle of index k"``,
         ``"degenerate"``).  Computed on first access (a sparse shift-invert eigensolve, O(n))."""
         if self._certificate is None:
-            if self.degree > 1:  # certify.py lumps the mass on the nodal rows only
-                raise ValueError("certificate: not available for degree > 1 yet; solve with degree=1 "
-                                 "for the second-variation certificate (sol.negative has the inertia)")
             from .certify import certify
 
             self._certificate = certify(self)
