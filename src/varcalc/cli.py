@@ -188,6 +188,10 @@ def _cmd_solve(args) -> int:
                            max_iter=args.max_iter, verbose=not args.quiet)
     elapsed = time.perf_counter() - t0
     print(_report(sol, elapsed))
+    if getattr(args, "estimate", False) and hasattr(sol, "error_estimate"):
+        est = sol.error_estimate
+        print(f"  error estimate (grid halved, Richardson with order {est.order}): |J_h - J| ≈ "
+              f"{est.value_error:.2e} (relative {est.relative_value_error:.2e}), max nodal error ≈ {est.f_error:.2e}")
     if not args.no_plot:
         stem = sol.problem.name if sol.problem.name != "problem" else Path(args.problem).stem
         path = Path(args.plot) if args.plot else Path("plots") / f"{stem}.png"
@@ -378,6 +382,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-plot", action="store_true", help="do not plot")
     s.add_argument("--json", help="write the solution as JSON to this path")
     s.add_argument("--quiet", action="store_true", help="no Newton iteration table")
+    s.add_argument("--estimate", action="store_true",
+                   help="also estimate the discretization error (one more solve on the halved grid)")
     s.set_defaults(func=_cmd_solve)
     p = sub.add_parser("plots", help="solve every catalog problem and write plots/<name>.png")
     p.add_argument("--outdir", default="plots")

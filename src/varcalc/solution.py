@@ -103,6 +103,7 @@ class Solution:
     # (discretization, final V (d, n), final z (k,)): what the certificate re-linearises at.
     _state: object = field(repr=False, default=None, compare=False)
     _certificate: object = field(repr=False, default=None, compare=False)
+    _estimate: object = field(repr=False, default=None, compare=False)
 
     @classmethod
     def _from_newton(cls, problem, disc, out, elapsed):
@@ -220,6 +221,17 @@ class Solution:
 
             self._certificate = certify(self)
         return self._certificate
+
+    @property
+    def error_estimate(self):
+        """A-posteriori error estimate (:class:`varcalc.estimate.ErrorEstimate`): ``value_error``
+        (of ``|J_h - J|``), ``f_error`` (of the max nodal error), ``cell_indicator``, from one
+        more solve on the grid with every cell halved (Richardson).  Computed on first access."""
+        if self._estimate is None:
+            from .estimate import two_grid
+
+            self._estimate = two_grid(self)
+        return self._estimate
 
     @property
     def verdict(self) -> str:
