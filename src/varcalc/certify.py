@@ -334,7 +334,6 @@ def _conjugate_point(D, frozen, lay, x, problem):
     if lay.curve_ends:
         return None, "not computed with an end on a curve (the abscissa is an unknown)"
     P = np.asarray(D["pivots"])  # (n, d, d)
-    n = P.shape[0]
     neg = np.sum(np.linalg.eigvalsh(P) < 0, axis=1)
     constraint_rows = np.sum(~frozen[lay.d_el:], axis=0)  # each multiplier adds one negative
     running = np.cumsum(neg - constraint_rows)

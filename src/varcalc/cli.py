@@ -117,6 +117,21 @@ def solve_module(module, *, n=None, grading=None, grading_end=None, max_iter=Non
                  **options, **kwargs)
 
 
+def summary_lines(sol, elapsed, size: str, nodal_error) -> list[str]:
+    """First lines of a solve report (1-D and 2-D): status, size, time, J and its error, and
+    ``nodal_error()`` (a callable giving the error line) when the problem has an exact solution."""
+    p = sol.problem
+    lines = [f"{p.name}: {'converged' if sol.converged else 'NOT converged'} in {sol.iterations} "
+             f"Newton iteration{'s' * (sol.iterations != 1)}, {size}, {elapsed:.2f} s (compile included)",
+             f"  J = {sol.value:.15g}"]
+    if p.exact_value is not None:
+        rel = sol.value_error() / max(abs(p.exact_value), 1e-300)
+        lines.append(f"  exact J = {p.exact_value:.15g}, error {sol.value_error():.3e} (relative {rel:.3e})")
+    if p.exact is not None:
+        lines.append(nodal_error())
+    return lines
+
+
 def _report(sol, elapsed) -> str:
     import numpy as np
 
@@ -124,15 +139,8 @@ def _report(sol, elapsed) -> str:
 
     if isinstance(sol.problem, PlanarProblem):
         return planar.report(sol, elapsed)
-    p = sol.problem
-    lines = [f"{p.name}: {'converged' if sol.converged else 'NOT converged'} in {sol.iterations} "
-             f"Newton iteration{'s' * (sol.iterations != 1)}, n = {sol.x.size} nodes, {elapsed:.2f} s (compile included)",
-             f"  J = {sol.value:.15g}"]
-    if p.exact_value is not None:
-        rel = sol.value_error() / max(abs(p.exact_value), 1e-300)
-        lines.append(f"  exact J = {p.exact_value:.15g}, error {sol.value_error():.3e} (relative {rel:.3e})")
-    if p.exact is not None:
-        lines.append(f"  max nodal error vs exact extremal: {sol.error():.3e}")
+    lines = summary_lines(sol, elapsed, f"n = {sol.x.size} nodes",
+                          lambda: f"  max nodal error vs exact extremal: {sol.error():.3e}")
     lines.append(f"  quadrature: {sol.quadrature}" + (f", singular ends: {', '.join(sol.singular_ends)}"
                                                       if sol.singular_ends else ""))
     for name, mu in sol.multipliers.items():

@@ -35,16 +35,10 @@ def solve_module(module, *, n=None, max_iter=None, verbose=False):
 
 
 def report(sol, elapsed) -> str:
-    p = sol.problem
-    lines = [f"{p.name}: {'converged' if sol.converged else 'NOT converged'} in {sol.iterations} Newton "
-             f"iteration{'s' * (sol.iterations != 1)}, {sol.element}, {len(sol.nodes)} nodes, "
-             f"{len(sol.triangles)} triangles, {elapsed:.2f} s (compile included)",
-             f"  J = {sol.value:.15g}"]
-    if p.exact_value is not None:
-        rel = sol.value_error() / max(abs(p.exact_value), 1e-300)
-        lines.append(f"  exact J = {p.exact_value:.15g}, error {sol.value_error():.3e} (relative {rel:.3e})")
-    if p.exact is not None:
-        lines.append(f"  max nodal error vs exact: {sol.error():.3e}, L2 error {sol.l2_error():.3e}")
+    from ..cli import summary_lines
+
+    lines = summary_lines(sol, elapsed, f"{sol.element}, {len(sol.nodes)} nodes, {len(sol.triangles)} triangles",
+                          lambda: f"  max nodal error vs exact: {sol.error():.3e}, L2 error {sol.l2_error():.3e}")
     st = sol.stats
     lines.append(f"  linear solver: {st['linear_solver']} ({st['n_free']} unknowns, {st['nnz']} nonzeros), "
                  f"time: derivatives {st['time_derivatives_total']:.2f} s, linear {st['time_linear_total']:.2f} s")
