@@ -1,16 +1,18 @@
 """Adaptive refinement to a tolerance: solve, estimate, split where the estimate comes from, repeat.
 
 Each level solves on a grid of ``n`` nodes (piecewise-linear elements) and once more on the grid
-with every cell halved (:func:`varcalc.estimate.two_grid`, warm-started from the coarse solution).
-The difference of the two values estimates the error of the finer one by Richardson
-extrapolation (order 2: ``|J_{h/2} - J| ≈ |J_h - J_{h/2}| / 3``); per coarse cell, the change of
-the cell energies says where the error comes from (``cell_indicator``).  If the estimate meets the
+with every cell halved (warm-started from the coarse solution).  The difference of the two values
+estimates the error of the finer one by Richardson extrapolation (order 2:
+``|J_{h/2} - J| ≈ |J_h - J_{h/2}| / 3``); per coarse cell, :func:`hierarchical_indicator` says where
+the difference comes from.  If the estimate meets the
 tolerance the finer solution is returned; otherwise the next grid splits the cells with the
 largest indicators and is solved starting from the finer solution.
 
 Compile-friendly: every grid has a node count from the ladder ``2^k + 1, 3·2^(k-1) + 1``
 (33, 49, 65, 97, 129, ...), closed under halving every cell (``2n - 1``), so the coarse and the
-fine solves of all levels share a handful of array shapes.  A level adds exactly the number of
+fine solves of all levels share a handful of array shapes; the tanh-sinh blocks at a singular end
+are padded to 64 cells (or the next power of two), so the quadrature layout — part of the compile
+key — is the same for every grid of one size.  A level adds exactly the number of
 nodes that takes the grid to the next rung (or further when the estimate is far from the
 tolerance): a cell with indicator ``η`` is split into ``2^k`` equal parts, ``k`` the least with
 ``η 8^-k <= θ`` (the error of a smooth cell falls like ``h³``), and ``θ`` is chosen so that the
@@ -160,48 +162,85 @@ def refine(x, indicator, n_new: int, *, singular_ends=()) -> np.ndarray:
 
 
 _CACHE: dict = {}
+_PAD_MIN = 64  # near-end tanh-sinh blocks padded to 64, 128, ... cells (at most all of them)
 
 
-def _slope_hessian(disc):
-    """Jitted ``(f (c, m), f' (c, m), x (c,), z, aux) -> ∂²G̃/∂f'² (c, m, m)`` for ``disc``'s problem."""
+def _padded_blocks(blocks, ncell):
+    """The quadrature blocks with the near-end tanh-sinh blocks widened to a power of two (>= 64)
+    cells and the bulk on 8 Gauss points, so that the compile key (the blocks) changes rarely.
+    Widening is safe: tanh-sinh integrates a smooth cell at least as well as Gauss."""
+    from .quadrature import CellBlock
+
+    blocks = tuple(blocks)
+    if len(blocks) == 1 or not any(b.rule_name == "tanh-sinh" for b in blocks):
+        return blocks
+    pad = lambda k: 0 if k == 0 else min(max(_PAD_MIN, 1 << int(np.ceil(np.log2(k)))), ncell)
+    k_left = pad(blocks[0].size if blocks[0].rule_name == "tanh-sinh" else 0)
+    k_right = pad(blocks[-1].size if blocks[-1].rule_name == "tanh-sinh" else 0)
+    k_right = min(k_right, ncell - k_left)
+    out = []
+    if k_left:
+        out.append(CellBlock(0, k_left, "tanh-sinh"))
+    if k_left < ncell - k_right:
+        out.append(CellBlock(k_left, ncell - k_right, "gauss8"))
+    if k_right:
+        out.append(CellBlock(ncell - k_right, ncell, "tanh-sinh"))
+    return tuple(out)
+
+
+def _solve_on(problem, x, guess, solver, params, mode, singular_ends=None):
+    """:func:`varcalc.solve` on grid ``x`` with padded near-end quadrature blocks (fewer compiles)."""
+    import time as _time
+
     import jax
 
-    from .functional import DiscreteFunctional
-    from .lagrangian import internal_integrand
+    from .newton import Newton
+    from .solution import Solution
+    from .solve import _check_guess_finite, _compiled_solver, discretize
 
-    problem, lay = disc.problem, disc.layout
-    key = (lay.key(problem), disc.mode)
+    disc = discretize(problem, grid=x, guess=guess, singular_ends=singular_ends, params=params, mode=mode)
+    disc.blocks = _padded_blocks(disc.blocks, x.size - 1)
+    solver = Newton() if solver is None else solver
+    if not isinstance(solver, Newton):
+        raise TypeError(f"solver: expected a vc.Newton(...) options object, got {type(solver).__name__}")
+    t0 = _time.perf_counter()
+    out = jax.device_get(_compiled_solver(disc, solver)(*disc.arrays(), solver.rtol, solver.atol))
+    if not np.isfinite(out["value"][0]):
+        _check_guess_finite(disc)
+    return Solution._from_newton(problem, disc, out, _time.perf_counter() - t0)
+
+
+def _cell_energies(disc, V, z):
+    """The cell energies of ``disc``'s discrete functional at ``V`` (d_el, n), shape (n-1,)."""
+    import jax
+    import jax.numpy as jnp
+
+    key = ("cells", disc.layout.key(disc.problem), disc.blocks, disc.mode)
     if key not in _CACHE:
-        G = DiscreteFunctional(internal_integrand(problem, lay), problem.is_vector, ())._G
-        hess = jax.hessian(G, argnums=1)
-        _CACHE[key] = jax.jit(jax.vmap(hess, in_axes=(0, 0, 0, None, None)))
-    return _CACHE[key]
+        _CACHE[key] = jax.jit(disc.functional.cell_energies)
+    return np.asarray(_CACHE[key](jnp.asarray(V), jnp.asarray(disc.x), jnp.asarray(z), disc.aux()))
 
 
 def hierarchical_indicator(coarse, fine) -> np.ndarray:
-    """Energy of the fine solution's hierarchical surplus on each coarse cell, shape (n-1,).
+    """Each coarse cell's share of ``J_h - J_{h/2}``, shape (n-1,), from the fine solution alone.
 
-    On coarse cell ``i`` the fine solution differs from its own linear interpolant by a hat of
-    height ``d_i = f_{2i+1} - (f_{2i} + f_{2i+2}) / 2`` (fine node numbering); its energy
-    ``½ ∫ d'ᵀ G_{f'f'} d' dx = 2 d_iᵀ G_{f'f'} d_i / h_i`` (``G_{f'f'}`` at the fine midpoint) is the
-    share of ``J_h - J_{h/2}`` the cell is responsible for — local, unlike a difference of cell
-    energies, which also moves with every shift of the nodal values elsewhere.  It decays like
-    ``h³`` on a smooth cell and like ``h`` on the cell at a singular end of the brachistochrone.
+    ``η_i = |E_i(R f) - E'_{2i}(f) - E'_{2i+1}(f)|``: the coarse discrete energy of cell ``i`` at
+    the fine solution's values on the coarse nodes (``R f``) minus the fine energies of its two
+    halves at the fine solution.  Both use the same nodal values, so ``η`` is local (a difference of
+    the two solutions' cell energies also moves with every shift of the nodal values elsewhere).
+    To leading order it is the energy ``2 dᵀ G_{f'f'} d / h`` of the fine solution's surplus
+    ``d = f_{2i+1} - (f_{2i} + f_{2i+2}) / 2`` over its chord plus the change of the quadrature
+    error; ``Σ η_i >= |J_h(R f) - J_{h/2}(f)| ≈ |J_h - J_{h/2}|`` (``J_h`` is stationary at the coarse
+    solution).  It decays like ``h³`` on a smooth cell and like ``h`` on the cell at a singular
+    end of the brachistochrone.
     """
-    import jax.numpy as jnp
-
-    disc, V, z = coarse._state
+    disc, _, _ = coarse._state
     fdisc, Vf, zf = fine._state
-    m = disc.layout.m
-    F = np.asarray(Vf[:m])  # (m, 2n-1)
-    xf = np.asarray(fdisc.x)
-    left, mid, right = F[:, 0:-1:2], F[:, 1::2], F[:, 2::2]
-    h = xf[2::2] - xf[0:-1:2]
-    d = (mid - 0.5 * (left + right)).T  # (n-1, m)
-    slope = ((right - left) / h).T
-    H = np.asarray(_slope_hessian(fdisc)(jnp.asarray(mid.T), jnp.asarray(slope), jnp.asarray(xf[1::2]),
-                                         jnp.asarray(zf), fdisc.aux()))
-    eta = 2.0 * np.abs(np.einsum("ci,cij,cj->c", d, H, d)) / h
+    d_el = fdisc.layout.d_el
+    Vf = np.asarray(Vf[:d_el])
+    E = _cell_energies(disc, Vf[:, ::2], zf)
+    Ef = _cell_energies(fdisc, Vf, zf)
+    eta = np.abs(E - (Ef[0::2] + Ef[1::2]))
     return np.where(np.isfinite(eta), eta, np.inf)
 
 
@@ -246,15 +285,14 @@ def solve_adaptive(problem, tol, *, n0: int = 33, max_nodes: int = 2**17 + 1, re
     >>> bool(abs(sol.value + 1 / 24) < 1e-8), sol.stats["tol_met"]
     (True, True)
     """
-    from .estimate import two_grid
     from .problem import Problem
-    from .solve import solve
 
     if not isinstance(problem, Problem):
         raise TypeError(f"problem: expected a vc.Problem, got {type(problem).__name__}")
     if problem.order != 1:
         raise ValueError("problem: adaptive refinement needs an order=1 problem (G(f, f', x))")
-    if problem.free_ends or problem.pointwise or problem.bound is not None or problem.data is not None:
+    curve = problem.end_curve("left") is not None or problem.end_curve("right") is not None
+    if curve or problem.pointwise or problem.bound is not None or problem.data is not None:
         raise ValueError("problem: adaptive refinement supports fixed or natural ends and Integral "
                          "constraints only (no OnCurve, Pointwise, Bound or Data) yet")
     try:
@@ -273,24 +311,25 @@ def solve_adaptive(problem, tol, *, n0: int = 33, max_nodes: int = 2**17 + 1, re
     n = int(rungs[np.searchsorted(rungs, n0)])
     a, b = problem.domain
     x = np.linspace(a, b, n)
-    options = dict(solver=solver, params=params, mode=mode)
     guess = None
     history = []
     t_start = time.perf_counter()
     best = None
     for level in range(200):
-        coarse = solve(problem, grid=x, guess=guess, **options)
-        if not coarse.converged:
-            coarse.stats["mesh_history"] = history
-            coarse.stats["tol_met"] = False
-            coarse.message = f"adaptive level {level} ({n} nodes): {coarse.message}"
-            return best if best is not None else coarse
-        est = two_grid(coarse)
-        fine = est.fine
-        if not fine.converged:
-            coarse.stats["mesh_history"] = history
-            coarse.stats["tol_met"] = False
-            return best if best is not None else coarse
+        coarse = _solve_on(problem, x, guess, solver, params, mode)
+        fine = coarse
+        if coarse.converged:
+            xf = np.empty(2 * x.size - 1)
+            xf[0::2], xf[1::2] = x, 0.5 * (x[:-1] + x[1:])
+            fine = _solve_on(problem, xf, coarse, solver, params, mode, singular_ends=coarse.singular_ends)
+        if not fine.converged:  # return the last good level's solution, or this failure
+            failed = fine if coarse.converged else coarse
+            out = best if best is not None else failed
+            out.stats["mesh_history"] = history
+            out.stats["error_estimate"] = history[-1]["estimate"] if history else float("inf")
+            out.stats["tol_met"] = False
+            out.message += f" (adaptive level {level}, {failed.x.size} nodes: {failed.message})"
+            return out
         delta = abs(coarse.value - fine.value)
         estimate = delta / (2.0**_ORDER - 1.0)  # Richardson: the error of the fine value
         target = tol * abs(fine.value) if rel else tol

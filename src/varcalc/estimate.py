@@ -105,9 +105,12 @@ def two_grid(sol) -> ErrorEstimate:
 _CACHE: dict = {}
 
 
-def _cell_energies(sol):
-    """Energies of the cells of ``sol``'s discrete Lagrangian at its solution, (n-1,)."""
-    disc, V, z = sol._state
+def _cell_energies(sol, V=None, z=None):
+    """Energies of the cells of ``sol``'s discrete Lagrangian, (n-1,): at its solution, or at the
+    unknowns ``V`` (d, n), ``z`` given on its grid."""
+    disc, V_sol, z_sol = sol._state
+    V = V_sol if V is None else V
+    z = z_sol if z is None else z
     key = (disc.layout.key(disc.problem), disc.blocks, disc.layout.degree)
     if key not in _CACHE:
         _CACHE[key] = jax.jit(disc.functional.cell_energies)
@@ -116,6 +119,14 @@ def _cell_energies(sol):
 
 
 def _cell_indicator(coarse, fine):
-    E = _cell_energies(coarse)
+    """``|E_i(f_{h/2} at the coarse nodes) - E'_{2i} - E'_{2i+1}|``: both sides at one set of
+    nodal values, so a cell's indicator is what halving it gains, and they add up to about
+    ``J_h - J_{h/2}``.  (Coarse energies at the coarse solution instead mislocalise: their
+    differences are dominated by the solution's change, e.g. all at a singular end.)"""
+    _, Vf, zf = fine._state
+    if coarse.degree > 1:  # interior GLL rows do not nest: compare at each grid's own solution
+        E = _cell_energies(coarse)
+    else:
+        E = _cell_energies(coarse, np.asarray(Vf)[:, ::2], zf)
     Ef = _cell_energies(fine)
     return np.abs(E - (Ef[0::2] + Ef[1::2]))

@@ -36,7 +36,8 @@ _QUADRATURES = ("auto", "midpoint", "accurate")
 def solve(problem: Problem, n: int | None = None, *, grid=None, guess=None,
           solver: Newton | None = None, quadrature: str = "auto", singular_ends=None,
           warm_start: bool | None = None, verbose: bool = False, params=None,
-          mode: str = "minimize", bc=None, constraint_values=None, degree: int = 1) -> Solution:
+          mode: str = "minimize", bc=None, constraint_values=None, degree: int = 1,
+          tol: float | None = None) -> Solution:
     """Find the extremal of ``problem`` on a grid by Newton's method on the exact Hessian.
 
     Parameters
@@ -86,6 +87,12 @@ def solve(problem: Problem, n: int | None = None, *, grid=None, guess=None,
         cell ends; the unknowns are ``(n - 1) p + 1`` values per component.  Needs a smooth
         integrand on fixed ends (no singular ends, Pointwise, Bound, Data or OnCurve).
 
+    tol : float, optional
+        Accuracy on demand: refine the grid adaptively (from ``n`` nodes, default 33) until the
+        estimate of ``|J_h - J| / |J_h|`` is below ``tol`` (:func:`varcalc.adaptive.solve_adaptive`;
+        the mesh history is in ``sol.stats["mesh_history"]``).  Not combined with ``grid``,
+        ``guess``, ``degree`` or the quadrature options.
+
     Returns
     -------
     Solution
@@ -105,6 +112,18 @@ def solve(problem: Problem, n: int | None = None, *, grid=None, guess=None,
     if degree != 1 and _is_planar(problem):
         raise ValueError("degree: not available for a 2-D (planar) problem; use "
                          "vc.solve_planar(problem, n=..., element='P2')")
+    if tol is not None:
+        given = [name for name, v in (("grid", grid), ("guess", guess), ("singular_ends", singular_ends),
+                                      ("warm_start", warm_start), ("bc", bc),
+                                      ("constraint_values", constraint_values)) if v is not None]
+        given += ["quadrature"] * (quadrature != "auto") + ["degree"] * (degree != 1)
+        if given:
+            raise ValueError(f"{', '.join(given)}: not combined with tol= (the adaptive solve chooses "
+                             "the grid and its quadrature); give them without tol=")
+        from .adaptive import solve_adaptive
+
+        return solve_adaptive(problem, tol, n0=33 if n is None else n, solver=solver, params=params,
+                              mode=mode, verbose=verbose)
     if _is_planar(problem):  # a 2-D domain: varcalc.planar (P1 triangles; solve_planar for more)
         return _solve_planar(problem, n, grid=grid, guess=guess, solver=solver, quadrature=quadrature,
                              singular_ends=singular_ends, warm_start=warm_start, verbose=verbose,
