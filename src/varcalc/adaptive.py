@@ -190,24 +190,12 @@ def _padded_blocks(blocks, ncell):
 
 def _solve_on(problem, x, guess, solver, params, mode, singular_ends=None):
     """:func:`varcalc.solve` on grid ``x`` with padded near-end quadrature blocks (fewer compiles)."""
-    import time as _time
-
-    import jax
-
     from .newton import Newton
-    from .solution import Solution
-    from .solve import _check_guess_finite, _compiled_solver, discretize
+    from .solve import discretize, run_newton
 
     disc = discretize(problem, grid=x, guess=guess, singular_ends=singular_ends, params=params, mode=mode)
     disc.blocks = _padded_blocks(disc.blocks, x.size - 1)
-    solver = Newton() if solver is None else solver
-    if not isinstance(solver, Newton):
-        raise TypeError(f"solver: expected a vc.Newton(...) options object, got {type(solver).__name__}")
-    t0 = _time.perf_counter()
-    out = jax.device_get(_compiled_solver(disc, solver)(*disc.arrays(), solver.rtol, solver.atol))
-    if not np.isfinite(out["value"][0]):
-        _check_guess_finite(disc)
-    return Solution._from_newton(problem, disc, out, _time.perf_counter() - t0)
+    return run_newton(disc, Newton.checked(solver))
 
 
 def _cell_energies(disc, V, z):

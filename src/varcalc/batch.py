@@ -104,9 +104,7 @@ def solve_batch(problem: Problem, n: int | None = None, *, grid=None, params=Non
     t_start = time.perf_counter()
     if not isinstance(problem, Problem):
         raise TypeError(f"problem: expected a vc.Problem, got {type(problem).__name__}")
-    solver = Newton() if solver is None else solver
-    if not isinstance(solver, Newton):
-        raise TypeError(f"solver: expected a vc.Newton(...) options object, got {type(solver).__name__}")
+    solver = Newton.checked(solver)
     if not (progress is True or progress is False or callable(progress)):
         raise TypeError(f"progress: expected True, False or a callable, got {progress!r}")
     sizes = {}

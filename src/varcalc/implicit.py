@@ -35,6 +35,7 @@ import numpy as np
 from jax import lax
 
 from .lagrangian import DiscreteLagrangian
+from .linalg import block_tridiag_matvec
 from .newton import Status, bordered_solve, restrict
 
 __all__ = ["is_traced", "TracedSolution", "implicit_solver"]
@@ -121,16 +122,14 @@ def kkt_solve(lag, V, z, x, aux, frozen, rV, rz):
         C = jnp.zeros((0, 0), V.dtype)
 
     shape, size = V.shape, V.size
+    diag_n, upper_n = jnp.moveaxis(diag, -1, 0), jnp.moveaxis(upper, -1, 0)  # nodes first, for linalg
 
     def split(w):
         return w[:size].reshape(shape), w[size:]
 
     def matvec(w):  # one flat vector: transposition needs the right-hand side to be one linear value
         wV, wz = split(w)
-        hv = jnp.einsum("ijn,jn->in", diag, wV)
-        hv = hv.at[:, :-1].add(jnp.einsum("ijn,jn->in", upper, wV[:, 1:]))
-        hv = hv.at[:, 1:].add(jnp.einsum("jin,jn->in", upper, wV[:, :-1]))
-        hv = hv + jnp.einsum("dnk,k->dn", B, wz)
+        hv = block_tridiag_matvec(diag_n, upper_n, wV.T).T + jnp.einsum("dnk,k->dn", B, wz)
         return jnp.concatenate([hv.ravel(), jnp.einsum("dnk,dn->k", B, wV) + C @ wz])
 
     def solve(_, b):

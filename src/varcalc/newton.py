@@ -134,6 +134,15 @@ class Newton:
             if not isinstance(v, (int, float)) or not (v >= 0) or v == float("inf"):
                 raise ValueError(f"{name}: expected a finite number >= 0, got {v!r}")
 
+    @classmethod
+    def checked(cls, solver) -> "Newton":
+        """``solver`` (the ``solver=`` argument of the solve functions) validated; ``None``: defaults."""
+        if solver is None:
+            return cls()
+        if not isinstance(solver, cls):
+            raise TypeError(f"solver: expected a vc.Newton(...) options object, got {type(solver).__name__}")
+        return solver
+
 
 _ARMIJO_C1 = 1e-4  # sufficient decrease J(U + a du) <= J + c1 a gᵀdu (Nocedal & Wright §3.1)
 _SHIFT_MIN = 1e-8  # first relative diagonal shift tried when H is indefinite

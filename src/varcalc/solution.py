@@ -118,8 +118,7 @@ class Solution:
         x = np.asarray(disc.x_user)
         end = start = None
         if lay.free_end:
-            A = float(z[lay.end_index("left")]) if "left" in lay.curve_ends else x[0]
-            B = float(z[lay.end_index("right")]) if "right" in lay.curve_ends else x[-1]
+            A, B = (float(v) for v in lay.ends(z, {"a": x[0], "b": x[-1]}))
             x = A + (B - A) * np.asarray(disc.x)
             x[0], x[-1] = A, B
             start = A if "left" in lay.curve_ends else None

@@ -140,9 +140,7 @@ def solve(problem: Problem, n: int | None = None, *, grid=None, guess=None,
         problem = _with_values(problem, bc, constraint_values)
     disc = discretize(problem, n, grid=grid, guess=guess, quadrature=quadrature,
                       singular_ends=singular_ends, params=params, mode=mode, degree=degree)
-    solver = Newton() if solver is None else solver
-    if not isinstance(solver, Newton):
-        raise TypeError(f"solver: expected a vc.Newton(...) options object, got {type(solver).__name__}")
+    solver = Newton.checked(solver)
 
     if degree > 1 and warm_start:
         raise ValueError("warm_start: not available with degree > 1 (high-order elements need few nodes)")
@@ -151,13 +149,7 @@ def solve(problem: Problem, n: int | None = None, *, grid=None, guess=None,
     t0 = time.perf_counter()
     coarse = _warm_start(disc, solver) if warm_start else None
 
-    run = _compiled_solver(disc, solver)
-    out = run(*disc.arrays(), solver.rtol, solver.atol)
-    out = jax.device_get(out)
-    elapsed = time.perf_counter() - t0
-    if not np.isfinite(out["value"][0]):
-        _check_guess_finite(disc)  # raises ValueError naming the first bad cell
-    sol = Solution._from_newton(problem, disc, out, elapsed)
+    sol = run_newton(disc, solver, t0)
     if not sol.converged and disc.layout.k_int:
         _diagnose_integrals(problem, disc, sol)
     if coarse is not None:
@@ -166,6 +158,16 @@ def solve(problem: Problem, n: int | None = None, *, grid=None, guess=None,
     if verbose:
         print(sol.table())
     return sol
+
+
+def run_newton(disc, solver, t0=None) -> Solution:
+    """The compiled Newton loop on a discretization, as a :class:`Solution` (timed from ``t0``,
+    default now).  A non-finite start raises ValueError naming the first bad cell."""
+    t0 = time.perf_counter() if t0 is None else t0
+    out = jax.device_get(_compiled_solver(disc, solver)(*disc.arrays(), solver.rtol, solver.atol))
+    if not np.isfinite(out["value"][0]):
+        _check_guess_finite(disc)
+    return Solution._from_newton(disc.problem, disc, out, time.perf_counter() - t0)
 
 
 def _is_planar(problem):
@@ -241,14 +243,11 @@ def _solve_traced(problem, n, *, grid, guess, solver, quadrature, singular_ends,
     with jax.ensure_compile_time_eval():  # under jit too: the discretization is made of numbers
         disc = discretize(problem, n, grid=grid, guess=guess, quadrature=quadrature,
                           singular_ends=singular_ends, params=concrete, mode=mode)
-    solver = Newton() if solver is None else solver
-    if not isinstance(solver, Newton):
-        raise TypeError(f"solver: expected a vc.Newton(...) options object, got {type(solver).__name__}")
+    solver = Newton.checked(solver)
     lay = disc.layout
     V0, z0, x, aux, fixed, lo, hi = disc.arrays()
-    keys = {"left": (0, 0), "right": (0, -1), "left'": (1, 0), "right'": (1, -1)}
     for key, value in bc.items():
-        row, node = keys[key]
+        row, node = _BC_SLOTS[key]
         V0 = V0.at[row * lay.m:(row + 1) * lay.m, node].set(jnp.reshape(jnp.asarray(value, V0.dtype), (lay.m,)))
     c = jnp.asarray(aux.pop("c"))
     for j, con in enumerate(problem.integrals):
@@ -290,6 +289,8 @@ def _implicit_core(disc, solver):
     return _CACHE[key]
 
 
+# Where a Dirichlet key sits in the unknowns V (d, n): (block row of m, node): values, then slopes.
+_BC_SLOTS = {"left": (0, 0), "right": (0, -1), "left'": (1, 0), "right'": (1, -1)}
 _WARM_START_MIN_NODES = 8193
 _WARM_START_NODES = 2049
 _MODES = ("minimize", "maximize", "stationary")
@@ -336,8 +337,7 @@ class _Discretization:
         self.blocks = ()
         n = x_user.size
         self.fixed = np.zeros((lay.d, n), bool)
-        keys = {"left": (0, 0), "right": (0, -1), "left'": (1, 0), "right'": (1, -1)}
-        for key, (row, node) in keys.items():
+        for key, (row, node) in _BC_SLOTS.items():
             if key in problem.bc:
                 self.fixed[row * lay.m:(row + 1) * lay.m, node] = True
         # Multipliers of pointwise constraints at nodes whose f is fixed are not unknowns.

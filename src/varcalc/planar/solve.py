@@ -100,9 +100,7 @@ def solve_planar(problem, n=None, *, mesh=None, element="P1", guess=None, linear
         raise TypeError(f"problem: expected a varcalc.planar.PlanarProblem, got {type(problem).__name__}")
     if element not in ("P1", "P2"):
         raise ValueError(f"element: expected 'P1' or 'P2', got {element!r}")
-    solver = Newton() if solver is None else solver
-    if not isinstance(solver, Newton):
-        raise TypeError(f"solver: expected varcalc.Newton(...), got {type(solver).__name__}")
+    solver = Newton.checked(solver)
     if not jax.config.jax_enable_x64:
         raise RuntimeError("varcalc needs float64: jax_enable_x64 was switched off after importing varcalc")
     if mesh is None:
