@@ -37,7 +37,8 @@ def _with_exact():
 def test_estimate_within_a_factor_3_of_the_true_error(name):
     mod = load_problem_module(name)
     n = min(N, getattr(mod, "n", N)) if name != "string_obstacle" else mod.n  # see the docstring
-    sol = solve_module(mod, n=n)
+    # brachistochrone_psopt's own degree 8 is exact to rounding; degree 4 leaves errors to estimate.
+    sol = solve_module(mod, n=n, degree=4 if name == "brachistochrone_psopt" else None)
     assert sol.converged
     est = sol.error_estimate
     checked = 0

@@ -105,7 +105,8 @@ def certify(sol) -> Certificate:
     dimension = n_primal - n_mult
 
     lam, vecs, scale = _smallest_eigenpairs(D, frozen, lay, aux["mass"] * _length_factor(sol, disc),
-                                            max(negative, 0) + 2, dimension, x * _length_factor(sol, disc))
+                                            max(negative, 0) + 2, dimension, x * _length_factor(sol, disc),
+                                            disc.end_map)
     zero_tol = ZERO_TOLERANCE * scale
     n_zero = int(np.sum(np.abs(lam) <= zero_tol))
     positive = dimension - max(negative, 0) - n_zero
@@ -253,7 +254,7 @@ def _sparse_kkt(D, frozen, lay):
     return K, keep
 
 
-def _smallest_eigenpairs(D, frozen, lay, mass, nev, dimension, x_grid):
+def _smallest_eigenpairs(D, frozen, lay, mass, nev, dimension, x_grid, end_map=None):
     """The ``nev`` eigenvalues of ``K v = λ M v`` nearest below-zero, their vectors (full length,
     zeros at frozen unknowns), and the scale of the pencil (for the zero tolerance)."""
     K, keep = _sparse_kkt(D, frozen, lay)
@@ -263,16 +264,19 @@ def _smallest_eigenpairs(D, frozen, lay, mass, nev, dimension, x_grid):
     if lay.degree == 1:
         m_diag[:, : lay.m] = np.asarray(mass)[:, None]
     else:  # GLL-lumped mass: block i = [f_i, interior values of cell i]; the last block's are dummies
-        from .elements import gll_weights
+        from .elements import gll_nodes, gll_weights
 
         w = gll_weights(lay.degree)
         h = np.diff(x_grid)
+        hw = h[:, None] * w[None, :]  # (n-1, p+1): each cell's GLL weights
+        if end_map is not None:  # x_grid is s, x = φ(s): dx = φ'(s) ds at the GLL nodes
+            hw = hw * end_map.dx_ds(x_grid[:-1, None] + gll_nodes(lay.degree)[None, :] * h[:, None])
         node = np.zeros(n)
-        node[:-1] += h * w[0]
-        node[1:] += h * w[-1]
+        node[:-1] += hw[:, 0]
+        node[1:] += hw[:, -1]
         m_diag[:, : lay.m] = node[:, None]
         # (n-1, (p-1) m): each interior node's weight once per component, as the rows are laid out.
-        m_diag[:-1, lay.m: lay.m * lay.degree] = (h[:, None] * w[None, 1:-1]).repeat(lay.m, axis=1)
+        m_diag[:-1, lay.m: lay.m * lay.degree] = hw[:, 1:-1].repeat(lay.m, axis=1)
     # Slopes (order 2) and multipliers carry no mass: the pencil eliminates them.
     m_full = np.concatenate([m_diag.ravel(), np.zeros(k)])
     Kr = K[keep][:, keep].tocsc()

@@ -93,7 +93,8 @@ def load_problem_module(spec: str):
     return module
 
 
-def solve_module(module, *, n=None, grading=None, grading_end=None, max_iter=None, verbose=False):
+def solve_module(module, *, n=None, grading=None, grading_end=None, max_iter=None, verbose=False,
+                 degree=None):
     """Solve a problem module with its own defaults, overridden by the arguments."""
     from . import Newton, graded_grid, solve
     from .planar import cli as planar
@@ -113,6 +114,8 @@ def solve_module(module, *, n=None, grading=None, grading_end=None, max_iter=Non
     for name in ("mode", "params"):  # module-level shorthands
         if getattr(module, name, None) is not None:
             options.setdefault(name, getattr(module, name))
+    if degree is not None:
+        options["degree"] = degree
     return solve(problem, guess=getattr(module, "guess", None), solver=solver, verbose=verbose,
                  **options, **kwargs)
 
@@ -193,7 +196,7 @@ def _cmd_solve(args) -> int:
     t0 = time.perf_counter()
     with _Ticker(f"solving {module.problem.name}"):
         sol = solve_module(module, n=args.n, grading=args.grading, grading_end=args.grading_end,
-                           max_iter=args.max_iter, verbose=not args.quiet)
+                           max_iter=args.max_iter, verbose=not args.quiet, degree=args.degree)
     elapsed = time.perf_counter() - t0
     print(_report(sol, elapsed))
     if getattr(args, "estimate", False) and hasattr(sol, "error_estimate"):
@@ -386,6 +389,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--grading", type=float, help="grading power of the grid toward --grading-end (1 = uniform)")
     s.add_argument("--grading-end", choices=["left", "right", "both"], help="where a graded grid clusters")
     s.add_argument("--max-iter", type=int, help="maximum Newton iterations")
+    s.add_argument("--degree", type=int, help="polynomial degree of the elements (default: the problem's, else 1)")
     s.add_argument("--plot", help="PNG path (default plots/<name>.png)")
     s.add_argument("--no-plot", action="store_true", help="do not plot")
     s.add_argument("--json", help="write the solution as JSON to this path")

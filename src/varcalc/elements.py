@@ -138,6 +138,10 @@ class LagrangeFunctional:
         Polynomial degree ``p >= 2``.
     points : int, optional
         Gauss–Legendre points per cell (default ``p + 2``).
+    flat_ends : (bool, bool)
+        Impose ``df/dx = 0`` at the left / right end of the grid (the grid of a mapped singular
+        end, :mod:`varcalc.endmap`): the end cell's GLL value next to that end is not an unknown
+        but follows from the others (:meth:`complete`); its row of ``V`` is a dummy.
 
     Methods take ``V`` (shape ``(m p, n)``, see the module docstring), ``x`` (n,), ``z`` (k,), ``aux``.
 
@@ -149,7 +153,8 @@ class LagrangeFunctional:
     1.333333333333
     """
 
-    def __init__(self, integrand, vector: bool, m: int, degree: int, points: int | None = None):
+    def __init__(self, integrand, vector: bool, m: int, degree: int, points: int | None = None,
+                 flat_ends=(False, False)):
         from .quadrature import gauss_rule
         self.integrand = integrand
         self.vector = vector
@@ -159,6 +164,33 @@ class LagrangeFunctional:
         self.nodes = gll_nodes(self.p)
         self.phi, self.dphi = lagrange_basis(self.nodes, np.asarray(self.rule.t))  # (p+1, q)
         self.blocks = ()
+        self.flat_ends = tuple(bool(e) for e in flat_ends)
+        # Zero slope at t = 0 (t = 1): c_1 (c_{p-1}) = -Σ_{j≠1} c_j ℓ_j'(0) / ℓ_1'(0), as a matrix
+        # acting on the cell's coefficients (p+1, m); identity elsewhere.
+        _, d_ends = lagrange_basis(self.nodes, np.array([0.0, 1.0]))  # (p+1, 2)
+        self.flat_maps = []
+        for side, j in ((0, 1), (1, self.p - 1)):
+            P = np.eye(self.p + 1)
+            P[j] = -d_ends[:, side] / d_ends[j, side]
+            P[j, j] = 0.0
+            self.flat_maps.append(P)
+
+    def _flatten_end_cells(self, coef, first, last):
+        """Coefficients (p+1, m) of a cell with the flat-end constraint applied where it holds."""
+        for flat, at, P in zip(self.flat_ends, (first, last), self.flat_maps):
+            if flat:
+                coef = jnp.where(at, jnp.asarray(P) @ coef, coef)
+        return coef
+
+    def complete(self, V):
+        """``V`` (m p, n) with the dummy rows of flat ends filled in (numpy), for reporting."""
+        V = np.array(V, dtype=np.float64)
+        m, p = self.m, self.p
+        for flat, cell, P, j in zip(self.flat_ends, (0, V.shape[1] - 2), self.flat_maps, (1, p - 1)):
+            if flat:
+                coef = np.asarray(self.local(V))[cell].reshape(p + 1, m)
+                V[m * j:m * (j + 1), cell] = (P @ coef)[j]
+        return V
 
     # -- layout ----------------------------------------------------------------------------------
     def local(self, V):
@@ -179,9 +211,9 @@ class LagrangeFunctional:
         return np.concatenate([nodal, inner], axis=1).T
 
     # -- energies --------------------------------------------------------------------------------
-    def _cell_energy(self, loc, xL, h, z, aux):
+    def _cell_energy(self, loc, xL, h, z, aux, first=False, last=False):
         t, w = jnp.asarray(self.rule.t), jnp.asarray(self.rule.w)
-        coef = loc.reshape(self.p + 1, self.m)
+        coef = self._flatten_end_cells(loc.reshape(self.p + 1, self.m), first, last)
         f = jnp.asarray(self.phi).T @ coef  # (q, m)
         df = (jnp.asarray(self.dphi).T @ coef) / h
         xq = xL + t * h
@@ -196,7 +228,15 @@ class LagrangeFunctional:
     def cell_energies(self, V, x, z, aux):
         """Energy of each cell, shape ``(n-1,)``."""
         h = jnp.diff(x)
-        return jax.vmap(self._cell_energy, in_axes=(0, 0, 0, None, None))(self.local(V), x[:-1], h, z, aux)
+        first, last = self._end_cells(x)
+        return jax.vmap(self._cell_energy, in_axes=(0, 0, 0, None, None, 0, 0))(
+            self.local(V), x[:-1], h, z, aux, first, last)
+
+    @staticmethod
+    def _end_cells(x):
+        """Boolean masks (n-1,) of the first and the last cell."""
+        cells = jnp.arange(x.shape[0] - 1)
+        return cells == 0, cells == x.shape[0] - 2
 
     def value(self, V, x, z, aux):
         return jnp.sum(self.cell_energies(V, x, z, aux))
@@ -214,13 +254,13 @@ class LagrangeFunctional:
         k = z.shape[0]
         h = jnp.diff(x)
 
-        def cell(loc, xL, hh):
-            E = lambda w: self._cell_energy(w[:D], xL, hh, w[D:], aux)
+        def cell(loc, xL, hh, first, last):
+            E = lambda w: self._cell_energy(w[:D], xL, hh, w[D:], aux, first, last)
             w0 = jnp.concatenate([loc, z])
             v, g = jax.value_and_grad(E)(w0)
             return v, g, jax.hessian(E)(w0)
 
-        E, g, H = jax.vmap(cell)(self.local(V), x[:-1], h)  # (c,), (c, D+k), (c, D+k, D+k)
+        E, g, H = jax.vmap(cell)(self.local(V), x[:-1], h, *self._end_cells(x))  # (c,), (c, D+k), (c, D+k, D+k)
         pad_end = lambda a: jnp.pad(a, [(0, 0)] * (a.ndim - 1) + [(0, 1)])
         pad_start = lambda a: jnp.pad(a, [(0, 0)] * (a.ndim - 1) + [(1, 0)])
         rows = lambda a, axis: jnp.pad(a, [(0, d - m) if ax == axis else (0, 0) for ax in range(a.ndim)])

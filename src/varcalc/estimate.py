@@ -87,6 +87,9 @@ def two_grid(sol) -> ErrorEstimate:
     options = dict(params=disc.params, mode=disc.mode, warm_start=False)
     if sol.degree > 1:
         options["degree"] = sol.degree
+        if disc.end_map is not None:  # the same map, its s-cells halved
+            x_fine = disc.end_map.x_of_s(halve_cells(disc.x))
+            options["singular_ends"] = {e: k for e, k in zip(("left", "right"), disc.end_map.powers) if k > 1}
     elif problem.order == 1:
         options["singular_ends"] = disc.singular_ends  # the same end rules as the coarse solve
     fine = solve(problem, grid=x_fine, guess=sol, **options)

@@ -10,6 +10,8 @@ of the nodal unknowns ``V`` (shape ``(d, n)``) and a few global unknowns ``z`` (
   :class:`~varcalc.Integral` constraint, ``λ_j = z[j]``.  With an end on a curve the grid is the
   reference interval ``ξ ∈ [0, 1]``, ``x = A + (B - A) ξ`` with the free end's abscissa (``A`` or
   ``B``) unknown: ``G̃ = T G(f, f_ξ / T, A + T ξ)``, ``T = B - A``.
+  With a singular end mapped away (``degree > 1``, :mod:`varcalc.endmap`) the grid is ``s ∈ [0, 1]``,
+  ``x = φ(s)``: ``G̃ = φ'(s) G(f, f_s / φ'(s), φ(s))``.
 * ``N_i``: per-node terms — the :class:`~varcalc.Data` least-squares term, and
   ``mass_i μ_i · g(f_i, x_i)`` for a :class:`~varcalc.Pointwise` constraint, whose multipliers
   ``μ_i`` are extra rows of ``V`` (so its Hessian stays block tridiagonal, with indefinite blocks).
@@ -38,7 +40,7 @@ __all__ = ["Layout", "DiscreteLagrangian"]
 class Layout:
     """Sizes and structure of the unknowns of a problem (static: part of the compile key)."""
 
-    def __init__(self, problem, degree: int = 1):
+    def __init__(self, problem, degree: int = 1, end_powers=(1, 1)):
         self.m = problem.components
         self.shape = problem.shape
         self.order = problem.order
@@ -46,6 +48,8 @@ class Layout:
         # of the cell to the right of each node (varcalc.elements).
         self.degree = int(degree)
         self.d_el = self.m * problem.order * self.degree  # element unknowns per node
+        # Singular ends mapped away (varcalc.endmap, degree > 1): x - a ∝ s^k; (1, 1) = no map.
+        self.end_powers = tuple(int(k) for k in end_powers)
         # Output shape of each Pointwise g: () or (r,) (probed once, here).
         self.pointwise_shapes = tuple(_pointwise_shape(c, problem) for c in problem.pointwise)
         self.pointwise_sizes = tuple(int(np.prod(sh, dtype=int)) for sh in self.pointwise_shapes)
@@ -81,7 +85,17 @@ class Layout:
         ends = tuple(getattr(problem.end_curve(e), "fun", None) for e in ("left", "right"))
         key = (problem.integrand, self.shape, problem.is_vector, self.order, self.has_params,
                funs, ends, self.has_data)
-        return key if self.degree == 1 else key + (("degree", self.degree),)
+        if self.degree == 1:
+            return key
+        return key + (("degree", self.degree),) + ((("end_powers", self.end_powers),)
+                                                    if self.end_powers != (1, 1) else ())
+
+    def end_map(self, aux):
+        """The :class:`~varcalc.endmap.EndMap` on ``[aux["a"], aux["b"]]``, or None."""
+        if self.end_powers == (1, 1):
+            return None
+        from .endmap import EndMap
+        return EndMap(self.end_powers, aux["a"], aux["b"])
 
 
 def _pointwise_shape(constraint, problem):
@@ -110,6 +124,7 @@ def internal_integrand(problem, layout):
     G, shape, vector = problem.integrand, problem.shape, problem.is_vector
     integrals = [c.fun for c in problem.integrals]
     k_int, free_end, has_params = layout.k_int, layout.free_end, layout.has_params
+    mapped = layout.end_powers != (1, 1)
     as_shape = (lambda a: jnp.reshape(a, shape)) if vector else (lambda a: a)
 
     def assemble(jets, x, z, aux):
@@ -118,11 +133,16 @@ def internal_integrand(problem, layout):
             T = B - A
             x = A + T * x
             jets = (jets[0], jets[1] / T) + jets[2:]
+        elif mapped:  # x = φ(s): f' = f_s / φ'(s), dx = φ'(s) ds (order 1 only)
+            end_map = layout.end_map(aux)
+            T = end_map.dx_ds(x)
+            x = end_map.x_of_s(x)
+            jets = (jets[0], jets[1] / T)
         args = tuple(as_shape(j) for j in jets) + (x,) + ((aux["p"],) if has_params else ())
         value = aux["sign"] * G(*args)
         for j, H in enumerate(integrals):
             value = value + z[j] * H(*args)
-        if free_end:
+        if free_end or mapped:
             value = T * value
         if k_int:
             value = value - jnp.dot(z[:k_int], aux["c"]) / aux["length"]
@@ -145,7 +165,8 @@ class DiscreteLagrangian:
         G = internal_integrand(problem, layout)
         if problem.order == 1 and layout.degree > 1:
             from .elements import LagrangeFunctional
-            self.elements = LagrangeFunctional(G, problem.is_vector, layout.m, layout.degree)
+            self.elements = LagrangeFunctional(G, problem.is_vector, layout.m, layout.degree,
+                                               flat_ends=tuple(k > 1 for k in layout.end_powers))
         elif problem.order == 1:
             self.elements = DiscreteFunctional(G, problem.is_vector, blocks)
         else:

@@ -68,7 +68,11 @@ class Solution:
     element_values : ndarray or None, shape (n-1, p+1) or (n-1, p+1, m)
         For ``degree > 1``: the extremal at the ``p + 1`` Gauss–Lobatto nodes of each cell
         (``x_i + ξ_j (x_{i+1} - x_i)``, ``ξ`` from :func:`varcalc.elements.gll_nodes`); the first
-        and last of each row are the nodal values ``f_i``, ``f_{i+1}``.
+        and last of each row are the nodal values ``f_i``, ``f_{i+1}``.  With ``end_map`` the
+        nodes are ``φ(s_i + ξ_j (s_{i+1} - s_i))``.
+    end_map : EndMap or None
+        For ``degree > 1`` with a singular end: the map ``x = φ(s)`` the elements live on
+        (:mod:`varcalc.endmap`); ``end_map.s_of_x(sol.x)`` is the solver's grid.
 
     Calling ``sol(xq)`` interpolates the extremal (piecewise linear; cubic Hermite for
     ``order=2``; the element polynomials for ``degree > 1``).
@@ -100,6 +104,7 @@ class Solution:
     start: float | None = None
     degree: int = 1
     element_values: np.ndarray | None = field(repr=False, default=None)
+    end_map: object = field(repr=False, default=None)
     # (discretization, final V (d, n), final z (k,)): what the certificate re-linearises at.
     _state: object = field(repr=False, default=None, compare=False)
     _certificate: object = field(repr=False, default=None, compare=False)
@@ -111,6 +116,8 @@ class Solution:
         k = int(out["k"])
         status = Status(int(out["status"]))
         V = np.asarray(out["U"])  # (d, n)
+        if disc.end_map is not None:  # the dummy rows of the flat (mapped) ends, for reporting
+            V = disc.functional.complete(V)
         z = np.asarray(out["z"]) if "z" in out else np.zeros(0)
         sign = -1.0 if disc.mode == "maximize" else 1.0
         value = sign * float(out["J"])
@@ -205,7 +212,7 @@ class Solution:
             slope=slope, multipliers=mult, constraint_residuals=resid, complementarity=compl, end=end,
             transversality=transversality, negative=negative, mode=disc.mode, params=disc.params, start=start,
             guess_x=np.asarray(disc.x_user), _state=(disc, V, z), degree=lay.degree,
-            element_values=element_values,
+            element_values=element_values, end_map=disc.end_map,
         )
 
     # -- use ---------------------------------------------------------------------------------
@@ -249,7 +256,11 @@ class Solution:
         if self.element_values is not None:  # degree-p Lagrange elements on GLL nodes
             from .elements import evaluate_elements
             ev = self.element_values.reshape(n - 1, self.degree + 1, -1)
-            out = evaluate_elements(self.x, ev, np.clip(xq_arr, a, b))
+            if self.end_map is not None:  # the elements are polynomials in s, x = φ(s)
+                to_s = self.end_map.s_of_x
+                out = evaluate_elements(to_s(self.x), ev, to_s(np.clip(xq_arr, a, b)))
+            else:
+                out = evaluate_elements(self.x, ev, np.clip(xq_arr, a, b))
         elif self.slope is not None:  # C¹ cubic Hermite (order-2 problems)
             from scipy.interpolate import CubicHermiteSpline
             spline = CubicHermiteSpline(self.x, F, self.slope.reshape(n, -1), axis=0)
@@ -291,12 +302,17 @@ class Solution:
         if q < 1:
             raise ValueError(f"points: expected a positive number of Gauss points, got {points}")
         r = gauss_rule(q)
-        h = np.diff(self.x)
-        xq = self.x[:-1, None] + np.asarray(r.t)[None, :] * h[:, None]  # (cells, q)
+        grid = self.x if self.end_map is None else self.end_map.s_of_x(self.x)  # s: f_h is smooth in it
+        h = np.diff(grid)
+        tq = grid[:-1, None] + np.asarray(r.t)[None, :] * h[:, None]  # (cells, q)
+        w = h[:, None] * np.asarray(r.w)[None, :]
+        xq = tq
+        if self.end_map is not None:  # ∫ ... dx = ∫ ... φ'(s) ds
+            xq, w = self.end_map.x_of_s(tq), w * self.end_map.dx_ds(tq)
         fh = np.asarray(self(xq)).reshape(xq.shape + (-1,))
         ref = np.asarray(exact(xq.reshape(-1)), dtype=np.float64).reshape(fh.shape)
         sq = np.sum((fh - ref) ** 2, axis=-1)
-        return float(np.sqrt(np.sum(h[:, None] * np.asarray(r.w)[None, :] * sq)))
+        return float(np.sqrt(np.sum(w * sq)))
 
     def value_error(self, exact_value=None) -> float:
         """``|J_h - J*|`` against ``exact_value`` (default: the problem's)."""

@@ -59,8 +59,11 @@ def solve(problem: Problem, n: int | None = None, *, grid=None, guess=None,
         the guess (detected), which gets accurate rules.  ``"midpoint"``: one point everywhere
         (inexact at singular ends; for comparison).  ``"accurate"``: treat every Dirichlet end as
         singular.  (``order=2`` problems use 4 Gauss points per cell.)
-    singular_ends : sequence of {"left", "right"}, optional
-        Overrides the detection of singular ends.
+    singular_ends : sequence of {"left", "right"}, or dict {end: k}, optional
+        Overrides the detection of singular ends.  With ``degree > 1`` a singular end is mapped
+        away, ``x - a ∝ s^k`` (:mod:`varcalc.endmap`; the extremal is smooth in ``s`` when ``k``
+        fits its exponent, e.g. ``k = 3`` for ``f ~ x^(2/3)``); ``k`` is found from the integrand
+        unless given in the dict.
     warm_start : bool, optional
         Solve first on every k-th node (about 2000 nodes) and start from that solution,
         interpolated.  Newton's iteration count from a poor guess grows with n; from the coarse
@@ -320,19 +323,23 @@ class _Discretization:
     (``blocks`` and ``singular_ends``, filled in by :func:`discretize` once the guess is known).
 
     ``x_user`` is the physical grid; ``x`` the grid the solver works on (``ξ ∈ [0, 1]`` for a free
-    end, else the same).  ``V0`` (d, n) and ``z0`` (k,) are the initial unknowns (see
+    end, ``s ∈ [0, 1]`` with ``x_user = φ(s)`` for a mapped singular end (``end_map``), else the
+    same).  ``V0`` (d, n) and ``z0`` (k,) are the initial unknowns (see
     :mod:`varcalc.lagrangian` for their layout).
     """
 
-    def __init__(self, problem, x_user, U0, params, mode, degree=1):
+    def __init__(self, problem, x_user, U0, params, mode, degree=1, end_powers=(1, 1), s=None):
         self.problem = problem
-        self.layout = Layout(problem) if degree == 1 else Layout(problem, degree)
+        self.layout = Layout(problem) if degree == 1 else Layout(problem, degree, end_powers)
         self.mode = mode
         self.params = problem.params if params is None else params
         self.x_user = x_user
         a, b = problem.domain
         lay = self.layout
+        self.end_map = lay.end_map({"a": float(a), "b": float(b)})
         self.x = (x_user - x_user[0]) / (x_user[-1] - x_user[0]) if lay.free_end else x_user
+        if s is not None:  # a mapped singular end: the solver's grid is s, x_user = φ(s)
+            self.x = np.asarray(s, dtype=np.float64)
         self.singular_ends = ()  # set by discretize() with the quadrature blocks
         self.blocks = ()
         n = x_user.size
@@ -345,6 +352,11 @@ class _Discretization:
         self.fixed[lay.d_el:, f_fixed] = True
         if lay.degree > 1:  # the last node's interior rows: dummies (no cell to its right)
             self.fixed[lay.m:lay.d_el, -1] = True
+            m, p = lay.m, lay.degree  # a mapped end's flat slope fixes the GLL value next to it
+            if lay.end_powers[0] > 1:
+                self.fixed[m:2 * m, 0] = True
+            if lay.end_powers[1] > 1:
+                self.fixed[(p - 1) * m:p * m, -2] = True
         self.z0 = np.zeros(lay.k)
         for end, node in (("left", 0), ("right", -1)):
             if end in lay.curve_ends:
@@ -444,7 +456,8 @@ class _Discretization:
     def quadrature_summary(self) -> dict[str, int]:
         if self.layout.degree > 1:
             p = self.layout.degree
-            return {f"gauss{p + 2} (Lagrange degree {p})": self.x.size - 1}
+            mapped = f", x - a ∝ s^k at the ends: k = {self.layout.end_powers}" if self.end_map else ""
+            return {f"gauss{p + 2} (Lagrange degree {p}{mapped})": self.x.size - 1}
         if self.layout.order == 2:
             return {"gauss4 (Hermite)": self.x.size - 1}
         out: dict[str, int] = {}
@@ -475,7 +488,7 @@ def discretize(problem: Problem, n=None, *, grid=None, guess=None, quadrature="a
         raise TypeError(f"problem: expected a vc.Problem, got {type(problem).__name__}")
     degree = _check_degree(degree)
     if degree > 1:
-        _check_high_order(problem, quadrature, singular_ends)
+        _check_high_order(problem, quadrature)
     if grid is not None and n is not None:
         raise ValueError("n, grid: give one of them, not both (n means a uniform grid of n nodes)")
     if mode not in _MODES:
@@ -489,21 +502,25 @@ def discretize(problem: Problem, n=None, *, grid=None, guess=None, quadrature="a
         x = np.union1d(x, problem.data.x)
     if quadrature not in _QUADRATURES:
         raise ValueError(f"quadrature: expected one of {_QUADRATURES}, got {quadrature!r}")
-    U0 = _initial_values(problem, x, guess)
     _probe_integrand(problem, params)
-    if guess is None and problem.integrals and not problem.is_vector and problem.order == 1:
-        U0 = _feasible_default_guess(problem, x, U0, params, -1.0 if mode == "maximize" else 1.0)
     _check_side_conditions(problem, x)
-    disc = _Discretization(problem, x, U0, params, mode, degree)
-    if degree > 1 and callable(guess):  # the guess between the nodes too (a smooth start)
-        disc.interior_guess = _interior_guess(problem, x, guess, degree)
-        disc.set_guess(disc.U0)
-    if degree > 1:  # Gauss points in every cell (no blocks); a singular end would spoil the order
-        bad = _detect_singular_ends(disc)
-        if bad:
-            raise ValueError(
-                f"degree: the integrand is singular at the {' and '.join(bad)} end(s) along the guess; "
-                "degree > 1 needs a smooth integrand; use degree=1 with a graded grid near a singular end")
+    disc = _Discretization(problem, x, _guess_values(problem, x, guess, params, mode), params, mode, degree)
+    if degree > 1:  # Gauss points in every cell; a singular end is mapped away (varcalc.endmap)
+        powers = _singular_end_powers(disc, singular_ends)
+        if powers != (1, 1):
+            from .endmap import EndMap
+            end_map = EndMap(powers, *problem.domain)
+            s = np.linspace(0.0, 1.0, x.size) if grid is None else end_map.s_of_x(x)
+            if powers[0] > 1 and powers[1] > 1 and s.size < 3:
+                raise ValueError("n: mapping both singular ends needs at least 3 nodes")
+            x = end_map.x_of_s(s)
+            x[0], x[-1] = problem.domain
+            disc = _Discretization(problem, x, _guess_values(problem, x, guess, params, mode), params,
+                                   mode, degree, end_powers=powers, s=s)
+            disc.singular_ends = tuple(e for e, k in zip(("left", "right"), powers) if k > 1)
+        if callable(guess):  # the guess between the nodes too (a smooth start)
+            disc.interior_guess = _interior_guess(problem, disc, guess, degree)
+            disc.set_guess(disc.U0)
     elif problem.order == 1:  # cubic Hermite elements use 4 Gauss points everywhere (no blocks)
         if singular_ends is None:
             if quadrature == "auto":
@@ -525,10 +542,71 @@ def discretize(problem: Problem, n=None, *, grid=None, guess=None, quadrature="a
 _MAX_DEGREE = 16
 
 
-def _interior_guess(problem, x, guess, degree):
+def _guess_values(problem, x, guess, params, mode):
+    """Initial node values (n, m): ``guess``, or the default (made feasible for an Integral)."""
+    U0 = _initial_values(problem, x, guess)
+    if guess is None and problem.integrals and not problem.is_vector and problem.order == 1:
+        U0 = _feasible_default_guess(problem, x, U0, params, -1.0 if mode == "maximize" else 1.0)
+    return U0
+
+
+def _singular_end_powers(disc, singular_ends):
+    """Map powers ``(k_L, k_R)`` for degree > 1: 1 at a smooth end, ``k`` at a singular one (given
+    in ``singular_ends={end: k}`` or found by :func:`varcalc.endmap.singular_power`)."""
+    problem = disc.problem
+    if singular_ends is None:
+        ends = dict.fromkeys(_detect_singular_ends(disc))
+    elif isinstance(singular_ends, dict):
+        ends = dict(singular_ends)
+    else:
+        ends = dict.fromkeys((singular_ends,) if isinstance(singular_ends, str) else singular_ends)
+    bad = [e for e in ends if e not in ("left", "right") or e not in problem.bc]
+    if bad:
+        raise ValueError(f"singular_ends: expected Dirichlet ends among ('left', 'right'), got {bad}")
+    for end, k in ends.items():
+        if k is not None and (isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1):
+            raise ValueError(f"singular_ends: the power for {end!r} must be a positive integer, got {k!r}")
+    if ends and problem.is_vector and any(k is None for k in ends.values()):
+        raise ValueError("singular_ends: give the map power for a vector unknown, e.g. "
+                         "singular_ends={'left': 3}, with x - a ∝ s^k (see varcalc.endmap)")
+    powers = []
+    for end in ("left", "right"):
+        k = ends.get(end, 1) if end in ends else 1
+        if k is None:
+            k = _found_power(disc, end)
+        powers.append(int(k))
+    return tuple(powers)
+
+
+def _found_power(disc, end):
+    """:func:`varcalc.endmap.singular_power` at ``end`` along the guess; ValueError if none."""
+    from .endmap import singular_power
+    problem = disc.problem
+    node, inner = (0, 1) if end == "left" else (-1, -2)
+    f_end, f_in = float(disc.U0[node, 0]), float(disc.U0[inner, 0])
+    direction = 1.0 if f_in > f_end else -1.0
+    scale = max(float(np.ptp(disc.U0)), 1e-300)
+    G = problem.integrand
+    if problem.params is not None or disc.params is not None:
+        params = disc.params
+        G = lambda f, df, x: problem.integrand(f, df, x, params)
+    k = singular_power(G, f_end, direction, float(disc.x_user[node]), end, scale)
+    if isinstance(k, str):
+        raise ValueError(
+            f"singular_ends: the integrand is singular at the {end} end along the guess, and degree > 1 "
+            f"maps such an end away with x - a ∝ s^k, but k could not be found: {k}. Give it as "
+            f"singular_ends={{{end!r}: k}} (f smooth in s; k = 3 for f ~ x^(2/3)), or use degree=1, "
+            "which grades the grid and integrates the end cells with tanh-sinh rules")
+    return k
+
+
+def _interior_guess(problem, disc, guess, degree):
     """``guess`` at the interior Gauss–Lobatto nodes of each cell, shape ``(n-1, p-1, m)``."""
     from .elements import gll_nodes
+    x = disc.x  # the solver's grid: s for a mapped singular end
     xi = x[:-1, None] + gll_nodes(degree)[None, 1:-1] * np.diff(x)[:, None]
+    if disc.end_map is not None:
+        xi = disc.end_map.x_of_s(xi)
     try:
         values = np.asarray(guess(xi.reshape(-1)), dtype=np.float64)
     except Exception as exc:  # the user's function: report what failed, keep the cause
@@ -548,7 +626,7 @@ def _check_degree(degree):
     return int(degree)
 
 
-def _check_high_order(problem, quadrature, singular_ends):
+def _check_high_order(problem, quadrature):
     """What degree > 1 (varcalc.elements) does not support: ValueError naming it."""
     if problem.order != 1:
         raise ValueError("degree: degree > 1 is for order=1 problems; order=2 problems use cubic "
@@ -563,9 +641,6 @@ def _check_high_order(problem, quadrature, singular_ends):
     if quadrature != "auto":
         raise ValueError(f"quadrature: {quadrature!r} applies to degree=1; degree > 1 uses Gauss–Legendre "
                          "with degree + 2 points per cell")
-    if singular_ends:
-        raise ValueError("singular_ends: degree > 1 needs a smooth integrand; use degree=1 with a graded "
-                         "grid near a singular end")
 
 
 def _feasible_default_guess(problem, x, U0, params, sign):
