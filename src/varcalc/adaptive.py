@@ -37,7 +37,7 @@ import time
 
 import numpy as np
 
-__all__ = ["solve_adaptive", "ladder", "refine", "hierarchical_indicator"]
+__all__ = ["solve_adaptive", "solve_p_adaptive", "ladder", "refine", "hierarchical_indicator"]
 
 _ORDER = 2  # piecewise-linear elements: |J_h - J| = O(h²) (with graded end cells at singular ends)
 _SMOOTH_BITS = 3.0  # a smooth cell's indicator falls 2^3-fold per halving (h³)
@@ -283,12 +283,7 @@ def solve_adaptive(problem, tol, *, n0: int = 33, max_nodes: int = 2**17 + 1, re
     if curve or problem.pointwise or problem.bound is not None or problem.data is not None:
         raise ValueError("problem: adaptive refinement supports fixed or natural ends and Integral "
                          "constraints only (no OnCurve, Pointwise, Bound or Data) yet")
-    try:
-        tol = float(tol)
-    except (TypeError, ValueError):
-        raise TypeError(f"tol: expected a positive real number, got {tol!r}") from None
-    if not (np.isfinite(tol) and tol > 0):
-        raise ValueError(f"tol: expected a positive real number, got {tol!r}")
+    tol = _checked_tol(tol)
     for name, v in (("n0", n0), ("max_nodes", max_nodes)):
         if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 3:
             raise ValueError(f"{name}: expected an integer >= 3, got {v!r}")
@@ -349,3 +344,83 @@ def solve_adaptive(problem, tol, *, n0: int = 33, max_nodes: int = 2**17 + 1, re
         best.message += (f" (adaptive: the estimate {history[-1]['estimate']:.2e} did not reach the "
                          f"tolerance within max_nodes = {max_nodes})")
     return best
+
+
+DEGREE_LADDER = (2, 3, 4, 6, 8, 12, 16)  # p-refinement: each a compile; |J_p - J| falls spectrally
+
+
+def solve_p_adaptive(problem, tol, *, degree: int = 4, n0: int = 5, max_nodes: int = 65,
+                     rel: bool = True, solver=None, params=None, mode: str = "minimize",
+                     verbose: bool = False):
+    """Raise the element degree (then halve the cells) until successive values agree to ``tol``.
+
+    ``vc.solve(problem, tol=..., degree=p)`` calls this: p-refinement with high-order elements
+    (:mod:`varcalc.elements`), a singular end mapped away (:mod:`varcalc.endmap`).  Level ``k``
+    solves with the ``k``-th degree of :data:`DEGREE_LADDER` from ``degree`` on (``n0`` nodes,
+    uniform in the mapped coordinate), warm-started from level ``k - 1``; the estimate of the
+    error of level ``k - 1`` is ``|J_k - J_{k-1}|``, and with the spectral convergence of a smooth
+    (or mapped) problem it bounds the error of level ``k`` with a wide margin, so level ``k`` is
+    returned once that difference meets the tolerance.  Past degree 16 the cells are halved.
+
+    Returns the last solution with ``stats["error_estimate"]`` (``|J_k - J_{k-1}|``, absolute),
+    ``stats["tol_met"]`` and ``stats["mesh_history"]``: one dict per level with ``level``,
+    ``degree``, ``nodes``, ``unknowns``, ``value``, ``estimate`` (None on the first level) and
+    ``time`` (seconds since the start, compilation included).
+
+    >>> import numpy as np, varcalc as vc
+    >>> p = vc.Problem(lambda f, df, x: 0.5 * (df**2 + f**2), (0.0, 1.0), bc={"left": 0.0, "right": 1.0})
+    >>> sol = vc.solve(p, tol=1e-12, degree=2)
+    >>> bool(abs(sol.value - 0.5 / np.tanh(1.0)) < 1e-12), sol.stats["tol_met"], sol.degree > 2
+    (True, True, True)
+    """
+    from .solve import _check_degree, solve
+
+    tol = _checked_tol(tol)
+    degree = _check_degree(degree)
+    if isinstance(n0, bool) or not isinstance(n0, numbers.Integral) or n0 < 3:
+        raise ValueError(f"n: expected an integer >= 3 nodes for tol= with degree > 1, got {n0!r}")
+    degrees = [degree] + [p for p in DEGREE_LADDER if p > degree]
+    history, prev, n, t_start = [], None, int(n0), time.perf_counter()
+    k = 0
+    while True:
+        p = degrees[min(k, len(degrees) - 1)]
+        sol = solve(problem, n=n, degree=p, guess=prev, solver=solver, params=params, mode=mode)
+        if not sol.converged:
+            out = prev if prev is not None else sol
+            out.stats.update(mesh_history=history, tol_met=False,
+                             error_estimate=history[-1]["estimate"] if history else float("inf"))
+            out.message += f" (p-adaptive: degree {p} on {n} nodes did not converge: {sol.message})"
+            return out
+        estimate = None if prev is None else abs(sol.value - prev.value)
+        unknowns = int(np.sum(~np.asarray(sol._state[0].fixed)))
+        history.append(dict(level=len(history), degree=p, nodes=n, unknowns=unknowns, value=float(sol.value),
+                            estimate=estimate, time=time.perf_counter() - t_start))
+        if verbose:
+            est = "" if estimate is None else f"  estimate {estimate:.2e}"
+            print(f"level {len(history) - 1:2d}  degree {p:2d}  nodes {n:4d}  unknowns {unknowns:5d}  "
+                  f"J = {sol.value:.16g}{est}  t = {history[-1]['time']:.2f} s")
+        target = tol * abs(sol.value) if rel else tol
+        done = estimate is not None and estimate <= target
+        if done:
+            break
+        if k + 1 >= len(degrees):  # the ladder's top: halve the cells instead
+            if 2 * n - 1 > max_nodes:
+                break
+            n = 2 * n - 1
+        k += 1
+        prev = sol
+    sol.stats.update(mesh_history=history, error_estimate=history[-1]["estimate"], tol_met=bool(done))
+    if not done:
+        sol.message += (f" (p-adaptive: the estimate {history[-1]['estimate']:.2e} did not reach the "
+                        f"tolerance with degree {degrees[-1]} on {n} <= max_nodes = {max_nodes} nodes)")
+    return sol
+
+
+def _checked_tol(tol):
+    try:
+        tol = float(tol)
+    except (TypeError, ValueError):
+        raise TypeError(f"tol: expected a positive real number, got {tol!r}") from None
+    if not (np.isfinite(tol) and tol > 0):
+        raise ValueError(f"tol: expected a positive real number, got {tol!r}")
+    return tol

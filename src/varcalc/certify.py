@@ -189,6 +189,8 @@ def _second_variation(disc):
                 return G(*args, 0.5 * (x0 + x1), z, aux)
 
             Hm = jnp.atleast_2d(jax.hessian(of_top)(jets[top]))
+            if lay.end_powers != (1, 1):  # G̃ = φ' G(f, f_s/φ'): ∂²G̃/∂f_s² = G_f′f′ / φ'(s)
+                Hm = Hm * lay.end_map(aux).dx_ds(0.5 * (x0 + x1))
             return jnp.linalg.eigvalsh(Hm)[0]
 
         def run(V, z, x, aux, frozen):

@@ -36,6 +36,8 @@ from __future__ import annotations
 
 from math import comb, lgamma, exp
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 __all__ = ["EndMap", "singular_power"]
@@ -76,7 +78,8 @@ class EndMap:
         # B(s) = 1 - B̃(1 - s) with the powers swapped: sum the small side's series.
         left = self._B(s, kl, kr)
         right = 1.0 - self._B(1.0 - s, kr, kl)
-        return left * (s <= 0.5) + right * (s > 0.5)
+        xp = jnp if isinstance(s, jax.Array) else np  # traced inside the integrand, else numpy
+        return xp.where(s <= 0.5, left, right)
 
     def x_of_s(self, s):
         """The physical abscissa of ``s`` (array or scalar, numpy or JAX)."""

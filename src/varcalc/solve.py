@@ -87,14 +87,16 @@ def solve(problem: Problem, n: int | None = None, *, grid=None, guess=None,
         linear).  ``p >= 2``: continuous Lagrange elements on the ``p + 1`` Gauss–Lobatto nodes of
         each cell with ``p + 2`` Gauss points (:mod:`varcalc.elements`): for a smooth problem the
         nodal and L² errors are O(h^{p+1}) and ``|J_h - J|`` is O(h^{2p}).  The ``n`` nodes are the
-        cell ends; the unknowns are ``(n - 1) p + 1`` values per component.  Needs a smooth
-        integrand on fixed ends (no singular ends, Pointwise, Bound, Data or OnCurve).
+        cell ends; the unknowns are ``(n - 1) p + 1`` values per component.  A singular end is
+        mapped away (``x - a ∝ s^k``, see ``singular_ends`` and :mod:`varcalc.endmap`); no
+        Pointwise, Bound, Data or OnCurve.
 
     tol : float, optional
         Accuracy on demand: refine the grid adaptively (from ``n`` nodes, default 33) until the
         estimate of ``|J_h - J| / |J_h|`` is below ``tol`` (:func:`varcalc.adaptive.solve_adaptive`;
-        the mesh history is in ``sol.stats["mesh_history"]``).  Not combined with ``grid``,
-        ``guess``, ``degree`` or the quadrature options.
+        the mesh history is in ``sol.stats["mesh_history"]``).  With ``degree=p > 1``: raise the
+        degree from ``p`` instead (``n`` default 5; :func:`varcalc.adaptive.solve_p_adaptive`).
+        Not combined with ``grid``, ``guess`` or the quadrature options.
 
     Returns
     -------
@@ -119,12 +121,15 @@ def solve(problem: Problem, n: int | None = None, *, grid=None, guess=None,
         given = [name for name, v in (("grid", grid), ("guess", guess), ("singular_ends", singular_ends),
                                       ("warm_start", warm_start), ("bc", bc),
                                       ("constraint_values", constraint_values)) if v is not None]
-        given += ["quadrature"] * (quadrature != "auto") + ["degree"] * (degree != 1)
+        given += ["quadrature"] * (quadrature != "auto")
         if given:
             raise ValueError(f"{', '.join(given)}: not combined with tol= (the adaptive solve chooses "
                              "the grid and its quadrature); give them without tol=")
-        from .adaptive import solve_adaptive
+        from .adaptive import solve_adaptive, solve_p_adaptive
 
+        if degree != 1:  # p-refinement from this degree (high-order elements, singular ends mapped)
+            return solve_p_adaptive(problem, tol, degree=degree, n0=5 if n is None else n, solver=solver,
+                                    params=params, mode=mode, verbose=verbose)
         return solve_adaptive(problem, tol, n0=33 if n is None else n, solver=solver, params=params,
                               mode=mode, verbose=verbose)
     if _is_planar(problem):  # a 2-D domain: varcalc.planar (P1 triangles; solve_planar for more)
