@@ -23,6 +23,8 @@ the extremal, so its error is the square of the energy-norm error, O(h^p)²; the
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -38,6 +40,11 @@ def gll_nodes(p: int) -> np.ndarray:
     >>> np.round(gll_nodes(3), 6).tolist()
     [0.0, 0.276393, 0.723607, 1.0]
     """
+    return _gll_nodes(int(p)).copy()
+
+
+@lru_cache(maxsize=None)
+def _gll_nodes(p: int) -> np.ndarray:  # cached: every solve builds its elements from these
     if p < 1:
         raise ValueError(f"degree: expected an integer >= 1, got {p}")
     if p == 1:
@@ -123,6 +130,24 @@ def evaluate_elements(x, values, xq):
     return out.reshape(xq.shape + (values.shape[2],))
 
 
+@lru_cache(maxsize=None)
+def _element_tables(p: int, q: int):
+    """Basis ``(phi, dphi)`` (p+1, q) at the ``q`` Gauss points, and the two flat-end maps: zero
+    slope at t = 0 (t = 1) sets c_1 (c_{p-1}) = -Σ_{j≠1} c_j ℓ_j'(0) / ℓ_1'(0), a (p+1, p+1) matrix
+    acting on a cell's coefficients.  Cached per (p, q): numpy work done once, not per solve."""
+    from .quadrature import gauss_rule
+    nodes = gll_nodes(p)
+    phi, dphi = lagrange_basis(nodes, np.asarray(gauss_rule(q).t))
+    _, d_ends = lagrange_basis(nodes, np.array([0.0, 1.0]))  # (p+1, 2)
+    flat_maps = []
+    for side, j in ((0, 1), (1, p - 1)):
+        P = np.eye(p + 1)
+        P[j] = -d_ends[:, side] / d_ends[j, side]
+        P[j, j] = 0.0
+        flat_maps.append(P)
+    return phi, dphi, tuple(flat_maps)
+
+
 class LagrangeFunctional:
     """``J_h`` of an integrand ``G(f, f', x, z, aux)`` on continuous degree-``p`` Lagrange elements.
 
@@ -162,18 +187,9 @@ class LagrangeFunctional:
         self.p = int(degree)
         self.rule = gauss_rule(self.p + 2 if points is None else points)
         self.nodes = gll_nodes(self.p)
-        self.phi, self.dphi = lagrange_basis(self.nodes, np.asarray(self.rule.t))  # (p+1, q)
+        self.phi, self.dphi, self.flat_maps = _element_tables(self.p, self.rule.size)
         self.blocks = ()
         self.flat_ends = tuple(bool(e) for e in flat_ends)
-        # Zero slope at t = 0 (t = 1): c_1 (c_{p-1}) = -Σ_{j≠1} c_j ℓ_j'(0) / ℓ_1'(0), as a matrix
-        # acting on the cell's coefficients (p+1, m); identity elsewhere.
-        _, d_ends = lagrange_basis(self.nodes, np.array([0.0, 1.0]))  # (p+1, 2)
-        self.flat_maps = []
-        for side, j in ((0, 1), (1, self.p - 1)):
-            P = np.eye(self.p + 1)
-            P[j] = -d_ends[:, side] / d_ends[j, side]
-            P[j, j] = 0.0
-            self.flat_maps.append(P)
 
     def _flatten_end_cells(self, coef, first, last):
         """Coefficients (p+1, m) of a cell with the flat-end constraint applied where it holds."""
@@ -187,8 +203,8 @@ class LagrangeFunctional:
         V = np.array(V, dtype=np.float64)
         m, p = self.m, self.p
         for flat, cell, P, j in zip(self.flat_ends, (0, V.shape[1] - 2), self.flat_maps, (1, p - 1)):
-            if flat:
-                coef = np.asarray(self.local(V))[cell].reshape(p + 1, m)
+            if flat:  # the cell's coefficients (p+1, m), as local() lays them out
+                coef = np.concatenate([V[:, cell], V[:m, cell + 1]]).reshape(p + 1, m)
                 V[m * j:m * (j + 1), cell] = (P @ coef)[j]
         return V
 
