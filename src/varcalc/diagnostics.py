@@ -54,13 +54,24 @@ def _check_solution(sol, what="sol"):
     if problem.pointwise or problem.bound is not None or problem.data is not None:
         raise ValueError(f"{what}: the strong-form diagnostics cover Integral constraints only, not "
                          "Pointwise, Bound or Data terms (their multipliers are not smooth functions)")
-    if sol.x.size < 4:
+    if sol.x.size < 4 and sol.degree == 1:
         raise ValueError(f"{what}: needs at least 4 nodes for the cubic reconstruction, got {sol.x.size}")
     return problem
 
 
 def _points(sol, x):
-    """Evaluation points: the nodes by default; else validated to lie in [x_0, x_{n-1}]."""
+    """Evaluation points: the nodes by default (for ``degree > 1`` every cell's GLL nodes, less a
+    mapped singular end, where ``f'`` is infinite); else validated to lie in [x_0, x_{n-1}]."""
+    if x is None and sol.degree > 1:
+        from .elements import gll_nodes
+        grid = np.asarray(sol.x) if sol.end_map is None else sol.end_map.s_of_x(sol.x)
+        pts = grid[:-1, None] + gll_nodes(sol.degree)[None, :-1] * np.diff(grid)[:, None]
+        pts = np.append(pts.reshape(-1), grid[-1])
+        if sol.end_map is not None:
+            keep = np.ones(pts.size, bool)
+            keep[0], keep[-1] = sol.end_map.powers[0] == 1, sol.end_map.powers[1] == 1
+            pts = sol.end_map.x_of_s(pts[keep])
+        return pts
     if x is None:
         return np.asarray(sol.x, dtype=np.float64)
     xq = np.asarray(x, dtype=np.float64)
@@ -74,12 +85,51 @@ def _points(sol, x):
 
 
 def _jets(sol, xq):
-    """``(f, f', f'')`` at ``xq`` from the not-a-knot cubic spline through the nodes, each (k, m)."""
+    """``(f, f', f'')`` at ``xq`` from the not-a-knot cubic spline through the nodes, each (k, m);
+    for ``degree > 1`` from the element polynomials themselves."""
     from scipy.interpolate import CubicSpline
 
     n = sol.x.size
+    if sol.degree > 1:
+        return _element_jets(sol, xq)
     spline = CubicSpline(sol.x, sol.f.reshape(n, -1), axis=0)
     return spline(xq), spline(xq, 1), spline(xq, 2)
+
+
+def _element_jets(sol, xq):
+    """``(f, f', f'')`` (k, m) of the degree-p element polynomials at ``xq``: each cell's values at
+    its GLL nodes fitted exactly in the Legendre basis (stable for p <= 16), differentiated in the
+    cell's coordinate, then by the chain rule in x (``x = φ(s)`` for a mapped end:
+    ``f' = f_s / φ'``, ``f'' = (f_ss - f' φ'') / φ'²``)."""
+    from numpy.polynomial import legendre as leg
+
+    from .elements import gll_nodes
+
+    n, p = sol.x.size, sol.degree
+    grid = np.asarray(sol.x) if sol.end_map is None else sol.end_map.s_of_x(sol.x)
+    sq = xq if sol.end_map is None else sol.end_map.s_of_x(xq)
+    values = np.asarray(sol.element_values).reshape(n - 1, p + 1, -1)  # (cells, p+1, m)
+    m = values.shape[2]
+    u_nodes = 2.0 * gll_nodes(p) - 1.0
+    coef = leg.legfit(u_nodes, np.moveaxis(values, 1, 0).reshape(p + 1, -1), p)  # (p+1, cells*m)
+    coef = coef.reshape(p + 1, n - 1, m)
+    cell = np.clip(np.searchsorted(grid, sq, side="right") - 1, 0, n - 2)
+    h = np.diff(grid)[cell]
+    u = 2.0 * (sq - grid[cell]) / h - 1.0
+    jets = []
+    for order in range(3):  # d/ds = (2/h) d/du
+        c = leg.legder(coef, order, axis=0) if order else coef
+        c = np.concatenate([c, np.zeros((p + 1 - c.shape[0], n - 1, m))], axis=0)
+        V = leg.legvander(u, p)  # (k, p+1)
+        jets.append(np.einsum("kj,jkm->km", V, c[:, cell]) * (2.0 / h[:, None]) ** order)
+    f, fs, fss = jets
+    if sol.end_map is None:
+        return f, fs, fss
+    d1 = sol.end_map.dx_ds(sq)[:, None]
+    d2 = sol.end_map.d2x_ds2(sq)[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        df = fs / d1
+        return f, df, (fss - df * d2) / d1**2
 
 
 def _lagrangian(problem):
@@ -254,9 +304,14 @@ def plot_diagnostics(sol, path=None, *, exact=None, axes=None):
     for s in sols:
         n = s.x.size
         F = s.f.reshape(n, -1)
-        label = f"n = {n}"
+        label = f"n = {n}" + (f", p = {s.degree}" if s.degree > 1 else "")
         for j in range(F.shape[1]):
-            ax_f.plot(s.x, F[:, j], ".-", ms=3, lw=1, label=label if j == 0 else None)
+            line, = ax_f.plot(s.x, F[:, j], ".", ms=4, label=label if j == 0 else None)
+            if s.degree > 1:  # the element polynomials between the nodes
+                xf = np.linspace(s.x[0], s.x[-1], 400)
+                ax_f.plot(xf, np.asarray(s(xf)).reshape(xf.size, -1)[:, j], "-", lw=1, color=line.get_color())
+            else:
+                ax_f.plot(s.x, F[:, j], "-", lw=1, color=line.get_color())
         x, r = euler_lagrange_residual(s)
         R = np.abs(r.reshape(x.size, -1))
         for j in range(R.shape[1]):

@@ -95,6 +95,14 @@ class EndMap:
         norm = exp(lgamma(kl) + lgamma(kr) - lgamma(kl + kr))
         return (self.b - self.a) * s ** (kl - 1) * (1.0 - s) ** (kr - 1) / norm
 
+    def d2x_ds2(self, s):
+        """``φ''(s)``, for the chain rule of second derivatives."""
+        kl, kr = self.powers
+        norm = exp(lgamma(kl) + lgamma(kr) - lgamma(kl + kr))
+        left = (kl - 1) * s ** max(kl - 2, 0) * (1.0 - s) ** (kr - 1) if kl > 1 else 0.0 * s
+        right = (kr - 1) * s ** (kl - 1) * (1.0 - s) ** max(kr - 2, 0) if kr > 1 else 0.0 * s
+        return (self.b - self.a) * (left - right) / norm
+
     def s_of_x(self, x):
         """Inverse of :meth:`x_of_s` (numpy), shape of ``x``."""
         x = np.clip(np.asarray(x, dtype=np.float64), self.a, self.b)
