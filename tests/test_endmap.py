@@ -144,3 +144,12 @@ def test_diagnostics_use_the_element_polynomials():
     assert np.max(np.abs(r)) < 1e-3 * r_low  # measured 9.2e-4 -> 3.8e-7
     _, E = vc.first_integral(high)
     assert np.ptp(E) < 1e-7 * np.max(np.abs(E))  # measured 2.1e-8
+
+
+def test_save_load_keeps_the_element_polynomials(tmp_path):
+    sol = _solve(psopt.problem, 5, 8)
+    sol.save(tmp_path / "psopt.npz")
+    back = vc.load(tmp_path / "psopt.npz")
+    assert back.degree == 8 and back.end_map.powers == (3, 1)
+    xq = np.linspace(0.0, 2.0, 33)
+    assert np.max(np.abs(back(xq) - sol(xq))) == 0.0

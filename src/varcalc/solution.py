@@ -385,6 +385,14 @@ class Solution:
         """Save to ``.npz`` (arrays and a JSON header); reload with :func:`varcalc.load`."""
         meta = {k: v for k, v in self.to_dict().items() if k not in ("x", "f", "history")}
         arrays = {f"stats_{k}": v for k, v in self.stats.items() if isinstance(v, np.ndarray)}
+        # What sol(x) interpolates with: Hermite slopes, element values and the end map.
+        meta["degree"] = self.degree
+        if self.end_map is not None:
+            meta["end_map"] = {"powers": list(self.end_map.powers), "a": float(self.end_map.a),
+                               "b": float(self.end_map.b)}
+        for name in ("slope", "element_values"):
+            if getattr(self, name) is not None:
+                arrays[name] = np.asarray(getattr(self, name))
         np.savez(path, x=self.x, f=self.f, history=self.history, guess=self.guess,
                  meta=np.array(json.dumps(meta)), **arrays)
 
@@ -400,11 +408,18 @@ def load(path) -> Solution:
         meta = json.loads(str(data["meta"]))
         stats = {k[6:]: data[k] for k in data.files if k.startswith("stats_")}
         stats["time"] = meta.get("time")
+        end_map = None
+        if meta.get("end_map"):
+            from .endmap import EndMap
+            end_map = EndMap(**meta["end_map"])
         return Solution(
             x=data["x"], f=data["f"], value=meta["value"], converged=meta["converged"],
             status=Status[meta["status"]], message=meta["message"], iterations=meta["iterations"],
             history=data["history"], stats=stats, guess=data["guess"],
             quadrature=meta["quadrature"], singular_ends=tuple(meta["singular_ends"]),
+            slope=data["slope"] if "slope" in data.files else None,
+            degree=int(meta.get("degree", 1)), end_map=end_map,
+            element_values=data["element_values"] if "element_values" in data.files else None,
         )
 
 
