@@ -7,6 +7,7 @@ error ~1e-16; degree 3 / 4 / 6 on the same 4 cells: 6e-8, 1.5e-10, 5e-15 (spectr
 Solves are cached per (problem, n, p): one compilation each.
 """
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -153,3 +154,25 @@ def test_save_load_keeps_the_element_polynomials(tmp_path):
     assert back.degree == 8 and back.end_map.powers == (3, 1)
     xq = np.linspace(0.0, 2.0, 33)
     assert np.max(np.abs(back(xq) - sol(xq))) == 0.0
+
+
+def test_grad_through_a_mapped_high_order_solve():
+    """``jax.grad`` through ``vc.solve(..., degree=8)`` (implicit function theorem, as for degree 1):
+    dT/dY of the travel time to (2, Y) against central differences of the exact cycloid time, and
+    the curve's sensitivity d f(1)/dY against differences of re-solves."""
+    from varcalc.problems import brachistochrone as brach
+
+    solve_Y = lambda Y: vc.solve(psopt.problem, n=5, degree=8, bc={"right": Y})
+    dT = float(jax.grad(lambda Y: solve_Y(Y).value)(2.0))
+
+    def exact_T(Y):
+        R, theta = brach.cycloid(2.0, Y)
+        return theta * np.sqrt(R / psopt.g)
+
+    h = 1e-5
+    fd = (exact_T(2.0 + h) - exact_T(2.0 - h)) / (2 * h)
+    assert abs(dT - fd) < 1e-8 * abs(fd)  # measured 1e-10 (the difference quotient's own error)
+    df = float(jax.grad(lambda Y: solve_Y(Y)(1.0))(2.0))  # sol(x) of a TracedSolution: the elements
+    fd_f = (vc.solve(psopt.problem, n=5, degree=8, bc={"right": 2.0 + h})(1.0)
+            - vc.solve(psopt.problem, n=5, degree=8, bc={"right": 2.0 - h})(1.0)) / (2 * h)
+    assert abs(df - float(fd_f)) < 1e-7 * abs(df)

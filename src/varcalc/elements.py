@@ -199,13 +199,20 @@ class LagrangeFunctional:
         return coef
 
     def complete(self, V):
-        """``V`` (m p, n) with the dummy rows of flat ends filled in (numpy), for reporting."""
-        V = np.array(V, dtype=np.float64)
+        """``V`` (m p, n) with the dummy rows of flat ends filled in, for reporting (numpy in,
+        numpy out; a JAX array — traced under ``jax.grad`` — in, JAX out)."""
+        traced = isinstance(V, jax.Array)
+        V = V if traced else np.array(V, dtype=np.float64)
         m, p = self.m, self.p
         for flat, cell, P, j in zip(self.flat_ends, (0, V.shape[1] - 2), self.flat_maps, (1, p - 1)):
             if flat:  # the cell's coefficients (p+1, m), as local() lays them out
-                coef = np.concatenate([V[:, cell], V[:m, cell + 1]]).reshape(p + 1, m)
-                V[m * j:m * (j + 1), cell] = (P @ coef)[j]
+                xp = jnp if traced else np
+                coef = xp.concatenate([V[:, cell], V[:m, cell + 1]]).reshape(p + 1, m)
+                row = (xp.asarray(P) @ coef)[j]
+                if traced:
+                    V = V.at[m * j:m * (j + 1), cell].set(row)
+                else:
+                    V[m * j:m * (j + 1), cell] = row
         return V
 
     # -- layout ----------------------------------------------------------------------------------

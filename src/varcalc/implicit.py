@@ -159,7 +159,8 @@ class TracedSolution:
     return it (``jax.vmap(lambda p: vc.solve(problem, params=p))(batch)`` solves a batch).
     """
 
-    def __init__(self, problem, x, f, slope, value, multipliers, status, iterations, start=None, end=None):
+    def __init__(self, problem, x, f, slope, value, multipliers, status, iterations, start=None, end=None,
+                 element_values=None, end_map=None, grid=None):
         self.problem = problem
         self.x, self.f, self.slope, self.value = x, f, slope, value
         self.multipliers = multipliers
@@ -167,22 +168,29 @@ class TracedSolution:
         self.converged = status == int(Status.SUCCESS)
         self.iterations = iterations
         self.start, self.end = start, end
+        # degree > 1: values at each cell's GLL nodes; with a mapped singular end the elements live
+        # on the solver's grid s (``grid``), x = end_map.x_of_s(s).
+        self.element_values, self.end_map, self.grid = element_values, end_map, grid
 
     def tree_flatten(self):
         children = (self.x, self.f, self.slope, self.value, self.multipliers, self.status, self.iterations,
-                    self.start, self.end)
-        return children, self.problem
+                    self.start, self.end, self.element_values, self.grid)
+        return children, (self.problem, self.end_map)
 
     @classmethod
-    def tree_unflatten(cls, problem, children):
-        x, f, slope, value, mult, status, iterations, start, end = children
-        return cls(problem, x, f, slope, value, mult, status, iterations, start=start, end=end)
+    def tree_unflatten(cls, static, children):
+        x, f, slope, value, mult, status, iterations, start, end, elements, grid = children
+        problem, end_map = static
+        return cls(problem, x, f, slope, value, mult, status, iterations, start=start, end=end,
+                   element_values=elements, end_map=end_map, grid=grid)
 
     def __call__(self, xq):
         xq = jnp.asarray(xq, dtype=jnp.float64)
         x = jnp.asarray(self.x)
         n = x.shape[0]
         F = jnp.reshape(self.f, (n, -1))
+        if self.element_values is not None:
+            return self._elements_at(xq)
         if self.slope is None:
             out = jax.vmap(lambda col: jnp.interp(xq, x, col), out_axes=-1)(F.T)
         else:  # cubic Hermite on the cell holding xq
@@ -193,6 +201,33 @@ class TracedSolution:
             h00, h10 = 2 * t**3 - 3 * t**2 + 1, t**3 - 2 * t**2 + t
             h01, h11 = -2 * t**3 + 3 * t**2, t**3 - t**2
             out = h00 * F[i] + h10 * h * S[i] + h01 * F[i + 1] + h11 * h * S[i + 1]
+        return jnp.reshape(out, xq.shape + tuple(self.f.shape[1:]))
+
+    def _elements_at(self, xq):
+        """The degree-p element polynomials at ``xq`` (barycentric form, JAX: differentiable in the
+        element values).  With an end map, ``s = φ⁻¹(xq)`` by bisection (φ is increasing)."""
+        from .elements import _bary_weights, gll_nodes
+
+        ev = jnp.reshape(self.element_values, self.element_values.shape[:2] + (-1,))  # (cells, p+1, m)
+        grid = jnp.asarray(self.x if self.grid is None else self.grid)
+        sq = xq
+        if self.end_map is not None:
+            lo, hi = jnp.zeros_like(xq), jnp.ones_like(xq)
+            for _ in range(60):
+                mid = 0.5 * (lo + hi)
+                below = self.end_map.x_of_s(mid) < xq
+                lo, hi = jnp.where(below, mid, lo), jnp.where(below, hi, mid)
+            sq = 0.5 * (lo + hi)
+        nodes = gll_nodes(ev.shape[1] - 1)
+        w = jnp.asarray(_bary_weights(nodes))
+        flat = jnp.reshape(sq, (-1,))
+        cell = jnp.clip(jnp.searchsorted(grid, flat, side="right") - 1, 0, grid.shape[0] - 2)
+        t = (flat - grid[cell]) / (grid[cell + 1] - grid[cell])
+        diff = t[:, None] - jnp.asarray(nodes)[None, :]
+        hit = diff == 0.0
+        c = jnp.where(hit.any(axis=1, keepdims=True), hit.astype(jnp.float64),
+                      w[None, :] / jnp.where(hit, 1.0, diff))
+        out = jnp.einsum("nj,njm->nm", c, ev[cell]) / jnp.sum(c, axis=1)[:, None]
         return jnp.reshape(out, xq.shape + tuple(self.f.shape[1:]))
 
     def __repr__(self) -> str:

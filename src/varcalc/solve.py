@@ -138,12 +138,9 @@ def solve(problem: Problem, n: int | None = None, *, grid=None, guess=None,
                              params=params, mode=mode, bc=bc, constraint_values=constraint_values)
     degree = _check_degree(degree)
     if is_traced(params, bc, constraint_values):
-        if degree != 1:
-            raise ValueError("degree: degree > 1 is not available under jax transformations (grad, jit, "
-                             "vmap) yet; use degree=1 there")
         return _solve_traced(problem, n, grid=grid, guess=guess, solver=solver, quadrature=quadrature,
                              singular_ends=singular_ends, params=params, mode=mode, bc=bc,
-                             constraint_values=constraint_values)
+                             constraint_values=constraint_values, degree=degree)
     if bc is not None or constraint_values is not None:
         problem = _with_values(problem, bc, constraint_values)
     disc = discretize(problem, n, grid=grid, guess=guess, quadrature=quadrature,
@@ -233,7 +230,7 @@ def _with_values(problem, bc, constraint_values):
 
 
 def _solve_traced(problem, n, *, grid, guess, solver, quadrature, singular_ends, params, mode, bc,
-                  constraint_values):
+                  constraint_values, degree=1):
     """:func:`solve` under a JAX transformation: the Newton loop wrapped by
     :func:`varcalc.implicit.implicit_solver` (derivatives by the implicit function theorem).
 
@@ -250,7 +247,7 @@ def _solve_traced(problem, n, *, grid, guess, solver, quadrature, singular_ends,
     concrete = params if not is_traced(params) else None
     with jax.ensure_compile_time_eval():  # under jit too: the discretization is made of numbers
         disc = discretize(problem, n, grid=grid, guess=guess, quadrature=quadrature,
-                          singular_ends=singular_ends, params=concrete, mode=mode)
+                          singular_ends=singular_ends, params=concrete, mode=mode, degree=degree)
     solver = Newton.checked(solver)
     lay = disc.layout
     V0, z0, x, aux, fixed, lo, hi = disc.arrays()
@@ -282,8 +279,16 @@ def _solve_traced(problem, n, *, grid, guess, solver, quadrature, singular_ends,
     for e in lay.curve_ends:
         mult[problem.end_curve(e).name] = z[lay.end_index(e) + 1]
     slope = to_user(V[lay.m:2 * lay.m]) if lay.order == 2 else None
+    elements = None
+    if lay.degree > 1:  # (cells, p+1) + shape, as Solution.element_values; dummies of flat ends filled
+        V = disc.functional.complete(V) if disc.end_map is not None else V
+        p, m = lay.degree, lay.m
+        inner = V[m:lay.d_el, :-1].T.reshape(n_nodes - 1, p - 1, m)
+        elements = jnp.concatenate([V[:m, :-1].T[:, None], inner, V[:m, 1:].T[:, None]], axis=1)
+        elements = elements.reshape((n_nodes - 1, p + 1) + problem.shape)
     return TracedSolution(problem, x_out, to_user(V[:lay.m]), slope, J, mult, status.astype(jnp.int32),
-                          k.astype(jnp.int32), start=start, end=end)
+                          k.astype(jnp.int32), start=start, end=end, element_values=elements,
+                          end_map=disc.end_map, grid=disc.x if disc.end_map is not None else None)
 
 
 def _implicit_core(disc, solver):
