@@ -24,3 +24,15 @@ def check_module_convention(mod, name):
         if end in mod.problem.bc:
             got = np.asarray(mod.problem.exact(np.array([xe]))).reshape(-1)
             np.testing.assert_allclose(got, np.ravel(mod.problem.bc[end]), rtol=0, atol=1e-14)
+
+
+_SOLVES = {}
+
+
+def cached_solve(problem, n, p, **kw):
+    """``vc.solve(problem, n=n, degree=p, **kw)``, once per (problem name, n, p, keyword names) in a
+    test session: each size compiles once, and tests of one solution share it."""
+    key = (problem.name, n, p, tuple(sorted(kw)))
+    if key not in _SOLVES:
+        _SOLVES[key] = vc.solve(problem, n=n, degree=p, **kw)
+    return _SOLVES[key]

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 import varcalc as vc
+from conventions import cached_solve
 from varcalc.elements import gll_nodes
 from varcalc.lagrangian import Layout
 from varcalc.problems import catenoid as cat
@@ -21,14 +22,7 @@ from varcalc.problems import hanging_chain as hc
 from varcalc.problems import harmonic_oscillator as ho
 
 GRIDS = {2: (5, 9), 3: (5, 9), 4: (3, 5)}  # p -> (n, 2n - 1): h halves
-_SOLVES = {}
-
-
-def _solve(problem, n, p, **kw):
-    key = (problem.name, n, p, tuple(sorted(kw)))
-    if key not in _SOLVES:
-        _SOLVES[key] = vc.solve(problem, n=n, degree=p, **kw)
-    return _SOLVES[key]
+_solve = cached_solve
 
 
 def _errors(sol):

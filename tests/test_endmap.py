@@ -13,17 +13,11 @@ import numpy as np
 import pytest
 
 import varcalc as vc
+from conventions import cached_solve, check_module_convention
 from varcalc.endmap import EndMap, singular_power
 from varcalc.problems import brachistochrone_psopt as psopt
 
-_SOLVES = {}
-
-
-def _solve(problem, n, p, **kw):
-    key = (problem.name, n, p, tuple(sorted(kw)))
-    if key not in _SOLVES:
-        _SOLVES[key] = vc.solve(problem, n=n, degree=p, **kw)
-    return _SOLVES[key]
+_solve = cached_solve
 
 
 def _relative_error(sol):
@@ -33,6 +27,10 @@ def _relative_error(sol):
 def _free_unknowns(sol):
     disc = sol._state[0]
     return int(np.sum(~np.asarray(disc.fixed)))
+
+
+def test_psopt_module_convention():
+    check_module_convention(psopt, "brachistochrone_psopt")
 
 
 def test_psopt_anchor_below_1e9_with_fewer_than_200_unknowns():
