@@ -1,4 +1,4 @@
-"""PSOPT's brachistochrone, degree-8 elements on 4 cells: the singular start mapped away.
+"""PSOPT's brachistochrone with degree-8 elements: the singular start mapped away.
 
 PSOPT (a pseudospectral optimal-control code) publishes the brachistochrone as a time-optimal
 control problem: from rest at (0, 0) to 2 across and 2 down, g = 9.8 m/s², t_f = 0.8247591 s
