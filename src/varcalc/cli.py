@@ -226,10 +226,17 @@ def _cmd_plots(args) -> int:
         module = load_problem_module(name)
         sol = solve_module(module)
         path = out / f"{name}.png"
-        sol.plot(path, **dict(getattr(module, "plot_options", {}) or {}))
+        fig = sol.plot(path, **dict(getattr(module, "plot_options", {}) or {}))
+        _close(fig)  # 25 problems: keep one figure open at a time
         print(f"{name:<22} converged={sol.converged}  plot: {path}")
         failed += not sol.converged
     return 1 if failed else 0
+
+
+def _close(fig):
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
 
 
 def _cmd_euler(args) -> int:
