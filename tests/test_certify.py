@@ -91,7 +91,13 @@ def test_great_circle_longer_than_pi_is_a_saddle():
     np.testing.assert_allclose(sol.f[:, 0], np.pi / 2, atol=1e-9)  # the equator
     cert = sol.certificate
     assert cert.verdict == "saddle of index 1"
-    assert cert.conjugate_point == pytest.approx(np.pi / arc, abs=1 / 80)  # midpoint of its cell
+    # Located inside its cell by the discrete Jacobi field (det F = 0, F its 2×2 f-block): 1.6e-4
+    # measured at h = 1/80 (O(h²)); the cell alone would give ±1/160.
+    assert cert.conjugate_point == pytest.approx(np.pi / arc, abs=1e-3)
+    high = vc.solve(prob, n=5, degree=6, mode="stationary",
+                    guess=lambda x: np.stack([np.full_like(x, np.pi / 2 - 0.1 * np.sin(np.pi * x)), arc * x], -1))
+    assert high.certificate.verdict == "saddle of index 1"
+    assert high.certificate.conjugate_point == pytest.approx(np.pi / arc, abs=1e-7)  # measured 7e-9
     short = vc.solve(vc.Problem(G, (0.0, 1.0), bc={"left": [np.pi / 2, 0.0], "right": [np.pi / 2, 3.0]}), n=81)
     assert short.certificate.verdict == "strict local minimum"
 
@@ -122,3 +128,16 @@ def test_high_order_elements_certificate_uses_the_gll_mass():
     assert cert.verdict == "saddle of index 1" and cert.dimension == 3 * 10 - 1
     assert cert.smallest_eigenvalue == pytest.approx((np.pi / T) ** 2 - 1, abs=1e-7)
     assert abs(cert.conjugate_point - np.pi) < T / 10  # located to its cell for degree > 1
+
+
+@pytest.mark.parametrize("left, exact", [({"left": 0.0}, np.pi), ({}, np.pi / 2)], ids=["conjugate", "focal"])
+def test_jacobi_point_of_high_order_elements(left, exact):
+    """Degree 6 on 4 cells: the discrete Jacobi field, shot cell by cell through the block rows of
+    the second variation, places the conjugate point (f(0) = 0: π) and the focal point (free left
+    end: π/2) of the oscillator inside its cell to ~1e-9 (the pivot count alone: to a cell, ±0.4)."""
+    T = np.pi + 0.5
+    prob = vc.Problem(lambda f, df, x: 0.5 * (df**2 - f**2), (0.0, T), bc={**left, "right": 1.0})
+    cert = vc.solve(prob, n=5, degree=6, mode="stationary").certificate
+    # One negative direction either way: (π/T)² < 1 and (π/2T)² < 1 < (3π/2T)².
+    assert cert.verdict == "saddle of index 1"
+    assert cert.conjugate_point == pytest.approx(exact, abs=1e-7)

@@ -124,7 +124,7 @@ def certify(sol) -> Certificate:
     legendre_min = float(legendre[j])
     legendre_at = float(0.5 * (x_phys[j] + x_phys[j + 1]))
 
-    conj, jacobi = _conjugate_point(D, frozen, lay, x_phys, problem)
+    conj, jacobi = _conjugate_point(D, frozen, lay, x_phys, problem, x, disc.end_map)
     mode = disc.mode
     if negative > 0:
         verdict = f"saddle of index {negative}"
@@ -204,7 +204,8 @@ def _second_variation(disc):
             pivots = _pivots(diag, upper)
             legendre = jax.vmap(legendre_cell, in_axes=(1, 1, 0, 0, None, None))(
                 V[:, :-1], V[:, 1:], x[:-1], x[1:], z, aux)
-            return dict(diag=diag, upper=upper, B=B, C=C, negative=negative, pivots=pivots, legendre=legendre)
+            return dict(diag=diag, upper=upper, B=B, C=C, negative=negative, pivots=pivots, legendre=legendre,
+                        diag_full=D["diag"], upper_full=D["upper"])
 
         _CACHE[key] = jax.jit(run)
     return _CACHE[key]
@@ -334,7 +335,10 @@ def _nearest_eigenpairs(K, mass, sigma, nev, guard=4, max_iter=300):
 
 
 # -- Jacobi: the running count of negative pivots --------------------------------------------------
-def _conjugate_point(D, frozen, lay, x, problem):
+def _conjugate_point(D, frozen, lay, x, problem, grid=None, end_map=None):
+    """The first conjugate (focal) point of the left end: the cell from the running count of negative
+    pivots, the point inside it from the discrete Jacobi field.  ``x`` physical nodes; ``grid`` the
+    solver's (``s`` for a mapped end, ``x = end_map.x_of_s(s)``)."""
     if lay.k_int:
         return None, "not computed with integral constraints (the accessory problem is constrained)"
     if lay.curve_ends:
@@ -354,4 +358,77 @@ def _conjugate_point(D, frozen, lay, x, problem):
         ratio = P[j, 0, 0] / u if u != 0 else np.inf
         t = 1.0 / (1.0 + ratio) if np.isfinite(ratio) and 1.0 + ratio > 0 else 0.5
         return float(x[j] + h * min(max(t, 0.0), 1.0)), kind
+    if lay.order == 1 and lay.d == lay.m * lay.degree:  # Lagrange elements (degree >= 1), no multipliers
+        grid = np.asarray(x if grid is None else grid)
+        at = _jacobi_field_zero(D, frozen, lay, grid, j, "left" in problem.bc)
+        if at is not None:
+            return float(at if end_map is None else end_map.x_of_s(at)), kind
     return float(x[j] + 0.5 * h), kind
+
+
+def _jacobi_field_zero(D, frozen, lay, grid, j, dirichlet_left, samples=64):
+    """First zero in cells ``j-1 .. j+1`` of the discrete Jacobi field, ``det F = 0``, or None.
+
+    The field solves the homogeneous second variation ``H v = 0`` from the left end (``v(a) = 0``,
+    ``v(x_1) = I`` for a Dirichlet end; ``v(a) = I`` for a natural one), shot forward cell by cell:
+    block row ``i`` (the equations of ``f_i`` and of cell ``i``'s interior values) determines cell
+    ``i``'s interior values and ``f_{i+1}``, a square system.  ``F`` (m × m) holds its ``f``
+    components: one column per initial direction.  In a cell the field is the element polynomial
+    through its GLL values; the zero is bracketed on ``samples`` points and bisected."""
+    from .elements import evaluate_elements
+
+    m, p, d = lay.m, lay.degree, lay.d
+    Dg, Up = np.asarray(D["diag_full"]), np.asarray(D["upper_full"])  # (d, d, n), (d, d, n-1)
+    n = Dg.shape[2]
+    last = min(j + 1, n - 2)
+    V = np.zeros((n, d, m))
+    inner = [np.flatnonzero(~np.asarray(frozen)[m:d, i]) + m for i in range(n)]  # free interior rows
+    first = 0
+    if dirichlet_left:  # f_0 = 0, f_1 = I: cell 0's interior from its own rows
+        V[1, :m] = np.eye(m)
+        rows = inner[0]
+        if rows.size:
+            rhs = Up[np.ix_(rows, np.arange(m), [0])][..., 0] @ V[1, :m]
+            V[0, rows] = np.linalg.solve(Dg[np.ix_(rows, rows, [0])][..., 0], -rhs)
+        first = 1
+    else:
+        V[0, :m] = np.eye(m)
+    for i in range(first, last + 1):  # rows of block i -> (interior of cell i, f_{i+1})
+        eq = np.concatenate([np.arange(m), inner[i]])
+        known = Dg[np.ix_(eq, np.arange(m), [i])][..., 0] @ V[i, :m]
+        if i > 0:
+            known = known + Up[:, eq, i - 1].T @ V[i - 1]
+        A = np.concatenate([Dg[np.ix_(eq, inner[i], [i])][..., 0], Up[np.ix_(eq, np.arange(m), [i])][..., 0]],
+                           axis=1)
+        try:
+            sol = np.linalg.solve(A, -known)
+        except np.linalg.LinAlgError:
+            return None
+        V[i, inner[i]] = sol[:inner[i].size]
+        V[i + 1, :m] = sol[inner[i].size:]
+        scale = np.max(np.abs(V[i + 1, :m]))  # linear: rescale against growth
+        if scale > 0:
+            V[: i + 2] /= scale
+    for c in range(max(j - 1, 0), last + 1):
+        # GLL values of cell c, columns = initial directions: (p+1, m, m)
+        vals = np.concatenate([V[c][None, :m], V[c, m:].reshape(p - 1, m, m), V[c + 1][None, :m]], axis=0)
+        cell = np.array([grid[c], grid[c + 1]])
+
+        def det(t):
+            F = evaluate_elements(cell, vals.reshape(1, p + 1, m * m), np.atleast_1d(t)).reshape(-1, m, m)
+            return np.linalg.det(F)
+
+        t = np.linspace(grid[c], grid[c + 1], samples + 1)
+        if c == 0 and dirichlet_left:
+            t = t[1:]  # the field starts at 0
+        vals_t = det(t)
+        change = np.flatnonzero(np.sign(vals_t[1:]) != np.sign(vals_t[:-1]))
+        if change.size:
+            lo, hi = t[change[0]], t[change[0] + 1]
+            f_lo = vals_t[change[0]]
+            for _ in range(60):
+                mid = 0.5 * (lo + hi)
+                f_mid = det(mid)[0]
+                lo, hi, f_lo = (mid, hi, f_mid) if np.sign(f_mid) == np.sign(f_lo) else (lo, mid, f_lo)
+            return 0.5 * (lo + hi)
+    return None
