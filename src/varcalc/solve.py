@@ -581,7 +581,7 @@ def _singular_end_powers(disc, singular_ends):
                          "singular_ends={'left': 3}, with x - a ∝ s^k (see varcalc.endmap)")
     powers = []
     for end in ("left", "right"):
-        k = ends.get(end, 1) if end in ends else 1
+        k = ends[end] if end in ends else 1
         if k is None:
             k = _found_power(disc, end)
         powers.append(int(k))
