@@ -95,6 +95,14 @@ def test_cli_solve_user_file(tmp_path, capsys):
     assert "mine: converged in 1 Newton iteration," in out
 
 
+def test_cli_solve_to_a_tolerance(capsys):
+    """``--tol`` with ``--degree``: p-refinement; the mesh history is printed, one line per level."""
+    assert main(["solve", "brachistochrone_psopt", "--tol", "1e-12", "--degree", "4", "--no-plot", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "tolerance 1e-12 (relative) met" in out
+    assert "level  2: degree  8, 5 nodes, 30 unknowns" in out
+
+
 def test_cli_bad_input():
     with pytest.raises(SystemExit):
         main(["solve", "no_such_problem"])

@@ -3,6 +3,7 @@
     varcalc list
     varcalc solve brachistochrone [--n 401] [--grading 2] [--plot out.png] [--json out.json]
     varcalc solve path/to/my_problem.py
+    varcalc solve brachistochrone --tol 1e-10 --degree 4   # refine to a tolerance (p from 4)
     varcalc plots                     # regenerate plots/ for the whole catalog
     varcalc sweep parametric_catenoid --param R --values 0.6:1.2:61 --out sweep.csv
     varcalc euler catenoid            # the Euler–Lagrange equation, symbolically (needs SymPy)
@@ -94,14 +95,28 @@ def load_problem_module(spec: str):
 
 
 def solve_module(module, *, n=None, grading=None, grading_end=None, max_iter=None, verbose=False,
-                 degree=None):
-    """Solve a problem module with its own defaults, overridden by the arguments."""
+                 degree=None, tol=None):
+    """Solve a problem module with its own defaults, overridden by the arguments.  With ``tol``:
+    refine to that relative tolerance (``vc.solve(problem, tol=...)``: h-refinement from ``n``
+    nodes, or p-refinement from ``degree`` when it, or the module's degree, is above 1)."""
     from . import Newton, graded_grid, solve
     from .planar import cli as planar
 
     if planar.is_planar(module):  # 2-D problems (grading does not apply)
+        if tol is not None:
+            raise ValueError("tol: refinement to a tolerance is for 1-D problems")
         return planar.solve_module(module, n=n, max_iter=max_iter, verbose=verbose)
     problem = module.problem
+    if tol is not None:  # the adaptive solve picks its grids: no module n or grading
+        options = {k: v for k, v in (getattr(module, "solve_options", None) or {}).items()
+                   if k in ("mode", "params", "degree")}
+        for name in ("mode", "params"):
+            if getattr(module, name, None) is not None:
+                options.setdefault(name, getattr(module, name))
+        if degree is not None:
+            options["degree"] = degree
+        solver = Newton(max_iter=max_iter) if max_iter else None
+        return solve(problem, n, tol=tol, solver=solver, verbose=verbose, **options)
     n = n if n is not None else getattr(module, "n", DEFAULT_N)
     grade = dict(getattr(module, "grading", None) or {})
     if grading is not None:
@@ -165,6 +180,18 @@ def _report(sol, elapsed) -> str:
     return "\n".join(lines)
 
 
+def _mesh_history_lines(sol, tol) -> str:
+    """The levels of an adaptive solve (``sol.stats["mesh_history"]``), one line each."""
+    met = "met" if sol.stats.get("tol_met") else "NOT met"
+    lines = [f"  tolerance {tol:g} (relative) {met}: estimate of |J_h - J| = {sol.stats['error_estimate']:.2e}"]
+    for h in sol.stats["mesh_history"]:
+        size = (f"degree {h['degree']:2d}, {h['nodes']} nodes, {h['unknowns']} unknowns" if "degree" in h
+                else f"{h['nodes']} -> {h['fine_nodes']} nodes")
+        est = "-" if h["estimate"] is None else f"{h['estimate']:.2e}"
+        lines.append(f"    level {h['level']:2d}: {size}, J = {h['value']:.16g}, estimate {est}, t = {h['time']:.2f} s")
+    return "\n".join(lines)
+
+
 def _certificate_lines(sol) -> str:
     """The second-variation verdict and its evidence, indented (or why it is unavailable)."""
     try:
@@ -196,9 +223,11 @@ def _cmd_solve(args) -> int:
     t0 = time.perf_counter()
     with _Ticker(f"solving {module.problem.name}"):
         sol = solve_module(module, n=args.n, grading=args.grading, grading_end=args.grading_end,
-                           max_iter=args.max_iter, verbose=not args.quiet, degree=args.degree)
+                           max_iter=args.max_iter, verbose=not args.quiet, degree=args.degree, tol=args.tol)
     elapsed = time.perf_counter() - t0
     print(_report(sol, elapsed))
+    if args.tol is not None:
+        print(_mesh_history_lines(sol, args.tol))
     if getattr(args, "estimate", False) and hasattr(sol, "error_estimate"):
         est = sol.error_estimate
         print(f"  error estimate (grid halved, Richardson with order {est.order}): |J_h - J| ≈ "
@@ -397,6 +426,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--grading-end", choices=["left", "right", "both"], help="where a graded grid clusters")
     s.add_argument("--max-iter", type=int, help="maximum Newton iterations")
     s.add_argument("--degree", type=int, help="polynomial degree of the elements (default: the problem's, else 1)")
+    s.add_argument("--tol", type=float, help="refine until the error estimate of J meets this relative "
+                   "tolerance (h-refinement; p-refinement from --degree > 1)")
     s.add_argument("--plot", help="PNG path (default plots/<name>.png)")
     s.add_argument("--no-plot", action="store_true", help="do not plot")
     s.add_argument("--json", help="write the solution as JSON to this path")
