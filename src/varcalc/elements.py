@@ -233,6 +233,15 @@ class LagrangeFunctional:
         inner = np.concatenate([interior.reshape(n - 1, -1), np.zeros((1, (self.p - 1) * m))], axis=0)
         return np.concatenate([nodal, inner], axis=1).T
 
+    def element_values(self, V):
+        """Each cell's values at its GLL nodes, ``(n-1, p+1, m)``: ``[f_i, interior, f_{i+1}]``, from
+        ``V`` (m p, n) with the dummy rows of flat ends filled in (numpy or JAX, as ``V``)."""
+        V = self.complete(V)
+        xp = jnp if isinstance(V, jax.Array) else np
+        m, p, n = self.m, self.p, V.shape[1]
+        inner = V[m:m * p, :-1].T.reshape(n - 1, p - 1, m)
+        return xp.concatenate([V[:m, :-1].T[:, None], inner, V[:m, 1:].T[:, None]], axis=1)
+
     # -- energies --------------------------------------------------------------------------------
     def _cell_energy(self, loc, xL, h, z, aux, first=False, last=False):
         t, w = jnp.asarray(self.rule.t), jnp.asarray(self.rule.w)

@@ -138,10 +138,8 @@ class Solution:
         slope = to_user(V[lay.m:2 * lay.m]) if lay.order == 2 else None
         element_values = None
         if lay.degree > 1:  # (cells, p+1) + shape: [f_i, interior values of cell i, f_{i+1}]
-            p = lay.degree
-            inner = V[lay.m:lay.d_el, :-1].T.reshape(n - 1, p - 1, lay.m)
-            element_values = np.concatenate([V[:lay.m, :-1].T[:, None], inner, V[:lay.m, 1:].T[:, None]],
-                                            axis=1).reshape((n - 1, p + 1) + problem.shape)
+            element_values = disc.functional.element_values(V[:lay.d_el])
+            element_values = element_values.reshape((n - 1, lay.degree + 1) + problem.shape)
         negative = int(out["negative"][k])
         n_mult = 0
         if disc.uses_kkt:

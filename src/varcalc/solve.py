@@ -280,12 +280,9 @@ def _solve_traced(problem, n, *, grid, guess, solver, quadrature, singular_ends,
         mult[problem.end_curve(e).name] = z[lay.end_index(e) + 1]
     slope = to_user(V[lay.m:2 * lay.m]) if lay.order == 2 else None
     elements = None
-    if lay.degree > 1:  # (cells, p+1) + shape, as Solution.element_values; dummies of flat ends filled
-        V = disc.functional.complete(V) if disc.end_map is not None else V
-        p, m = lay.degree, lay.m
-        inner = V[m:lay.d_el, :-1].T.reshape(n_nodes - 1, p - 1, m)
-        elements = jnp.concatenate([V[:m, :-1].T[:, None], inner, V[:m, 1:].T[:, None]], axis=1)
-        elements = elements.reshape((n_nodes - 1, p + 1) + problem.shape)
+    if lay.degree > 1:  # (cells, p+1) + shape, as Solution.element_values
+        elements = disc.functional.element_values(V[:lay.d_el])
+        elements = elements.reshape((n_nodes - 1, lay.degree + 1) + problem.shape)
     return TracedSolution(problem, x_out, to_user(V[:lay.m]), slope, J, mult, status.astype(jnp.int32),
                           k.astype(jnp.int32), start=start, end=end, element_values=elements,
                           end_map=disc.end_map, grid=disc.x if disc.end_map is not None else None)
