@@ -183,8 +183,10 @@ class Solution:
             message = (f"converged: the Newton step fell below the tolerance at a stationary point; the "
                        f"second variation has {negative} negative direction(s) there")
         elif status == Status.SUCCESS and disc.uses_kkt:
+            extremum = "maximum of J" if disc.mode == "maximize" else "minimum"  # the solver minimises -J
             message = ("converged: the Newton step fell below the tolerance, with the second variation "
-                       "positive definite on the constraints' tangent space (a constrained minimum)")
+                       f"{'of -J ' if disc.mode == 'maximize' else ''}positive definite on the constraints' "
+                       f"tangent space (a constrained {extremum})")
         elif status in (Status.MAX_ITERATIONS, Status.LINE_SEARCH_FAILED) and negative > 0:
             message += (f" The second variation has {negative} negative direction(s) at the last iterate: J "
                         "may have no minimum here (e.g. Hamilton's principle past a conjugate point); "
