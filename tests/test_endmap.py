@@ -74,6 +74,8 @@ def test_both_ends_singular_full_arch():
     sol = _solve(arch, 5, 6, guess=lambda x: 0.3 * np.sin(np.pi * x / X))
     assert sol.converged and sol.end_map.powers == (3, 3)
     assert _relative_error(sol) < 1e-10  # measured 2.7e-12
+    with pytest.raises(ValueError, match="n: mapping both singular ends needs at least 3 nodes"):
+        vc.solve(arch, n=2, degree=6, guess=lambda x: 0.3 * np.sin(np.pi * x / X))
 
 
 def test_given_power_and_errors():

@@ -519,7 +519,7 @@ def discretize(problem: Problem, n=None, *, grid=None, guess=None, quadrature="a
             end_map = EndMap(powers, *problem.domain)
             s = np.linspace(0.0, 1.0, x.size) if grid is None else end_map.s_of_x(x)
             if powers[0] > 1 and powers[1] > 1 and s.size < 3:
-                raise ValueError("n: mapping both singular ends needs at least 3 nodes")
+                raise ValueError(f"n: mapping both singular ends needs at least 3 nodes (2 cells), got {s.size}")
             x = end_map.x_of_s(s)
             x[0], x[-1] = problem.domain
             disc = _Discretization(problem, x, _guess_values(problem, x, guess, params, mode), params,
@@ -591,13 +591,18 @@ def _found_power(disc, end):
     problem = disc.problem
     node, inner = (0, 1) if end == "left" else (-1, -2)
     f_end, f_in = float(disc.U0[node, 0]), float(disc.U0[inner, 0])
-    direction = 1.0 if f_in > f_end else -1.0
-    scale = max(float(np.ptp(disc.U0)), 1e-300)
+    spread = float(np.ptp(disc.U0))
+    scale = spread if spread > 0 else 1.0
     G = problem.integrand
     if problem.params is not None or disc.params is not None:
         params = disc.params
         G = lambda f, df, x: problem.integrand(f, df, x, params)
-    k = singular_power(G, f_end, direction, float(disc.x_user[node]), end, scale)
+    # The side f leaves f_end to: the guess's, else (a flat guess) whichever side G is defined on.
+    directions = (1.0, -1.0) if f_in > f_end or f_in == f_end else (-1.0, 1.0)
+    for direction in directions:
+        k = singular_power(G, f_end, direction, float(disc.x_user[node]), end, scale)
+        if not isinstance(k, str) or f_in != f_end:
+            break
     if isinstance(k, str):
         raise ValueError(
             f"singular_ends: the integrand is singular at the {end} end along the guess, and degree > 1 "
