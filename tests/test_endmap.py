@@ -106,6 +106,8 @@ def test_end_map_inverse_and_derivative(powers):
     si = s[1:-1]
     fd = (m.x_of_s(si + h) - m.x_of_s(si - h)) / (2 * h)
     assert np.max(np.abs(fd - m.dx_ds(si))) < 1e-7
+    fd2 = (m.dx_ds(si + h) - m.dx_ds(si - h)) / (2 * h)
+    assert np.max(np.abs(fd2 - m.d2x_ds2(si))) < 1e-6
     kl, kr = powers  # x - a ∝ s^kl and b - x ∝ (1 - s)^kr near the ends
     assert abs(np.log((m.x_of_s(2e-3) + 1) / (m.x_of_s(1e-3) + 1)) / np.log(2) - kl) < 1e-2
     assert abs(np.log((2 - m.x_of_s(1 - 2e-3)) / (2 - m.x_of_s(1 - 1e-3))) / np.log(2) - kr) < 1e-2

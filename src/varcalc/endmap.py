@@ -34,7 +34,7 @@ Two more pieces make it work, both checked on the brachistochrone:
 
 from __future__ import annotations
 
-from math import comb, lgamma, exp
+from math import comb, factorial
 
 import jax
 import jax.numpy as jnp
@@ -60,13 +60,17 @@ class EndMap:
         return f"EndMap(powers={self.powers}, a={self.a}, b={self.b})"
 
     @staticmethod
-    def _B(s, kl, kr):
+    def _inverse_beta(kl, kr) -> int:
+        """``1 / Beta(kl, kr) = (kl + kr - 1)! / ((kl - 1)! (kr - 1)!)``, a whole number (exact)."""
+        return factorial(kl + kr - 1) // (factorial(kl - 1) * factorial(kr - 1))
+
+    @classmethod
+    def _B(cls, s, kl, kr):
         """``B(s)`` of the module docstring as the sum of its monomials (degree ``kl + kr - 1``)."""
-        norm = exp(lgamma(kl) + lgamma(kr) - lgamma(kl + kr))
         total = 0.0
         for j in range(kr):  # (1 - t)^(kr-1) = Σ_j C(kr-1, j) (-t)^j, integrated term by term
             total = total + comb(kr - 1, j) * (-1.0) ** j * s ** (kl + j) / (kl + j)
-        return total / norm
+        return total * cls._inverse_beta(kl, kr)
 
     def unit(self, s):
         """``B(s)`` in ``[0, 1]``, accurate near both ends (the complement ``1 - B`` near ``s = 1``)."""
@@ -92,16 +96,14 @@ class EndMap:
     def dx_ds(self, s):
         """``φ'(s) = (b - a) s^(k_L - 1) (1 - s)^(k_R - 1) / Beta(k_L, k_R)`` (> 0 inside)."""
         kl, kr = self.powers
-        norm = exp(lgamma(kl) + lgamma(kr) - lgamma(kl + kr))
-        return (self.b - self.a) * s ** (kl - 1) * (1.0 - s) ** (kr - 1) / norm
+        return (self.b - self.a) * s ** (kl - 1) * (1.0 - s) ** (kr - 1) * self._inverse_beta(kl, kr)
 
     def d2x_ds2(self, s):
         """``φ''(s)``, for the chain rule of second derivatives."""
         kl, kr = self.powers
-        norm = exp(lgamma(kl) + lgamma(kr) - lgamma(kl + kr))
         left = (kl - 1) * s ** max(kl - 2, 0) * (1.0 - s) ** (kr - 1) if kl > 1 else 0.0 * s
         right = (kr - 1) * s ** (kl - 1) * (1.0 - s) ** max(kr - 2, 0) if kr > 1 else 0.0 * s
-        return (self.b - self.a) * (left - right) / norm
+        return (self.b - self.a) * (left - right) * self._inverse_beta(kl, kr)
 
     def s_of_x(self, x):
         """Inverse of :meth:`x_of_s` (numpy), shape of ``x``."""
