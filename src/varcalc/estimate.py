@@ -17,7 +17,7 @@ refinement splits by.
 >>> sol = vc.solve(p, n=21)
 >>> est = sol.error_estimate
 >>> exact = 0.5 * np.cosh(1) / np.sinh(1)                      # J* = coth(1)/2
->>> 0.5 < est.value_error / abs(sol.value - exact) < 2
+>>> bool(0.5 < est.value_error / abs(sol.value - exact) < 2)
 True
 """
 
