@@ -128,7 +128,7 @@ def _path_function(problem, path):
 
 
 def continuation(problem, path, *, n=None, grid=None, steps=20, tol=1e-3, predictor="secant", guess=None,
-                 solver=None, mode="minimize", certificate=True, max_solves=200, verbose=False):
+                 solver=None, mode="minimize", certificate=True, max_solves=200, verbose=False, degree=1):
     """Follow the extremal of ``problem`` along the parameter path ``p(t)``, ``t`` from 0 to 1.
 
     Parameters
@@ -159,6 +159,9 @@ def continuation(problem, path, *, n=None, grid=None, steps=20, tol=1e-3, predic
         Safety limit on the number of solves.
     verbose : bool
         Print one line per attempt.
+    degree : int
+        Polynomial degree of the elements, as in :func:`varcalc.solve` (the secant predictor then
+        extrapolates the element polynomials, not only the nodes).
 
     Returns
     -------
@@ -199,7 +202,7 @@ def continuation(problem, path, *, n=None, grid=None, steps=20, tol=1e-3, predic
     def attempt(t, start):
         p = params_at(t)
         try:
-            sol = solve(problem, n, grid=grid, guess=start, solver=solver, params=p, mode=mode)
+            sol = solve(problem, n, grid=grid, guess=start, solver=solver, params=p, mode=mode, degree=degree)
         except ValueError as err:
             if not branch:  # the first member: bad input (grid, guess, params), not a lost branch
                 raise
@@ -222,15 +225,21 @@ def continuation(problem, path, *, n=None, grid=None, steps=20, tol=1e-3, predic
                   f"iterations = {sol.iterations}  J = {sol.value:.10g}  λ_min = {eig:.4g}")
         if sol.converged:
             solutions.append(sol)
-            branch.append((t, np.asarray(sol.f)))
+            branch.append((t, sol))
         return sol.converged
 
     def predict(t):
-        t1, f1 = branch[-1]
+        # Node values for degree 1; for degree > 1 a function, so that the guess between the nodes
+        # (the element interiors) is predicted too: sol(x) evaluates the element polynomials.
+        values = (lambda s: np.asarray(s.f)) if degree == 1 else (lambda s: s)
+        t1, s1 = branch[-1]
         if predictor == "secant" and len(branch) >= 2:
-            t0, f0 = branch[-2]
-            return f1 + (t - t1) / (t1 - t0) * (f1 - f0)
-        return f1
+            t0, s0 = branch[-2]
+            r = (t - t1) / (t1 - t0)
+            if degree == 1:
+                return values(s1) + r * (values(s1) - values(s0))
+            return lambda x: s1(x) + r * (s1(x) - s0(x))
+        return values(s1)
 
     t, h_nominal = 0.0, 1.0 / steps
     h, t_fail, lost = h_nominal, None, False
