@@ -192,3 +192,16 @@ def test_vmap_batches_high_order_solves():
         R, theta = brach.cycloid(2.0, Y)
         exact.append(theta * np.sqrt(R / psopt.g))
     assert np.max(np.abs(np.asarray(T) - exact) / exact) < 1e-12  # measured 1e-13
+
+
+def test_solve_batch_with_degree():
+    """``vc.solve_batch(..., degree=8)``: every lane on lane 0's map; a lane's report is the one
+    ``vc.solve`` gives (the same map, the element polynomials)."""
+    Ys = np.array([1.0, 2.0, 3.0])
+    batch = vc.solve_batch(psopt.problem, n=5, degree=8, bc={"right": Ys})
+    assert batch.converged.all()
+    lane = batch[1]
+    assert lane.degree == 8 and lane.end_map.powers == (3, 1)
+    assert abs(lane.value - psopt.exact_value) < 1e-15 * 10
+    xq = np.linspace(0.0, 2.0, 9)
+    assert np.max(np.abs(lane(xq) - psopt.exact(xq))) < 1e-9

@@ -43,7 +43,7 @@ _S = sys.modules[__package__ + ".solve"]  # the module (``varcalc.solve`` is als
 def solve_batch(problem: Problem, n: int | None = None, *, grid=None, params=None, bc=None, guess=None,
                 constraint_values=None, solver: Newton | None = None, quadrature: str = "auto",
                 singular_ends=None, mode: str = "minimize", devices=None, chunk_size: int | None = None,
-                progress=False) -> "BatchSolution":
+                progress=False, degree: int = 1) -> "BatchSolution":
     """Solve ``B`` instances of ``problem`` (different parameters, boundary values, guesses) at once.
 
     Parameters
@@ -85,6 +85,10 @@ def solve_batch(problem: Problem, n: int | None = None, *, grid=None, params=Non
     progress : bool or callable
         ``True``: print a line per chunk to stderr (lanes done, converged, elapsed, estimate).
         A callable is called after each chunk as ``progress(done, total, converged, elapsed)``.
+    degree : int
+        Polynomial degree of the elements, as in :func:`varcalc.solve`.  With ``degree > 1`` a
+        singular end is found along lane 0's guess and mapped away for every lane, and each lane
+        starts from its guess at the nodes, linear in between.
 
     Returns
     -------
@@ -118,10 +122,11 @@ def solve_batch(problem: Problem, n: int | None = None, *, grid=None, params=Non
     # The template: lane 0's discretization (validates everything once).  Singular ends: detected
     # below over all lanes, so the template is built without detection.
     order1 = problem.order == 1
-    detect = order1 and singular_ends is None and quadrature == "auto"
+    # degree > 1: lane 0's discretization finds (and maps away) singular ends itself.
+    detect = order1 and singular_ends is None and quadrature == "auto" and degree == 1
     disc = _S.discretize(lane_problem(0), n, grid=grid, guess=None,
                          quadrature=quadrature, singular_ends=() if detect else singular_ends,
-                         params=lane_params(0), mode=mode)
+                         params=lane_params(0), mode=mode, degree=degree)
     x_user = disc.x_user
     nn = x_user.size
     lay = disc.layout
@@ -341,6 +346,13 @@ def _initial_unknowns(disc, problem, U0, bc_b, B):
     if disc.lower is not None:
         U0 = np.clip(U0, disc.lower.T[None], disc.upper.T[None])
     rows = [np.swapaxes(U0, 1, 2)]
+    if lay.degree > 1:  # interior GLL values linear between the nodes; the last node's are dummies
+        from .elements import gll_nodes
+        t = gll_nodes(lay.degree)[1:-1][None, None, :, None]  # (1, 1, p-1, 1)
+        inner = (1 - t) * U0[:, :-1, None, :] + t * U0[:, 1:, None, :]  # (B, n-1, p-1, m)
+        inner = inner.reshape(B, U0.shape[1] - 1, -1)
+        inner = np.concatenate([inner, np.zeros((B, 1, inner.shape[2]))], axis=1)
+        rows.append(np.swapaxes(inner, 1, 2))
     if lay.order == 2:
         S0 = np.gradient(U0, disc.x_user, axis=1)
         for key, node in (("left'", 0), ("right'", -1)):
@@ -630,8 +642,12 @@ class BatchSolution:
         if i not in self._solutions:
             disc0 = self._disc
             problem = self._lane_problem(i)
+            ends = disc0.singular_ends
+            if disc0.end_map is not None:  # the same map (its powers), the same grid
+                ends = {e: k for e, k in zip(("left", "right"), disc0.end_map.powers) if k > 1}
             disc = _S.discretize(problem, grid=disc0.x_user, guess=self.guess[i], quadrature="auto",
-                                 singular_ends=disc0.singular_ends, params=self._lane_params(i), mode=disc0.mode)
+                                 singular_ends=ends, params=self._lane_params(i), mode=disc0.mode,
+                                 degree=disc0.layout.degree)
             if problem.order == 1:
                 disc.blocks = disc0.blocks
             out = {k: v[i] for k, v in self._out.items()}
