@@ -191,6 +191,9 @@ def _second_variation(disc):
             Hm = jnp.atleast_2d(jax.hessian(of_top)(jets[top]))
             if lay.end_powers != (1, 1):  # G̃ = φ' G(f, f_s/φ'): ∂²G̃/∂f_s² = G_f′f′ / φ'(s)
                 Hm = Hm * lay.end_map(aux).dx_ds(0.5 * (x0 + x1))
+            elif lay.free_end and lay.order == 1:  # G̃ = T G(f, f_ξ/T, ·): ∂²G̃/∂f_ξ² = G_f′f′ / T
+                A, B = lay.ends(z, aux)
+                Hm = Hm * (B - A)
             return jnp.linalg.eigvalsh(Hm)[0]
 
         def run(V, z, x, aux, frozen):
