@@ -1,17 +1,43 @@
-"""Shared test setup: Agg plots, no persistent compilation cache, float64 (varcalc turns it on at
-import), strict promotion."""
+"""Shared test setup: Agg plots, a per-session persistent compilation cache, float64 (varcalc turns
+it on at import), strict promotion."""
 
+import atexit
 import os
+import shutil
+import tempfile
 
 os.environ.setdefault("MPLBACKEND", "Agg")
-# In-process CLI calls (`main([...])`) would switch on JAX's persistent compilation cache in the
-# user's home for the rest of the session: tests leave it alone (an entry that another process
-# wrote aborted a run here once, inside jax's cache read).
-os.environ["VARCALC_NO_CACHE"] = "1"
+# JAX's persistent compilation cache, in a fresh folder of this session only: tests re-create
+# problems whose compiled code is the same (new closures, same HLO), and the cache serves them
+# across tests; the user's ~/.cache/varcalc is never touched (an entry another process wrote there
+# aborted a run once, inside jax's cache read).  In-process CLI calls use the same folder.
+_CACHE_DIR = tempfile.mkdtemp(prefix="varcalc-tests-jax-cache-")
+atexit.register(shutil.rmtree, _CACHE_DIR, ignore_errors=True)
+os.environ["VARCALC_CACHE_DIR"] = _CACHE_DIR
 
 import jax  # noqa: E402
 
 import varcalc  # noqa: E402,F401  (enables jax_enable_x64)
+
+from varcalc.cli import _enable_compilation_cache  # noqa: E402
+
+_enable_compilation_cache()
+
+import gc  # noqa: E402
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _release_compiled_code():
+    """Drop JAX's compiled executables after each test module.  Each holds memory maps of its
+    machine code; the whole suite in one process passed Linux's 65530-map limit (XLA then
+    segfaulted while compiling, measured ~300 maps per test).  A later module that needs the same
+    code gets it back from the session's persistent cache, cheaply."""
+    yield
+    jax.clear_caches()
+    gc.collect()
+
 
 # Silent dtype casts in the library fail loudly in tests (optimistix/lineax habit).
 jax.config.update("jax_numpy_dtype_promotion", "strict")
