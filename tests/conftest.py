@@ -28,15 +28,27 @@ import gc  # noqa: E402
 import pytest  # noqa: E402
 
 
+_MAPS_BEFORE_RELEASE = 30_000  # Linux's default vm.max_map_count is 65530
+
+
+def _memory_maps():
+    try:
+        with open("/proc/self/maps") as f:
+            return sum(1 for _ in f)
+    except OSError:  # not Linux: no such limit to watch
+        return 0
+
+
 @pytest.fixture(autouse=True, scope="module")
 def _release_compiled_code():
-    """Drop JAX's compiled executables after each test module.  Each holds memory maps of its
-    machine code; the whole suite in one process passed Linux's 65530-map limit (XLA then
-    segfaulted while compiling, measured ~300 maps per test).  A later module that needs the same
-    code gets it back from the session's persistent cache, cheaply."""
+    """Drop JAX's compiled executables after a test module once they hold many memory maps (each
+    maps its machine code): the whole suite in one process passed Linux's 65530-map limit and XLA
+    segfaulted while compiling (measured ~300 maps per test).  Only past a threshold, because a
+    release makes later modules recompile (the session's persistent cache makes that cheaper)."""
     yield
-    jax.clear_caches()
-    gc.collect()
+    if _memory_maps() > _MAPS_BEFORE_RELEASE:
+        jax.clear_caches()
+        gc.collect()
 
 
 # Silent dtype casts in the library fail loudly in tests (optimistix/lineax habit).
