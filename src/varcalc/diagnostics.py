@@ -116,11 +116,11 @@ def _element_jets(sol, xq):
     cell = np.clip(np.searchsorted(grid, sq, side="right") - 1, 0, n - 2)
     h = np.diff(grid)[cell]
     u = 2.0 * (sq - grid[cell]) / h - 1.0
+    V = leg.legvander(u, p)  # (k, p+1), shared by f and its derivatives
     jets = []
     for order in range(3):  # d/ds = (2/h) d/du
         c = leg.legder(coef, order, axis=0) if order else coef
         c = np.concatenate([c, np.zeros((p + 1 - c.shape[0], n - 1, m))], axis=0)
-        V = leg.legvander(u, p)  # (k, p+1)
         jets.append(np.einsum("kj,jkm->km", V, c[:, cell]) * (2.0 / h[:, None]) ** order)
     f, fs, fss = jets
     if sol.end_map is None:

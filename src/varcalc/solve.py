@@ -578,7 +578,7 @@ def _singular_end_powers(disc, singular_ends):
                          "singular_ends={'left': 3}, with x - a ∝ s^k (see varcalc.endmap)")
     powers = []
     for end in ("left", "right"):
-        k = ends[end] if end in ends else 1
+        k = ends.get(end, 1)  # None: given without a power, find it
         if k is None:
             k = _found_power(disc, end)
         powers.append(int(k))
@@ -594,11 +594,11 @@ def _found_power(disc, end):
     spread = float(np.ptp(disc.U0))
     scale = spread if spread > 0 else 1.0
     G = problem.integrand
-    if problem.params is not None or disc.params is not None:
+    if problem.params is not None:
         params = disc.params
         G = lambda f, df, x: problem.integrand(f, df, x, params)
     # The side f leaves f_end to: the guess's, else (a flat guess) whichever side G is defined on.
-    directions = (1.0, -1.0) if f_in > f_end or f_in == f_end else (-1.0, 1.0)
+    directions = (1.0, -1.0) if f_in >= f_end else (-1.0, 1.0)
     for direction in directions:
         k = singular_power(G, f_end, direction, float(disc.x_user[node]), end, scale)
         if not isinstance(k, str) or f_in != f_end:
