@@ -33,6 +33,7 @@ from .stochastic import (  # noqa: E402
 )
 from .diagnostics import euler_lagrange_residual, first_integral, plot_diagnostics  # noqa: E402
 from .continuation import Continuation, continuation, plot_continuation  # noqa: E402
+from .cache import clear_cache  # noqa: E402
 
 __version__ = "0.1.0"
 __all__ = ["Problem", "solve", "discretize", "Newton", "Status", "Solution", "load",
@@ -43,4 +44,4 @@ __all__ = ["Problem", "solve", "discretize", "Newton", "Status", "Solution", "lo
            "Normal", "LogNormal", "Uniform", "Distribution", "ExpectedProblem", "ExpectedSolution",
            "solve_expected", "sample_extremals", "sensitivity", "compare_sensitivities", "plot_ensemble",
            "euler_lagrange_residual", "first_integral", "plot_diagnostics",
-           "continuation", "Continuation", "plot_continuation"]
+           "continuation", "Continuation", "plot_continuation", "clear_cache"]

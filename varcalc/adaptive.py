@@ -161,7 +161,6 @@ def refine(x, indicator, n_new: int, *, singular_ends=()) -> np.ndarray:
     return out
 
 
-_CACHE: dict = {}
 _PAD_MIN = 64  # near-end tanh-sinh blocks padded to 64, 128, ... cells (at most all of them)
 
 
@@ -203,10 +202,11 @@ def _cell_energies(disc, V, z):
     import jax
     import jax.numpy as jnp
 
+    from . import cache
+
     key = ("cells", disc.layout.key(disc.problem), disc.blocks, disc.mode)
-    if key not in _CACHE:
-        _CACHE[key] = jax.jit(disc.functional.cell_energies)
-    return np.asarray(_CACHE[key](jnp.asarray(V), jnp.asarray(disc.x), jnp.asarray(z), disc.aux()))
+    fn = cache.get(key, lambda: jax.jit(disc.functional.cell_energies))
+    return np.asarray(fn(jnp.asarray(V), jnp.asarray(disc.x), jnp.asarray(z), disc.aux()))
 
 
 def hierarchical_indicator(coarse, fine) -> np.ndarray:

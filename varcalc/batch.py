@@ -30,6 +30,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from . import cache
 from .newton import Newton, Status
 from .problem import Problem
 from .quadrature import assign_rules
@@ -399,10 +400,9 @@ def _union_singular_ends(disc, U0, aux, batched):
     xe = np.array([x[i] for i, _ in idx])
     check = _S._end_check(disc.layout, problem)
     key = ("ends", check, batched, tuple(sorted(aux)))
-    if key not in _CACHE:
-        aux_axes = {k: (0 if k in batched else None) for k in aux}
-        _CACHE[key] = jax.jit(jax.vmap(check, in_axes=(0, 0, None, None, aux_axes)))
-    ok = np.asarray(_CACHE[key](f, df, xe, jnp.asarray(disc.z0), aux))  # (B, E)
+    aux_axes = {k: (0 if k in batched else None) for k in aux}
+    fn = cache.get(key, lambda: jax.jit(jax.vmap(check, in_axes=(0, 0, None, None, aux_axes))))
+    ok = np.asarray(fn(f, df, xe, jnp.asarray(disc.z0), aux))  # (B, E)
     return tuple(e for j, e in enumerate(ends) if not ok[:, j].all())
 
 
@@ -449,16 +449,15 @@ def _chunk_size(chunk_size, B, n, n_dev):
     return int(math.ceil(chunk / n_dev) * n_dev)
 
 
-_CACHE: dict = {}
-
-
 def _batched_solver(disc, solver, batched, mesh):
     """``jit(vmap(run))`` of the compiled Newton loop (``shard_map`` over ``mesh`` when given)."""
     run = _S._compiled_solver(disc, solver)
     aux_keys = tuple(sorted(disc.aux()))
-    key = (run, batched, aux_keys, None if mesh is None else tuple(d.id for d in mesh.devices.flat))
-    if key in _CACHE:
-        return _CACHE[key]
+    key = ("batched", run, batched, aux_keys, None if mesh is None else tuple(d.id for d in mesh.devices.flat))
+    return cache.get(key, lambda: _make_batched(run, batched, aux_keys, mesh))
+
+
+def _make_batched(run, batched, aux_keys, mesh):
     aux_axes = {k: (0 if k in batched else None) for k in aux_keys}
     fn = jax.vmap(run, in_axes=(0, None, None, aux_axes, None, None, None, None, None))
     if mesh is not None:
@@ -466,8 +465,7 @@ def _batched_solver(disc, solver, batched, mesh):
         aux_specs = {k: (P("batch") if k in batched else P()) for k in aux_keys}
         fn = jax.shard_map(fn, mesh=mesh, in_specs=(P("batch"), P(), P(), aux_specs, P(), P(), P(), P(), P()),
                            out_specs=P("batch"), check_vma=False)
-    _CACHE[key] = jax.jit(fn)
-    return _CACHE[key]
+    return jax.jit(fn)
 
 
 def _place(args, mesh, batched):

@@ -39,7 +39,8 @@ import numpy as np
 import scipy.sparse as sp
 from jax import lax
 
-from .lagrangian import DiscreteLagrangian, internal_integrand
+from . import cache
+from .lagrangian import internal_integrand
 from .newton import bordered_solve, restrict
 
 __all__ = ["Certificate", "certify"]
@@ -159,59 +160,67 @@ def _length_factor(sol, disc):
     return 1.0
 
 
-# -- the second variation at the solution (jitted, cached per problem structure) ----------------
-_CACHE: dict = {}
-
-
+# -- the second variation at the solution --------------------------------------------------------
+# Three compiled pieces: the solve's own kernel (L's derivatives, shared with vc.solve), the
+# Legendre condition per cell (per integrand, small) and the generic inertia/pivots (once per shape).
 def _second_variation(disc):
-    key = (disc.layout.key(disc.problem), disc.blocks)
-    if key not in _CACHE:
-        problem, lay = disc.problem, disc.layout
-        lag = DiscreteLagrangian(problem, lay, disc.blocks)
-        G = internal_integrand(problem, lay)
-        vector = problem.is_vector
+    from .solve import _kernel
 
-        def legendre_cell(v0, v1, x0, x1, z, aux):
-            """Smallest eigenvalue of the Hessian of G̃ in the highest derivative, mid-cell."""
-            h = x1 - x0
-            f0, f1 = v0[:lay.m], v1[:lay.m]
-            if lay.order == 1:
-                jets = [0.5 * (f0 + f1), (f1 - f0) / h]
-            else:  # the cubic Hermite interpolant at the midpoint
-                s0, s1 = v0[lay.m:2 * lay.m], v1[lay.m:2 * lay.m]
-                jets = [0.5 * (f0 + f1) + h * (s0 - s1) / 8, 1.5 * (f1 - f0) / h - (s0 + s1) / 4, (s1 - s0) / h]
-            if not vector:
-                jets = [j[0] for j in jets]
-            top = len(jets) - 1
+    kernel = _kernel(disc)
+    legendre = cache.get(("legendre", disc.layout.key(disc.problem)), lambda: _legendre_fn(disc))
 
-            def of_top(t):
-                args = jets[:top] + [t]
-                return G(*args, 0.5 * (x0 + x1), z, aux)
+    def run(V, z, x, aux, frozen):
+        return _inertia(kernel.derivatives(V, z, x, aux), V, z, frozen, legendre(V, z, x, aux))
 
-            Hm = jnp.atleast_2d(jax.hessian(of_top)(jets[top]))
-            if lay.end_powers != (1, 1):  # G̃ = φ' G(f, f_s/φ'): ∂²G̃/∂f_s² = G_f′f′ / φ'(s)
-                Hm = Hm * lay.end_map(aux).dx_ds(0.5 * (x0 + x1))
-            elif lay.free_end and lay.order == 1:  # G̃ = T G(f, f_ξ/T, ·): ∂²G̃/∂f_ξ² = G_f′f′ / T
-                A, B = lay.ends(z, aux)
-                Hm = Hm * (B - A)
-            return jnp.linalg.eigvalsh(Hm)[0]
+    return run
 
-        def run(V, z, x, aux, frozen):
-            D = lag.derivatives(V, z, x, aux)
-            diag, upper = restrict(D["diag"], D["upper"], frozen)
-            k = z.shape[0]
-            B = jnp.where(frozen[:, :, None], 0.0, D["B"]) if k else jnp.zeros(V.shape + (0,), V.dtype)
-            C = D["C"] if k else jnp.zeros((0, 0), V.dtype)
-            _, _, _, _, negative = bordered_solve(diag, upper, jnp.zeros_like(V), B, jnp.zeros(k, V.dtype), C,
-                                                  jnp.zeros((), V.dtype), None)
-            pivots = _pivots(diag, upper)
-            legendre = jax.vmap(legendre_cell, in_axes=(1, 1, 0, 0, None, None))(
-                V[:, :-1], V[:, 1:], x[:-1], x[1:], z, aux)
-            return dict(diag=diag, upper=upper, B=B, C=C, negative=negative, pivots=pivots, legendre=legendre,
-                        diag_full=D["diag"], upper_full=D["upper"])
 
-        _CACHE[key] = jax.jit(run)
-    return _CACHE[key]
+def _legendre_fn(disc):
+    problem, lay = disc.problem, disc.layout
+    G = internal_integrand(problem, lay)
+    vector = problem.is_vector
+
+    def legendre_cell(v0, v1, x0, x1, z, aux):
+        """Smallest eigenvalue of the Hessian of G̃ in the highest derivative, mid-cell."""
+        h = x1 - x0
+        f0, f1 = v0[:lay.m], v1[:lay.m]
+        if lay.order == 1:
+            jets = [0.5 * (f0 + f1), (f1 - f0) / h]
+        else:  # the cubic Hermite interpolant at the midpoint
+            s0, s1 = v0[lay.m:2 * lay.m], v1[lay.m:2 * lay.m]
+            jets = [0.5 * (f0 + f1) + h * (s0 - s1) / 8, 1.5 * (f1 - f0) / h - (s0 + s1) / 4, (s1 - s0) / h]
+        if not vector:
+            jets = [j[0] for j in jets]
+        top = len(jets) - 1
+
+        def of_top(t):
+            args = jets[:top] + [t]
+            return G(*args, 0.5 * (x0 + x1), z, aux)
+
+        Hm = jnp.atleast_2d(jax.hessian(of_top)(jets[top]))
+        if lay.end_powers != (1, 1):  # G̃ = φ' G(f, f_s/φ'): ∂²G̃/∂f_s² = G_f′f′ / φ'(s)
+            Hm = Hm * lay.end_map(aux).dx_ds(0.5 * (x0 + x1))
+        elif lay.free_end and lay.order == 1:  # G̃ = T G(f, f_ξ/T, ·): ∂²G̃/∂f_ξ² = G_f′f′ / T
+            A, B = lay.ends(z, aux)
+            Hm = Hm * (B - A)
+        return jnp.linalg.eigvalsh(Hm)[0]
+
+    return jax.jit(lambda V, z, x, aux: jax.vmap(legendre_cell, in_axes=(1, 1, 0, 0, None, None))(
+        V[:, :-1], V[:, 1:], x[:-1], x[1:], z, aux))
+
+
+@jax.jit
+def _inertia(D, V, z, frozen, legendre):
+    """Generic: the restricted second variation, its inertia (bordered by z) and LDLᵀ pivots."""
+    diag, upper = restrict(D["diag"], D["upper"], frozen)
+    k = z.shape[0]
+    B = jnp.where(frozen[:, :, None], 0.0, D["B"]) if k else jnp.zeros(V.shape + (0,), V.dtype)
+    C = D["C"] if k else jnp.zeros((0, 0), V.dtype)
+    _, _, _, _, negative = bordered_solve(diag, upper, jnp.zeros_like(V), B, jnp.zeros(k, V.dtype), C,
+                                          jnp.zeros((), V.dtype), None)
+    pivots = _pivots(diag, upper)
+    return dict(diag=diag, upper=upper, B=B, C=C, negative=negative, pivots=pivots, legendre=legendre,
+                diag_full=D["diag"], upper_full=D["upper"])
 
 
 def _pivots(diag, upper):

@@ -149,17 +149,18 @@ def _lagrangian(problem):
     return L
 
 
-_KERNELS: dict = {}
-
-
 def _kernels(problem):
     """Compiled pointwise kernels ``(residual, beltrami)`` for the problem's Lagrangian, cached per
     integrand, constraint functions and shape (multipliers and parameters are arguments, so
     solutions of one family share them)."""
     key = (problem.integrand, tuple(c.fun for c in problem.integrals), problem.shape,
            problem.is_vector, problem.params is not None)
-    if key in _KERNELS:
-        return _KERNELS[key]
+    from . import cache
+
+    return cache.get(("diagnostics",) + key, lambda: _make_kernels(problem))
+
+
+def _make_kernels(problem):
     L = _lagrangian(problem)
     L_f = jax.grad(L, argnums=0)
     L_df = jax.grad(L, argnums=1)
@@ -176,8 +177,7 @@ def _kernels(problem):
         return value - slope_part, jnp.abs(value) + jnp.abs(slope_part), L_x(f, df, x, lam, p)
 
     axes = (0, 0, 0, 0, None, None)
-    _KERNELS[key] = (jax.jit(jax.vmap(residual, in_axes=axes)), jax.jit(jax.vmap(beltrami, in_axes=axes[1:])))
-    return _KERNELS[key]
+    return jax.jit(jax.vmap(residual, in_axes=axes)), jax.jit(jax.vmap(beltrami, in_axes=axes[1:]))
 
 
 def _constants(sol):

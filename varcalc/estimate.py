@@ -105,9 +105,6 @@ def two_grid(sol) -> ErrorEstimate:
                          cell_indicator=indicator)
 
 
-_CACHE: dict = {}
-
-
 def _cell_energies(sol, V=None, z=None):
     """Energies of the cells of ``sol``'s discrete Lagrangian, (n-1,): at its solution, or at the
     unknowns ``V`` (d, n), ``z`` given on its grid."""
@@ -115,10 +112,11 @@ def _cell_energies(sol, V=None, z=None):
     V = V_sol if V is None else V
     z = z_sol if z is None else z
     key = (disc.layout.key(disc.problem), disc.blocks, disc.layout.degree)
-    if key not in _CACHE:
-        _CACHE[key] = jax.jit(disc.functional.cell_energies)
+    from . import cache
+
+    fn = cache.get(("cells",) + key, lambda: jax.jit(disc.functional.cell_energies))
     d_el = disc.layout.d_el
-    return np.asarray(_CACHE[key](jnp.asarray(V[:d_el]), jnp.asarray(disc.x), jnp.asarray(z), disc.aux()))
+    return np.asarray(fn(jnp.asarray(V[:d_el]), jnp.asarray(disc.x), jnp.asarray(z), disc.aux()))
 
 
 def _cell_indicator(coarse, fine):

@@ -22,7 +22,10 @@ from .functional import DiscreteFunctional
 from .implicit import TracedSolution, implicit_solver, is_traced
 from .lagrangian import DiscreteLagrangian, Layout, internal_integrand
 from .mesh import check_grid, uniform_grid
-from .newton import Newton, lumped_mass, minimize_loop, stationary_loop
+from . import cache
+from .drivers import Kernel, minimize_loop, run_python, stationary_loop
+from .newton import Newton, lumped_mass
+from .steps import MinimizeStep, StationaryStep
 from .problem import Problem
 from .quadrature import assign_rules
 from .solution import Solution
@@ -166,10 +169,19 @@ def solve(problem: Problem, n: int | None = None, *, grid=None, guess=None,
 
 
 def run_newton(disc, solver, t0=None) -> Solution:
-    """The compiled Newton loop on a discretization, as a :class:`Solution` (timed from ``t0``,
-    default now).  A non-finite start raises ValueError naming the first bad cell."""
+    """Newton on a discretization, as a :class:`Solution` (timed from ``t0``, default now).
+
+    The Python-loop driver (:func:`varcalc.drivers.run_python`): only the integrand's kernel is
+    compiled for a new functional; the generic step is shared.  A non-finite start raises
+    ValueError naming the first bad cell."""
     t0 = time.perf_counter() if t0 is None else t0
-    out = jax.device_get(_compiled_solver(disc, solver)(*disc.arrays(), solver.rtol, solver.atol))
+    V0, z0, x, aux, fixed, lo, hi = disc.arrays()
+    aux = jax.device_put(aux)
+    step = _step(disc, solver)
+    ctx = dict(mass=aux["mass"], fixed=fixed, rtol=np.float64(solver.rtol), atol=np.float64(solver.atol))
+    if disc.layout.has_bound and not disc.uses_kkt:
+        ctx.update(lower=lo, upper=hi)
+    out = run_python(step, _kernel(disc), V0, z0, x, aux, ctx)
     if not np.isfinite(out["value"][0]):
         _check_guess_finite(disc)
     return Solution._from_newton(disc.problem, disc, out, time.perf_counter() - t0)
@@ -292,11 +304,9 @@ def _implicit_core(disc, solver):
     """The compiled Newton loop with its implicit-differentiation rule (cached like the loop)."""
     run = _compiled_solver(disc, solver)
     key = ("implicit", run, disc.mode == "maximize")
-    if key not in _CACHE:
-        lag = DiscreteLagrangian(disc.problem, disc.layout, disc.blocks)
-        _CACHE[key] = implicit_solver(run, lag, has_z=disc.uses_kkt, bounds=disc.layout.has_bound,
-                                      sign=-1.0 if disc.mode == "maximize" else 1.0)
-    return _CACHE[key]
+    lag = lambda: DiscreteLagrangian(disc.problem, disc.layout, disc.blocks)
+    return cache.get(key, lambda: implicit_solver(run, lag(), has_z=disc.uses_kkt, bounds=disc.layout.has_bound,
+                                                  sign=-1.0 if disc.mode == "maximize" else 1.0))
 
 
 # Where a Dirichlet key sits in the unknowns V (d, n): (block row of m, node): values, then slopes.
@@ -695,10 +705,8 @@ def _feasible_default_guess(problem, x, U0, params, sign):
 
 
 def _vectorised(fun):
-    key = ("vectorised", fun)
-    if key not in _CACHE:
-        _CACHE[key] = jax.jit(lambda f, df, x, *p: jax.vmap(lambda a, b_, c_: fun(a, b_, c_, *p))(f, df, x))
-    return _CACHE[key]
+    return cache.get(("vectorised", fun),
+                     lambda: jax.jit(lambda f, df, x, *p: jax.vmap(lambda a, b_, c_: fun(a, b_, c_, *p))(f, df, x)))
 
 
 def _check_params(problem, params):
@@ -882,48 +890,63 @@ def _check_guess_finite(disc: _Discretization):
         )
 
 
-# -- compiled pieces, cached per integrand and structure (jit adds one entry per shape) --------
-_CACHE: dict = {}
-
-
+# -- compiled pieces, cached per integrand and structure in varcalc.cache (jit adds one entry per
+# shape) ---------------------------------------------------------------------------------------
 def _end_check(layout, problem):
     """Jitted: are G̃ and ∂G̃/∂f finite at each (f, df, x)?  One compile instead of eager ops."""
-    key = ("end_check", layout.key(problem))
-    if key not in _CACHE:
+    def make():
         G = DiscreteFunctional(internal_integrand(problem, layout), problem.is_vector, ())._G
 
         def finite(f, df, xx, z, aux):
             value, grad_f = jax.value_and_grad(G)(f, df, xx, z, aux)
             return jnp.isfinite(value) & jnp.all(jnp.isfinite(grad_f))
 
-        _CACHE[key] = jax.jit(jax.vmap(finite, in_axes=(0, 0, 0, None, None)))
-    return _CACHE[key]
+        return jax.jit(jax.vmap(finite, in_axes=(0, 0, 0, None, None)))
+
+    return cache.get(("end_check", layout.key(problem)), make)
+
+
+def _kernel(disc) -> Kernel:
+    """The compiled per-integrand pieces of ``disc``'s Lagrangian (cached per structure)."""
+    problem, lay = disc.problem, disc.layout
+    return cache.get(("kernel", lay.key(problem), disc.blocks),
+                     lambda: Kernel(DiscreteLagrangian(problem, lay, disc.blocks)))
+
+
+def _step(disc, solver):
+    """The generic Newton step for ``disc``'s structure: :class:`~varcalc.steps.MinimizeStep`
+    (with bounds) or :class:`~varcalc.steps.StationaryStep` (multipliers, free ends, saddles)."""
+    lay = disc.layout
+    opts = dict(max_iter=solver.max_iter, max_backtracks=solver.max_backtracks)
+    if not disc.uses_kkt:
+        return MinimizeStep(bounds=lay.has_bound, **opts)
+    rows = np.arange(lay.d) >= lay.d_el
+    mult = None
+    if lay.n_multipliers_global:
+        mult = np.ones(lay.k, bool)
+        for end in lay.curve_ends:
+            mult[lay.end_index(end)] = False  # a free end's abscissa is not a multiplier
+    return StationaryStep(multipliers=mult, multiplier_rows=rows, minimize=disc.mode != "stationary", **opts)
 
 
 def _compiled_solver(disc, solver):
-    """The jitted Newton loop for one problem structure and cell-block layout (jit adds one
-    entry per array shape).  Values — guess, grid, parameters, constraint values — are inputs."""
+    """The fused Newton loop (one ``lax.while_loop``, jitted) for one problem structure: what
+    ``vmap``, batches and ``jax.grad`` through a solve use.  Values — guess, grid, parameters,
+    constraint values — are inputs."""
     problem, lay = disc.problem, disc.layout
-    kkt = disc.uses_kkt
-    key = ("solver", lay.key(problem), disc.blocks, kkt, disc.mode == "stationary", lay.has_bound,
-           solver.max_iter, solver.max_backtracks)
-    if key not in _CACHE:
+    step = _step(disc, solver)
+    key = ("fused", lay.key(problem), disc.blocks, step.key())
+
+    def make():
         lag = DiscreteLagrangian(problem, lay, disc.blocks)
         opts = dict(max_iter=solver.max_iter, max_backtracks=solver.max_backtracks)
-        bounds = lay.has_bound
-        minimize = disc.mode != "stationary"
-        rows = np.arange(lay.d) >= lay.d_el
-        mult = None
-        if lay.n_multipliers_global:
-            mult = np.ones(lay.k, bool)
-            for end in lay.curve_ends:
-                mult[lay.end_index(end)] = False  # a free end's abscissa is not a multiplier
 
         def run(V0, z0, x, aux, fixed, lower, upper, rtol, atol):
-            if kkt:
-                return stationary_loop(lag, V0, z0, x, aux, fixed, rtol, atol, multipliers=mult,
-                                       multiplier_rows=rows, minimize=minimize, **opts)
-            return minimize_loop(lag, V0, x, aux, fixed, lower, upper, rtol, atol, bounds=bounds, **opts)
+            if isinstance(step, StationaryStep):
+                return stationary_loop(lag, V0, z0, x, aux, fixed, rtol, atol, multipliers=step.multipliers,
+                                       multiplier_rows=step.multiplier_rows, minimize=step.minimize, **opts)
+            return minimize_loop(lag, V0, x, aux, fixed, lower, upper, rtol, atol, bounds=step.bounds, **opts)
 
-        _CACHE[key] = jax.jit(run)
-    return _CACHE[key]
+        return jax.jit(run)
+
+    return cache.get(key, make)

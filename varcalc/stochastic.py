@@ -42,6 +42,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from . import cache
 from .mesh import check_grid, uniform_grid
 from .problem import Problem
 from .solution import Solution
@@ -227,9 +228,6 @@ class Uniform(Distribution):
 _RULES = ("gauss", "gauss-hermite", "gauss-legendre")
 _WRAPPERS: dict = {}  # (G, names, scalar) -> (G_one, G_bar): one object per random integrand, so
 #                        every ExpectedProblem of the same G shares the compiled solver.
-_CACHE: dict = {}
-
-
 def _wrappers(G, names, scalar):
     key = (G, names, scalar)
     if key not in _WRAPPERS:
@@ -453,20 +451,20 @@ def _values_fn(disc):
     """``(U, x, z, aux, omegas) -> J_s`` for every sample (vmapped over ``omegas``), cached per
     structure; wrapped in ``jax.jit`` (or differentiated) by its callers."""
     key = ("values", disc.problem.integrand, disc.blocks, disc.layout.key(disc.problem))
-    if key not in _CACHE:
+
+    def make():
         fun = disc.functional
 
         def values(U, x, z, aux, omegas):
             return jax.vmap(lambda om: fun.value(U, x, z, {**aux, "p": om}))(omegas)
 
-        _CACHE[key] = values
-    return _CACHE[key]
+        return values
+
+    return cache.get(key, make)
 
 
 def _jit(key, make):
-    if key not in _CACHE:
-        _CACHE[key] = jax.jit(make())
-    return _CACHE[key]
+    return cache.get(("stochastic-jit", key), lambda: jax.jit(make()))
 
 
 def _disc_args(disc):

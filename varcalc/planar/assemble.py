@@ -132,17 +132,18 @@ class Pattern:
         return sp.csr_matrix((data, self.indices, self.indptr), shape=self.shape)
 
 
-_CACHE = {}
-
-
 def functions(integrand, el: Element, shape, with_params):
     """Jitted ``energy(U, X, edofs, p)``, ``grad(U, X, edofs, p)`` -> (J, ∇J),
     ``hessians(U, X, edofs, p)`` -> (T, nl, nl) and ``derivatives`` (all three in one pass) for ``U`` of shape (N,) + shape; cached per
     (integrand, element, shape, with_params) so that one compilation serves every mesh of the
     same size and every parameter value."""
-    key = (integrand, el.name, shape, with_params)
-    if key in _CACHE:
-        return _CACHE[key]
+    from .. import cache
+
+    return cache.get(("planar", integrand, el.name, shape, with_params),
+                     lambda: _functions(integrand, el, shape, with_params))
+
+
+def _functions(integrand, el, shape, with_params):
     phi = jnp.asarray(el.phi)
     dphi = jnp.asarray(el.dphi)
     lam = jnp.asarray(el.lam)
@@ -187,5 +188,4 @@ def functions(integrand, el: Element, shape, with_params):
 
     out = dict(energy=jax.jit(energy), grad=jax.jit(vg), hessians=jax.jit(hessians),
                derivatives=jax.jit(derivatives), element_energy=element_energy)
-    _CACHE[key] = out
     return out

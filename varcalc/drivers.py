@@ -1,0 +1,278 @@
+"""Two drivers of the same Newton step (:mod:`varcalc.steps`), and the per-integrand kernel.
+
+* **Fused** (:func:`minimize_loop`, :func:`stationary_loop`): the whole iteration in one
+  ``lax.while_loop`` — one compiled program per integrand, what ``vmap``, batches, ``jax.grad``
+  through a solve and GPUs need.
+* **Python loop** (:func:`run_python`): a few device calls per iteration.  Only the
+  :class:`Kernel` — the discrete Lagrangian's derivatives, value and merit terms, compiled with
+  ``jax.jit`` — depends on the integrand; the generic pieces (:class:`GenericStep`) are compiled
+  once per step options and array shapes and shared by every functional (and kept across
+  processes by JAX's persistent compilation cache where it is on).  A new functional therefore
+  costs about as much compile time as its own derivatives.
+
+Both drivers run the same functions in the same order, so they return the same iterates (a test
+checks this to rounding).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from . import cache
+from .steps import MinimizeStep, StationaryStep
+
+__all__ = ["Kernel", "GenericStep", "bucket", "minimize_loop", "stationary_loop", "run_python"]
+
+
+# -- fused: one lax.while_loop ---------------------------------------------------------------------
+def _context(aux, fixed, rtol, atol, lower=None, upper=None):
+    ctx = dict(mass=aux["mass"], fixed=fixed, rtol=rtol, atol=atol)
+    if lower is not None:
+        ctx.update(lower=lower, upper=upper)
+    return ctx
+
+
+def minimize_loop(lag, V0, x, aux, fixed, lower, upper, rtol, atol, *, max_iter, max_backtracks,
+                  bounds=False):
+    """Minimise ``L(V)`` (no global unknowns) by globalised Newton in one ``lax.while_loop``.
+
+    ``V0`` (d, n); ``fixed`` (d, n) marks Dirichlet unknowns; ``lower``/``upper`` (d, n) bounds
+    (with ``bounds``; see :mod:`varcalc.newton` for the barrier and projected-Newton phases).
+    Returns a dict of arrays: final ``U``, ``J``, ``g``, ``status``, ``k`` (iterations) and
+    per-iteration histories of length ``max_iter + 1``.
+    """
+    step = MinimizeStep(max_iter=max_iter, max_backtracks=max_backtracks, bounds=bounds)
+    ctx = _context(aux, fixed, rtol, atol, lower, upper)
+    z = jnp.zeros(0, V0.dtype)
+    value = lambda V: lag.value(V, z, x, aux)
+
+    def body(s):
+        P = step.plan(s, lag.derivatives(s["U"], z, x, aux), ctx)
+
+        def ls_body(ls):
+            a, _, n = ls
+            a = jnp.where(n == 0, P["a_first"], 0.5 * a)
+            V = step.trial(P, a, ctx)
+            return a, step.merit(P, V, value(V), ctx), n + 1
+
+        alpha, J_new, n_ls = lax.while_loop(lambda ls: step.ls_continue(P, *ls, ctx), ls_body,
+                                            (jnp.ones((), V0.dtype), P["J"], 0))
+        L_next = value(step.next_point(P, alpha, J_new, n_ls, ctx)) if bounds else None
+        return step.finish(s, P, alpha, J_new, n_ls, L_next, ctx)
+
+    return lax.while_loop(step.cond, body, step.init(V0, ctx))
+
+
+def stationary_loop(lag, V0, z0, x, aux, fixed, rtol, atol, *, max_iter, max_backtracks,
+                    multipliers=None, multiplier_rows=None, minimize=False):
+    """Find a stationary point of ``L(V, z)`` (KKT for constraints) in one ``lax.while_loop``.
+
+    ``minimize``: SQP with inertia correction and an exact-penalty merit (constrained minima);
+    else Newton on ``∇L = 0`` with the residual norm as merit (saddles too).  ``multipliers``
+    (bool (k,)) marks the global multipliers in ``z`` (least-squares estimate first when all are
+    zero); ``multiplier_rows`` (bool (d,)) the rows of ``V`` that are pointwise multipliers.
+    """
+    step = StationaryStep(max_iter=max_iter, max_backtracks=max_backtracks, multipliers=multipliers,
+                          multiplier_rows=multiplier_rows, minimize=minimize)
+    ctx = _context(aux, fixed, rtol, atol)
+    rows, mult_z = step.masks(V0.shape[0], z0.shape[0])
+
+    def body(s):
+        U, z = s["U"], s["z"]
+        objective = _objective(lag, U, z, x, aux, rows, mult_z) if minimize else None
+        P = step.plan(s, lag.derivatives(U, z, x, aux), objective, ctx)
+
+        def ls_body(ls):
+            a, _, n = ls
+            a = jnp.where(n == 0, P["a_first"], 0.5 * a)
+            V, zz = step.trial(P, a, ctx)
+            return a, step.merit(P, _merit_parts(lag, V, zz, x, aux, rows, mult_z, minimize), ctx), n + 1
+
+        alpha, phi_new, n_ls = lax.while_loop(lambda ls: step.ls_continue(P, *ls, ctx), ls_body,
+                                              (jnp.ones((), V0.dtype), P["phi"], 0))
+        return step.finish(s, P, alpha, phi_new, n_ls, None, ctx)
+
+    return lax.while_loop(step.cond, body, step.init(V0, z0, ctx))
+
+
+# -- the kernel: everything that depends on the integrand --------------------------------------
+def _objective(lag, V, z, x, aux, rows, mult_z):
+    """``(J, (∂J/∂V, ∂J/∂z))`` of ``J(V, z) = L(V, z)`` with every multiplier zeroed."""
+    def J(V, z):
+        return lag.value(jnp.where(rows[:, None], 0.0, V), jnp.where(mult_z, 0.0, z), x, aux)
+    return jax.value_and_grad(J, argnums=(0, 1))(V, z)
+
+
+def _merit_parts(lag, V, z, x, aux, rows, mult_z, with_objective):
+    """``(J with multipliers zeroed (0 unless with_objective), ∂L/∂V, ∂L/∂z, admissible(z))``."""
+    g, gz = lag.gradient(V, z, x, aux)
+    J = 0.0
+    if with_objective:
+        J = lag.value(jnp.where(rows[:, None], 0.0, V), jnp.where(mult_z, 0.0, z), x, aux)
+    return J, g, gz, lag.admissible(z)
+
+
+def bucket(n: int) -> int:
+    """The padded node count for ``n`` nodes: the next of 8, 10, 12, 14, 16, 20, 24, 28, 32, 40, ...
+    (four sizes per doubling, so at most ~19% padding).  The generic step compiles once per
+    bucket, so a new ``n`` in a known bucket compiles nothing generic."""
+    if n <= 8:
+        return 8
+    top = 1 << (n - 1).bit_length()  # next power of two >= n
+    for size in (top * 5 // 8, top * 3 // 4, top * 7 // 8, top):
+        if size >= n:
+            return size
+    return top
+
+
+def _pad_nodes(a, N, axis, value=0.0):
+    """``a`` padded along ``axis`` (the node or cell axis) to length ``N`` with ``value``."""
+    width = [(0, 0)] * a.ndim
+    width[axis] = (0, N - a.shape[axis])
+    return jnp.pad(a, width, constant_values=value)
+
+
+def _padded_derivatives(D, N):
+    """The derivatives dict with the node axes padded to ``N`` nodes (zeros: the padded nodes
+    are fixed, and :func:`~varcalc.newton.restrict` makes their rows the identity)."""
+    out = dict(D, g=_pad_nodes(D["g"], N, 1), diag=_pad_nodes(D["diag"], N, 2),
+               upper=_pad_nodes(D["upper"], N - 1, 2))
+    if "B" in D:
+        out["B"] = _pad_nodes(D["B"], N, 1)
+    return out
+
+
+class Kernel:
+    """The compiled per-integrand pieces of a :class:`~varcalc.lagrangian.DiscreteLagrangian`.
+
+    Each takes the unknowns padded to a bucket, ``Vp`` (d, N), with the real node count ``n``
+    (static) and the grid ``x`` (n,) and ``aux`` at the real size; it computes on the first ``n``
+    nodes and pads what it returns to ``N`` nodes:
+
+    * ``derivatives(Vp, z, x, aux, n)``: dict as :meth:`DiscreteLagrangian.derivatives`;
+    * ``value(Vp, z, x, aux, n)``: ``L``;
+    * ``objective(Vp, z, x, aux, rows, mult_z, n)``: ``(J, (∂J/∂V, ∂J/∂z))`` with multipliers zeroed;
+    * ``merit_parts(Vp, z, x, aux, rows, mult_z, with_objective, n)``: see :func:`_merit_parts`.
+
+    Each is ``jax.jit``-ed, compiled on first use for each ``(n, N)``.
+    """
+
+    def __init__(self, lag):
+        self.lag = lag
+
+        def derivatives(Vp, z, x, aux, n):
+            return _padded_derivatives(lag.derivatives(Vp[:, :n], z, x, aux), Vp.shape[1])
+
+        def value(Vp, z, x, aux, n):
+            return lag.value(Vp[:, :n], z, x, aux)
+
+        def objective(Vp, z, x, aux, rows, mult_z, n):
+            J, (gV, gz) = _objective(lag, Vp[:, :n], z, x, aux, rows, mult_z)
+            return J, (_pad_nodes(gV, Vp.shape[1], 1), gz)
+
+        def merit_parts(Vp, z, x, aux, rows, mult_z, with_objective, n):
+            J, g, gz, ok = _merit_parts(lag, Vp[:, :n], z, x, aux, rows, mult_z, with_objective)
+            return J, _pad_nodes(g, Vp.shape[1], 1), gz, ok
+
+        self.derivatives = jax.jit(derivatives, static_argnames="n")
+        self.value = jax.jit(value, static_argnames="n")
+        self.objective = jax.jit(objective, static_argnames="n")
+        self.merit_parts = jax.jit(merit_parts, static_argnames=("with_objective", "n"))
+
+
+# -- Python loop: generic pieces compiled once, the kernel per integrand -----------------------
+class GenericStep:
+    """``jax.jit`` of a step's generic pieces, shared by all integrands (see :func:`generic_step`)."""
+
+    def __init__(self, step):
+        self.step = step
+        self.init = jax.jit(step.init)
+        self.plan = jax.jit(step.plan)
+        self.trial = jax.jit(step.trial)
+        self.finish = jax.jit(step.finish)
+        if isinstance(step, MinimizeStep):
+            def check(P, a, V, L_at_V, n, ctx):
+                value = step.merit(P, V, L_at_V, ctx)
+                return value, step.ls_continue(P, a, value, n, ctx)
+            self.next_point = jax.jit(step.next_point)
+        else:
+            def check(P, a, parts, n, ctx):
+                value = step.merit(P, parts, ctx)
+                return value, step.ls_continue(P, a, value, n, ctx)
+        self.check = jax.jit(check)
+
+
+def generic_step(step) -> GenericStep:
+    """The compiled generic pieces for a step's options (one per options, cached)."""
+    return cache.get(("generic-step",) + step.key(), lambda: GenericStep(step))
+
+
+def padded_context(ctx, n, N):
+    """``ctx`` of the real ``n`` nodes padded to ``N``: padded nodes fixed, of unit mass (so the
+    pointwise residual there is 0/1), without bounds; ``domain`` keeps the real length."""
+    out = dict(ctx, mass=_pad_nodes(ctx["mass"], N, 0, 1.0), fixed=_pad_nodes(ctx["fixed"], N, 1, True),
+               domain=jnp.sum(ctx["mass"]))
+    if "lower" in ctx:
+        out.update(lower=_pad_nodes(ctx["lower"], N, 1, -jnp.inf), upper=_pad_nodes(ctx["upper"], N, 1, jnp.inf))
+    return out
+
+
+def run_python(step, kernel: Kernel, V0, z0, x, aux, ctx):
+    """Run the Newton iteration of ``step`` as a Python loop; returns the final state (numpy),
+    with the node axes cut back to ``n`` (``V0.shape[1]``).
+
+    The generic pieces work on unknowns padded to :func:`bucket` ``(n)`` nodes (fixed, so they
+    never move), the kernel on the real ``n``.  Per iteration: the kernel's derivatives (and, for
+    SQP, the objective's gradient), the generic plan, then per line-search trial the generic trial
+    point, the kernel's value or merit terms and the generic Armijo test, then the generic finish.
+    One host sync per trial.
+    """
+    G = generic_step(step)
+    stationary = isinstance(step, StationaryStep)
+    f64 = np.float64
+    n = V0.shape[1]
+    N = bucket(n)
+    ctx = padded_context(ctx, n, N)
+    V0 = _pad_nodes(jnp.asarray(V0), N, 1)
+    if stationary:
+        rows, mult_z = step.masks(V0.shape[0], z0.shape[0])
+        s = G.init(V0, z0, ctx)
+    else:
+        z_empty = jnp.zeros(0, V0.dtype)
+        s = G.init(V0, ctx)
+    while True:
+        k, done = (int(v) for v in jax.device_get((s["k"], s["done"])))
+        if done or k > step.max_iter:
+            break
+        if stationary:
+            U, z = s["U"], s["z"]
+            objective = kernel.objective(U, z, x, aux, rows, mult_z, n=n) if step.minimize else None
+            P = G.plan(s, kernel.derivatives(U, z, x, aux, n=n), objective, ctx)
+        else:
+            P = G.plan(s, kernel.derivatives(s["U"], z_empty, x, aux, n=n), ctx)
+        a = float(P["a_first"]) if getattr(step, "bounds", False) else 1.0
+        m = 0  # trials made
+        while True:
+            if m:
+                a = 0.5 * a
+            m += 1
+            if stationary:
+                V, zz = G.trial(P, f64(a), ctx)
+                parts = kernel.merit_parts(V, zz, x, aux, rows, mult_z, with_objective=step.minimize, n=n)
+                merit, more = G.check(P, f64(a), parts, np.int32(m), ctx)
+            else:
+                V = G.trial(P, f64(a), ctx)
+                merit, more = G.check(P, f64(a), V, kernel.value(V, z_empty, x, aux, n=n), np.int32(m), ctx)
+            if not bool(more):
+                break
+        L_next = None
+        if not stationary and step.bounds:
+            L_next = kernel.value(G.next_point(P, f64(a), merit, np.int32(m), ctx), z_empty, x, aux, n=n)
+        s = G.finish(s, P, f64(a), merit, np.int32(m), L_next, ctx)
+    out = jax.device_get(s)
+    for key in ("U", "g"):
+        out[key] = out[key][:, :n]
+    return out

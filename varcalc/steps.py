@@ -1,0 +1,419 @@
+"""One Newton iteration, split into generic pieces that never see the integrand.
+
+An iteration of globalised Newton on a discrete Lagrangian ``L(V, z)`` needs the integrand in
+exactly three places: the derivatives at the iterate (value, gradient, block-tridiagonal Hessian),
+the merit at each line-search trial point, and (with bounds) ``L`` at the accepted point.  Everything
+else — the bordered block-tridiagonal solve with its inertia correction, the barrier, the projected
+step, the Armijo test, the convergence test and the histories — is the same for every functional.
+The step objects below hold that generic part as pure functions of arrays::
+
+    state = step.init(V0, ctx)                       # ctx: grid, aux, masks, bounds, tolerances
+    while step.cond(state):
+        D = <kernel: L's derivatives at state>        # the only per-integrand work
+        P = step.plan(state, D, ctx)                  # Newton direction, tests, first trial
+        a, n = first trial, 0
+        repeat: a, n = next a, n + 1
+                merit = step.merit(P, <kernel at step.trial(P, a)>, ctx)
+        until not step.ls_continue(P, a, merit, n, ctx)
+        state = step.finish(state, P, a, merit, n, [<kernel: L at step.next_point>], ctx)
+
+:mod:`varcalc.drivers` runs that loop twice over: fused in one ``lax.while_loop`` (for ``vmap``,
+batches, ``jax.grad`` through a solve, GPUs) and as a Python loop of a few device calls per
+iteration, where the generic pieces compile once per (step options, array shapes) for every
+integrand and only the integrand's kernel is compiled per functional.
+
+The mathematics (barrier, projected Newton, SQP with an exact penalty, residual-norm merit for
+saddles) is described in :mod:`varcalc.newton`.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .newton import _ARMIJO_C1, Status, bordered_solve, restrict
+
+__all__ = ["MinimizeStep", "StationaryStep"]
+
+
+def _histories(max_iter, dtype):
+    hist = lambda: jnp.full(max_iter + 1, jnp.nan, dtype)
+    return dict(residual=hist(), value=hist(), step=hist(), alpha=hist(), shift=hist(),
+                decrement=hist(), negative=jnp.full(max_iter + 1, -1, jnp.int32))
+
+
+def _record(s, k, **values):
+    return {name: s[name].at[k].set(v) for name, v in values.items()}
+
+
+class MinimizeStep:
+    """Generic pieces of one iteration of unconstrained minimisation (optionally with bounds).
+
+    ``ctx`` is a dict of arrays: ``mass`` (n,), ``fixed`` (d, n) bool, ``lower``/``upper`` (d, n)
+    (empty without bounds), ``rtol``, ``atol``.  The integrand enters only through ``D``
+    (:meth:`varcalc.lagrangian.DiscreteLagrangian.derivatives` at the iterate) and the values of
+    ``L`` handed to :meth:`merit` and :meth:`finish`.
+    """
+
+    def __init__(self, *, max_iter: int, max_backtracks: int, bounds: bool = False):
+        self.max_iter, self.max_backtracks, self.bounds = int(max_iter), int(max_backtracks), bool(bounds)
+
+    def key(self):
+        return ("minimize", self.max_iter, self.max_backtracks, self.bounds)
+
+    # -- bounds: barrier and projection ----------------------------------------------------------
+    def _project(self, V, ctx):
+        return jnp.clip(V, ctx["lower"], ctx["upper"]) if self.bounds else V
+
+    @staticmethod
+    def _safe_gaps(V, ctx):
+        lower, upper = ctx["lower"], ctx["upper"]
+        lo_ok, hi_ok = jnp.isfinite(lower), jnp.isfinite(upper)
+        return lo_ok, hi_ok, jnp.where(lo_ok, V - lower, 1.0), jnp.where(hi_ok, upper - V, 1.0)
+
+    def barrier(self, V, mu, ctx):
+        """``-μ Σ mass log(gap)`` over the free unknowns with a finite bound (NaN if infeasible)."""
+        if not self.bounds:
+            return 0.0
+        lo_ok, hi_ok, lo_gap, hi_gap = self._safe_gaps(V, ctx)
+        logs = jnp.where(lo_ok, jnp.log(lo_gap), 0.0) + jnp.where(hi_ok, jnp.log(hi_gap), 0.0)
+        return jnp.where(mu > 0, -mu * jnp.sum(jnp.where(~ctx["fixed"], ctx["mass"] * logs, 0.0)), 0.0)
+
+    # -- the iteration ---------------------------------------------------------------------------
+    def init(self, V0, ctx):
+        dtype = V0.dtype
+        if self.bounds:
+            # Start strictly inside the bounds (the barrier is infinite on them).
+            lower, upper = ctx["lower"], ctx["upper"]
+            width = jnp.where(jnp.isfinite(upper - lower), upper - lower, jnp.inf)
+            room = jnp.minimum(1e-2 * (1.0 + jnp.max(jnp.abs(V0))), 0.25 * width)
+            V0 = jnp.where(ctx["fixed"], V0, jnp.clip(V0, lower + room, upper - room))
+        return dict(k=jnp.zeros((), jnp.int32), U=V0, J=jnp.zeros((), dtype), g=jnp.zeros_like(V0),
+                    tau=jnp.zeros((), dtype), done=jnp.zeros((), bool), mu=jnp.full((), -1.0, dtype),
+                    mu0=jnp.zeros((), dtype),
+                    status=jnp.full((), int(Status.MAX_ITERATIONS), jnp.int32),
+                    **_histories(self.max_iter, dtype))
+
+    def cond(self, s):
+        return (~s["done"]) & (s["k"] <= self.max_iter)
+
+    def plan(self, s, D, ctx):
+        """Everything of the iteration before the line search, as a dict of arrays."""
+        k, U = s["k"], s["U"]
+        dtype = U.dtype
+        mass, fixed = ctx["mass"], ctx["fixed"]
+        keep_fixed = ~fixed
+        J, g = D["L"], D["g"]
+        g_obj = g  # the functional's gradient (its value at the contact nodes is the reaction)
+        frozen = fixed
+        mu, mu0 = s["mu"], s["mu0"]
+        diag_D = D["diag"]
+        # The domain's length (ctx["domain"] when the nodes are padded with unit masses).
+        domain = ctx["domain"] if "domain" in ctx else jnp.sum(mass)
+        if self.bounds:
+            lower, upper = ctx["lower"], ctx["upper"]
+            # μ starts at 1% of J's size per unit length; it is 0 in the projected-Newton phase.
+            mu0 = jnp.where(k == 0, 1e-2 * D["scale"] / domain + jnp.finfo(dtype).tiny, mu0)
+            mu = jnp.where(k == 0, mu0, mu)
+            lo_ok, hi_ok, lo_gap, hi_gap = self._safe_gaps(U, ctx)
+            in_barrier = mu > 0
+            barrier_g = -mu * mass * (jnp.where(lo_ok, 1.0 / lo_gap, 0.0) - jnp.where(hi_ok, 1.0 / hi_gap, 0.0))
+            barrier_h = mu * mass * (jnp.where(lo_ok, 1.0 / lo_gap**2, 0.0) + jnp.where(hi_ok, 1.0 / hi_gap**2, 0.0))
+            g = jnp.where(in_barrier, g + barrier_g, g)
+            J = J + self.barrier(U, mu, ctx)
+            d = diag_D.shape[0]
+            diag_D = diag_D + jnp.where(in_barrier, barrier_h, 0.0)[:, None, :] * jnp.eye(d, dtype=dtype)[:, :, None]
+            # ε-active set: at (or within ε of) a bound with the gradient pushing outward.
+            w = jnp.max(jnp.where(keep_fixed, jnp.abs(U - self._project(U - g / mass, ctx)), 0.0))
+            eps = jnp.minimum(1e-8 * (1.0 + jnp.max(jnp.abs(U))), w)
+            active = ((U - lower <= eps) & (g > 0)) | ((upper - U <= eps) & (g < 0))
+            frozen = fixed | (active & ~in_barrier)
+        keep = ~frozen
+        # Armijo cannot see decreases below the rounding of J; allow that much (else Newton
+        # stalls with halved steps once it is within rounding of the minimiser).
+        J_noise = 64 * jnp.finfo(dtype).eps * D["scale"]
+        g_free = jnp.where(keep, g, 0.0)
+        diag, upper_ = restrict(diag_D, D["upper"], frozen)
+        finite = jnp.all(jnp.isfinite(g_free)) & jnp.all(jnp.isfinite(diag)) & jnp.all(jnp.isfinite(upper_))
+        residual = jnp.max(jnp.abs(g_free) / mass)
+        if self.bounds:
+            # With bounds: the functional's residual off contact; at a node (nearly) on a bound only
+            # a gradient pulling it off the bound is a residual (the rest is the contact force).
+            r = g_obj / mass
+            near = jnp.sqrt(jnp.finfo(dtype).eps) * (1.0 + jnp.abs(U))
+            r = jnp.where(U - lower <= near, jnp.minimum(r, 0.0), r)
+            r = jnp.where(upper - U <= near, jnp.maximum(r, 0.0), r)
+            residual = jnp.max(jnp.where(keep_fixed, jnp.abs(r), 0.0))
+        z = jnp.zeros(0, dtype)
+        du, _, factor_ok, tau, n_negative = bordered_solve(
+            diag, upper_, g_free, jnp.zeros(U.shape + (0,), dtype), z, jnp.zeros((0, 0), dtype), s["tau"], 0)
+        decrement = -jnp.sum(g_free * du)  # λ² = gᵀ H⁻¹ g: the predicted decrease is λ²/2
+        P = dict(k=k, U=U, J=J, g=g, g_obj=g_obj, du=du, mu=mu, mu0=mu0, tau=tau, finite=finite,
+                 factor_ok=factor_ok, n_negative=n_negative, residual=residual, decrement=decrement,
+                 J_noise=J_noise)
+        full_step = self.trial(P, 1.0, ctx) - U
+        step_norm = jnp.max(jnp.abs(full_step))
+        small = step_norm <= ctx["atol"] + ctx["rtol"] * jnp.max(jnp.where(keep_fixed, jnp.abs(U), 0.0))
+        converged = finite & factor_ok & (tau == 0) & small
+        # A vanishing step that needed a moderate shift: the gradient is zero where the Hessian is
+        # indefinite — a saddle (or maximum), which a minimiser must not report as converged.
+        saddle = finite & factor_ok & (tau > 0) & (tau <= 1.0) & small
+        a_first = jnp.ones((), dtype)
+        mu_next = mu
+        if self.bounds:
+            converged = converged & (mu == 0)
+            saddle = saddle & (mu == 0)
+            # The barrier problem for this μ is solved (decrement ~ μ): decrease μ, or leave the
+            # barrier (μ = 0) once it is negligible.
+            solved = finite & factor_ok & (tau == 0) & (decrement <= mu * domain)
+            mu_next = jnp.where(solved & (mu > 0), jnp.where(mu / 10 < 1e-12 * mu0, 0.0, mu / 10), mu)
+            # Fraction to the boundary: the first trial keeps 0.5% of each gap (barrier phase).
+            lo_ok, hi_ok, lo_gap, hi_gap = self._safe_gaps(U, ctx)
+            reach = jnp.minimum(jnp.where(lo_ok & (du < 0), lo_gap / jnp.maximum(-du, 1e-300), jnp.inf),
+                                jnp.where(hi_ok & (du > 0), hi_gap / jnp.maximum(du, 1e-300), jnp.inf))
+            reach = jnp.min(jnp.where(keep_fixed, reach, jnp.inf))
+            a_first = jnp.where(mu > 0, jnp.minimum(1.0, 0.995 * reach), 1.0).astype(dtype)
+        return dict(P, step_norm=step_norm, converged=converged, saddle=saddle, mu_next=mu_next,
+                    a_first=a_first)
+
+    def trial(self, P, a, ctx):
+        """The trial point at step length ``a`` (projected onto the bounds after the barrier phase)."""
+        U, du = P["U"], P["du"]
+        if self.bounds:
+            return jnp.where(P["mu"] > 0, U + a * du, self._project(U + a * du, ctx))
+        return U + a * du
+
+    def merit(self, P, V, L_at_V, ctx):
+        """The line search's merit at a trial point ``V`` where ``L = L_at_V``."""
+        return L_at_V + self.barrier(V, P["mu"], ctx)
+
+    def accept(self, P, a, J_new, n, ctx):
+        # A converged step is taken whole if J stays finite there: it changes U only at the
+        # rounding level, where J cannot resolve a decrease.
+        slope = jnp.sum(P["g"] * (self.trial(P, a, ctx) - P["U"]))
+        return jnp.isfinite(J_new) & ((J_new <= P["J"] + _ARMIJO_C1 * slope + P["J_noise"])
+                                      | (P["converged"] & (n == 1)))
+
+    def ls_continue(self, P, a, J_new, n, ctx):
+        """Backtracking (halving) goes on while this is true; ``n`` trials made so far."""
+        return (n == 0) | (~self.accept(P, a, J_new, n, ctx) & (n <= self.max_backtracks))
+
+    def _take(self, P, alpha, J_new, n_ls, ctx):
+        ls_ok = self.accept(P, alpha, J_new, n_ls, ctx)
+        take = P["finite"] & P["factor_ok"] & ls_ok
+        return take & (P["converged"] | (P["k"] < self.max_iter)), ls_ok  # no step past the budget
+
+    def next_point(self, P, alpha, J_new, n_ls, ctx):
+        """The next iterate (``U`` when the step is not taken)."""
+        take, _ = self._take(P, alpha, J_new, n_ls, ctx)
+        return jnp.where(take, self.trial(P, alpha, ctx), P["U"])
+
+    def finish(self, s, P, alpha, J_new, n_ls, L_next, ctx):
+        """The next state; ``L_next`` is ``L`` at :meth:`next_point` (used with bounds only)."""
+        k, U, mu = P["k"], P["U"], P["mu"]
+        take, ls_ok = self._take(P, alpha, J_new, n_ls, ctx)
+        U_next = jnp.where(take, self.trial(P, alpha, ctx), U)
+        J_next = jnp.where(take, J_new, P["J"])
+        finite, factor_ok = P["finite"], P["factor_ok"]
+        status = jnp.select(
+            [P["converged"], P["saddle"], ~finite, ~factor_ok, ~ls_ok],
+            [int(Status.SUCCESS), int(Status.SADDLE), int(Status.NONFINITE), int(Status.NOT_FACTORIZABLE),
+             int(Status.LINE_SEARCH_FAILED)],
+            int(Status.MAX_ITERATIONS),
+        ).astype(jnp.int32)
+        stop = (status != int(Status.MAX_ITERATIONS)) | (k >= self.max_iter)
+        extra = {}
+        g = P["g"]
+        if self.bounds:
+            # The barrier's J is not the functional's: re-evaluate at a change of μ; report J alone.
+            mu_next = P["mu_next"]
+            J_next = jnp.where(mu_next != mu, L_next + self.barrier(U_next, mu_next, ctx), J_next)
+            extra = dict(mu=mu_next, mu0=P["mu0"])
+            g = jnp.where(mu > 0, g, P["g_obj"])
+        return dict(
+            s, **extra,
+            k=jnp.where(stop, k, k + 1), U=U_next, J=J_next, g=g, tau=P["tau"], done=stop, status=status,
+            **_record(s, k, residual=P["residual"], value=P["J"], step=P["step_norm"],
+                      alpha=jnp.where(take, alpha, 0.0), shift=P["tau"], decrement=P["decrement"],
+                      negative=P["n_negative"].astype(jnp.int32)),
+        )
+
+
+class StationaryStep:
+    """Generic pieces of one iteration of Newton on ``∇L(V, z) = 0`` (KKT with multipliers).
+
+    Static options: ``multipliers`` (bool (k,) mask of the global multipliers in ``z``, or None),
+    ``multiplier_rows`` (bool (d,): rows of ``V`` that are pointwise multipliers), ``minimize``
+    (SQP with the exact penalty) or the residual-norm merit (saddles).  ``ctx`` as for
+    :class:`MinimizeStep` (without bounds).  The integrand enters through ``D``, the gradient of
+    the objective ``gJ`` (minimize only) and the merit parts at trial points
+    (:meth:`merit`): ``(J at the point with multipliers zeroed, ∂L/∂V, ∂L/∂z, admissible)``.
+    The objective ``J`` is ``L`` at :meth:`objective_point`.
+    """
+
+    def __init__(self, *, max_iter: int, max_backtracks: int, multipliers=None, multiplier_rows=None,
+                 minimize: bool = False):
+        self.max_iter, self.max_backtracks = int(max_iter), int(max_backtracks)
+        self.multipliers = None if multipliers is None else tuple(bool(b) for b in np.asarray(multipliers))
+        self.multiplier_rows = None if multiplier_rows is None else tuple(bool(b) for b in np.asarray(multiplier_rows))
+        self.minimize = bool(minimize)
+
+    def key(self):
+        return ("stationary", self.max_iter, self.max_backtracks, self.multipliers, self.multiplier_rows,
+                self.minimize)
+
+    # -- masks -------------------------------------------------------------------------------
+    def masks(self, d, k):
+        """``rows`` (d,) and ``mult_z`` (k,) as arrays (``zeros`` where not given)."""
+        rows = jnp.zeros(d, bool) if self.multiplier_rows is None else jnp.asarray(self.multiplier_rows)
+        mult_z = jnp.zeros(k, bool) if self.multipliers is None else jnp.asarray(self.multipliers)
+        return rows, mult_z
+
+    def objective_point(self, V, z):
+        """``(V, z)`` with every multiplier set to zero: ``L`` there is ``J`` alone."""
+        rows, mult_z = self.masks(V.shape[0], z.shape[0])
+        return jnp.where(rows[:, None], 0.0, V), jnp.where(mult_z, 0.0, z)
+
+    def _mult_V(self, V, ctx):
+        rows, _ = self.masks(V.shape[0], 0)
+        return rows[:, None] & ~ctx["fixed"]  # free pointwise multipliers
+
+    def _merit_residual(self, g, gz, ctx):
+        keep = ~ctx["fixed"]
+        return 0.5 * jnp.sum(jnp.where(keep, g, 0.0) ** 2 / ctx["mass"]) + 0.5 * jnp.sum(gz**2)
+
+    # -- the iteration ---------------------------------------------------------------------------
+    def init(self, V0, z0, ctx):
+        dtype = V0.dtype
+        mult = self.multipliers
+        # Estimate the multipliers first only when none were given (all zero), e.g. not after a warm start.
+        estimate = (jnp.all(jnp.where(jnp.asarray(mult), z0 == 0, True)) if mult is not None
+                    else jnp.zeros((), bool))
+        return dict(k=jnp.zeros((), jnp.int32), U=V0, z=z0, J=jnp.zeros((), dtype), g=jnp.zeros_like(V0),
+                    gz=jnp.zeros_like(z0), tau=jnp.zeros((), dtype), done=jnp.zeros((), bool),
+                    estimate=estimate, nu=jnp.zeros((), dtype),
+                    status=jnp.full((), int(Status.MAX_ITERATIONS), jnp.int32),
+                    **_histories(self.max_iter, dtype))
+
+    def cond(self, s):
+        return (~s["done"]) & (s["k"] <= self.max_iter)
+
+    def plan(self, s, D, objective, ctx):
+        """Everything before the line search.  ``objective``: ``(J, (∂J/∂V, ∂J/∂z))`` of the
+        objective alone (``L`` with the multipliers zeroed, differentiated in the original
+        unknowns) at the iterate when ``minimize``, else None."""
+        k, U, z = s["k"], s["U"], s["z"]
+        dtype = U.dtype
+        mass, fixed = ctx["mass"], ctx["fixed"]
+        keep = ~fixed
+        k_glob = z.shape[0]
+        rows, mult_z = self.masks(U.shape[0], k_glob)
+        mult_V = rows[:, None] & keep
+        n_mult = jnp.sum(mult_z).astype(jnp.int32) + jnp.sum(mult_V).astype(jnp.int32)
+        g = jnp.where(keep, D["g"], 0.0)
+        gz = D.get("gz", jnp.zeros(0, dtype))
+        B = jnp.where(keep[..., None], D["B"], 0.0) if k_glob else jnp.zeros(U.shape + (0,), dtype)
+        C = D.get("C", jnp.zeros((0, 0), dtype))
+        diag, upper_ = restrict(D["diag"], D["upper"], fixed)
+        finite = (jnp.all(jnp.isfinite(g)) & jnp.all(jnp.isfinite(diag)) & jnp.all(jnp.isfinite(upper_))
+                  & jnp.all(jnp.isfinite(gz)) & jnp.all(jnp.isfinite(B)) & jnp.all(jnp.isfinite(C)))
+        # Rounding level of the residual: the gradient is a sum of terms of size |H| |V|.
+        Hd = jnp.abs(jnp.einsum("iin->in", D["diag"]))
+        g_round = 64 * jnp.finfo(dtype).eps * (Hd * jnp.abs(U) + jnp.abs(D["g"]))
+        residual = jnp.max(jnp.abs(g) / mass)
+        if k_glob:
+            residual = jnp.maximum(residual, jnp.max(jnp.abs(gz)))
+        dU, dz, factor_ok, tau, n_negative = bordered_solve(
+            diag, upper_, g, B, gz, C, s["tau"], n_mult if self.minimize else None)
+        nu = s["nu"]
+        if self.minimize:
+            # Exact penalty: ν above the new multipliers (so the SQP step is a descent direction).
+            new_mult = jnp.concatenate([jnp.where(mult_V, jnp.abs(U + dU), 0.0).ravel(),
+                                        jnp.where(mult_z, jnp.abs(z + dz), 0.0)])
+            viol = jnp.sum(jnp.where(mult_V, jnp.abs(g), 0.0)) + jnp.sum(jnp.where(mult_z, jnp.abs(gz), 0.0))
+            J_obj, (gJ_V, gJ_z) = objective
+            slope_J = jnp.sum(jnp.where(keep, gJ_V, 0.0) * dU) + jnp.sum(gJ_z * dz)
+            need = jnp.where(viol > 0, 2.0 * slope_J / jnp.maximum(viol, jnp.finfo(dtype).tiny), 0.0)
+            nu = jnp.maximum(nu, jnp.maximum(1.1 * jnp.max(new_mult, initial=0.0) + 1e-12, need))
+            phi = J_obj + nu * viol
+            slope = slope_J - nu * viol
+            phi_noise = 64 * jnp.finfo(dtype).eps * (D["scale"] + nu * (jnp.sum(jnp.where(mult_V, g_round, 0.0)) + jnp.sum(jnp.abs(gz))))
+        else:
+            phi = self._merit_residual(g, gz, ctx)
+            slope = -2.0 * phi
+            phi_noise = self._merit_residual(g_round, 64 * jnp.finfo(dtype).eps * (1 + jnp.abs(gz)), ctx)
+        first = jnp.zeros((), bool)
+        if self.multipliers is not None:
+            # Least-squares multipliers at k = 0: min_δ ‖g + B δ‖² / mass over the multiplier columns.
+            multipliers = jnp.asarray(self.multipliers)
+            Bm = jnp.where(multipliers, B, 0.0)
+            normal = jnp.einsum("dnk,dnl->kl", Bm / mass[:, None], Bm)
+            delta = -jnp.linalg.pinv(normal, rtol=1e-12, hermitian=True) @ jnp.einsum("dnk,dn->k", Bm / mass[:, None], g)
+            first = (k == 0) & s["estimate"]
+            factor_ok = factor_ok | first
+            dU = jnp.where(first, 0.0, dU)
+            dz = jnp.where(first, jnp.where(multipliers, delta, 0.0), dz)
+        step_norm = jnp.max(jnp.abs(dU))
+        size = jnp.max(jnp.where(keep, jnp.abs(U), 0.0))
+        if k_glob:
+            step_norm = jnp.maximum(step_norm, jnp.max(jnp.abs(dz)))
+            size = jnp.maximum(size, jnp.max(jnp.abs(z)))
+        small = step_norm <= ctx["atol"] + ctx["rtol"] * size
+        converged = finite & factor_ok & (tau == 0) & small
+        if self.multipliers is not None:
+            converged = converged & ~first
+        return dict(k=k, U=U, z=z, dU=dU, dz=dz, L=D["L"], g=g, gz=gz, tau=tau, nu=nu, phi=phi, slope=slope,
+                    phi_noise=phi_noise, first=first, finite=finite, factor_ok=factor_ok,
+                    converged=converged, residual=residual, step_norm=step_norm, n_negative=n_negative,
+                    a_first=jnp.ones((), dtype))
+
+    def trial(self, P, a, ctx):
+        """``(V, z)`` at step length ``a``."""
+        return P["U"] + a * P["dU"], P["z"] + a * P["dz"]
+
+    def merit(self, P, parts, ctx):
+        """The merit from ``parts = (J with multipliers zeroed, ∂L/∂V, ∂L/∂z, admissible)`` at a
+        trial point (exact penalty for SQP, else the residual norm); inf where inadmissible."""
+        J_obj, g, gz, admissible = parts
+        if self.minimize:
+            mult_V = self._mult_V(g, ctx)
+            _, mult_z = self.masks(g.shape[0], gz.shape[0])
+            viol = jnp.sum(jnp.where(mult_V, jnp.abs(g), 0.0)) + jnp.sum(jnp.where(mult_z, jnp.abs(gz), 0.0))
+            value = J_obj + P["nu"] * viol
+        else:
+            value = self._merit_residual(g, gz, ctx)
+        return jnp.where(admissible, value, jnp.inf)
+
+    def accept(self, P, a, phi_new, n, ctx):
+        ok = phi_new <= P["phi"] + _ARMIJO_C1 * a * jnp.minimum(P["slope"], 0.0) + P["phi_noise"]
+        return jnp.isfinite(phi_new) & (ok | (P["converged"] & (n == 1)))
+
+    def ls_continue(self, P, a, phi_new, n, ctx):
+        return (n == 0) | (~self.accept(P, a, phi_new, n, ctx) & (n <= self.max_backtracks))
+
+    def finish(self, s, P, alpha, phi_new, n_ls, L_next, ctx):
+        k = P["k"]
+        ls_ok = self.accept(P, alpha, phi_new, n_ls, ctx)
+        first = P["first"]
+        if self.multipliers is not None:  # the multiplier estimate is taken whole
+            ls_ok = ls_ok | first
+            alpha = jnp.where(first, 1.0, alpha)
+        finite, factor_ok = P["finite"], P["factor_ok"]
+        take = finite & factor_ok & ls_ok & (P["converged"] | (k < self.max_iter))
+        status = jnp.select(
+            [P["converged"], ~finite, ~factor_ok, ~ls_ok],
+            [int(Status.SUCCESS), int(Status.NONFINITE), int(Status.NOT_FACTORIZABLE),
+             int(Status.LINE_SEARCH_FAILED)],
+            int(Status.MAX_ITERATIONS),
+        ).astype(jnp.int32)
+        stop = (status != int(Status.MAX_ITERATIONS)) | (k >= self.max_iter)
+        U, z = P["U"], P["z"]
+        return dict(
+            k=jnp.where(stop, k, k + 1), U=jnp.where(take, U + alpha * P["dU"], U),
+            z=jnp.where(take, z + alpha * P["dz"], z), J=P["L"], g=P["g"], gz=P["gz"], tau=P["tau"],
+            done=stop, status=status, estimate=s["estimate"], nu=P["nu"],
+            **_record(s, k, residual=P["residual"], value=P["L"], step=P["step_norm"],
+                      alpha=jnp.where(take, alpha, 0.0), shift=P["tau"], decrement=P["phi"],
+                      negative=P["n_negative"].astype(jnp.int32)),
+        )
