@@ -170,7 +170,8 @@ def _second_variation(disc):
     legendre = cache.get(("legendre", disc.layout.key(disc.problem)), lambda: _legendre_fn(disc))
 
     def run(V, z, x, aux, frozen):
-        return _inertia(kernel.derivatives(V, z, x, aux), V, z, frozen, legendre(V, z, x, aux))
+        D = kernel.derivatives(V, z, x, aux, n=V.shape[1])
+        return _inertia(D, V, z, frozen, legendre(V, z, x, aux))
 
     return run
 
