@@ -129,7 +129,7 @@ def bucket(n: int) -> int:
 
 
 def _pad_nodes(a, N, axis, value=0.0):
-    """``a`` padded along ``axis`` (the node or cell axis) to length ``N`` with ``value``."""
+    """``a`` padded along ``axis`` (the node or cell axis) to length ``N`` with ``value`` (traced)."""
     width = [(0, 0)] * a.ndim
     width[axis] = (0, N - a.shape[axis])
     return jnp.pad(a, width, constant_values=value)
@@ -210,33 +210,48 @@ def generic_step(step) -> GenericStep:
     return cache.get(("generic-step",) + step.key(), lambda: GenericStep(step))
 
 
+def pad_grid(x, N):
+    """Grid ``x`` (n,) continued past its end with its last spacing to ``N`` nodes (numpy)."""
+    x = np.asarray(x, dtype=np.float64)
+    return np.concatenate([x, x[-1] + (x[-1] - x[-2]) * np.arange(1, N - x.size + 1)])
+
+
+def pad_numpy(a, N, axis, value=0.0):
+    """numpy ``a`` padded along ``axis`` to length ``N`` with ``value`` (no device op)."""
+    a = np.asarray(a)
+    width = [(0, 0)] * a.ndim
+    width[axis] = (0, N - a.shape[axis])
+    return np.pad(a, width, constant_values=value)
+
+
 def padded_context(ctx, n, N):
-    """``ctx`` of the real ``n`` nodes padded to ``N``: padded nodes fixed, of unit mass (so the
-    pointwise residual there is 0/1), without bounds; ``domain`` keeps the real length."""
-    out = dict(ctx, mass=_pad_nodes(ctx["mass"], N, 0, 1.0), fixed=_pad_nodes(ctx["fixed"], N, 1, True),
-               domain=jnp.sum(ctx["mass"]))
+    """``ctx`` (numpy) of the real ``n`` nodes padded to ``N``: padded nodes fixed, of unit mass (so
+    the pointwise residual there is 0/1), unbounded; ``domain`` keeps the real length."""
+    out = dict(ctx, mass=pad_numpy(ctx["mass"], N, 0, 1.0), fixed=pad_numpy(ctx["fixed"], N, 1, True),
+               domain=np.float64(np.sum(ctx["mass"])))
     if "lower" in ctx:
-        out.update(lower=_pad_nodes(ctx["lower"], N, 1, -jnp.inf), upper=_pad_nodes(ctx["upper"], N, 1, jnp.inf))
+        out.update(lower=pad_numpy(ctx["lower"], N, 1, -np.inf), upper=pad_numpy(ctx["upper"], N, 1, np.inf))
     return out
 
 
-def run_python(step, kernel: Kernel, V0, z0, x, aux, ctx):
-    """Run the Newton iteration of ``step`` as a Python loop; returns the final state (numpy),
-    with the node axes cut back to ``n`` (``V0.shape[1]``).
+def run_python(step, kernel: Kernel, V0, z0, x, aux, ctx, *, n_kernel=None):
+    """Run the Newton iteration of ``step`` as a Python loop; returns the final state (numpy).
 
-    The generic pieces work on unknowns padded to :func:`bucket` ``(n)`` nodes (fixed, so they
-    never move), the kernel on the real ``n``.  Per iteration: the kernel's derivatives (and, for
-    SQP, the objective's gradient), the generic plan, then per line-search trial the generic trial
-    point, the kernel's value or merit terms and the generic Armijo test, then the generic finish.
-    One host sync per trial.
+    ``V0`` (d, N) and ``ctx`` are padded to a size bucket ``N`` (:func:`bucket`, with
+    :func:`padded_context`: the padded nodes are fixed and never move).  The kernel gets ``x`` and
+    ``aux`` as it wants them: padded too (``n_kernel=None``: a kernel compiled per bucket, masking
+    the padded cells with ``aux["cells"]``), or at the real size with ``n_kernel = n`` (a kernel
+    compiled per ``n``, which cuts the unknowns to ``n`` nodes).
+
+    Per iteration: the kernel's derivatives (and, for SQP, the objective's gradient), the generic
+    plan, then per line-search trial the generic trial point, the kernel's value or merit terms and
+    the generic Armijo test, then the generic finish.  One host sync per trial.
     """
     G = generic_step(step)
     stationary = isinstance(step, StationaryStep)
     f64 = np.float64
-    n = V0.shape[1]
-    N = bucket(n)
-    ctx = padded_context(ctx, n, N)
-    V0 = _pad_nodes(jnp.asarray(V0), N, 1)
+    nk = n_kernel
+    V0, z0, x, aux, ctx = jax.device_put((V0, z0, x, aux, ctx))
     if stationary:
         rows, mult_z = step.masks(V0.shape[0], z0.shape[0])
         s = G.init(V0, z0, ctx)
@@ -249,10 +264,10 @@ def run_python(step, kernel: Kernel, V0, z0, x, aux, ctx):
             break
         if stationary:
             U, z = s["U"], s["z"]
-            objective = kernel.objective(U, z, x, aux, rows, mult_z, n=n) if step.minimize else None
-            P = G.plan(s, kernel.derivatives(U, z, x, aux, n=n), objective, ctx)
+            objective = kernel.objective(U, z, x, aux, rows, mult_z, n=nk) if step.minimize else None
+            P = G.plan(s, kernel.derivatives(U, z, x, aux, n=nk), objective, ctx)
         else:
-            P = G.plan(s, kernel.derivatives(s["U"], z_empty, x, aux, n=n), ctx)
+            P = G.plan(s, kernel.derivatives(s["U"], z_empty, x, aux, n=nk), ctx)
         a = float(P["a_first"]) if getattr(step, "bounds", False) else 1.0
         m = 0  # trials made
         while True:
@@ -261,18 +276,15 @@ def run_python(step, kernel: Kernel, V0, z0, x, aux, ctx):
             m += 1
             if stationary:
                 V, zz = G.trial(P, f64(a), ctx)
-                parts = kernel.merit_parts(V, zz, x, aux, rows, mult_z, with_objective=step.minimize, n=n)
+                parts = kernel.merit_parts(V, zz, x, aux, rows, mult_z, with_objective=step.minimize, n=nk)
                 merit, more = G.check(P, f64(a), parts, np.int32(m), ctx)
             else:
                 V = G.trial(P, f64(a), ctx)
-                merit, more = G.check(P, f64(a), V, kernel.value(V, z_empty, x, aux, n=n), np.int32(m), ctx)
+                merit, more = G.check(P, f64(a), V, kernel.value(V, z_empty, x, aux, n=nk), np.int32(m), ctx)
             if not bool(more):
                 break
         L_next = None
         if not stationary and step.bounds:
-            L_next = kernel.value(G.next_point(P, f64(a), merit, np.int32(m), ctx), z_empty, x, aux, n=n)
+            L_next = kernel.value(G.next_point(P, f64(a), merit, np.int32(m), ctx), z_empty, x, aux, n=nk)
         s = G.finish(s, P, f64(a), merit, np.int32(m), L_next, ctx)
-    out = jax.device_get(s)
-    for key in ("U", "g"):
-        out[key] = out[key][:, :n]
-    return out
+    return jax.device_get(s)

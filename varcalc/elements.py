@@ -29,6 +29,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .functional import mask_cells, real_cells
+
 __all__ = ["LagrangeFunctional", "gll_nodes", "lagrange_basis", "evaluate_elements"]
 
 
@@ -259,16 +261,18 @@ class LagrangeFunctional:
 
     def cell_energies(self, V, x, z, aux):
         """Energy of each cell, shape ``(n-1,)``."""
-        h = jnp.diff(x)
-        first, last = self._end_cells(x)
-        return jax.vmap(self._cell_energy, in_axes=(0, 0, 0, None, None, 0, 0))(
-            self.local(V), x[:-1], h, z, aux, first, last)
+        mask = real_cells(aux, x.shape[0] - 1)
+        loc, xL, h = (mask_cells(mask, a, 0) for a in (self.local(V), x[:-1], jnp.diff(x)))
+        first, last = self._end_cells(x, aux)
+        E = jax.vmap(self._cell_energy, in_axes=(0, 0, 0, None, None, 0, 0))(loc, xL, h, z, aux, first, last)
+        return E if mask is None else jnp.where(mask, E, 0.0)
 
     @staticmethod
-    def _end_cells(x):
-        """Boolean masks (n-1,) of the first and the last cell."""
+    def _end_cells(x, aux=None):
+        """Boolean masks (n-1,) of the first and the last (real) cell."""
         cells = jnp.arange(x.shape[0] - 1)
-        return cells == 0, cells == x.shape[0] - 2
+        count = aux["cells"] if isinstance(aux, dict) and "cells" in aux else x.shape[0] - 1
+        return cells == 0, cells == count - 1
 
     def value(self, V, x, z, aux):
         return jnp.sum(self.cell_energies(V, x, z, aux))
@@ -292,7 +296,11 @@ class LagrangeFunctional:
             v, g = jax.value_and_grad(E)(w0)
             return v, g, jax.hessian(E)(w0)
 
-        E, g, H = jax.vmap(cell)(self.local(V), x[:-1], h, *self._end_cells(x))  # (c,), (c, D+k), (c, D+k, D+k)
+        mask = real_cells(aux, x.shape[0] - 1)
+        loc, xL, h = (mask_cells(mask, a, 0) for a in (self.local(V), x[:-1], h))
+        E, g, H = jax.vmap(cell)(loc, xL, h, *self._end_cells(x, aux))  # (c,), (c, D+k), (c, D+k, D+k)
+        if mask is not None:  # padded cells contribute nothing
+            E, g, H = (jnp.where(mask.reshape((-1,) + (1,) * (a.ndim - 1)), a, 0.0) for a in (E, g, H))
         pad_end = lambda a: jnp.pad(a, [(0, 0)] * (a.ndim - 1) + [(0, 1)])
         pad_start = lambda a: jnp.pad(a, [(0, 0)] * (a.ndim - 1) + [(1, 0)])
         rows = lambda a, axis: jnp.pad(a, [(0, d - m) if ax == axis else (0, 0) for ax in range(a.ndim)])

@@ -34,7 +34,29 @@ import jax.numpy as jnp
 
 from .quadrature import CellBlock
 
-__all__ = ["DiscreteFunctional"]
+__all__ = ["DiscreteFunctional", "real_cells", "mask_cells"]
+
+
+def real_cells(aux, ncell):
+    """``(ncell,)`` bool: which cells are real when the grid is padded to a size bucket (the
+    kernel's ``aux["cells"]`` holds the real count, :mod:`varcalc.drivers`), or None unpadded.
+
+    Padded cells continue the grid past its end; their contributions are masked to zero, and
+    they are evaluated at the first cell's points (``mask_cells``), where the integrand is
+    defined, so no NaN can enter a sum or a derivative."""
+    if isinstance(aux, dict) and "cells" in aux:
+        return jnp.arange(ncell) < aux["cells"]
+    return None
+
+
+def mask_cells(mask, a, axis=-1):
+    """``a`` with the entries of padded cells (along ``axis``) replaced by the first cell's."""
+    if mask is None:
+        return a
+    shape = [1] * a.ndim
+    shape[axis] = mask.shape[0]
+    first = jnp.take(a, jnp.array([0]), axis=axis)
+    return jnp.where(mask.reshape(shape), a, first)
 
 
 class DiscreteFunctional:
@@ -74,8 +96,9 @@ class DiscreteFunctional:
             return self.integrand(f, df, x, z, aux)
         return self.integrand(f[0], df[0], x, z, aux)
 
-    def _block_points(self, block, U, x):
-        """``f`` (m, q, k), ``f'`` (m, k), ``x`` (q, k), ``w h`` (q, k) and ``h`` (k,) of a block."""
+    def _block_points(self, block, U, x, mask=None):
+        """``f`` (m, q, k), ``f'`` (m, k), ``x`` (q, k), ``w h`` (q, k) and ``h`` (k,) of a block
+        (padded cells, ``mask`` False: the first cell's points with weight 0)."""
         r = block.rule
         t, s, w = (jnp.asarray(a)[:, None] for a in (r.t, r.s, r.w))  # (q, 1)
         uL, uR = U[:, block.start:block.stop], U[:, block.start + 1:block.stop + 1]
@@ -85,9 +108,13 @@ class DiscreteFunctional:
         df = (uR - uL) / h
         # Measure from the nearer cell end so points 1e-45 from an end are not rounded onto it.
         xq = jnp.where(t <= 0.5, xL + t * h, xR - s * h)
+        if mask is not None:
+            mk = mask[block.start:block.stop]
+            f, df, xq, h = (mask_cells(mk, a) for a in (f, df, xq, h))
+            return f, df, xq, jnp.where(mk, w * h, 0.0), h
         return f, df, xq, w * h, h
 
-    def _pointwise(self, fun, U, x):
+    def _pointwise(self, fun, U, x, aux=None):
         """Evaluate ``fun(f, df, x)`` at the points of all blocks in ONE vectorised call.
 
         One call (not one per block) keeps the compiled program small: the integrand and its
@@ -95,7 +122,8 @@ class DiscreteFunctional:
         ``points = (f, df, xq, wh, h)`` from :meth:`_block_points` and results with trailing
         axes ``(q, k)``.
         """
-        pts = [self._block_points(b, U, x) for b in self.blocks]
+        mask = real_cells(aux, x.shape[0] - 1)
+        pts = [self._block_points(b, U, x, mask) for b in self.blocks]
         m = U.shape[0]
         flat_f = jnp.concatenate([f.reshape(m, -1) for f, *_ in pts], axis=-1)
         flat_df = jnp.concatenate(
@@ -113,13 +141,13 @@ class DiscreteFunctional:
     def cell_energies(self, U, x, z, aux):
         """Energy of each cell, shape ``(n-1,)``."""
         G = lambda f, df, xx: self._G(f, df, xx, z, aux)
-        parts = [jnp.sum(p[3] * v, axis=0) for p, v in self._pointwise(G, U, x)]
+        parts = [jnp.sum(p[3] * v, axis=0) for p, v in self._pointwise(G, U, x, aux)]
         return jnp.concatenate(parts)
 
     def value(self, U, x, z, aux):
         """``J_h(U)``: a scalar."""
         G = lambda f, df, xx: self._G(f, df, xx, z, aux)
-        return sum(jnp.sum(p[3] * v) for p, v in self._pointwise(G, U, x))
+        return sum(jnp.sum(p[3] * v) for p, v in self._pointwise(G, U, x, aux))
 
     def gradient(self, U, x, z, aux):
         """``∂J_h/∂U`` by ``jax.grad``, shape ``(m, n)``: the discrete Euler–Lagrange residual."""
@@ -155,7 +183,7 @@ class DiscreteFunctional:
             mk = lambda a: jnp.reshape(a, (m, k))
             return v, vec(gf), vec(gd), mat(hff), mat(hfd), mat(hdd), gzz, mk(hfz), mk(hdz), hzz
 
-        for b, ((f, df, xq, wh, h), derivs) in zip(self.blocks, self._pointwise(local, U, x)):
+        for b, ((f, df, xq, wh, h), derivs) in zip(self.blocks, self._pointwise(local, U, x, aux)):
             # Per point (trailing axes (q, k)): G, ∇G (m,), ∇²G blocks (m, m).
             G, Gf, Gd, Gff, Gfd, Gdd = derivs[:6]
             terms = wh * G
@@ -290,8 +318,10 @@ class HermiteFunctional:
         return jnp.concatenate([L, R], axis=1)
 
     def cell_energies(self, V, x, z, aux):
-        h = jnp.diff(x)
-        return jax.vmap(self._cell_energy, in_axes=(0, 0, 0, None, None))(self._local(V), x[:-1], h, z, aux)
+        mask = real_cells(aux, x.shape[0] - 1)
+        loc, xL, h = (mask_cells(mask, a, 0) for a in (self._local(V), x[:-1], jnp.diff(x)))
+        E = jax.vmap(self._cell_energy, in_axes=(0, 0, 0, None, None))(loc, xL, h, z, aux)
+        return E if mask is None else jnp.where(mask, E, 0.0)
 
     def value(self, V, x, z, aux):
         return jnp.sum(self.cell_energies(V, x, z, aux))
@@ -311,7 +341,10 @@ class HermiteFunctional:
             v, g = jax.value_and_grad(E)(w0)
             return v, g, jax.hessian(E)(w0)
 
-        E, g, H = jax.vmap(cell)(self._local(V), x[:-1], h)  # (c,), (c, 2d+k), (c, 2d+k, 2d+k)
+        mask = real_cells(aux, x.shape[0] - 1)
+        E, g, H = jax.vmap(cell)(*(mask_cells(mask, a, 0) for a in (self._local(V), x[:-1], h)))
+        if mask is not None:  # padded cells contribute nothing
+            E, g, H = (jnp.where(mask.reshape((-1,) + (1,) * (a.ndim - 1)), a, 0.0) for a in (E, g, H))
         pad_end = lambda a: jnp.pad(a, [(0, 0)] * (a.ndim - 1) + [(0, 1)])
         pad_start = lambda a: jnp.pad(a, [(0, 0)] * (a.ndim - 1) + [(1, 0)])
         nodes_last = lambda a: jnp.moveaxis(a, 0, -1)

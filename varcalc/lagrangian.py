@@ -32,7 +32,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .functional import DiscreteFunctional, HermiteFunctional
+from .functional import DiscreteFunctional, HermiteFunctional, mask_cells, real_cells
 
 __all__ = ["Layout", "DiscreteLagrangian"]
 
@@ -208,6 +208,23 @@ class DiscreteLagrangian:
     def _nodes(self, aux):
         return {key: aux[key] for key in ("mass", "w", "y")}
 
+    @staticmethod
+    def _end_nodes(aux):
+        """Indices of the first and the last (real) node: the last is ``aux["cells"]`` when the
+        grid is padded to a size bucket (see :func:`varcalc.functional.real_cells`)."""
+        return {"left": 0, "right": aux["cells"] if isinstance(aux, dict) and "cells" in aux else -1}
+
+    def _per_node(self, fun, V, x, aux):
+        """``vmap`` of ``fun(v, x, node)`` over the nodes; padded nodes evaluated at node 0 and masked."""
+        mask = real_cells(aux, x.shape[0])  # real nodes: one more than the real cells
+        if mask is not None:
+            mask = mask | (jnp.arange(x.shape[0]) == aux["cells"])
+        nodes = jax.tree.map(lambda a: mask_cells(mask, a, 0), self._nodes(aux))
+        out = jax.vmap(fun)(mask_cells(mask, V.T, 0), mask_cells(mask, x, 0), nodes)
+        if mask is None:
+            return out
+        return jax.tree.map(lambda a: jnp.where(mask.reshape((-1,) + (1,) * (a.ndim - 1)), a, 0.0), out)
+
     def admissible(self, z):
         """False where ``z`` leaves the problem's domain: a free end's length must stay positive."""
         if self.layout.free_end:
@@ -220,8 +237,8 @@ class DiscreteLagrangian:
         lay = self.layout
         L = self.elements.value(V[:lay.d_el], x, z, aux)
         if self.has_nodal:
-            L = L + jnp.sum(jax.vmap(self._nodal, in_axes=(1, None, 0, 0, None))(V, z, x, self._nodes(aux), aux))
-        for end, node in (("left", 0), ("right", -1)):
+            L = L + jnp.sum(self._per_node(lambda v, xx, node: self._nodal(v, z, xx, node, aux), V, x, aux))
+        for end, node in self._end_nodes(aux).items():
             if end in self.end_curves:
                 L = L + self._end(end, V[:, node], z, aux)
         return L
@@ -249,7 +266,7 @@ class DiscreteLagrangian:
         if self.has_nodal:
             fun = lambda v, zz, xx, node: self._nodal(v, zz, xx, node, aux)
             per_node = lambda v, xx, node: _local_derivatives(fun, v, z, xx, node)
-            val, gv, gz, Hvv, Hvz, Hzz = jax.vmap(per_node)(V.T, x, self._nodes(aux))
+            val, gv, gz, Hvv, Hvz, Hzz = self._per_node(per_node, V, x, aux)
             out["L"] = out["L"] + jnp.sum(val)
             out["scale"] = out["scale"] + jnp.sum(jnp.abs(val))
             out["g"] = out["g"] + gv.T
@@ -258,7 +275,7 @@ class DiscreteLagrangian:
                 out["gz"] = out["gz"] + jnp.sum(gz, axis=0)
                 out["B"] = out["B"] + jnp.moveaxis(Hvz, 0, 1)
                 out["C"] = out["C"] + jnp.sum(Hzz, axis=0)
-        for end, node in (("left", 0), ("right", -1)):
+        for end, node in self._end_nodes(aux).items():
             if end not in self.end_curves:
                 continue
             fun = lambda v, zz, end=end: self._end(end, v, zz, aux)

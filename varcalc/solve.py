@@ -23,11 +23,11 @@ from .implicit import TracedSolution, implicit_solver, is_traced
 from .lagrangian import DiscreteLagrangian, Layout, internal_integrand
 from .mesh import check_grid, uniform_grid
 from . import cache
-from .drivers import Kernel, minimize_loop, run_python, stationary_loop
+from .drivers import Kernel, bucket, minimize_loop, pad_grid, pad_numpy, padded_context, run_python, stationary_loop
 from .newton import Newton, lumped_mass
 from .steps import MinimizeStep, StationaryStep
 from .problem import Problem
-from .quadrature import assign_rules
+from .quadrature import CellBlock, assign_rules
 from .solution import Solution
 
 __all__ = ["solve", "discretize"]
@@ -171,17 +171,30 @@ def solve(problem: Problem, n: int | None = None, *, grid=None, guess=None,
 def run_newton(disc, solver, t0=None) -> Solution:
     """Newton on a discretization, as a :class:`Solution` (timed from ``t0``, default now).
 
-    The Python-loop driver (:func:`varcalc.drivers.run_python`): only the integrand's kernel is
-    compiled for a new functional; the generic step is shared.  A non-finite start raises
-    ValueError naming the first bad cell."""
+    The Python-loop driver (:func:`varcalc.drivers.run_python`) on unknowns padded to a size
+    bucket: the generic step compiles once per bucket for every functional, the integrand's kernel
+    once per bucket too (or per ``n`` for grids with several quadrature blocks, e.g. a tanh-sinh
+    block at a singular end).  A non-finite start raises ValueError naming the first bad cell."""
     t0 = time.perf_counter() if t0 is None else t0
-    V0, z0, x, aux, fixed, lo, hi = disc.arrays()
-    aux = jax.device_put(aux)
-    step = _step(disc, solver)
-    ctx = dict(mass=aux["mass"], fixed=fixed, rtol=np.float64(solver.rtol), atol=np.float64(solver.atol))
-    if disc.layout.has_bound and not disc.uses_kkt:
-        ctx.update(lower=lo, upper=hi)
-    out = run_python(step, _kernel(disc), V0, z0, x, aux, ctx)
+    lay = disc.layout
+    n = disc.x.size
+    N = bucket(n)
+    aux = disc.aux()
+    ctx = dict(mass=aux["mass"], fixed=disc.fixed, rtol=np.float64(solver.rtol), atol=np.float64(solver.atol))
+    if lay.has_bound and not disc.uses_kkt:
+        ctx.update(lower=disc.lower, upper=disc.upper)
+    ctx = padded_context(ctx, n, N)
+    V0 = pad_numpy(disc.V0, N, 1)
+    if len(disc.blocks) <= 1:  # one rule for all cells: the kernel too is compiled per bucket
+        blocks = tuple(CellBlock(0, N - 1, b.rule_name) for b in disc.blocks)
+        kernel = _kernel(disc, blocks)
+        aux = dict(aux, mass=pad_numpy(aux["mass"], N, 0), w=pad_numpy(aux["w"], N, 0),
+                   y=pad_numpy(aux["y"], N, 0), cells=np.int64(n - 1))
+        out = run_python(_step(disc, solver), kernel, V0, disc.z0, pad_grid(disc.x, N), aux, ctx)
+    else:
+        out = run_python(_step(disc, solver), _kernel(disc), V0, disc.z0, disc.x, aux, ctx, n_kernel=n)
+    for key in ("U", "g"):
+        out[key] = out[key][:, :n]
     if not np.isfinite(out["value"][0]):
         _check_guess_finite(disc)
     return Solution._from_newton(disc.problem, disc, out, time.perf_counter() - t0)
@@ -906,11 +919,13 @@ def _end_check(layout, problem):
     return cache.get(("end_check", layout.key(problem)), make)
 
 
-def _kernel(disc) -> Kernel:
-    """The compiled per-integrand pieces of ``disc``'s Lagrangian (cached per structure)."""
+def _kernel(disc, blocks=None) -> Kernel:
+    """The compiled per-integrand pieces of ``disc``'s Lagrangian (cached per structure), on
+    ``disc.blocks`` or the given quadrature ``blocks`` (those of a grid padded to a bucket)."""
     problem, lay = disc.problem, disc.layout
-    return cache.get(("kernel", lay.key(problem), disc.blocks),
-                     lambda: Kernel(DiscreteLagrangian(problem, lay, disc.blocks)))
+    blocks = disc.blocks if blocks is None else blocks
+    return cache.get(("kernel", lay.key(problem), blocks),
+                     lambda: Kernel(DiscreteLagrangian(problem, lay, blocks)))
 
 
 def _step(disc, solver):
