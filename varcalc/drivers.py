@@ -77,8 +77,8 @@ def stationary_loop(lag, V0, z0, x, aux, fixed, rtol, atol, *, max_iter, max_bac
     """
     step = StationaryStep(max_iter=max_iter, max_backtracks=max_backtracks, multipliers=multipliers,
                           multiplier_rows=multiplier_rows, minimize=minimize)
-    ctx = _context(aux, fixed, rtol, atol)
-    rows, mult_z = step.masks(V0.shape[0], z0.shape[0])
+    ctx = dict(_context(aux, fixed, rtol, atol), **step.mask_context(V0.shape[0], z0.shape[0]))
+    rows, mult_z = ctx["rows"], ctx["mult_z"]
 
     def body(s):
         U, z = s["U"], s["z"]
@@ -251,9 +251,11 @@ def run_python(step, kernel: Kernel, V0, z0, x, aux, ctx, *, n_kernel=None):
     stationary = isinstance(step, StationaryStep)
     f64 = np.float64
     nk = n_kernel
+    if stationary:
+        ctx = dict(ctx, **step.mask_context(V0.shape[0], z0.shape[0]))
     V0, z0, x, aux, ctx = jax.device_put((V0, z0, x, aux, ctx))
     if stationary:
-        rows, mult_z = step.masks(V0.shape[0], z0.shape[0])
+        rows, mult_z = ctx["rows"], ctx["mult_z"]
         s = G.init(V0, z0, ctx)
     else:
         z_empty = jnp.zeros(0, V0.dtype)

@@ -243,10 +243,11 @@ class MinimizeStep:
 class StationaryStep:
     """Generic pieces of one iteration of Newton on ``∇L(V, z) = 0`` (KKT with multipliers).
 
-    Static options: ``multipliers`` (bool (k,) mask of the global multipliers in ``z``, or None),
+    Options: ``multipliers`` (bool (k,) mask of the global multipliers in ``z``, or None),
     ``multiplier_rows`` (bool (d,): rows of ``V`` that are pointwise multipliers), ``minimize``
-    (SQP with the exact penalty) or the residual-norm merit (saddles).  ``ctx`` as for
-    :class:`MinimizeStep` (without bounds).  The integrand enters through ``D``, the gradient of
+    (SQP with the exact penalty) or the residual-norm merit (saddles).  The masks' values travel
+    in ``ctx`` (``rows``, ``mult_z``: :meth:`mask_context`), so one compiled step serves every
+    problem with the same shapes; ``ctx`` otherwise as for :class:`MinimizeStep` (no bounds).  The integrand enters through ``D``, the gradient of
     the objective ``gJ`` (minimize only) and the merit parts at trial points
     (:meth:`merit`): ``(J at the point with multipliers zeroed, ∂L/∂V, ∂L/∂z, admissible)``.
     The objective ``J`` is ``L`` at :meth:`objective_point`.
@@ -255,29 +256,24 @@ class StationaryStep:
     def __init__(self, *, max_iter: int, max_backtracks: int, multipliers=None, multiplier_rows=None,
                  minimize: bool = False):
         self.max_iter, self.max_backtracks = int(max_iter), int(max_backtracks)
-        self.multipliers = None if multipliers is None else tuple(bool(b) for b in np.asarray(multipliers))
-        self.multiplier_rows = None if multiplier_rows is None else tuple(bool(b) for b in np.asarray(multiplier_rows))
+        self.multipliers = None if multipliers is None else np.asarray(multipliers, bool)
+        self.multiplier_rows = None if multiplier_rows is None else np.asarray(multiplier_rows, bool)
+        self.has_multipliers = multipliers is not None  # global ones: estimated at the start
         self.minimize = bool(minimize)
 
     def key(self):
-        return ("stationary", self.max_iter, self.max_backtracks, self.multipliers, self.multiplier_rows,
-                self.minimize)
+        return ("stationary", self.max_iter, self.max_backtracks, self.has_multipliers, self.minimize)
 
     # -- masks -------------------------------------------------------------------------------
-    def masks(self, d, k):
-        """``rows`` (d,) and ``mult_z`` (k,) as arrays (``zeros`` where not given)."""
-        rows = jnp.zeros(d, bool) if self.multiplier_rows is None else jnp.asarray(self.multiplier_rows)
-        mult_z = jnp.zeros(k, bool) if self.multipliers is None else jnp.asarray(self.multipliers)
-        return rows, mult_z
+    def mask_context(self, d, k):
+        """``{"rows": (d,), "mult_z": (k,)}`` (numpy bool; zeros where not given), for ``ctx``."""
+        rows = np.zeros(d, bool) if self.multiplier_rows is None else self.multiplier_rows
+        mult_z = np.zeros(k, bool) if self.multipliers is None else self.multipliers
+        return {"rows": rows, "mult_z": mult_z}
 
-    def objective_point(self, V, z):
-        """``(V, z)`` with every multiplier set to zero: ``L`` there is ``J`` alone."""
-        rows, mult_z = self.masks(V.shape[0], z.shape[0])
-        return jnp.where(rows[:, None], 0.0, V), jnp.where(mult_z, 0.0, z)
-
-    def _mult_V(self, V, ctx):
-        rows, _ = self.masks(V.shape[0], 0)
-        return rows[:, None] & ~ctx["fixed"]  # free pointwise multipliers
+    @staticmethod
+    def _mult_V(V, ctx):
+        return ctx["rows"][:, None] & ~ctx["fixed"]  # free pointwise multipliers
 
     def _merit_residual(self, g, gz, ctx):
         keep = ~ctx["fixed"]
@@ -286,9 +282,8 @@ class StationaryStep:
     # -- the iteration ---------------------------------------------------------------------------
     def init(self, V0, z0, ctx):
         dtype = V0.dtype
-        mult = self.multipliers
         # Estimate the multipliers first only when none were given (all zero), e.g. not after a warm start.
-        estimate = (jnp.all(jnp.where(jnp.asarray(mult), z0 == 0, True)) if mult is not None
+        estimate = (jnp.all(jnp.where(ctx["mult_z"], z0 == 0, True)) if self.has_multipliers
                     else jnp.zeros((), bool))
         return dict(k=jnp.zeros((), jnp.int32), U=V0, z=z0, J=jnp.zeros((), dtype), g=jnp.zeros_like(V0),
                     gz=jnp.zeros_like(z0), tau=jnp.zeros((), dtype), done=jnp.zeros((), bool),
@@ -308,8 +303,8 @@ class StationaryStep:
         mass, fixed = ctx["mass"], ctx["fixed"]
         keep = ~fixed
         k_glob = z.shape[0]
-        rows, mult_z = self.masks(U.shape[0], k_glob)
-        mult_V = rows[:, None] & keep
+        mult_z = ctx["mult_z"]
+        mult_V = self._mult_V(U, ctx)
         n_mult = jnp.sum(mult_z).astype(jnp.int32) + jnp.sum(mult_V).astype(jnp.int32)
         g = jnp.where(keep, D["g"], 0.0)
         gz = D.get("gz", jnp.zeros(0, dtype))
@@ -344,9 +339,9 @@ class StationaryStep:
             slope = -2.0 * phi
             phi_noise = self._merit_residual(g_round, 64 * jnp.finfo(dtype).eps * (1 + jnp.abs(gz)), ctx)
         first = jnp.zeros((), bool)
-        if self.multipliers is not None:
+        if self.has_multipliers:
             # Least-squares multipliers at k = 0: min_δ ‖g + B δ‖² / mass over the multiplier columns.
-            multipliers = jnp.asarray(self.multipliers)
+            multipliers = mult_z
             Bm = jnp.where(multipliers, B, 0.0)
             normal = jnp.einsum("dnk,dnl->kl", Bm / mass[:, None], Bm)
             delta = -jnp.linalg.pinv(normal, rtol=1e-12, hermitian=True) @ jnp.einsum("dnk,dn->k", Bm / mass[:, None], g)
@@ -361,7 +356,7 @@ class StationaryStep:
             size = jnp.maximum(size, jnp.max(jnp.abs(z)))
         small = step_norm <= ctx["atol"] + ctx["rtol"] * size
         converged = finite & factor_ok & (tau == 0) & small
-        if self.multipliers is not None:
+        if self.has_multipliers:
             converged = converged & ~first
         return dict(k=k, U=U, z=z, dU=dU, dz=dz, L=D["L"], g=g, gz=gz, tau=tau, nu=nu, phi=phi, slope=slope,
                     phi_noise=phi_noise, first=first, finite=finite, factor_ok=factor_ok,
@@ -377,8 +372,7 @@ class StationaryStep:
         trial point (exact penalty for SQP, else the residual norm); inf where inadmissible."""
         J_obj, g, gz, admissible = parts
         if self.minimize:
-            mult_V = self._mult_V(g, ctx)
-            _, mult_z = self.masks(g.shape[0], gz.shape[0])
+            mult_V, mult_z = self._mult_V(g, ctx), ctx["mult_z"]
             viol = jnp.sum(jnp.where(mult_V, jnp.abs(g), 0.0)) + jnp.sum(jnp.where(mult_z, jnp.abs(gz), 0.0))
             value = J_obj + P["nu"] * viol
         else:
@@ -396,7 +390,7 @@ class StationaryStep:
         k = P["k"]
         ls_ok = self.accept(P, alpha, phi_new, n_ls, ctx)
         first = P["first"]
-        if self.multipliers is not None:  # the multiplier estimate is taken whole
+        if self.has_multipliers:  # the multiplier estimate is taken whole
             ls_ok = ls_ok | first
             alpha = jnp.where(first, 1.0, alpha)
         finite, factor_ok = P["finite"], P["factor_ok"]
