@@ -164,13 +164,18 @@ def _length_factor(sol, disc):
 # Three compiled pieces: the solve's own kernel (L's derivatives, shared with vc.solve), the
 # Legendre condition per cell (per integrand, small) and the generic inertia/pivots (once per shape).
 def _second_variation(disc):
-    from .solve import _kernel
+    """``run(V, z, x, aux, frozen)``: the solve's own kernel (on the same size bucket, so nothing
+    new compiles for L's derivatives), then the per-integrand Legendre check and the generic inertia."""
+    from .drivers import bucket, pad_numpy
+    from .solve import kernel_inputs
 
-    kernel = _kernel(disc)
+    n = disc.x.size
+    N = bucket(n)
+    kernel, x_k, aux_k, n_kernel = kernel_inputs(disc, N)
     legendre = cache.get(("legendre", disc.layout.key(disc.problem)), lambda: _legendre_fn(disc))
 
     def run(V, z, x, aux, frozen):
-        D = kernel.derivatives(V, z, x, aux, n=V.shape[1])
+        D = kernel.derivatives(pad_numpy(V, N, 1), z, x_k, aux_k, n=n_kernel)
         return _inertia(D, V, z, frozen, legendre(V, z, x, aux))
 
     return run
@@ -212,7 +217,11 @@ def _legendre_fn(disc):
 
 @jax.jit
 def _inertia(D, V, z, frozen, legendre):
-    """Generic: the restricted second variation, its inertia (bordered by z) and LDLᵀ pivots."""
+    """Generic: the restricted second variation, its inertia (bordered by z) and LDLᵀ pivots
+    (``D`` on nodes padded past the ``n`` of ``V``: cut back here)."""
+    n = V.shape[1]
+    D = dict(D, g=D["g"][:, :n], diag=D["diag"][..., :n], upper=D["upper"][..., :n - 1],
+             **({"B": D["B"][:, :n]} if "B" in D else {}))
     diag, upper = restrict(D["diag"], D["upper"], frozen)
     k = z.shape[0]
     B = jnp.where(frozen[:, :, None], 0.0, D["B"]) if k else jnp.zeros(V.shape + (0,), V.dtype)

@@ -101,16 +101,21 @@ class DiscreteFunctional:
         (padded cells, ``mask`` False: the first cell's points with weight 0)."""
         r = block.rule
         t, s, w = (jnp.asarray(a)[:, None] for a in (r.t, r.s, r.w))  # (q, 1)
-        uL, uR = U[:, block.start:block.stop], U[:, block.start + 1:block.stop + 1]
-        xL, xR = x[block.start:block.stop], x[block.start + 1:block.stop + 1]
+        if mask is None:
+            cells = slice(block.start, block.stop)
+            right = slice(block.start + 1, block.stop + 1)
+        else:  # padded cells read the block's first cell (one gather, not a mask per quantity)
+            mk = mask[block.start:block.stop]
+            cells = jnp.where(mk, jnp.arange(block.start, block.stop), block.start)
+            right = cells + 1
+        uL, uR = U[:, cells], U[:, right]
+        xL, xR = x[cells], x[right]
         h = xR - xL
         f = s * uL[:, None, :] + t * uR[:, None, :]
         df = (uR - uL) / h
         # Measure from the nearer cell end so points 1e-45 from an end are not rounded onto it.
         xq = jnp.where(t <= 0.5, xL + t * h, xR - s * h)
         if mask is not None:
-            mk = mask[block.start:block.stop]
-            f, df, xq, h = (mask_cells(mk, a) for a in (f, df, xq, h))
             return f, df, xq, jnp.where(mk, w * h, 0.0), h
         return f, df, xq, w * h, h
 

@@ -179,20 +179,13 @@ def run_newton(disc, solver, t0=None) -> Solution:
     lay = disc.layout
     n = disc.x.size
     N = bucket(n)
-    aux = disc.aux()
-    ctx = dict(mass=aux["mass"], fixed=disc.fixed, rtol=np.float64(solver.rtol), atol=np.float64(solver.atol))
+    ctx = dict(mass=disc.aux()["mass"], fixed=disc.fixed, rtol=np.float64(solver.rtol), atol=np.float64(solver.atol))
     if lay.has_bound and not disc.uses_kkt:
         ctx.update(lower=disc.lower, upper=disc.upper)
     ctx = padded_context(ctx, n, N)
-    V0 = pad_numpy(disc.V0, N, 1)
-    if len(disc.blocks) <= 1:  # one rule for all cells: the kernel too is compiled per bucket
-        blocks = tuple(CellBlock(0, N - 1, b.rule_name) for b in disc.blocks)
-        kernel = _kernel(disc, blocks)
-        aux = dict(aux, mass=pad_numpy(aux["mass"], N, 0), w=pad_numpy(aux["w"], N, 0),
-                   y=pad_numpy(aux["y"], N, 0), cells=np.int64(n - 1))
-        out = run_python(_step(disc, solver), kernel, V0, disc.z0, pad_grid(disc.x, N), aux, ctx)
-    else:
-        out = run_python(_step(disc, solver), _kernel(disc), V0, disc.z0, disc.x, aux, ctx, n_kernel=n)
+    kernel, x_k, aux_k, n_kernel = kernel_inputs(disc, N)
+    out = run_python(_step(disc, solver), kernel, pad_numpy(disc.V0, N, 1), disc.z0, x_k, aux_k, ctx,
+                     n_kernel=n_kernel)
     for key in ("U", "g"):
         out[key] = out[key][:, :n]
     if not np.isfinite(out["value"][0]):
@@ -917,6 +910,23 @@ def _end_check(layout, problem):
         return jax.jit(jax.vmap(finite, in_axes=(0, 0, 0, None, None)))
 
     return cache.get(("end_check", layout.key(problem)), make)
+
+
+def kernel_inputs(disc, N):
+    """``(kernel, x, aux, n_kernel)`` for unknowns padded to ``N`` nodes.
+
+    With one quadrature rule for all cells the kernel is compiled per bucket: the grid is
+    continued past its end, per-node data padded, ``aux["cells"]`` holds the real cell count and
+    ``n_kernel`` is None.  Otherwise (several quadrature blocks, whose ranges depend on ``n``) the
+    kernel is compiled per ``n`` and gets the real grid (``n_kernel = n``)."""
+    n = disc.x.size
+    aux = disc.aux()
+    if len(disc.blocks) > 1:
+        return _kernel(disc), disc.x, aux, n
+    blocks = tuple(CellBlock(0, N - 1, b.rule_name) for b in disc.blocks)
+    aux = dict(aux, mass=pad_numpy(aux["mass"], N, 0), w=pad_numpy(aux["w"], N, 0),
+               y=pad_numpy(aux["y"], N, 0), cells=np.int64(n - 1))
+    return _kernel(disc, blocks), pad_grid(disc.x, N), aux, None
 
 
 def _kernel(disc, blocks=None) -> Kernel:
