@@ -166,7 +166,7 @@ def _length_factor(sol, disc):
 def _second_variation(disc):
     """``run(V, z, x, aux, frozen)``: the solve's own kernel (on the same size bucket, so nothing
     new compiles for L's derivatives), then the per-integrand Legendre check and the generic inertia."""
-    from .drivers import bucket, pad_numpy
+    from .drivers import bucket, fast_compile, pad_numpy
     from .solve import kernel_inputs
 
     n = disc.x.size
@@ -176,7 +176,8 @@ def _second_variation(disc):
 
     def run(V, z, x, aux, frozen):
         D = kernel.derivatives(pad_numpy(V, N, 1), z, x_k, aux_k, n=n_kernel)
-        return _inertia(D, V, z, frozen, legendre(V, z, x, aux))
+        inertia = _inertia_fast if fast_compile(N) else _inertia
+        return inertia(D, V, z, frozen, legendre(V, z, x, aux))
 
     return run
 
@@ -215,8 +216,7 @@ def _legendre_fn(disc):
         V[:, :-1], V[:, 1:], x[:-1], x[1:], z, aux))
 
 
-@jax.jit
-def _inertia(D, V, z, frozen, legendre):
+def _inertia_unjitted(D, V, z, frozen, legendre):
     """Generic: the restricted second variation, its inertia (bordered by z) and LDLᵀ pivots
     (``D`` on nodes padded past the ``n`` of ``V``: cut back here)."""
     n = V.shape[1]
@@ -231,6 +231,10 @@ def _inertia(D, V, z, frozen, legendre):
     pivots = _pivots(diag, upper)
     return dict(diag=diag, upper=upper, B=B, C=C, negative=negative, pivots=pivots, legendre=legendre,
                 diag_full=D["diag"], upper_full=D["upper"])
+
+
+_inertia = jax.jit(_inertia_unjitted)
+_inertia_fast = jax.jit(_inertia_unjitted, compiler_options={"xla_backend_optimization_level": 0})  # small n
 
 
 def _pivots(diag, upper):
