@@ -40,6 +40,7 @@ import scipy.sparse as sp
 from jax import lax
 
 from . import cache
+from .drivers import FAST_OPTIONS
 from .lagrangian import internal_integrand
 from .newton import bordered_solve, restrict
 
@@ -234,7 +235,7 @@ def _inertia_unjitted(D, V, z, frozen, legendre):
 
 
 _inertia = jax.jit(_inertia_unjitted)
-_inertia_fast = jax.jit(_inertia_unjitted, compiler_options={"xla_backend_optimization_level": 0})  # small n
+_inertia_fast = jax.jit(_inertia_unjitted, compiler_options=FAST_OPTIONS)  # small n
 
 
 def _pivots(diag, upper):

@@ -115,11 +115,13 @@ def _merit_parts(lag, V, z, x, aux, rows, mult_z, with_objective):
     return J, g, gz, lag.admissible(z)
 
 
+# Only for top-level calls (the Python-loop driver, the certificate): JAX refuses compiler options on
+# a jit nested in another, as the fused loop is under a user's jax.jit.
 # Up to this many (padded) nodes a solve is latency-bound: its compiled pieces are built with XLA's
 # backend optimisation off, which compiles ~35 % faster (measured: the bordered solve 0.28 -> 0.18 s,
 # a kernel 0.24 -> 0.19 s) and runs at most ~1.8x slower, a few microseconds per call at this size.
 FAST_COMPILE_MAX_NODES = 16384
-_FAST = {"xla_backend_optimization_level": 0}
+FAST_OPTIONS = {"xla_backend_optimization_level": 0}
 
 
 def fast_compile(N: int) -> bool:
@@ -128,12 +130,22 @@ def fast_compile(N: int) -> bool:
 
 
 def bucket(n: int) -> int:
-    """The padded node count for ``n`` nodes: the next of 8, 10, 12, 14, 16, 20, 24, 28, 32, 40, ...
-    (four sizes per doubling, so at most ~19% padding).  The generic step compiles once per
-    bucket, so a new ``n`` in a known bucket compiles nothing generic."""
+    """The padded node count for ``n`` nodes.
+
+    Up to :data:`FAST_COMPILE_MAX_NODES` (latency-bound sizes, where a compile costs more than the
+    padded work) the next power of two >= 8: few buckets, few compiles.  Above, the next of four
+    sizes per doubling (``5/8, 3/4, 7/8, 1`` of the next power of two: at most ~19 % padding,
+    since there the work counts).  The generic step compiles once per bucket, so a new ``n`` in a
+    known bucket compiles nothing generic.
+
+    >>> [bucket(n) for n in (5, 101, 1001, 1500, 16385, 100001)]
+    [8, 128, 1024, 2048, 20480, 114688]
+    """
     if n <= 8:
         return 8
     top = 1 << (n - 1).bit_length()  # next power of two >= n
+    if top <= FAST_COMPILE_MAX_NODES:
+        return top
     for size in (top * 5 // 8, top * 3 // 4, top * 7 // 8, top):
         if size >= n:
             return size
@@ -175,7 +187,7 @@ class Kernel:
 
     def __init__(self, lag, fast: bool = False):
         self.lag = lag
-        opts = dict(compiler_options=_FAST) if fast else {}
+        opts = dict(compiler_options=FAST_OPTIONS) if fast else {}
 
         def derivatives(Vp, z, x, aux, n):
             return _padded_derivatives(lag.derivatives(Vp[:, :n], z, x, aux), Vp.shape[1])
@@ -204,7 +216,7 @@ class GenericStep:
 
     def __init__(self, step, fast: bool = False):
         self.step = step
-        opts = dict(compiler_options=_FAST) if fast else {}
+        opts = dict(compiler_options=FAST_OPTIONS) if fast else {}
         jit = lambda f: jax.jit(f, **opts)
         self.init = jit(step.init)
         self.plan = jit(step.plan)
