@@ -46,7 +46,7 @@ def is_traced(*trees) -> bool:
     return any(isinstance(leaf, jax.core.Tracer) for tree in trees for leaf in jax.tree_util.tree_leaves(tree))
 
 
-def implicit_solver(run, lag: DiscreteLagrangian, *, has_z: bool, bounds: bool, sign: float):
+def implicit_solver(run, lag: DiscreteLagrangian, *, has_z: bool, bounds: bool, sign: float, run_concrete=None):
     """Wrap the compiled Newton loop ``run`` into ``solve(V0, z0, p, c, rest) -> (V, z, J, status, k)``
     with a tangent rule from the implicit function theorem.
 
@@ -55,13 +55,20 @@ def implicit_solver(run, lag: DiscreteLagrangian, *, has_z: bool, bounds: bool, 
     constraints' values; ``rest = (x, aux_rest, fixed, lower, upper, rtol, atol)`` is held fixed.
     ``J`` is the functional's value (``sign`` undoes the sign of maximisation); ``status``, ``k``
     are returned as float64 (zero tangents).
+
+    ``run_concrete`` (same signature as ``run``): the solve used in the tangent rule when the
+    primal values are concrete (``jax.grad``/``jacfwd``/``jacrev`` outside ``jit``), e.g. the
+    Python-loop driver, which compiles only the integrand's kernel; ``run`` otherwise.
     """
 
-    def primal(V0, z0, p, c, rest):
+    def primal_with(run, V0, z0, p, c, rest):
         x, aux_rest, fixed, lower, upper, rtol, atol = rest
         out = run(V0, z0, x, dict(aux_rest, p=p, c=c), fixed, lower, upper, rtol, atol)
         z = out["z"] if has_z else z0
         return out["U"], z, sign * out["J"], out["status"].astype(V0.dtype), out["k"].astype(V0.dtype)
+
+    def primal(V0, z0, p, c, rest):
+        return primal_with(run, V0, z0, p, c, rest)
 
     solve = jax.custom_jvp(primal, nondiff_argnums=())
 
@@ -91,7 +98,9 @@ def implicit_solver(run, lag: DiscreteLagrangian, *, has_z: bool, bounds: bool, 
     def tangent(primals, tangents):
         V0, z0, p, c, rest = primals
         tV0, _, tp, tc, _ = tangents
-        V, z, J, status, k = primal(*primals)
+        concrete = run_concrete is not None and not is_traced(primals)
+        V, z, J, status, k = (jax.tree.map(jnp.asarray, primal_with(run_concrete, *primals)) if concrete
+                              else primal(*primals))
         fixed = rest[2]
         tV_b = jnp.where(fixed, tV0, 0.0)  # tangents come instantiated (no symbolic zeros)
         dV, dz, dJ = tangent_map(V, z, p, c, rest, tV_b, tp, tc)

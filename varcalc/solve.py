@@ -313,7 +313,31 @@ def _implicit_core(disc, solver):
     key = ("implicit", run, disc.mode == "maximize")
     lag = lambda: DiscreteLagrangian(disc.problem, disc.layout, disc.blocks)
     return cache.get(key, lambda: implicit_solver(run, lag(), has_z=disc.uses_kkt, bounds=disc.layout.has_bound,
-                                                  sign=-1.0 if disc.mode == "maximize" else 1.0))
+                                                  sign=-1.0 if disc.mode == "maximize" else 1.0,
+                                                  run_concrete=_python_run(disc, solver)))
+
+
+def _python_run(disc, solver):
+    """``run(V0, z0, x, aux, fixed, lower, upper, rtol, atol) -> out`` as the fused loop's, by the
+    Python-loop driver (``disc`` gives the structure only: the grid, data, parameters ``p`` and
+    constraint values ``c`` come in ``x`` and ``aux``)."""
+    step = _step(disc, solver)
+
+    def run(V0, z0, x, aux, fixed, lower, upper, rtol, atol):
+        n = np.shape(x)[0]
+        N = bucket(n)
+        aux = {k: (v if k == "p" else np.asarray(v)) for k, v in aux.items()}
+        kernel, x_k, aux_k, n_kernel = kernel_inputs(disc, N, x, aux)
+        ctx = dict(mass=aux["mass"], fixed=np.asarray(fixed), rtol=np.float64(rtol), atol=np.float64(atol))
+        if disc.layout.has_bound and not disc.uses_kkt:
+            ctx.update(lower=np.asarray(lower), upper=np.asarray(upper))
+        out = run_python(step, kernel, pad_numpy(np.asarray(V0), N, 1), np.asarray(z0), x_k, aux_k,
+                         padded_context(ctx, n, N), n_kernel=n_kernel)
+        for key in ("U", "g"):
+            out[key] = out[key][:, :n]
+        return out
+
+    return run
 
 
 # Where a Dirichlet key sits in the unknowns V (d, n): (block row of m, node): values, then slopes.
@@ -913,22 +937,24 @@ def _end_check(layout, problem):
     return cache.get(("end_check", layout.key(problem)), make)
 
 
-def kernel_inputs(disc, N):
-    """``(kernel, x, aux, n_kernel)`` for unknowns padded to ``N`` nodes.
+def kernel_inputs(disc, N, x=None, aux=None):
+    """``(kernel, x, aux, n_kernel)`` for unknowns padded to ``N`` nodes, from ``disc``'s
+    structure and its grid ``x`` and ``aux`` (or the given ones, of the same size).
 
     With one quadrature rule for all cells the kernel is compiled per bucket: the grid is
     continued past its end, per-node data padded, ``aux["cells"]`` holds the real cell count and
     ``n_kernel`` is None.  Otherwise (several quadrature blocks, whose ranges depend on ``n``) the
     kernel is compiled per ``n`` and gets the real grid (``n_kernel = n``)."""
-    n = disc.x.size
-    aux = disc.aux()
+    x = disc.x if x is None else np.asarray(x)
+    aux = disc.aux() if aux is None else aux
+    n = x.size
     fast = fast_compile(N)
     if len(disc.blocks) > 1:
-        return _kernel(disc, fast=fast), disc.x, aux, n
+        return _kernel(disc, fast=fast), x, aux, n
     blocks = tuple(CellBlock(0, N - 1, b.rule_name) for b in disc.blocks)
     aux = dict(aux, mass=pad_numpy(aux["mass"], N, 0), w=pad_numpy(aux["w"], N, 0),
                y=pad_numpy(aux["y"], N, 0), cells=np.int64(n - 1))
-    return _kernel(disc, blocks, fast), pad_grid(disc.x, N), aux, None
+    return _kernel(disc, blocks, fast), pad_grid(x, N), aux, None
 
 
 def _kernel(disc, blocks=None, fast=False) -> Kernel:
