@@ -8,7 +8,8 @@ Parts (each in fresh subprocesses, so nothing is cached from the parent):
 1. **solve**: in one process, after one solve of another functional at n = 1001 (so the generic
    Newton step is compiled, as in any session after its first solve):
    - the first ``vc.solve`` of a new integrand at n = 1001;
-   - the same integrand at a new n (1500);
+   - the same integrand at a new n: 901 (the same size bucket as 1001, 1024 nodes) and 1500 (a
+     new bucket, 2048: its generic step compiles too);
    - the same integrand written again as a new lambda;
    each against **the floor**: compiling that integrand's own per-point derivatives,
    ``jit(vmap(grad, hessian))`` over 1001 points (a fresh integrand of the same form, so it too
@@ -66,6 +67,7 @@ _SOLVE = textwrap.dedent(r"""
     out["new_integrand"] = solve(G, 1001)
     out["floor"] = floor(family(0.2), 1001)
     out["same_again"] = solve(G, 1001)
+    out["new_n_bucket"] = solve(G, 901)
     out["new_n"] = solve(G, 1500)
     out["new_lambda"] = solve(family(0.1), 1001)
     print(json.dumps(out))
@@ -123,7 +125,8 @@ def part_solve(repeats):
     print(f"   floor: compile jit(vmap(grad, hessian)) of the integrand  {fl:6.3f} s")
     for key, label in (("first_in_process", "first solve in a fresh process (generic step too)"),
                        ("new_integrand", "new integrand (generic step already compiled)"),
-                       ("new_n", "same integrand at a new n (1500)"),
+                       ("new_n_bucket", "same integrand at a new n, same size bucket (901)"),
+                       ("new_n", "same integrand at a new n, new bucket (1500)"),
                        ("new_lambda", "same integrand written again as a new lambda"),
                        ("same_again", "same integrand, same n (nothing to compile)")):
         print(f"   {label:55s} {med[key]:6.3f} s  = {med[key] / fl:5.2f} x floor")

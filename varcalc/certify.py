@@ -40,7 +40,6 @@ import scipy.sparse as sp
 from jax import lax
 
 from . import cache
-from .drivers import FAST_OPTIONS
 from .lagrangian import internal_integrand
 from .newton import bordered_solve, restrict
 
@@ -167,7 +166,7 @@ def _length_factor(sol, disc):
 def _second_variation(disc):
     """``run(V, z, x, aux, frozen)``: the solve's own kernel (on the same size bucket, so nothing
     new compiles for L's derivatives), then the per-integrand Legendre check and the generic inertia."""
-    from .drivers import bucket, fast_compile, pad_numpy
+    from .drivers import bucket, pad_numpy
     from .solve import kernel_inputs
 
     n = disc.x.size
@@ -177,8 +176,7 @@ def _second_variation(disc):
 
     def run(V, z, x, aux, frozen):
         D = kernel.derivatives(pad_numpy(V, N, 1), z, x_k, aux_k, n=n_kernel)
-        inertia = _inertia_fast if fast_compile(N) else _inertia
-        return inertia(D, V, z, frozen, legendre(V, z, x, aux))
+        return _inertia(D, V, z, frozen, legendre(V, z, x, aux))
 
     return run
 
@@ -235,7 +233,6 @@ def _inertia_unjitted(D, V, z, frozen, legendre):
 
 
 _inertia = jax.jit(_inertia_unjitted)
-_inertia_fast = jax.jit(_inertia_unjitted, compiler_options=FAST_OPTIONS)  # small n
 
 
 def _pivots(diag, upper):

@@ -115,36 +115,29 @@ def _merit_parts(lag, V, z, x, aux, rows, mult_z, with_objective):
     return J, g, gz, lag.admissible(z)
 
 
-# Only for top-level calls (the Python-loop driver, the certificate): JAX refuses compiler options on
-# a jit nested in another, as the fused loop is under a user's jax.jit.
-# Up to this many (padded) nodes a solve is latency-bound: its compiled pieces are built with XLA's
-# backend optimisation off, which compiles ~35 % faster (measured: the bordered solve 0.28 -> 0.18 s,
-# a kernel 0.24 -> 0.19 s) and runs at most ~1.8x slower, a few microseconds per call at this size.
-FAST_COMPILE_MAX_NODES = 16384
-FAST_OPTIONS = {"xla_backend_optimization_level": 0}
-
-
-def fast_compile(N: int) -> bool:
-    """Whether pieces for ``N`` (padded) nodes are compiled for latency (see FAST_COMPILE_MAX_NODES)."""
-    return N <= FAST_COMPILE_MAX_NODES
+# Up to this many nodes the size buckets are powers of two: small solves are latency-bound, and
+# fewer buckets mean fewer compiles.  (Compiling small sizes with XLA's backend optimisation off
+# was tried: ~35 % less compile for the generic pieces, but the solve ran 3.5x slower — a
+# 1024-node brachistochrone 68 ms instead of 19.5 ms — so it is not done.)
+POW2_BUCKETS_MAX_NODES = 1024
 
 
 def bucket(n: int) -> int:
     """The padded node count for ``n`` nodes.
 
-    Up to :data:`FAST_COMPILE_MAX_NODES` (latency-bound sizes, where a compile costs more than the
+    Up to :data:`POW2_BUCKETS_MAX_NODES` (latency-bound sizes, where a compile costs more than the
     padded work) the next power of two >= 8: few buckets, few compiles.  Above, the next of four
-    sizes per doubling (``5/8, 3/4, 7/8, 1`` of the next power of two: at most ~19 % padding,
+    sizes per doubling (``5/8, 3/4, 7/8, 1`` of the next power of two: at most 25 % padding,
     since there the work counts).  The generic step compiles once per bucket, so a new ``n`` in a
     known bucket compiles nothing generic.
 
-    >>> [bucket(n) for n in (5, 101, 1001, 1500, 16385, 100001)]
-    [8, 128, 1024, 2048, 20480, 114688]
+    >>> [bucket(n) for n in (5, 101, 1001, 1500, 2049, 100001)]
+    [8, 128, 1024, 1536, 2560, 114688]
     """
     if n <= 8:
         return 8
     top = 1 << (n - 1).bit_length()  # next power of two >= n
-    if top <= FAST_COMPILE_MAX_NODES:
+    if top <= POW2_BUCKETS_MAX_NODES:
         return top
     for size in (top * 5 // 8, top * 3 // 4, top * 7 // 8, top):
         if size >= n:
@@ -181,13 +174,11 @@ class Kernel:
     * ``objective(Vp, z, x, aux, rows, mult_z, n)``: ``(J, (∂J/∂V, ∂J/∂z))`` with multipliers zeroed;
     * ``merit_parts(Vp, z, x, aux, rows, mult_z, with_objective, n)``: see :func:`_merit_parts`.
 
-    Each is ``jax.jit``-ed, compiled on first use for each ``(n, N)``; ``fast``: for small sizes,
-    with XLA's backend optimisation off (:data:`FAST_COMPILE_MAX_NODES`).
+    Each is ``jax.jit``-ed, compiled on first use for each ``(n, N)``.
     """
 
-    def __init__(self, lag, fast: bool = False):
+    def __init__(self, lag):
         self.lag = lag
-        opts = dict(compiler_options=FAST_OPTIONS) if fast else {}
 
         def derivatives(Vp, z, x, aux, n):
             return _padded_derivatives(lag.derivatives(Vp[:, :n], z, x, aux), Vp.shape[1])
@@ -203,21 +194,19 @@ class Kernel:
             J, g, gz, ok = _merit_parts(lag, Vp[:, :n], z, x, aux, rows, mult_z, with_objective)
             return J, _pad_nodes(g, Vp.shape[1], 1), gz, ok
 
-        self.derivatives = jax.jit(derivatives, static_argnames="n", **opts)
-        self.value = jax.jit(value, static_argnames="n", **opts)
-        self.objective = jax.jit(objective, static_argnames="n", **opts)
-        self.merit_parts = jax.jit(merit_parts, static_argnames=("with_objective", "n"), **opts)
+        self.derivatives = jax.jit(derivatives, static_argnames="n")
+        self.value = jax.jit(value, static_argnames="n")
+        self.objective = jax.jit(objective, static_argnames="n")
+        self.merit_parts = jax.jit(merit_parts, static_argnames=("with_objective", "n"))
 
 
 # -- Python loop: generic pieces compiled once, the kernel per integrand -----------------------
 class GenericStep:
-    """``jax.jit`` of a step's generic pieces, shared by all integrands (see :func:`generic_step`);
-    ``fast``: compiled for latency (small sizes, :data:`FAST_COMPILE_MAX_NODES`)."""
+    """``jax.jit`` of a step's generic pieces, shared by all integrands (see :func:`generic_step`)."""
 
-    def __init__(self, step, fast: bool = False):
+    def __init__(self, step):
         self.step = step
-        opts = dict(compiler_options=FAST_OPTIONS) if fast else {}
-        jit = lambda f: jax.jit(f, **opts)
+        jit = jax.jit
         self.init = jit(step.init)
         self.plan = jit(step.plan)
         self.trial = jit(step.trial)
@@ -234,9 +223,9 @@ class GenericStep:
         self.check = jit(check)
 
 
-def generic_step(step, fast: bool = False) -> GenericStep:
+def generic_step(step) -> GenericStep:
     """The compiled generic pieces for a step's options (one per options, cached)."""
-    return cache.get(("generic-step", fast) + step.key(), lambda: GenericStep(step, fast))
+    return cache.get(("generic-step",) + step.key(), lambda: GenericStep(step))
 
 
 def pad_grid(x, N):
@@ -276,7 +265,7 @@ def run_python(step, kernel: Kernel, V0, z0, x, aux, ctx, *, n_kernel=None):
     plan, then per line-search trial the generic trial point, the kernel's value or merit terms and
     the generic Armijo test, then the generic finish.  One host sync per trial.
     """
-    G = generic_step(step, fast_compile(V0.shape[1]))
+    G = generic_step(step)
     stationary = isinstance(step, StationaryStep)
     f64 = np.float64
     nk = n_kernel

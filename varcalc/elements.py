@@ -29,7 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .functional import mask_cells, real_cells
+from .functional import mask_cells, real_cells, zero_padded
 
 __all__ = ["LagrangeFunctional", "gll_nodes", "lagrange_basis", "evaluate_elements"]
 
@@ -300,7 +300,7 @@ class LagrangeFunctional:
         loc, xL, h = (mask_cells(mask, a, 0) for a in (self.local(V), x[:-1], h))
         E, g, H = jax.vmap(cell)(loc, xL, h, *self._end_cells(x, aux))  # (c,), (c, D+k), (c, D+k, D+k)
         if mask is not None:  # padded cells contribute nothing
-            E, g, H = (jnp.where(mask.reshape((-1,) + (1,) * (a.ndim - 1)), a, 0.0) for a in (E, g, H))
+            E, g, H = zero_padded(mask, (E, g, H))
         pad_end = lambda a: jnp.pad(a, [(0, 0)] * (a.ndim - 1) + [(0, 1)])
         pad_start = lambda a: jnp.pad(a, [(0, 0)] * (a.ndim - 1) + [(1, 0)])
         rows = lambda a, axis: jnp.pad(a, [(0, d - m) if ax == axis else (0, 0) for ax in range(a.ndim)])

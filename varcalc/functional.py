@@ -34,7 +34,7 @@ import jax.numpy as jnp
 
 from .quadrature import CellBlock
 
-__all__ = ["DiscreteFunctional", "real_cells", "mask_cells"]
+__all__ = ["DiscreteFunctional", "real_cells", "mask_cells", "zero_padded"]
 
 
 def real_cells(aux, ncell):
@@ -47,6 +47,11 @@ def real_cells(aux, ncell):
     if isinstance(aux, dict) and "cells" in aux:
         return jnp.arange(ncell) < aux["cells"]
     return None
+
+
+def zero_padded(mask, tree):
+    """The leaves of ``tree`` (leading axis: cells or nodes) set to 0 where ``mask`` is False."""
+    return jax.tree.map(lambda a: jnp.where(mask.reshape((-1,) + (1,) * (a.ndim - 1)), a, 0.0), tree)
 
 
 def mask_cells(mask, a, axis=-1):
@@ -349,7 +354,7 @@ class HermiteFunctional:
         mask = real_cells(aux, x.shape[0] - 1)
         E, g, H = jax.vmap(cell)(*(mask_cells(mask, a, 0) for a in (self._local(V), x[:-1], h)))
         if mask is not None:  # padded cells contribute nothing
-            E, g, H = (jnp.where(mask.reshape((-1,) + (1,) * (a.ndim - 1)), a, 0.0) for a in (E, g, H))
+            E, g, H = zero_padded(mask, (E, g, H))
         pad_end = lambda a: jnp.pad(a, [(0, 0)] * (a.ndim - 1) + [(0, 1)])
         pad_start = lambda a: jnp.pad(a, [(0, 0)] * (a.ndim - 1) + [(1, 0)])
         nodes_last = lambda a: jnp.moveaxis(a, 0, -1)

@@ -32,7 +32,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .functional import DiscreteFunctional, HermiteFunctional, mask_cells, real_cells
+from .functional import DiscreteFunctional, HermiteFunctional, mask_cells, real_cells, zero_padded
 
 __all__ = ["Layout", "DiscreteLagrangian"]
 
@@ -223,7 +223,7 @@ class DiscreteLagrangian:
         out = jax.vmap(fun)(mask_cells(mask, V.T, 0), mask_cells(mask, x, 0), nodes)
         if mask is None:
             return out
-        return jax.tree.map(lambda a: jnp.where(mask.reshape((-1,) + (1,) * (a.ndim - 1)), a, 0.0), out)
+        return zero_padded(mask, out)
 
     def admissible(self, z):
         """False where ``z`` leaves the problem's domain: a free end's length must stay positive."""

@@ -23,7 +23,7 @@ from .implicit import TracedSolution, implicit_solver, is_traced
 from .lagrangian import DiscreteLagrangian, Layout, internal_integrand
 from .mesh import check_grid, uniform_grid
 from . import cache
-from .drivers import (Kernel, bucket, fast_compile, minimize_loop, pad_grid, pad_numpy, padded_context, run_python,
+from .drivers import (Kernel, bucket, minimize_loop, pad_grid, pad_numpy, padded_context, run_python,
                       stationary_loop)
 from .newton import Newton, lumped_mass
 from .steps import MinimizeStep, StationaryStep
@@ -948,23 +948,21 @@ def kernel_inputs(disc, N, x=None, aux=None):
     x = disc.x if x is None else np.asarray(x)
     aux = disc.aux() if aux is None else aux
     n = x.size
-    fast = fast_compile(N)
     if len(disc.blocks) > 1:
-        return _kernel(disc, fast=fast), x, aux, n
+        return _kernel(disc), x, aux, n
     blocks = tuple(CellBlock(0, N - 1, b.rule_name) for b in disc.blocks)
     aux = dict(aux, mass=pad_numpy(aux["mass"], N, 0), w=pad_numpy(aux["w"], N, 0),
                y=pad_numpy(aux["y"], N, 0), cells=np.int64(n - 1))
-    return _kernel(disc, blocks, fast), pad_grid(x, N), aux, None
+    return _kernel(disc, blocks), pad_grid(x, N), aux, None
 
 
-def _kernel(disc, blocks=None, fast=False) -> Kernel:
+def _kernel(disc, blocks=None) -> Kernel:
     """The compiled per-integrand pieces of ``disc``'s Lagrangian (cached per structure), on
-    ``disc.blocks`` or the given quadrature ``blocks`` (those of a grid padded to a bucket);
-    ``fast``: compiled for latency (small grids)."""
+    ``disc.blocks`` or the given quadrature ``blocks`` (those of a grid padded to a bucket)."""
     problem, lay = disc.problem, disc.layout
     blocks = disc.blocks if blocks is None else blocks
-    return cache.get(("kernel", lay.key(problem), blocks, fast),
-                     lambda: Kernel(DiscreteLagrangian(problem, lay, blocks), fast))
+    return cache.get(("kernel", lay.key(problem), blocks),
+                     lambda: Kernel(DiscreteLagrangian(problem, lay, blocks)))
 
 
 def _step(disc, solver):

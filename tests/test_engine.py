@@ -1,0 +1,97 @@
+"""The engine (issue 14): generic Newton step, two drivers, size buckets, the bounded cache."""
+
+import importlib
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import varcalc as vc
+from varcalc import cache, drivers
+from varcalc.problems import brachistochrone, hanging_chain, string_obstacle
+
+S = importlib.import_module("varcalc.solve")
+
+
+def _fused(problem, n):
+    """The fused lax.while_loop on the same discretization as vc.solve(problem, n=n)."""
+    disc = S.discretize(problem, n)
+    out = jax.device_get(S._compiled_solver(disc, vc.Newton())(*disc.arrays(), 1e-10, 1e-12))
+    return disc, out
+
+
+@pytest.mark.parametrize("module", [hanging_chain, string_obstacle, brachistochrone],
+                         ids=["integral-constraint (SQP)", "obstacle (barrier + projected Newton)",
+                              "singular end (tanh-sinh blocks)"])
+def test_python_loop_and_fused_loop_take_the_same_iterates(module):
+    """Both drivers run the same step pieces: same iteration count, status, value and nodes, to
+    rounding (the Python loop pads the unknowns to a size bucket; the padded nodes are fixed)."""
+    n = 41
+    sol = vc.solve(module.problem, n=n)
+    disc, out = _fused(module.problem, n)
+    assert sol.converged and int(out["status"]) == 0
+    assert sol.iterations == int(out["k"])
+    np.testing.assert_allclose(sol.f.reshape(n, -1)[:, 0], np.asarray(out["U"])[0], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(sol.value, float(out["J"]), rtol=1e-13)
+    # The residual history, step by step (rounding aside: the drivers' sums are ordered alike).
+    np.testing.assert_allclose(sol.history, np.asarray(out["residual"])[:sol.iterations + 1], rtol=1e-6, atol=1e-9)
+
+
+def test_a_new_n_in_a_known_bucket_compiles_nothing_new():
+    """n = 1001 and n = 1010 share the bucket 1024: the second solve adds no compiled kernel or
+    generic-step program (one quadrature rule on all cells: the kernel is per bucket too)."""
+    p = vc.Problem(lambda f, df, x: (f + 0.25) * jnp.sqrt(1 + df**2), (0.0, 1.0), bc={"left": 1.0, "right": 1.2})
+    assert drivers.bucket(1001) == drivers.bucket(1010) == 1024
+
+    def compiled():
+        total = 0
+        for key, entry in cache._entries.items():
+            if key[0] == "kernel":
+                total += sum(f._cache_size() for f in (entry.derivatives, entry.value))
+            elif key[0] == "generic-step":
+                total += sum(f._cache_size() for f in (entry.init, entry.plan, entry.trial, entry.check, entry.finish))
+        return total
+
+    a = vc.solve(p, n=1001)
+    before = compiled()
+    b = vc.solve(p, n=1010)
+    assert a.converged and b.converged
+    assert compiled() == before
+    assert abs(a.value - b.value) < 1e-6  # the same extremal on two grids (O(h²) apart)
+
+
+def test_padded_cells_never_see_the_integrand_outside_the_domain():
+    """The grid is continued past b to the bucket; G = sqrt(1 - x) f'² is NaN there.  Padded
+    cells are evaluated at the first cell's points and weighted 0, so the solve is unaffected."""
+    G = lambda f, df, x: jnp.sqrt(1.0 - x) * df**2 + f**2
+    p = vc.Problem(G, (0.0, 1.0), bc={"left": 0.0, "right": 1.0})
+    sol = vc.solve(p, n=37)  # bucket 64: 27 padded nodes past x = 1
+    disc, out = _fused(p, 37)
+    assert sol.converged and np.all(np.isfinite(sol.f))
+    np.testing.assert_allclose(sol.f, np.asarray(out["U"])[0], rtol=0, atol=1e-12)
+
+
+def test_buckets_bound_the_padding():
+    for n in [2, 9, 100, 1001, 16384, 16385, 100_001, 1_000_001]:
+        N = drivers.bucket(n)
+        assert N >= n
+        if N > drivers.POW2_BUCKETS_MAX_NODES:
+            assert N <= 1.25 * n  # four sizes per doubling above the latency-bound sizes
+
+
+def test_clear_cache_empties_and_solves_again():
+    p = vc.Problem(lambda f, df, x: df**2 + f**2, (0.0, 1.0), bc={"left": 0.0, "right": 1.0})
+    first = vc.solve(p, n=21).value
+    assert cache.size() > 0
+    vc.clear_cache()
+    assert cache.size() == 0
+    assert vc.solve(p, n=21).value == pytest.approx(first, rel=1e-14)
+
+
+def test_the_cache_is_bounded(monkeypatch):
+    monkeypatch.setattr(cache, "MAX_ENTRIES", 5)
+    for i in range(12):
+        cache.get(("test-bounded", i), lambda: object())
+    assert cache.size() <= 5
+    assert ("test-bounded", 11) in cache._entries and ("test-bounded", 0) not in cache._entries
