@@ -13,7 +13,7 @@ def _compiled_entries():
     """Number of compiled Newton programs in varcalc's cache.  The engine compiles the generic
     step once per size bucket and the integrand's kernel once per node count, so this counts the
     kernels' compiled derivative programs (one per kernel and array shape)."""
-    return sum(v.derivatives._cache_size() for k, v in _cache._entries.items() if k[0] == "kernel")
+    return sum(v.compiled() for k, v in _cache._entries.items() if k[0] == "kernel")
 
 
 @pytest.fixture(scope="module")

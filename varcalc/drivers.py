@@ -16,6 +16,8 @@ checks this to rounding).
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -116,10 +118,26 @@ def _merit_parts(lag, V, z, x, aux, rows, mult_z, with_objective):
 
 
 # Up to this many nodes the size buckets are powers of two: small solves are latency-bound, and
-# fewer buckets mean fewer compiles.  (Compiling small sizes with XLA's backend optimisation off
-# was tried: ~35 % less compile for the generic pieces, but the solve ran 3.5x slower — a
-# 1024-node brachistochrone 68 ms instead of 19.5 ms — so it is not done.)
+# fewer buckets mean fewer compiles.
 POW2_BUCKETS_MAX_NODES = 1024
+
+# Tiered compilation, as JIT compilers do it.  Up to BASELINE_MAX_NODES nodes, pieces are first
+# compiled with XLA's backend optimisation off ("baseline"): ~35 % less compile (the bordered solve
+# 0.28 -> 0.18 s, a kernel 0.24 -> 0.19 s) but slower code.  The generic step stays there (a
+# 1024-node brachistochrone: 29 ms a solve instead of 19.5 ms); a kernel, where the integrand's
+# arithmetic is, moves to the optimised build from its third solve at a size on (all baseline:
+# 68 ms).  Only top-level calls can carry compiler options (JAX refuses them on a nested jit), so
+# the fused loop is always optimised.
+BASELINE_MAX_NODES = 1024
+BASELINE_KERNEL_SOLVES = 2
+_BASELINE_OPTIONS = {"xla_backend_optimization_level": 0}
+
+
+def _jit_for(baseline: bool):
+    """``jax.jit`` with the baseline tier's compiler options, or plain."""
+    if baseline:
+        return lambda f, **kw: jax.jit(f, compiler_options=_BASELINE_OPTIONS, **kw)
+    return jax.jit
 
 
 def bucket(n: int) -> int:
@@ -165,9 +183,11 @@ def _padded_derivatives(D, N):
 class Kernel:
     """The compiled per-integrand pieces of a :class:`~varcalc.lagrangian.DiscreteLagrangian`.
 
-    Each takes the unknowns padded to a bucket, ``Vp`` (d, N), with the real node count ``n``
-    (static) and the grid ``x`` (n,) and ``aux`` at the real size; it computes on the first ``n``
-    nodes and pads what it returns to ``N`` nodes:
+    ``kernel.at(N)`` (counts a solve at bucket ``N``) gives the pieces of the tier in use there
+    (baseline or optimised; see :data:`BASELINE_MAX_NODES`).  Each takes the unknowns padded to
+    the bucket, ``Vp`` (d, N), with the real node count ``n`` (static; None when ``x`` and ``aux``
+    are padded too) and the grid ``x`` and ``aux``; it computes on the first ``n`` nodes and pads
+    what it returns to ``N`` nodes:
 
     * ``derivatives(Vp, z, x, aux, n)``: dict as :meth:`DiscreteLagrangian.derivatives`;
     * ``value(Vp, z, x, aux, n)``: ``L``;
@@ -179,6 +199,23 @@ class Kernel:
 
     def __init__(self, lag):
         self.lag = lag
+        self._tiers = {}
+        self._solves = {}
+
+    def at(self, N: int, count: bool = True) -> SimpleNamespace:
+        """The pieces for a solve at bucket ``N`` (counted as a solve unless ``count`` is False)."""
+        self._solves[N] = self._solves.get(N, 0) + int(count)
+        baseline = N <= BASELINE_MAX_NODES and self._solves[N] <= max(BASELINE_KERNEL_SOLVES, 1)
+        if baseline not in self._tiers:
+            self._tiers[baseline] = self._build(_jit_for(baseline))
+        return self._tiers[baseline]
+
+    def compiled(self) -> int:
+        """Compiled derivative programs held, over both tiers (one per tier and shape)."""
+        return sum(t.derivatives._cache_size() for t in self._tiers.values())
+
+    def _build(self, jit):
+        lag = self.lag
 
         def derivatives(Vp, z, x, aux, n):
             return _padded_derivatives(lag.derivatives(Vp[:, :n], z, x, aux), Vp.shape[1])
@@ -194,19 +231,20 @@ class Kernel:
             J, g, gz, ok = _merit_parts(lag, Vp[:, :n], z, x, aux, rows, mult_z, with_objective)
             return J, _pad_nodes(g, Vp.shape[1], 1), gz, ok
 
-        self.derivatives = jax.jit(derivatives, static_argnames="n")
-        self.value = jax.jit(value, static_argnames="n")
-        self.objective = jax.jit(objective, static_argnames="n")
-        self.merit_parts = jax.jit(merit_parts, static_argnames=("with_objective", "n"))
+        return SimpleNamespace(derivatives=jit(derivatives, static_argnames="n"),
+                               value=jit(value, static_argnames="n"),
+                               objective=jit(objective, static_argnames="n"),
+                               merit_parts=jit(merit_parts, static_argnames=("with_objective", "n")))
 
 
 # -- Python loop: generic pieces compiled once, the kernel per integrand -----------------------
 class GenericStep:
-    """``jax.jit`` of a step's generic pieces, shared by all integrands (see :func:`generic_step`)."""
+    """``jax.jit`` of a step's generic pieces, shared by all integrands (see :func:`generic_step`);
+    ``baseline``: the baseline compile tier (small sizes, :data:`BASELINE_MAX_NODES`)."""
 
-    def __init__(self, step):
+    def __init__(self, step, baseline: bool = False):
         self.step = step
-        jit = jax.jit
+        jit = _jit_for(baseline)
         self.init = jit(step.init)
         self.plan = jit(step.plan)
         self.trial = jit(step.trial)
@@ -223,9 +261,10 @@ class GenericStep:
         self.check = jit(check)
 
 
-def generic_step(step) -> GenericStep:
-    """The compiled generic pieces for a step's options (one per options, cached)."""
-    return cache.get(("generic-step",) + step.key(), lambda: GenericStep(step))
+def generic_step(step, N: int) -> GenericStep:
+    """The compiled generic pieces for a step's options at bucket ``N`` (cached per options and tier)."""
+    baseline = N <= BASELINE_MAX_NODES
+    return cache.get(("generic-step", baseline) + step.key(), lambda: GenericStep(step, baseline))
 
 
 def pad_grid(x, N):
@@ -265,7 +304,8 @@ def run_python(step, kernel: Kernel, V0, z0, x, aux, ctx, *, n_kernel=None):
     plan, then per line-search trial the generic trial point, the kernel's value or merit terms and
     the generic Armijo test, then the generic finish.  One host sync per trial.
     """
-    G = generic_step(step)
+    G = generic_step(step, V0.shape[1])
+    kernel = kernel.at(V0.shape[1])
     stationary = isinstance(step, StationaryStep)
     f64 = np.float64
     nk = n_kernel
