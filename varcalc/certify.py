@@ -175,7 +175,7 @@ def _second_variation(disc):
     legendre = cache.get(("legendre", disc.layout.key(disc.problem)), lambda: _legendre_fn(disc))
 
     def run(V, z, x, aux, frozen):
-        D = kernel.at(N, count=False).derivatives(pad_numpy(V, N, 1), z, x_k, aux_k, n=n_kernel)
+        D = kernel.derivatives(pad_numpy(V, N, 1), z, x_k, aux_k, n=n_kernel)
         return _inertia(D, V, z, frozen, legendre(V, z, x, aux))
 
     return run

@@ -121,15 +121,14 @@ def _merit_parts(lag, V, z, x, aux, rows, mult_z, with_objective):
 # fewer buckets mean fewer compiles.
 POW2_BUCKETS_MAX_NODES = 1024
 
-# Tiered compilation, as JIT compilers do it.  Up to BASELINE_MAX_NODES nodes, pieces are first
-# compiled with XLA's backend optimisation off ("baseline"): ~35 % less compile (the bordered solve
-# 0.28 -> 0.18 s, a kernel 0.24 -> 0.19 s) but slower code.  The generic step stays there (a
-# 1024-node brachistochrone: 29 ms a solve instead of 19.5 ms); a kernel, where the integrand's
-# arithmetic is, moves to the optimised build from its third solve at a size on (all baseline:
-# 68 ms).  Only top-level calls can carry compiler options (JAX refuses them on a nested jit), so
-# the fused loop is always optimised.
+# Up to BASELINE_MAX_NODES nodes the generic step is compiled with XLA's backend optimisation off
+# ("baseline"): ~35 % less compile (the bordered solve 0.28 -> 0.18 s) for slower code (a 1024-node
+# brachistochrone: 29 ms a solve instead of 19.5 ms).  Kernels, where the integrand's arithmetic is,
+# are always optimised (baseline kernels too: 68 ms; and moving a kernel to the optimised build
+# after a few solves would compile again, where users expect one compiled solver per functional).
+# Only top-level calls can carry compiler options (JAX refuses them on a nested jit), so the fused
+# loop is always optimised.
 BASELINE_MAX_NODES = 1024
-BASELINE_KERNEL_SOLVES = 2
 _BASELINE_OPTIONS = {"xla_backend_optimization_level": 0}
 
 
@@ -183,11 +182,9 @@ def _padded_derivatives(D, N):
 class Kernel:
     """The compiled per-integrand pieces of a :class:`~varcalc.lagrangian.DiscreteLagrangian`.
 
-    ``kernel.at(N)`` (counts a solve at bucket ``N``) gives the pieces of the tier in use there
-    (baseline or optimised; see :data:`BASELINE_MAX_NODES`).  Each takes the unknowns padded to
-    the bucket, ``Vp`` (d, N), with the real node count ``n`` (static; None when ``x`` and ``aux``
-    are padded too) and the grid ``x`` and ``aux``; it computes on the first ``n`` nodes and pads
-    what it returns to ``N`` nodes:
+    Each takes the unknowns padded to a bucket, ``Vp`` (d, N), with the real node count ``n``
+    (static; None when ``x`` and ``aux`` are padded too) and the grid ``x`` and ``aux``; it computes
+    on the first ``n`` nodes and pads what it returns to ``N`` nodes:
 
     * ``derivatives(Vp, z, x, aux, n)``: dict as :meth:`DiscreteLagrangian.derivatives`;
     * ``value(Vp, z, x, aux, n)``: ``L``;
@@ -199,20 +196,11 @@ class Kernel:
 
     def __init__(self, lag):
         self.lag = lag
-        self._tiers = {}
-        self._solves = {}
-
-    def at(self, N: int, count: bool = True) -> SimpleNamespace:
-        """The pieces for a solve at bucket ``N`` (counted as a solve unless ``count`` is False)."""
-        self._solves[N] = self._solves.get(N, 0) + int(count)
-        baseline = N <= BASELINE_MAX_NODES and self._solves[N] <= max(BASELINE_KERNEL_SOLVES, 1)
-        if baseline not in self._tiers:
-            self._tiers[baseline] = self._build(_jit_for(baseline))
-        return self._tiers[baseline]
+        self.__dict__.update(vars(self._build(jax.jit)))
 
     def compiled(self) -> int:
-        """Compiled derivative programs held, over both tiers (one per tier and shape)."""
-        return sum(t.derivatives._cache_size() for t in self._tiers.values())
+        """Compiled derivative programs held (one per shape)."""
+        return self.derivatives._cache_size()
 
     def _build(self, jit):
         lag = self.lag
@@ -305,7 +293,6 @@ def run_python(step, kernel: Kernel, V0, z0, x, aux, ctx, *, n_kernel=None):
     the generic Armijo test, then the generic finish.  One host sync per trial.
     """
     G = generic_step(step, V0.shape[1])
-    kernel = kernel.at(V0.shape[1])
     stationary = isinstance(step, StationaryStep)
     f64 = np.float64
     nk = n_kernel
