@@ -24,7 +24,7 @@ from collections.abc import Callable, Hashable
 
 __all__ = ["get", "clear_cache", "size", "MAX_ENTRIES"]
 
-MAX_ENTRIES = 256  # compiled kernels and steps kept: about 80 functionals (a few pieces each)
+MAX_ENTRIES = 96  # compiled kernels and steps kept: about 30 functionals (a few pieces each)
 
 _entries: OrderedDict = OrderedDict()
 
