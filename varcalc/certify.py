@@ -215,7 +215,8 @@ def _legendre_fn(disc):
         V[:, :-1], V[:, 1:], x[:-1], x[1:], z, aux))
 
 
-def _inertia_unjitted(D, V, z, frozen, legendre):
+@jax.jit
+def _inertia(D, V, z, frozen, legendre):
     """Generic: the restricted second variation, its inertia (bordered by z) and LDLᵀ pivots
     (``D`` on nodes padded past the ``n`` of ``V``: cut back here)."""
     n = V.shape[1]
@@ -230,9 +231,6 @@ def _inertia_unjitted(D, V, z, frozen, legendre):
     pivots = _pivots(diag, upper)
     return dict(diag=diag, upper=upper, B=B, C=C, negative=negative, pivots=pivots, legendre=legendre,
                 diag_full=D["diag"], upper_full=D["upper"])
-
-
-_inertia = jax.jit(_inertia_unjitted)
 
 
 def _pivots(diag, upper):

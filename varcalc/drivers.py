@@ -101,10 +101,16 @@ def stationary_loop(lag, V0, z0, x, aux, fixed, rtol, atol, *, max_iter, max_bac
 
 
 # -- the kernel: everything that depends on the integrand --------------------------------------
+def _without_multipliers(V, z, rows, mult_z):
+    """``(V, z)`` with the pointwise (``rows``) and global (``mult_z``) multipliers set to 0:
+    ``L`` there is the objective ``J`` alone."""
+    return jnp.where(rows[:, None], 0.0, V), jnp.where(mult_z, 0.0, z)
+
+
 def _objective(lag, V, z, x, aux, rows, mult_z):
     """``(J, (∂J/∂V, ∂J/∂z))`` of ``J(V, z) = L(V, z)`` with every multiplier zeroed."""
     def J(V, z):
-        return lag.value(jnp.where(rows[:, None], 0.0, V), jnp.where(mult_z, 0.0, z), x, aux)
+        return lag.value(*_without_multipliers(V, z, rows, mult_z), x, aux)
     return jax.value_and_grad(J, argnums=(0, 1))(V, z)
 
 
@@ -113,7 +119,7 @@ def _merit_parts(lag, V, z, x, aux, rows, mult_z, with_objective):
     g, gz = lag.gradient(V, z, x, aux)
     J = 0.0
     if with_objective:
-        J = lag.value(jnp.where(rows[:, None], 0.0, V), jnp.where(mult_z, 0.0, z), x, aux)
+        J = lag.value(*_without_multipliers(V, z, rows, mult_z), x, aux)
     return J, g, gz, lag.admissible(z)
 
 
@@ -196,14 +202,6 @@ class Kernel:
 
     def __init__(self, lag):
         self.lag = lag
-        self.__dict__.update(vars(self._build(jax.jit)))
-
-    def compiled(self) -> int:
-        """Compiled derivative programs held (one per shape)."""
-        return self.derivatives._cache_size()
-
-    def _build(self, jit):
-        lag = self.lag
 
         def derivatives(Vp, z, x, aux, n):
             return _padded_derivatives(lag.derivatives(Vp[:, :n], z, x, aux), Vp.shape[1])
@@ -219,10 +217,14 @@ class Kernel:
             J, g, gz, ok = _merit_parts(lag, Vp[:, :n], z, x, aux, rows, mult_z, with_objective)
             return J, _pad_nodes(g, Vp.shape[1], 1), gz, ok
 
-        return SimpleNamespace(derivatives=jit(derivatives, static_argnames="n"),
-                               value=jit(value, static_argnames="n"),
-                               objective=jit(objective, static_argnames="n"),
-                               merit_parts=jit(merit_parts, static_argnames=("with_objective", "n")))
+        self.derivatives = jax.jit(derivatives, static_argnames="n")
+        self.value = jax.jit(value, static_argnames="n")
+        self.objective = jax.jit(objective, static_argnames="n")
+        self.merit_parts = jax.jit(merit_parts, static_argnames=("with_objective", "n"))
+
+    def compiled(self) -> int:
+        """Compiled derivative programs held (one per shape)."""
+        return self.derivatives._cache_size()
 
 
 # -- Python loop: generic pieces compiled once, the kernel per integrand -----------------------

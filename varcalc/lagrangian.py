@@ -32,7 +32,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .functional import DiscreteFunctional, HermiteFunctional, mask_cells, real_cells, zero_padded
+from .functional import DiscreteFunctional, HermiteFunctional, mask_cells, zero_padded
 
 __all__ = ["Layout", "DiscreteLagrangian"]
 
@@ -216,9 +216,8 @@ class DiscreteLagrangian:
 
     def _per_node(self, fun, V, x, aux):
         """``vmap`` of ``fun(v, x, node)`` over the nodes; padded nodes evaluated at node 0 and masked."""
-        mask = real_cells(aux, x.shape[0])  # real nodes: one more than the real cells
-        if mask is not None:
-            mask = mask | (jnp.arange(x.shape[0]) == aux["cells"])
+        padded = isinstance(aux, dict) and "cells" in aux
+        mask = jnp.arange(x.shape[0]) <= aux["cells"] if padded else None  # real nodes: cells + 1
         nodes = jax.tree.map(lambda a: mask_cells(mask, a, 0), self._nodes(aux))
         out = jax.vmap(fun)(mask_cells(mask, V.T, 0), mask_cells(mask, x, 0), nodes)
         if mask is None:

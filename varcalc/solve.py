@@ -187,23 +187,11 @@ def run_newton(disc, solver, t0=None) -> Solution:
     per ``n`` for grids with several quadrature blocks, e.g. a tanh-sinh block at a singular end).
     Above, the fused loop (:func:`_compiled_solver`).  A non-finite start raises ValueError naming the first bad cell."""
     t0 = time.perf_counter() if t0 is None else t0
-    lay = disc.layout
-    n = disc.x.size
-    if n > PYTHON_LOOP_MAX_NODES:  # throughput-bound: the fused loop, as for batches
+    if disc.x.size > PYTHON_LOOP_MAX_NODES:  # throughput-bound: the fused loop, as for batches
         out = jax.device_get(_compiled_solver(disc, solver)(*disc.arrays(), solver.rtol, solver.atol))
-        if not np.isfinite(out["value"][0]):
-            _check_guess_finite(disc)
-        return Solution._from_newton(disc.problem, disc, out, time.perf_counter() - t0)
-    N = bucket(n)
-    ctx = dict(mass=disc.aux()["mass"], fixed=disc.fixed, rtol=np.float64(solver.rtol), atol=np.float64(solver.atol))
-    if lay.has_bound and not disc.uses_kkt:
-        ctx.update(lower=disc.lower, upper=disc.upper)
-    ctx = padded_context(ctx, n, N)
-    kernel, x_k, aux_k, n_kernel = kernel_inputs(disc, N)
-    out = run_python(_step(disc, solver), kernel, pad_numpy(disc.V0, N, 1), disc.z0, x_k, aux_k, ctx,
-                     n_kernel=n_kernel)
-    for key in ("U", "g"):
-        out[key] = out[key][:, :n]
+    else:
+        out = _python_run(disc, solver)(disc.V0, disc.z0, disc.x, disc.aux(), disc.fixed, disc.lower,
+                                        disc.upper, solver.rtol, solver.atol)
     if not np.isfinite(out["value"][0]):
         _check_guess_finite(disc)
     return Solution._from_newton(disc.problem, disc, out, time.perf_counter() - t0)
@@ -333,9 +321,10 @@ def _implicit_core(disc, solver):
 
 
 def _python_run(disc, solver):
-    """``run(V0, z0, x, aux, fixed, lower, upper, rtol, atol) -> out`` as the fused loop's, by the
-    Python-loop driver (``disc`` gives the structure only: the grid, data, parameters ``p`` and
-    constraint values ``c`` come in ``x`` and ``aux``)."""
+    """``run(V0, z0, x, aux, fixed, lower, upper, rtol, atol) -> out`` as the fused loop's (numpy),
+    by the Python-loop driver on unknowns padded to a size bucket (``disc`` gives the structure
+    only: the grid, data, parameters ``p`` and constraint values ``c`` come in ``x`` and ``aux``;
+    ``lower``/``upper`` are read with bounds only)."""
     step = _step(disc, solver)
 
     def run(V0, z0, x, aux, fixed, lower, upper, rtol, atol):
