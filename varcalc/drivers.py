@@ -1,4 +1,4 @@
-"""Two drivers of the same Newton step (:mod:`varcalc.steps`), and the per-integrand kernel.
+"""Drivers of the same Newton step (:mod:`varcalc.steps`), and the per-integrand kernel.
 
 * **Fused** (:func:`minimize_loop`, :func:`stationary_loop`): the whole iteration in one
   ``lax.while_loop`` — one compiled program per integrand, what ``vmap``, batches, ``jax.grad``
@@ -11,11 +11,14 @@
   costs about as much compile time as its own derivatives.
 
 Both drivers run the same functions in the same order, so they return the same iterates (a test
-checks this to rounding).
+checks this to rounding).  :func:`run_host` runs the same step (in numpy, ``xp=np``) as a plain
+Python loop on the host, around an operator whose solve is not JAX: the planar sparse Newton
+(:mod:`varcalc.planar.solve`, SciPy/pyamg linear solves).
 """
 
 from __future__ import annotations
 
+import time
 from types import SimpleNamespace
 
 import jax
@@ -26,7 +29,7 @@ from jax import lax
 from . import cache
 from .steps import MinimizeStep, StationaryStep
 
-__all__ = ["Kernel", "GenericStep", "bucket", "minimize_loop", "stationary_loop", "run_python"]
+__all__ = ["Kernel", "GenericStep", "bucket", "minimize_loop", "stationary_loop", "run_python", "run_host"]
 
 
 # -- fused: one lax.while_loop ---------------------------------------------------------------------
@@ -337,3 +340,37 @@ def run_python(step, kernel: Kernel, V0, z0, x, aux, ctx, *, n_kernel=None):
             L_next = kernel.value(G.next_point(P, f64(a), merit, np.int32(m), ctx), z_empty, x, aux, n=nk)
         s = G.finish(s, P, f64(a), merit, np.int32(m), L_next, ctx)
     return jax.device_get(s)
+
+
+# -- host loop: the same step in numpy, around an operator solved outside JAX ----------------------
+def run_host(step, derivatives, value, V0, ctx, monitor=None):
+    """Run the Newton iteration of a host step (``MinimizeStep(..., xp=np)``) as a Python loop.
+
+    ``derivatives(U) -> D`` gives ``L``, ``scale``, ``g`` and the Hessian operator ``D["H"]`` (e.g.
+    :class:`varcalc.planar.linear.SparseHessian`); ``value(V) -> L`` at a trial point.  The
+    sequence of step calls is :func:`run_python`'s, except that no trial is evaluated when the
+    step cannot be taken whatever the line search finds (derivatives not finite, or no positive
+    definite shift): :meth:`~varcalc.steps.MinimizeStep.finish` reports the same status.
+    ``monitor(s, P, alpha, trials, t_line_search)`` is called after each iteration.
+    Returns the final state (numpy).
+    """
+    s = step.init(V0, ctx)
+    while step.cond(s):
+        P = step.plan(s, derivatives(s["U"]), ctx)
+        t0 = time.perf_counter()
+        a, m, merit = float(P["a_first"]), 1, np.nan
+        if P["finite"] and P["factor_ok"]:
+            m = 0  # trials made
+            while True:
+                if m:
+                    a = 0.5 * a
+                m += 1
+                V = step.trial(P, a, ctx)
+                merit = step.merit(P, V, value(V), ctx)
+                if not step.ls_continue(P, a, merit, m, ctx):
+                    break
+        L_next = value(step.next_point(P, a, merit, m, ctx)) if step.bounds else None
+        s = step.finish(s, P, a, merit, m, L_next, ctx)
+        if monitor is not None:
+            monitor(s, P, a, m, time.perf_counter() - t0)
+    return s

@@ -46,7 +46,7 @@ from jax import lax
 
 from .linalg import solve_nodes_last
 
-__all__ = ["Newton", "Status", "bordered_solve", "restrict", "lumped_mass"]
+__all__ = ["Newton", "Status", "BlockTridiagonal", "shifted_solve", "bordered_solve", "restrict", "lumped_mass"]
 
 
 class Status(IntEnum):
@@ -173,35 +173,68 @@ def restrict(diag, upper, frozen):
     return diag, upper
 
 
-def bordered_solve(diag, upper, g, B, gz, C, tau_prev, n_expected=None):
-    """Newton step of the KKT system ``[[H, B], [Bᵀ, C]] [dV; dz] = -[g; gz]`` in O(n k).
+def host_while_loop(cond, body, state):
+    """``lax.while_loop``'s meaning as a Python loop over concrete arrays (operators on the host)."""
+    while bool(cond(state)):
+        state = body(state)
+    return state
 
-    ``H`` (block tridiagonal) is factored once for the k + 1 right-hand sides ``[-g | B]``; the
-    ``k × k`` Schur complement ``S = C - Bᵀ H⁻¹ B`` gives ``dz``.  A singular ``S`` (e.g. a
-    constraint whose gradient vanishes at the guess, as the length of a straight chain) gets its
-    pseudo-inverse: the minimum-norm ``dz``, and the next iterate is no longer degenerate.
-    By Haynsworth's inertia formula the KKT matrix has ``neg(H) + neg(S)`` negative eigenvalues.
 
-    ``n_expected`` (minimisation): the number of multipliers.  A constrained minimum has exactly
-    that many negative eigenvalues; while there are more, ``H`` is shifted by ``τ S``,
-    ``S = diag(|H_jj|)`` (Levenberg–Marquardt scaling, invariant to the units of ``f``; τ growing
-    tenfold from ``max(τ_prev/10, 1e-8)``, as IPOPT's inertia correction) so the step is a
-    descent direction for the merit function.  With ``k = 0`` and ``n_expected = 0`` this is the
-    modified Newton step of unconstrained minimisation (``H + τ S`` positive definite); with
-    ``n_expected=None`` any finite factorisation is used (stationary points).
-    Returns ``dV, dz, ok, τ, negatives of the unshifted KKT matrix``.
+class BlockTridiagonal:
+    """The 1-D Hessian operator: ``H`` block tridiagonal over the nodes (``diag`` (d, d, n),
+    ``upper`` (d, d, n - 1)), bordered by the global unknowns' columns ``B`` (d, n, k) and block
+    ``C`` (k, k).  Traced JAX (runs inside ``jit``), solved by block LDLᵀ in O(n k).
+
+    One of the two implementations of the Hessian-operator interface that the generic Newton step
+    (:mod:`varcalc.steps`) and :func:`shifted_solve` use; the other is the planar CSR operator
+    (:class:`varcalc.planar.linear.SparseHessian`).  The interface:
+
+    * ``xp`` (the array namespace the step computes in: ``jax.numpy`` here) and ``while_loop``
+      (``lax.while_loop`` here, :func:`host_while_loop` on the host);
+    * ``add_diagonal(v)`` (v of the unknowns' shape), ``restrict(frozen)`` (frozen unknowns'
+      rows and columns -> identity), ``finite()``;
+    * ``prepare(g, gz)`` -> what ``attempt`` needs for the right-hand side ``-[g; gz]`` (and the
+      shift's scale ``S = diag(|H_jj|)``); ``attempt(prepared, tau)`` -> ``(dV, dz, negatives,
+      min_pivot)``: the solve of the system with ``H + τ S``, the number of its negative
+      eigenvalues and its smallest pivot (``> 0`` iff ``H + τ S`` is positive definite).
     """
-    dtype = g.dtype
-    k = gz.shape[0]
-    d = diag.shape[0]
-    eye = jnp.eye(d, dtype=dtype)[:, :, None]
-    scale = jnp.abs(jnp.einsum("iin->in", diag))
-    scale = scale + 1e-14 * jnp.mean(scale) + jnp.finfo(dtype).tiny
-    rhs = jnp.concatenate([-g[..., None], B], axis=-1)
-    tau_first = jnp.maximum(tau_prev / 10.0, _SHIFT_MIN)
 
-    def attempt(tau):
-        X, n_neg, min_pivot = solve_nodes_last(diag + tau * eye * scale[:, None, :], upper, rhs)
+    xp = jnp
+    while_loop = staticmethod(lax.while_loop)
+
+    def __init__(self, diag, upper, B=None, C=None):
+        self.diag, self.upper = diag, upper
+        dtype = diag.dtype
+        d, n = diag.shape[0], diag.shape[2]
+        self.B = jnp.zeros((d, n, 0), dtype) if B is None else B
+        self.C = jnp.zeros((0, 0), dtype) if C is None else C
+
+    def add_diagonal(self, v):
+        d = self.diag.shape[0]
+        eye = jnp.eye(d, dtype=self.diag.dtype)[:, :, None]
+        return BlockTridiagonal(self.diag + v[:, None, :] * eye, self.upper, self.B, self.C)
+
+    def restrict(self, frozen):
+        return BlockTridiagonal(*restrict(self.diag, self.upper, frozen), self.B, self.C)
+
+    def finite(self):
+        return jnp.all(jnp.isfinite(self.diag)) & jnp.all(jnp.isfinite(self.upper))
+
+    def prepare(self, g, gz):
+        dtype = g.dtype
+        d = self.diag.shape[0]
+        eye = jnp.eye(d, dtype=dtype)[:, :, None]
+        scale = jnp.abs(jnp.einsum("iin->in", self.diag))
+        scale = scale + 1e-14 * jnp.mean(scale) + jnp.finfo(dtype).tiny
+        rhs = jnp.concatenate([-g[..., None], self.B], axis=-1)
+        return (eye, scale), rhs, gz
+
+    def attempt(self, prepared, tau):
+        (eye, scale), rhs, gz = prepared
+        B, C = self.B, self.C
+        dtype = rhs.dtype
+        k = gz.shape[0]
+        X, n_neg, min_pivot = solve_nodes_last(self.diag + tau * eye * scale[:, None, :], self.upper, rhs)
         y, W = X[..., 0], X[..., 1:]
         if k == 0:
             return y, jnp.zeros(0, dtype), n_neg.astype(jnp.int32), min_pivot
@@ -214,24 +247,60 @@ def bordered_solve(diag, upper, g, B, gz, C, tau_prev, n_expected=None):
         n_neg = n_neg.astype(jnp.int32) + jnp.sum(eig < -1e-12 * s_scale).astype(jnp.int32)
         return y - jnp.einsum("dnk,k->dn", W, dz), dz, n_neg, min_pivot
 
+
+def shifted_solve(op, g, gz, tau_prev, n_expected=None):
+    """Newton step ``-[g; gz]`` through the Hessian operator ``op``, with the inertia correction.
+
+    Written once for every operator (:class:`BlockTridiagonal` in 1-D, traced; the planar CSR
+    operator on the host, run by ``op.while_loop``).  ``n_expected`` (minimisation): the number
+    of multipliers.  A (constrained) minimum has exactly that many negative eigenvalues; while
+    there are more (without multipliers: while a pivot is not positive), ``H`` is shifted by
+    ``τ S``, ``S = diag(|H_jj|)`` (Levenberg–Marquardt scaling, invariant to the units of ``f``),
+    ``τ`` growing tenfold from ``max(τ_prev / 10, 1e-8)`` (:data:`_SHIFT_MIN`) up to
+    :data:`_SHIFT_MAX`, as IPOPT's inertia correction: the step is a descent direction for the
+    merit.  ``n_expected=None``: any finite solve is used (stationary points).
+    Returns ``dV, dz, ok, τ, negatives of the unshifted operator``.
+    """
+    xp = op.xp
+    dtype = g.dtype
+    k = gz.shape[0]
+    prepared = op.prepare(g, gz)
+    tau_first = xp.maximum(tau_prev / 10.0, _SHIFT_MIN)
+
     def cond(state):
         *_, ok, tau, _ = state
         return (~ok) & (tau <= _SHIFT_MAX)
 
     def body(state):
         _, _, _, tau, neg0 = state
-        dV, dz, n_neg, min_pivot = attempt(tau)
-        ok = jnp.all(jnp.isfinite(dV)) & jnp.all(jnp.isfinite(dz))
+        dV, dz, n_neg, min_pivot = op.attempt(prepared, tau)
+        ok = xp.all(xp.isfinite(dV)) & xp.all(xp.isfinite(dz))
         if n_expected is not None:
             # More negative eigenvalues than multipliers: negative curvature on the tangent space.
             # (Fewer happens only with a rank-deficient constraint Jacobian, handled by pinv.)
             # Without multipliers this is "H positive definite": every pivot > 0.
             ok = ok & (n_neg <= n_expected) & ((n_expected > 0) | (min_pivot > 0))
-        neg0 = jnp.where(tau == 0, n_neg, neg0)
-        tau_next = jnp.where(tau == 0, tau_first, 10.0 * tau)
-        return dV, dz, ok, jnp.where(ok, tau, tau_next), neg0
+        neg0 = xp.where(tau == 0, n_neg, neg0)
+        tau_next = xp.where(tau == 0, tau_first, 10.0 * tau)
+        return dV, dz, ok, xp.where(ok, tau, tau_next), neg0
 
-    init = (jnp.zeros_like(g), jnp.zeros(k, dtype), jnp.zeros((), bool), jnp.zeros((), dtype),
-            jnp.zeros((), jnp.int32))
-    dV, dz, ok, tau, neg0 = lax.while_loop(cond, body, init)
-    return dV, dz, ok, tau, neg0
+    init = (xp.zeros_like(g), xp.zeros(k, dtype), xp.zeros((), bool), xp.zeros((), dtype),
+            xp.zeros((), xp.int32))
+    return op.while_loop(cond, body, init)
+
+
+def bordered_solve(diag, upper, g, B, gz, C, tau_prev, n_expected=None):
+    """Newton step of the KKT system ``[[H, B], [Bᵀ, C]] [dV; dz] = -[g; gz]`` in O(n k).
+
+    ``H`` (block tridiagonal) is factored once for the k + 1 right-hand sides ``[-g | B]``; the
+    ``k × k`` Schur complement ``S = C - Bᵀ H⁻¹ B`` gives ``dz``.  A singular ``S`` (e.g. a
+    constraint whose gradient vanishes at the guess, as the length of a straight chain) gets its
+    pseudo-inverse: the minimum-norm ``dz``, and the next iterate is no longer degenerate.
+    By Haynsworth's inertia formula the KKT matrix has ``neg(H) + neg(S)`` negative eigenvalues.
+
+    ``n_expected``: see :func:`shifted_solve` (the inertia correction).  With ``k = 0`` and
+    ``n_expected = 0`` this is the modified Newton step of unconstrained minimisation
+    (``H + τ S`` positive definite).
+    Returns ``dV, dz, ok, τ, negatives of the unshifted KKT matrix``.
+    """
+    return shifted_solve(BlockTridiagonal(diag, upper, B, C), g, gz, tau_prev, n_expected)

@@ -32,19 +32,28 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .newton import _ARMIJO_C1, Status, bordered_solve, restrict
+from .newton import _ARMIJO_C1, BlockTridiagonal, Status, bordered_solve, restrict, shifted_solve
 
 __all__ = ["MinimizeStep", "StationaryStep"]
 
 
-def _histories(max_iter, dtype):
-    hist = lambda: jnp.full(max_iter + 1, jnp.nan, dtype)
+def _histories(max_iter, dtype, xp=jnp):
+    hist = lambda: xp.full(max_iter + 1, xp.nan, dtype)
     return dict(residual=hist(), value=hist(), step=hist(), alpha=hist(), shift=hist(),
-                decrement=hist(), negative=jnp.full(max_iter + 1, -1, jnp.int32))
+                decrement=hist(), negative=xp.full(max_iter + 1, -1, xp.int32))
+
+
+def _set(a, k, v):
+    """``a`` with entry ``k`` set to ``v``: a new array (jax), or a copy (numpy, on the host)."""
+    if isinstance(a, np.ndarray):
+        a = a.copy()
+        a[int(k)] = v
+        return a
+    return a.at[k].set(v)
 
 
 def _record(s, k, **values):
-    return {name: s[name].at[k].set(v) for name, v in values.items()}
+    return {name: _set(s[name], k, v) for name, v in values.items()}
 
 
 class MinimizeStep:
@@ -56,15 +65,20 @@ class MinimizeStep:
     ``L`` handed to :meth:`merit` and :meth:`finish`.
     """
 
-    def __init__(self, *, max_iter: int, max_backtracks: int, bounds: bool = False):
+    def __init__(self, *, max_iter: int, max_backtracks: int, bounds: bool = False, xp=jnp):
         self.max_iter, self.max_backtracks, self.bounds = int(max_iter), int(max_backtracks), bool(bounds)
+        self.xp = xp
+        if xp is not jnp and bounds:
+            raise NotImplementedError("bounds: only in the traced (jax.numpy) step")
 
     def key(self):
-        return ("minimize", self.max_iter, self.max_backtracks, self.bounds)
+        key = ("minimize", self.max_iter, self.max_backtracks, self.bounds)
+        return key if self.xp is jnp else key + (self.xp.__name__,)
 
     # -- bounds: barrier and projection ----------------------------------------------------------
     def _project(self, V, ctx):
-        return jnp.clip(V, ctx["lower"], ctx["upper"]) if self.bounds else V
+        xp = self.xp
+        return xp.clip(V, ctx["lower"], ctx["upper"]) if self.bounds else V
 
     @staticmethod
     def _safe_gaps(V, ctx):
@@ -74,32 +88,35 @@ class MinimizeStep:
 
     def barrier(self, V, mu, ctx):
         """``-μ Σ mass log(gap)`` over the free unknowns with a finite bound (NaN if infeasible)."""
+        xp = self.xp
         if not self.bounds:
             return 0.0
         lo_ok, hi_ok, lo_gap, hi_gap = self._safe_gaps(V, ctx)
-        logs = jnp.where(lo_ok, jnp.log(lo_gap), 0.0) + jnp.where(hi_ok, jnp.log(hi_gap), 0.0)
-        return jnp.where(mu > 0, -mu * jnp.sum(jnp.where(~ctx["fixed"], ctx["mass"] * logs, 0.0)), 0.0)
+        logs = xp.where(lo_ok, xp.log(lo_gap), 0.0) + xp.where(hi_ok, xp.log(hi_gap), 0.0)
+        return xp.where(mu > 0, -mu * xp.sum(xp.where(~ctx["fixed"], ctx["mass"] * logs, 0.0)), 0.0)
 
     # -- the iteration ---------------------------------------------------------------------------
     def init(self, V0, ctx):
+        xp = self.xp
         dtype = V0.dtype
         if self.bounds:
             # Start strictly inside the bounds (the barrier is infinite on them).
             lower, upper = ctx["lower"], ctx["upper"]
-            width = jnp.where(jnp.isfinite(upper - lower), upper - lower, jnp.inf)
-            room = jnp.minimum(1e-2 * (1.0 + jnp.max(jnp.abs(V0))), 0.25 * width)
-            V0 = jnp.where(ctx["fixed"], V0, jnp.clip(V0, lower + room, upper - room))
-        return dict(k=jnp.zeros((), jnp.int32), U=V0, J=jnp.zeros((), dtype), g=jnp.zeros_like(V0),
-                    tau=jnp.zeros((), dtype), done=jnp.zeros((), bool), mu=jnp.full((), -1.0, dtype),
-                    mu0=jnp.zeros((), dtype),
-                    status=jnp.full((), int(Status.MAX_ITERATIONS), jnp.int32),
-                    **_histories(self.max_iter, dtype))
+            width = xp.where(xp.isfinite(upper - lower), upper - lower, xp.inf)
+            room = xp.minimum(1e-2 * (1.0 + xp.max(xp.abs(V0))), 0.25 * width)
+            V0 = xp.where(ctx["fixed"], V0, xp.clip(V0, lower + room, upper - room))
+        return dict(k=xp.zeros((), xp.int32), U=V0, J=xp.zeros((), dtype), g=xp.zeros_like(V0),
+                    tau=xp.zeros((), dtype), done=xp.zeros((), bool), mu=xp.full((), -1.0, dtype),
+                    mu0=xp.zeros((), dtype),
+                    status=xp.full((), int(Status.MAX_ITERATIONS), xp.int32),
+                    **_histories(self.max_iter, dtype, xp))
 
     def cond(self, s):
         return (~s["done"]) & (s["k"] <= self.max_iter)
 
     def plan(self, s, D, ctx):
         """Everything of the iteration before the line search, as a dict of arrays."""
+        xp = self.xp
         k, U = s["k"], s["U"]
         dtype = U.dtype
         mass, fixed = ctx["mass"], ctx["fixed"]
@@ -108,58 +125,57 @@ class MinimizeStep:
         g_obj = g  # the functional's gradient (its value at the contact nodes is the reaction)
         frozen = fixed
         mu, mu0 = s["mu"], s["mu0"]
-        diag_D = D["diag"]
+        # The Hessian operator: block tridiagonal (1-D, from D's blocks) or the one D carries
+        # (planar: sparse, on the host); see newton.BlockTridiagonal for the interface.
+        H = D["H"] if "H" in D else BlockTridiagonal(D["diag"], D["upper"])
         # The domain's length (ctx["domain"] when the nodes are padded with unit masses).
-        domain = ctx["domain"] if "domain" in ctx else jnp.sum(mass)
+        domain = ctx["domain"] if "domain" in ctx else xp.sum(mass)
         if self.bounds:
             lower, upper = ctx["lower"], ctx["upper"]
             # μ starts at 1% of J's size per unit length; it is 0 in the projected-Newton phase.
-            mu0 = jnp.where(k == 0, 1e-2 * D["scale"] / domain + jnp.finfo(dtype).tiny, mu0)
-            mu = jnp.where(k == 0, mu0, mu)
+            mu0 = xp.where(k == 0, 1e-2 * D["scale"] / domain + xp.finfo(dtype).tiny, mu0)
+            mu = xp.where(k == 0, mu0, mu)
             lo_ok, hi_ok, lo_gap, hi_gap = self._safe_gaps(U, ctx)
             in_barrier = mu > 0
-            barrier_g = -mu * mass * (jnp.where(lo_ok, 1.0 / lo_gap, 0.0) - jnp.where(hi_ok, 1.0 / hi_gap, 0.0))
-            barrier_h = mu * mass * (jnp.where(lo_ok, 1.0 / lo_gap**2, 0.0) + jnp.where(hi_ok, 1.0 / hi_gap**2, 0.0))
-            g = jnp.where(in_barrier, g + barrier_g, g)
+            barrier_g = -mu * mass * (xp.where(lo_ok, 1.0 / lo_gap, 0.0) - xp.where(hi_ok, 1.0 / hi_gap, 0.0))
+            barrier_h = mu * mass * (xp.where(lo_ok, 1.0 / lo_gap**2, 0.0) + xp.where(hi_ok, 1.0 / hi_gap**2, 0.0))
+            g = xp.where(in_barrier, g + barrier_g, g)
             J = J + self.barrier(U, mu, ctx)
-            d = diag_D.shape[0]
-            diag_D = diag_D + jnp.where(in_barrier, barrier_h, 0.0)[:, None, :] * jnp.eye(d, dtype=dtype)[:, :, None]
+            H = H.add_diagonal(xp.where(in_barrier, barrier_h, 0.0))
             # ε-active set: at (or within ε of) a bound with the gradient pushing outward.
-            w = jnp.max(jnp.where(keep_fixed, jnp.abs(U - self._project(U - g / mass, ctx)), 0.0))
-            eps = jnp.minimum(1e-8 * (1.0 + jnp.max(jnp.abs(U))), w)
+            w = xp.max(xp.where(keep_fixed, xp.abs(U - self._project(U - g / mass, ctx)), 0.0))
+            eps = xp.minimum(1e-8 * (1.0 + xp.max(xp.abs(U))), w)
             active = ((U - lower <= eps) & (g > 0)) | ((upper - U <= eps) & (g < 0))
             frozen = fixed | (active & ~in_barrier)
         keep = ~frozen
         # Armijo cannot see decreases below the rounding of J; allow that much (else Newton
         # stalls with halved steps once it is within rounding of the minimiser).
-        J_noise = 64 * jnp.finfo(dtype).eps * D["scale"]
-        g_free = jnp.where(keep, g, 0.0)
-        diag, upper_ = restrict(diag_D, D["upper"], frozen)
-        finite = jnp.all(jnp.isfinite(g_free)) & jnp.all(jnp.isfinite(diag)) & jnp.all(jnp.isfinite(upper_))
-        residual = jnp.max(jnp.abs(g_free) / mass)
+        J_noise = 64 * xp.finfo(dtype).eps * D["scale"]
+        g_free = xp.where(keep, g, 0.0)
+        H = H.restrict(frozen)
+        finite = xp.all(xp.isfinite(g_free)) & H.finite()
+        residual = xp.max(xp.abs(g_free) / mass)
         if self.bounds:
             # With bounds: the functional's residual off contact; at a node (nearly) on a bound only
             # a gradient pulling it off the bound is a residual (the rest is the contact force).
             r = g_obj / mass
-            near = jnp.sqrt(jnp.finfo(dtype).eps) * (1.0 + jnp.abs(U))
-            r = jnp.where(U - lower <= near, jnp.minimum(r, 0.0), r)
-            r = jnp.where(upper - U <= near, jnp.maximum(r, 0.0), r)
-            residual = jnp.max(jnp.where(keep_fixed, jnp.abs(r), 0.0))
-        z = jnp.zeros(0, dtype)
-        du, _, factor_ok, tau, n_negative = bordered_solve(
-            diag, upper_, g_free, jnp.zeros(U.shape + (0,), dtype), z, jnp.zeros((0, 0), dtype), s["tau"], 0)
-        decrement = -jnp.sum(g_free * du)  # λ² = gᵀ H⁻¹ g: the predicted decrease is λ²/2
+            near = xp.sqrt(xp.finfo(dtype).eps) * (1.0 + xp.abs(U))
+            r = xp.where(U - lower <= near, xp.minimum(r, 0.0), r)
+            r = xp.where(upper - U <= near, xp.maximum(r, 0.0), r)
+            residual = xp.max(xp.where(keep_fixed, xp.abs(r), 0.0))
+        du, _, factor_ok, tau, n_negative = shifted_solve(H, g_free, xp.zeros(0, dtype), s["tau"], 0)
+        decrement = -xp.sum(g_free * du)  # λ² = gᵀ H⁻¹ g: the predicted decrease is λ²/2
         P = dict(k=k, U=U, J=J, g=g, g_obj=g_obj, du=du, mu=mu, mu0=mu0, tau=tau, finite=finite,
                  factor_ok=factor_ok, n_negative=n_negative, residual=residual, decrement=decrement,
                  J_noise=J_noise)
         full_step = self.trial(P, 1.0, ctx) - U
-        step_norm = jnp.max(jnp.abs(full_step))
-        small = step_norm <= ctx["atol"] + ctx["rtol"] * jnp.max(jnp.where(keep_fixed, jnp.abs(U), 0.0))
+        step_norm = xp.max(xp.abs(full_step))
+        small = step_norm <= ctx["atol"] + ctx["rtol"] * xp.max(xp.where(keep_fixed, xp.abs(U), 0.0))
         converged = finite & factor_ok & (tau == 0) & small
         # A vanishing step that needed a moderate shift: the gradient is zero where the Hessian is
         # indefinite — a saddle (or maximum), which a minimiser must not report as converged.
         saddle = finite & factor_ok & (tau > 0) & (tau <= 1.0) & small
-        a_first = jnp.ones((), dtype)
+        a_first = xp.ones((), dtype)
         mu_next = mu
         if self.bounds:
             converged = converged & (mu == 0)
@@ -167,21 +183,22 @@ class MinimizeStep:
             # The barrier problem for this μ is solved (decrement ~ μ): decrease μ, or leave the
             # barrier (μ = 0) once it is negligible.
             solved = finite & factor_ok & (tau == 0) & (decrement <= mu * domain)
-            mu_next = jnp.where(solved & (mu > 0), jnp.where(mu / 10 < 1e-12 * mu0, 0.0, mu / 10), mu)
+            mu_next = xp.where(solved & (mu > 0), xp.where(mu / 10 < 1e-12 * mu0, 0.0, mu / 10), mu)
             # Fraction to the boundary: the first trial keeps 0.5% of each gap (barrier phase).
             lo_ok, hi_ok, lo_gap, hi_gap = self._safe_gaps(U, ctx)
-            reach = jnp.minimum(jnp.where(lo_ok & (du < 0), lo_gap / jnp.maximum(-du, 1e-300), jnp.inf),
-                                jnp.where(hi_ok & (du > 0), hi_gap / jnp.maximum(du, 1e-300), jnp.inf))
-            reach = jnp.min(jnp.where(keep_fixed, reach, jnp.inf))
-            a_first = jnp.where(mu > 0, jnp.minimum(1.0, 0.995 * reach), 1.0).astype(dtype)
+            reach = xp.minimum(xp.where(lo_ok & (du < 0), lo_gap / xp.maximum(-du, 1e-300), xp.inf),
+                                xp.where(hi_ok & (du > 0), hi_gap / xp.maximum(du, 1e-300), xp.inf))
+            reach = xp.min(xp.where(keep_fixed, reach, xp.inf))
+            a_first = xp.where(mu > 0, xp.minimum(1.0, 0.995 * reach), 1.0).astype(dtype)
         return dict(P, step_norm=step_norm, converged=converged, saddle=saddle, mu_next=mu_next,
                     a_first=a_first)
 
     def trial(self, P, a, ctx):
         """The trial point at step length ``a`` (projected onto the bounds after the barrier phase)."""
+        xp = self.xp
         U, du = P["U"], P["du"]
         if self.bounds:
-            return jnp.where(P["mu"] > 0, U + a * du, self._project(U + a * du, ctx))
+            return xp.where(P["mu"] > 0, U + a * du, self._project(U + a * du, ctx))
         return U + a * du
 
     def merit(self, P, V, L_at_V, ctx):
@@ -189,10 +206,11 @@ class MinimizeStep:
         return L_at_V + self.barrier(V, P["mu"], ctx)
 
     def accept(self, P, a, J_new, n, ctx):
+        xp = self.xp
         # A converged step is taken whole if J stays finite there: it changes U only at the
         # rounding level, where J cannot resolve a decrease.
-        slope = jnp.sum(P["g"] * (self.trial(P, a, ctx) - P["U"]))
-        return jnp.isfinite(J_new) & ((J_new <= P["J"] + _ARMIJO_C1 * slope + P["J_noise"])
+        slope = xp.sum(P["g"] * (self.trial(P, a, ctx) - P["U"]))
+        return xp.isfinite(J_new) & ((J_new <= P["J"] + _ARMIJO_C1 * slope + P["J_noise"])
                                       | (P["converged"] & (n == 1)))
 
     def ls_continue(self, P, a, J_new, n, ctx):
@@ -206,37 +224,39 @@ class MinimizeStep:
 
     def next_point(self, P, alpha, J_new, n_ls, ctx):
         """The next iterate (``U`` when the step is not taken)."""
+        xp = self.xp
         take, _ = self._take(P, alpha, J_new, n_ls, ctx)
-        return jnp.where(take, self.trial(P, alpha, ctx), P["U"])
+        return xp.where(take, self.trial(P, alpha, ctx), P["U"])
 
     def finish(self, s, P, alpha, J_new, n_ls, L_next, ctx):
         """The next state; ``L_next`` is ``L`` at :meth:`next_point` (used with bounds only)."""
+        xp = self.xp
         k, U, mu = P["k"], P["U"], P["mu"]
         take, ls_ok = self._take(P, alpha, J_new, n_ls, ctx)
-        U_next = jnp.where(take, self.trial(P, alpha, ctx), U)
-        J_next = jnp.where(take, J_new, P["J"])
+        U_next = xp.where(take, self.trial(P, alpha, ctx), U)
+        J_next = xp.where(take, J_new, P["J"])
         finite, factor_ok = P["finite"], P["factor_ok"]
-        status = jnp.select(
+        status = xp.select(
             [P["converged"], P["saddle"], ~finite, ~factor_ok, ~ls_ok],
             [int(Status.SUCCESS), int(Status.SADDLE), int(Status.NONFINITE), int(Status.NOT_FACTORIZABLE),
              int(Status.LINE_SEARCH_FAILED)],
             int(Status.MAX_ITERATIONS),
-        ).astype(jnp.int32)
+        ).astype(xp.int32)
         stop = (status != int(Status.MAX_ITERATIONS)) | (k >= self.max_iter)
         extra = {}
         g = P["g"]
         if self.bounds:
             # The barrier's J is not the functional's: re-evaluate at a change of μ; report J alone.
             mu_next = P["mu_next"]
-            J_next = jnp.where(mu_next != mu, L_next + self.barrier(U_next, mu_next, ctx), J_next)
+            J_next = xp.where(mu_next != mu, L_next + self.barrier(U_next, mu_next, ctx), J_next)
             extra = dict(mu=mu_next, mu0=P["mu0"])
-            g = jnp.where(mu > 0, g, P["g_obj"])
+            g = xp.where(mu > 0, g, P["g_obj"])
         return dict(
             s, **extra,
-            k=jnp.where(stop, k, k + 1), U=U_next, J=J_next, g=g, tau=P["tau"], done=stop, status=status,
+            k=xp.where(stop, k, k + 1), U=U_next, J=J_next, g=g, tau=P["tau"], done=stop, status=status,
             **_record(s, k, residual=P["residual"], value=P["J"], step=P["step_norm"],
-                      alpha=jnp.where(take, alpha, 0.0), shift=P["tau"], decrement=P["decrement"],
-                      negative=P["n_negative"].astype(jnp.int32)),
+                      alpha=xp.where(take, alpha, 0.0), shift=P["tau"], decrement=P["decrement"],
+                      negative=P["n_negative"].astype(xp.int32)),
         )
 
 

@@ -134,7 +134,9 @@ class Pattern:
 
 def functions(integrand, el: Element, shape, with_params):
     """Jitted ``energy(U, X, edofs, p)``, ``grad(U, X, edofs, p)`` -> (J, ∇J),
-    ``hessians(U, X, edofs, p)`` -> (T, nl, nl) and ``derivatives`` (all three in one pass) for ``U`` of shape (N,) + shape; cached per
+    ``hessians(U, X, edofs, p)`` -> (T, nl, nl), ``derivatives`` (all three in one pass) and
+    ``step_derivatives`` (the same with ``Σ_T |J_T|``: the Newton step's kernel) for ``U`` of
+    shape (N,) + shape; cached per
     (integrand, element, shape, with_params) so that one compilation serves every mesh of the
     same size and every parameter value."""
     from .. import cache
@@ -186,6 +188,19 @@ def _functions(integrand, el, shape, with_params):
         J, g = vg(U, X, edofs, p)
         return J, g, hessians(U, X, edofs, p)
 
+    def energy_and_scale(U, X, edofs, p):
+        e = batched(U[edofs], X, p)
+        return jnp.sum(e), jnp.sum(jnp.abs(e))
+
+    vgs = jax.value_and_grad(energy_and_scale, has_aux=True)
+
+    def step_derivatives(U, X, edofs, p):
+        """What the Newton step needs: ``J``, ``Σ_T |J_T|`` (the rounding scale of ``J``), ``∇J``
+        and the element Hessians, in one pass."""
+        (J, scale), g = vgs(U, X, edofs, p)
+        return J, scale, g, hessians(U, X, edofs, p)
+
     out = dict(energy=jax.jit(energy), grad=jax.jit(vg), hessians=jax.jit(hessians),
-               derivatives=jax.jit(derivatives), element_energy=element_energy)
+               derivatives=jax.jit(derivatives), step_derivatives=jax.jit(step_derivatives),
+               element_energy=element_energy)
     return out

@@ -20,7 +20,9 @@ import time
 import numpy as np
 import scipy.sparse.linalg as spla
 
-__all__ = ["solve_linear", "AUTO_DIRECT_MAX", "choose"]
+from ..newton import host_while_loop
+
+__all__ = ["solve_linear", "AUTO_DIRECT_MAX", "choose", "SparseHessian"]
 
 REUSE_MAX_ITER = 6  # CG iterations with a stale factorisation before refactoring
 AUTO_DIRECT_MAX = 300_000  # free unknowns; SuperLU was faster than AMG-CG up to 263k on 2 cores (README)
@@ -65,12 +67,17 @@ def solve_linear(H, b, kind, rtol=1e-10, cache=None):
             ok = bool(np.all(np.isfinite(x)))
             # Symmetric permutation (perm_r = perm_c) and no pivoting: P H Pᵀ = L U with
             # U's diagonal the LDLᵀ pivots, so H is positive definite iff they are all > 0.
-            positive = bool(np.array_equal(lu.perm_r, lu.perm_c) and np.all(lu.U.diagonal() > 0))
+            symmetric = bool(np.array_equal(lu.perm_r, lu.perm_c))
+            pivots = lu.U.diagonal()
+            positive = symmetric and bool(np.all(pivots > 0))
+            # Sylvester's law of inertia: as many negative pivots as negative eigenvalues
+            negative = int(np.sum(pivots < 0)) if symmetric else None
             if ok and positive:
                 cache["lu"], cache["positive"] = lu, positive
         except RuntimeError:  # exactly singular pivot
-            x, ok, positive = np.full_like(b, np.nan), False, False
-        return x, dict(time=time.perf_counter() - t0, iterations=0, converged=ok, positive=positive)
+            x, ok, positive, negative = np.full_like(b, np.nan), False, False, None
+        return x, dict(time=time.perf_counter() - t0, iterations=0, converged=ok, positive=positive,
+                       negative=negative)
     import pyamg
 
     fresh = "ml" not in cache
@@ -91,3 +98,97 @@ def solve_linear(H, b, kind, rtol=1e-10, cache=None):
     # CG cannot certify definiteness: the caller checks the curvature along the step
     return x, dict(time=time.perf_counter() - t0, iterations=count[0], converged=info == 0,
                    levels=len(ml.levels), positive=True)
+
+
+# S = diag(|H_jj|) of the inertia correction, floored at this fraction of its mean where a row of H
+# vanishes (e.g. the p-Laplacian where ∇u = 0); the 1-D operator's floor is 1e-14 (blocks there
+# never vanish but at padded nodes).
+SHIFT_SCALE_FLOOR = 1e-6
+
+
+class SparseHessian:
+    """The 2-D Hessian operator: CSR over the free unknowns, solved on the host (SuperLU or AMG-CG).
+
+    The planar implementation of the operator interface of the generic Newton step (described at
+    :class:`varcalc.newton.BlockTridiagonal`), so :func:`varcalc.newton.shifted_solve` (the
+    inertia correction) and :class:`varcalc.steps.MinimizeStep` (line search, convergence test,
+    histories) run on it unchanged, in numpy (``xp``) with a Python ``while_loop``.
+
+    ``pattern`` (:class:`~varcalc.planar.assemble.Pattern`) and the element Hessians ``elem_hess``
+    give ``H`` (assembled on the first solve, after the finiteness test); ``free`` indexes the
+    free unknowns in the step's vectors (of ``size`` unknowns, shape (1, size)); ``kind``: ``"direct"`` or ``"cg"``; ``rtol``: CG's
+    relative tolerance (the inexact-Newton forcing term); ``cache``: kept across iterations by
+    the caller (see :func:`solve_linear`).  ``attempt`` certifies ``H + τ S`` positive definite by
+    its pivots (direct) and, for both kinds, by the curvature along the step (``gᵀdu < 0``,
+    ``duᵀ H du > 0``): the only test CG has.  It counts linear iterations, linear-solve time and
+    assembly time in ``iterations``, ``time`` and ``time_assembly``.
+    """
+
+    xp = np
+    while_loop = staticmethod(host_while_loop)
+
+    def __init__(self, pattern, elem_hess, free, size, kind, *, finite=True, rtol=1e-10, cache=None):
+        self.pattern, self.elem_hess, self.free, self.size, self.kind = pattern, elem_hess, free, int(size), kind
+        self._finite = bool(finite)
+        self.rtol, self.cache = rtol, cache
+        self.iterations, self.time, self.time_assembly = 0, 0.0, 0.0
+        self._matrix = None
+
+    @property
+    def matrix(self):
+        """``H`` on the free unknowns (CSR), assembled once."""
+        if self._matrix is None:
+            t0 = time.perf_counter()
+            self._matrix = self.pattern.assemble(self.elem_hess)
+            self.time_assembly += time.perf_counter() - t0
+        return self._matrix
+
+    def add_diagonal(self, v):
+        raise NotImplementedError("bounds (a barrier on the diagonal) are 1-D only")
+
+    def restrict(self, frozen):
+        # The pattern holds the free-free block: the frozen unknowns must be the Dirichlet ones.
+        frozen = np.asarray(frozen).reshape(-1)
+        if frozen[self.free].any() or np.sum(~frozen) != len(self.free):
+            raise NotImplementedError("the planar operator freezes only the Dirichlet unknowns")
+        return self
+
+    def finite(self):
+        return np.bool_(self._finite)
+
+    def prepare(self, g, gz):
+        b = -np.asarray(g).reshape(-1)[self.free]
+        if not self._finite or len(b) == 0:
+            return b, None
+        dvals = np.abs(self.matrix.data[self.pattern.diag])
+        dvals = np.maximum(dvals, SHIFT_SCALE_FLOOR * max(float(np.mean(dvals)), 1e-300))
+        return b, dvals
+
+    def attempt(self, prepared, tau):
+        b, dvals = prepared
+        shape = (1, -1)
+        if not self._finite:
+            return np.full(self.size, np.nan).reshape(shape), np.zeros(0), np.int32(0), -1.0
+        dV = np.zeros(self.size)
+        if len(b) == 0:
+            return dV.reshape(shape), np.zeros(0), np.int32(0), 1.0
+        H = self.matrix
+        Hs = H
+        if tau > 0:
+            Hs = H.copy()
+            Hs.data[self.pattern.diag] += tau * dvals
+        gnorm = float(np.linalg.norm(b))
+        # Reuse/keep factorisations of unshifted Hessians only; at g = 0 the curvature test says
+        # nothing, so definiteness must come from a fresh factorisation.
+        cache = self.cache if (tau == 0 and gnorm > 0) else None
+        x, info = solve_linear(Hs, b, self.kind, rtol=self.rtol, cache=cache)
+        self.iterations += info["iterations"]
+        self.time += info["time"]
+        finite = bool(np.all(np.isfinite(x)))
+        gdu, curv = float(-(b @ x)), (float(x @ (H @ x)) if finite else np.nan)
+        positive = finite and info["positive"] and ((gdu < 0 and curv > 0) or gnorm == 0)
+        negative = info.get("negative")
+        if negative is None or (not positive and negative == 0):
+            negative = 0 if positive else 1  # CG (or a failed test along the step): at least one
+        dV[self.free] = x
+        return dV.reshape(shape), np.zeros(0), np.int32(negative), (1.0 if positive else -1.0)

@@ -1,23 +1,26 @@
 """``solve_planar``: globalised Newton on the exact sparse Hessian of ``J_h``.
 
-Each iteration at the iterate ``U_k`` (free unknowns only; Dirichlet values stay put):
+The iteration is the 1-D one, written once: :class:`varcalc.steps.MinimizeStep` (in numpy,
+``xp=np``) on the sparse Hessian operator :class:`~varcalc.planar.linear.SparseHessian`, run by
+:func:`varcalc.drivers.run_host`.  Each iteration at the iterate ``U_k`` (Dirichlet values stay put):
 
-1. ``J, g = value_and_grad(J_h)``; element Hessians ``vmap(jax.hessian)`` scattered into CSR
-   (:class:`~varcalc.planar.assemble.Pattern`, pattern computed once).
+1. ``J, g = value_and_grad(J_h)`` (with ``Σ_T |J_T|``, the rounding scale of ``J``); element
+   Hessians ``vmap(jax.hessian)`` scattered into CSR (:class:`~varcalc.planar.assemble.Pattern`,
+   pattern computed once).  This kernel is the only per-integrand part.
 2. Solve ``H du = -g`` (:mod:`~varcalc.planar.linear`: SuperLU or AMG-preconditioned CG).  If
    a pivot of the symmetric factorisation is not positive (direct), or ``du`` is not a descent
    direction of positive curvature (``gᵀdu < 0`` and ``duᵀ H du > 0``), ``H`` is not positive
-   definite: retry with ``H + τ S``, ``S = diag(|H_jj|)``, ``τ``
-   growing tenfold from ``max(τ_prev / 10, 1e-8)`` — a modified Newton step, always downhill.
-3. Converged when the unmodified step satisfies ``‖du‖∞ <= atol + rtol ‖U‖∞`` (the residual in
-   the metric of the second variation, as in 1-D): take the step and stop.
+   definite: the generic inertia correction (:func:`varcalc.newton.shifted_solve`) retries with
+   ``H + τ S``, ``S = diag(|H_jj|)``, ``τ`` growing tenfold from ``max(τ_prev / 10, 1e-8)`` —
+   a modified Newton step, always downhill.
+3. Converged when the unmodified step satisfies ``‖du‖∞ <= atol + rtol ‖U‖∞`` (``U`` over the
+   free unknowns; the residual in the metric of the second variation): take the step and stop.
 4. Backtracking line search on ``J_h`` (Armijo ``c1 = 1e-4``, halving); NaN/inf trial values count
-   as an increase.  When the predicted decrease ``-gᵀdu/2`` is below rounding of ``J``
-   (``100 ε |J|``) the full step is taken: the energy cannot resolve it, and the iterate is in
-   Newton's quadratic region.
+   as an increase, and decreases within rounding of ``J`` (``64 ε Σ_T |J_T|``) are accepted: the
+   energy cannot resolve them once the iterate is in Newton's quadratic region.
 
 The loop runs in Python around jitted JAX kernels (energy, gradient, element Hessians) because
-the sparse factorisation and AMG live in SciPy/pyamg; every array op inside is vectorised.
+the sparse factorisation and AMG live in SciPy/pyamg; every array op inside is vectorised numpy.
 """
 
 from __future__ import annotations
@@ -29,21 +32,17 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.sparse as sp
 
+from ..drivers import run_host
 from ..newton import Newton, Status
+from ..steps import MinimizeStep
 from .assemble import Discretization, functions
 from .domain import TriMesh
 from .elements import rule
-from .linear import choose, solve_linear
+from .linear import SparseHessian, choose, solve_linear
 from .problem import PlanarProblem
 from .solution import PlanarSolution
 
 __all__ = ["solve_planar"]
-
-_ARMIJO_C1 = 1e-4  # sufficient decrease J(U + a du) <= J + c1 a gᵀdu (Nocedal & Wright §3.1)
-_SHIFT_MIN = 1e-8  # first relative diagonal shift tried when H is not positive definite
-_SHIFT_MAX = 1e12  # beyond this the shifted step is negligibly short: give up
-_ROUNDING = 100 * np.finfo(np.float64).eps  # J cannot resolve decreases below this · |J|
-
 
 SEQUENCE_MIN = 20_000  # free unknowns above which "auto" grid sequencing starts from a coarser solve
 
@@ -190,128 +189,87 @@ def _initial(problem, disc, guess, linear_solver="auto"):
 
 
 def _newton(disc, fns, U, p, opts, linear_solver, verbose):
+    """The generic Newton step (:class:`~varcalc.steps.MinimizeStep` in numpy) on the sparse
+    operator (:class:`~varcalc.planar.linear.SparseHessian`), run by :func:`~varcalc.drivers.run_host`;
+    this function only supplies the kernels and turns the state into the planar histories."""
     X = jnp.asarray(disc.X)
     edofs = jnp.asarray(disc.edofs)
     shape_full = (disc.n_nodes,) + disc.shape
     free = disc.free
     nfree = len(free)
+    size = len(U)
     kind = choose(linear_solver, nfree)
     pattern = disc.pattern if nfree else None
-    mass = disc.mass[free]
     energy = lambda V: float(fns["energy"](jnp.asarray(V.reshape(shape_full)), X, edofs, p))
-    hist = {k: [] for k in ("value", "residual", "step", "alpha", "shift", "backtracks", "linear_iterations",
-                            "time_derivatives", "time_assembly", "time_linear", "time_line_search")}
-    status, k, shift_prev = Status.MAX_ITERATIONS, 0, 0.0
-    lin_cache = {}  # the AMG hierarchy, reused across iterations while it stays effective
-    J = np.nan
+    stats = {"linear_solver": kind, "n_free": nfree, "nnz": pattern.nnz if pattern is not None else 0}
+    per_step = ("backtracks", "linear_iterations", "time_derivatives", "time_assembly", "time_linear",
+                "time_line_search")
+    hist = {k: [] for k in ("value", "residual", "step", "alpha", "shift") + per_step}
+    if nfree == 0:  # nothing to solve
+        J = energy(U)
+        hist["value"].append(J)
+        hist["residual"].append(0.0)
+        _pad(hist, 0)
+        return _result(U, J, Status.SUCCESS, 0, hist, stats)
+    lin_cache = {}  # the AMG hierarchy / last factorisation, reused across iterations
+    it = {}  # the current iteration's operator and times
+    g0 = []
+
+    def derivatives(V):
+        it["t0"] = t0 = time.perf_counter()
+        Jj, scale, gfull, Hel = fns["step_derivatives"](jnp.asarray(V.reshape(shape_full)), X, edofs, p)
+        J = float(Jj)
+        g = np.asarray(gfull).reshape(1, size)
+        Hel = np.asarray(Hel)
+        gnorm = float(np.linalg.norm(g[0, free]))
+        finite = np.isfinite(J) and np.isfinite(gnorm) and bool(np.all(np.isfinite(Hel)))
+        if not g0:
+            g0.append(max(gnorm, 1e-300))
+        # inexact Newton forcing term for CG: superlinear, then quadratic as ‖g‖ -> 0
+        eta = float(np.clip(gnorm / g0[0], 1e-12, 1e-2)) if finite else 1e-2
+        it["H"] = SparseHessian(pattern, Hel, free, size, kind, finite=finite, rtol=eta, cache=lin_cache)
+        it["t_der"] = time.perf_counter() - t0
+        return dict(L=J, scale=float(scale), g=g, H=it["H"])
+
     if verbose:
         print(f"{'it':>3} {'J':>22} {'|g/m|inf':>10} {'|du|inf':>10} {'alpha':>8} {'shift':>8} {'lin':>5} {'t':>7}")
-    for k in range(opts.max_iter + 1):
-        t0 = time.perf_counter()
-        Uj = jnp.asarray(U.reshape(shape_full))
-        Jj, gfull, Hel = fns["derivatives"](Uj, X, edofs, p)
-        J = float(Jj)
-        g = np.asarray(gfull).reshape(-1)[free]
-        Hel = np.asarray(Hel)
-        t1 = time.perf_counter()
-        hist["value"].append(J)
-        hist["residual"].append(float(np.max(np.abs(g) / mass)) if nfree else 0.0)
-        if not (np.isfinite(J) and np.all(np.isfinite(g)) and np.all(np.isfinite(Hel))):
-            status = Status.NONFINITE
-            _pad(hist, k)
-            break
-        if nfree == 0:
-            status = Status.SUCCESS
-            _pad(hist, k)
-            break
-        H = pattern.assemble(Hel)
-        t2 = time.perf_counter()
-        gnorm = np.linalg.norm(g)
-        if k == 0:
-            g0norm = max(gnorm, 1e-300)
-        # inexact Newton forcing term for CG: superlinear, then quadratic as ‖g‖ -> 0
-        eta = float(np.clip(gnorm / g0norm, 1e-12, 1e-2))
-        tau = 0.0
-        dvals = np.abs(H.data[pattern.diag])
-        # S = diag(|H_jj|), floored where a row of H vanishes (e.g. the p-Laplacian where ∇u = 0)
-        dvals = np.maximum(dvals, 1e-6 * max(float(np.mean(dvals)), 1e-300))
-        lin_iters, t_lin = 0, 0.0
-        while True:
-            Hs = H
-            if tau > 0:
-                Hs = H.copy()
-                Hs.data[pattern.diag] += tau * dvals
-            # reuse/keep factorisations of unshifted Hessians only; at g = 0 the curvature test
-            # says nothing, so definiteness must come from a fresh factorisation
-            cache = lin_cache if (tau == 0 and gnorm > 0) else None
-            du, info = solve_linear(Hs, -g, kind, rtol=eta, cache=cache)
-            lin_iters += info["iterations"]
-            t_lin += info["time"]
-            gdu = float(g @ du)
-            curv = float(du @ (H @ du)) if np.all(np.isfinite(du)) else np.nan
-            if np.all(np.isfinite(du)) and info["positive"] and (gdu < 0 and curv > 0 or gnorm == 0):
-                break
-            tau = max(shift_prev / 10, _SHIFT_MIN) if tau == 0 else tau * 10
-            if tau > _SHIFT_MAX:
-                du = None
-                break
-        t3 = time.perf_counter()
-        shift_prev = tau
-        if du is None:
-            status = Status.NOT_FACTORIZABLE
-            _record(hist, np.nan, np.nan, tau, 0, lin_iters, t1 - t0, t2 - t1, t_lin, 0.0)
-            break
-        step = float(np.max(np.abs(du)))
-        if tau == 0 and step <= opts.atol + opts.rtol * float(np.max(np.abs(U))):
-            U[free] += du
-            status = Status.SUCCESS
-            _record(hist, step, 1.0, tau, 0, lin_iters, t1 - t0, t2 - t1, t_lin, 0.0)
-            _verbose(verbose, k, J, hist, step, 1.0, tau, lin_iters, t3 - t0)
-            k += 1
-            J = energy(U)
-            hist["value"].append(J)
-            # the final pointwise residual (the compiled derivatives kernel: no new compilation)
-            g_end = np.asarray(fns["derivatives"](jnp.asarray(U.reshape(shape_full)), X, edofs, p)[1]).reshape(-1)[free]
-            hist["residual"].append(float(np.max(np.abs(g_end) / mass)))
-            _pad(hist, k)
-            break
-        if k == opts.max_iter:
-            _pad(hist, k)
-            break
-        alpha, nb = 1.0, 0
-        tiny = -0.5 * gdu <= _ROUNDING * max(abs(J), 1.0)
-        while True:
-            trial = U.copy()
-            trial[free] += alpha * du
-            Jt = energy(trial)
-            if np.isfinite(Jt) and (Jt <= J + _ARMIJO_C1 * alpha * gdu or (tiny and alpha == 1.0)):
-                break
-            nb += 1
-            alpha *= 0.5
-            if nb > opts.max_backtracks:
-                trial = None
-                break
-        t4 = time.perf_counter()
-        _record(hist, step, alpha if trial is not None else np.nan, tau, nb, lin_iters, t1 - t0, t2 - t1, t_lin,
-                t4 - t3)
-        _verbose(verbose, k, J, hist, step, alpha, tau, lin_iters, t4 - t0)
-        if trial is None:
-            status = Status.LINE_SEARCH_FAILED
-            break
-        U = trial
+
+    def monitor(s, P, alpha, trials, t_ls):
+        H = it["H"]
+        for key, v in (("backtracks", trials - 1), ("linear_iterations", H.iterations),
+                       ("time_derivatives", it["t_der"]), ("time_assembly", H.time_assembly),
+                       ("time_linear", H.time), ("time_line_search", t_ls)):
+            hist[key].append(v)
+        if verbose and P["finite"] and P["factor_ok"]:
+            k = int(P["k"])
+            print(f"{k:>3} {float(P['J']):>22.15g} {float(P['residual']):>10.3e} {float(P['step_norm']):>10.3e} "
+                  f"{float(s['alpha'][k]):>8.3g} {float(P['tau']):>8.1e} {H.iterations:>5d} "
+                  f"{time.perf_counter() - it['t0']:>7.2f}", flush=True)
+
+    step = MinimizeStep(max_iter=opts.max_iter, max_backtracks=opts.max_backtracks, xp=np)
+    ctx = dict(mass=disc.mass, fixed=disc.fixed.reshape(1, size), rtol=opts.rtol, atol=opts.atol)
+    s = run_host(step, derivatives, energy, U.reshape(1, size), ctx, monitor)
+    k, status = int(s["k"]), Status(int(s["status"]))
+    for key in ("value", "residual", "step", "alpha", "shift"):
+        hist[key] = list(s[key][: k + 1])
+    U = np.asarray(s["U"]).reshape(size)
+    J = float(s["J"])
     iters = k
-    stats = {"linear_solver": kind, "n_free": nfree, "nnz": pattern.nnz if pattern is not None else 0}
+    if status == Status.SUCCESS:  # the converged step was taken: one more iterate
+        iters = k + 1
+        hist["value"].append(J)
+        # the final pointwise residual (the compiled derivatives kernel: no new compilation)
+        g_end = np.asarray(fns["step_derivatives"](jnp.asarray(U.reshape(shape_full)), X, edofs, p)[2]).reshape(-1)[free]
+        hist["residual"].append(float(np.max(np.abs(g_end) / disc.mass[free])))
+    _pad(hist, iters)
+    return _result(U, J, status, iters, hist, stats)
+
+
+def _result(U, J, status, iters, hist, stats):
     for key in ("time_derivatives", "time_assembly", "time_linear", "time_line_search", "linear_iterations"):
         stats[key + "_total"] = float(np.nansum(hist[key]))
     return dict(U=U, J=J, status=status, iterations=iters,
                 history={key: np.asarray(v, dtype=np.float64) for key, v in hist.items()}, stats=stats)
-
-
-def _record(hist, step, alpha, shift, nb, lin, t_der, t_asm, t_lin, t_ls):
-    for key, v in (("step", step), ("alpha", alpha), ("shift", shift), ("backtracks", nb),
-                   ("linear_iterations", lin), ("time_derivatives", t_der), ("time_assembly", t_asm),
-                   ("time_linear", t_lin), ("time_line_search", t_ls)):
-        hist[key].append(v)
 
 
 def _pad(hist, k):
@@ -320,9 +278,3 @@ def _pad(hist, k):
         while len(v) < k + 1:
             v.append(np.nan)
         del v[k + 1:]
-
-
-def _verbose(on, k, J, hist, step, alpha, tau, lin, t):
-    if on:
-        print(f"{k:>3} {J:>22.15g} {hist['residual'][k]:>10.3e} {step:>10.3e} {alpha:>8.3g} {tau:>8.1e} "
-              f"{lin:>5d} {t:>7.2f}", flush=True)
