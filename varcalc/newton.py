@@ -192,7 +192,7 @@ class BlockTridiagonal:
     * ``xp`` (the array namespace the step computes in: ``jax.numpy`` here) and ``while_loop``
       (``lax.while_loop`` here, :func:`host_while_loop` on the host);
     * ``add_diagonal(v)`` (v of the unknowns' shape), ``restrict(frozen)`` (frozen unknowns'
-      rows and columns -> identity), ``finite()``;
+      rows and columns -> identity), ``finite(ok)`` (``ok`` and the operator's entries finite);
     * ``prepare(g, gz)`` -> what ``attempt`` needs for the right-hand side ``-[g; gz]`` (and the
       shift's scale ``S = diag(|H_jj|)``); ``attempt(prepared, tau)`` -> ``(dV, dz, negatives,
       min_pivot)``: the solve of the system with ``H + τ S``, the number of its negative
@@ -203,25 +203,23 @@ class BlockTridiagonal:
     while_loop = staticmethod(lax.while_loop)
 
     def __init__(self, diag, upper, B=None, C=None):
-        self.diag, self.upper = diag, upper
-        dtype = diag.dtype
-        d, n = diag.shape[0], diag.shape[2]
-        self.B = jnp.zeros((d, n, 0), dtype) if B is None else B
-        self.C = jnp.zeros((0, 0), dtype) if C is None else C
+        self.diag, self.upper, self.B, self.C = diag, upper, B, C  # B, C None: no global unknowns
 
     def add_diagonal(self, v):
         d = self.diag.shape[0]
-        eye = jnp.eye(d, dtype=self.diag.dtype)[:, :, None]
-        return BlockTridiagonal(self.diag + v[:, None, :] * eye, self.upper, self.B, self.C)
+        return BlockTridiagonal(self.diag + v[:, None, :] * jnp.eye(d, dtype=self.diag.dtype)[:, :, None],
+                                self.upper, self.B, self.C)
 
     def restrict(self, frozen):
         return BlockTridiagonal(*restrict(self.diag, self.upper, frozen), self.B, self.C)
 
-    def finite(self):
-        return jnp.all(jnp.isfinite(self.diag)) & jnp.all(jnp.isfinite(self.upper))
+    def finite(self, ok=True):
+        return ok & jnp.all(jnp.isfinite(self.diag)) & jnp.all(jnp.isfinite(self.upper))
 
     def prepare(self, g, gz):
         dtype = g.dtype
+        if self.B is None:
+            self.B, self.C = jnp.zeros(g.shape + (0,), dtype), jnp.zeros((0, 0), dtype)
         d = self.diag.shape[0]
         eye = jnp.eye(d, dtype=dtype)[:, :, None]
         scale = jnp.abs(jnp.einsum("iin->in", self.diag))

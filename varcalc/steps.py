@@ -153,7 +153,7 @@ class MinimizeStep:
         J_noise = 64 * xp.finfo(dtype).eps * D["scale"]
         g_free = xp.where(keep, g, 0.0)
         H = H.restrict(frozen)
-        finite = xp.all(xp.isfinite(g_free)) & H.finite()
+        finite = H.finite(xp.all(xp.isfinite(g_free)))
         residual = xp.max(xp.abs(g_free) / mass)
         if self.bounds:
             # With bounds: the functional's residual off contact; at a node (nearly) on a bound only

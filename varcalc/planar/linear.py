@@ -120,7 +120,7 @@ class SparseHessian:
     relative tolerance (the inexact-Newton forcing term); ``cache``: kept across iterations by
     the caller (see :func:`solve_linear`).  ``attempt`` certifies ``H + τ S`` positive definite by
     its pivots (direct) and, for both kinds, by the curvature along the step (``gᵀdu < 0``,
-    ``duᵀ H du > 0``): the only test CG has.  It counts linear iterations, linear-solve time and
+    ``duᵀ (H + τ S) du > 0``): the only test CG has.  It counts linear iterations, linear-solve time and
     assembly time in ``iterations``, ``time`` and ``time_assembly``.
     """
 
@@ -153,8 +153,8 @@ class SparseHessian:
             raise NotImplementedError("the planar operator freezes only the Dirichlet unknowns")
         return self
 
-    def finite(self):
-        return np.bool_(self._finite)
+    def finite(self, ok=True):
+        return ok & np.bool_(self._finite)
 
     def prepare(self, g, gz):
         b = -np.asarray(g).reshape(-1)[self.free]
@@ -185,7 +185,9 @@ class SparseHessian:
         self.iterations += info["iterations"]
         self.time += info["time"]
         finite = bool(np.all(np.isfinite(x)))
-        gdu, curv = float(-(b @ x)), (float(x @ (H @ x)) if finite else np.nan)
+        # The curvature of the matrix solved, H + τ S: a shifted step of an indefinite H may have
+        # negative curvature under H itself and still be the modified Newton step.
+        gdu, curv = float(-(b @ x)), (float(x @ (Hs @ x)) if finite else np.nan)
         positive = finite and info["positive"] and ((gdu < 0 and curv > 0) or gnorm == 0)
         negative = info.get("negative")
         if negative is None or (not positive and negative == 0):
