@@ -32,6 +32,12 @@ Each iteration of ``minimize_loop``, at the iterate ``U_k``:
 
 Everything is a pure function of arrays, so the loop can be ``jit``-ed and later ``vmap``-ed
 over batches of problems; the linear solver sits behind :func:`~varcalc.linalg.block_tridiag_solve`.
+
+The Hessian is an operator (:class:`BlockTridiagonal` in 1-D; the planar sparse operator
+:class:`varcalc.planar.linear.SparseHessian` in 2-D) behind one small interface, and the inertia
+correction of step 2 — the shift ``τ S`` with its constants :data:`_SHIFT_MIN`, :data:`_SHIFT_MAX`
+— is written once for both (:func:`shifted_solve`), as is the line search with :data:`_ARMIJO_C1`
+(:mod:`varcalc.steps`).
 """
 
 from __future__ import annotations

@@ -22,6 +22,15 @@ batches, ``jax.grad`` through a solve, GPUs) and as a Python loop of a few devic
 iteration, where the generic pieces compile once per (step options, array shapes) for every
 integrand and only the integrand's kernel is compiled per functional.
 
+The Hessian enters through a small operator interface (:class:`varcalc.newton.BlockTridiagonal`
+describes it): ``add_diagonal``, ``restrict``, ``finite`` and the shifted solve that
+:func:`varcalc.newton.shifted_solve` (the inertia correction, written once) drives.  In 1-D it is
+the block-tridiagonal operator built from ``D["diag"]``/``D["upper"]``, traced inside ``jit``; the
+planar (2-D) solve hands a sparse operator in ``D["H"]`` (:class:`varcalc.planar.linear.SparseHessian`,
+SciPy/pyamg on the host) and runs :class:`MinimizeStep` with ``xp=numpy`` under
+:func:`varcalc.drivers.run_host`: the same line search, convergence test, statuses and histories,
+evaluated in numpy on concrete arrays instead of traced.
+
 The mathematics (barrier, projected Newton, SQP with an exact penalty, residual-norm merit for
 saddles) is described in :mod:`varcalc.newton`.
 """
@@ -62,7 +71,11 @@ class MinimizeStep:
     ``ctx`` is a dict of arrays: ``mass`` (n,), ``fixed`` (d, n) bool, ``lower``/``upper`` (d, n)
     (empty without bounds), ``rtol``, ``atol``.  The integrand enters only through ``D``
     (:meth:`varcalc.lagrangian.DiscreteLagrangian.derivatives` at the iterate) and the values of
-    ``L`` handed to :meth:`merit` and :meth:`finish`.
+    ``L`` handed to :meth:`merit` and :meth:`finish`.  ``D["H"]``, when given, is the Hessian
+    operator (else the block-tridiagonal one from ``D["diag"]``, ``D["upper"]``).
+
+    ``xp``: the array namespace, ``jax.numpy`` (traced, jitted by the drivers) or ``numpy`` (a
+    host step around an operator solved outside JAX, without bounds: the planar Newton).
     """
 
     def __init__(self, *, max_iter: int, max_backtracks: int, bounds: bool = False, xp=jnp):
@@ -187,7 +200,7 @@ class MinimizeStep:
             # Fraction to the boundary: the first trial keeps 0.5% of each gap (barrier phase).
             lo_ok, hi_ok, lo_gap, hi_gap = self._safe_gaps(U, ctx)
             reach = xp.minimum(xp.where(lo_ok & (du < 0), lo_gap / xp.maximum(-du, 1e-300), xp.inf),
-                                xp.where(hi_ok & (du > 0), hi_gap / xp.maximum(du, 1e-300), xp.inf))
+                               xp.where(hi_ok & (du > 0), hi_gap / xp.maximum(du, 1e-300), xp.inf))
             reach = xp.min(xp.where(keep_fixed, reach, xp.inf))
             a_first = xp.where(mu > 0, xp.minimum(1.0, 0.995 * reach), 1.0).astype(dtype)
         return dict(P, step_norm=step_norm, converged=converged, saddle=saddle, mu_next=mu_next,
@@ -211,7 +224,7 @@ class MinimizeStep:
         # rounding level, where J cannot resolve a decrease.
         slope = xp.sum(P["g"] * (self.trial(P, a, ctx) - P["U"]))
         return xp.isfinite(J_new) & ((J_new <= P["J"] + _ARMIJO_C1 * slope + P["J_noise"])
-                                      | (P["converged"] & (n == 1)))
+                                     | (P["converged"] & (n == 1)))
 
     def ls_continue(self, P, a, J_new, n, ctx):
         """Backtracking (halving) goes on while this is true; ``n`` trials made so far."""

@@ -38,7 +38,9 @@ def choose(kind: str, n: int) -> str:
 
 def solve_linear(H, b, kind, rtol=1e-10, cache=None):
     """Solve ``H x = b`` (H CSR, symmetric).  Returns ``(x, info)`` with ``info`` a dict:
-    ``time``, ``iterations`` (CG) and ``converged``.
+    ``time``, ``iterations`` (CG), ``converged``, ``positive`` (direct: all pivots > 0; CG: True,
+    it cannot tell) and, from a fresh symmetric factorisation, ``negative`` (negative pivots =
+    negative eigenvalues).
 
     ``cache`` (a dict kept by the caller across Newton iterations) keeps the last positive
     definite factorisation (direct), used as a CG preconditioner for the next Hessian, and the
@@ -101,8 +103,9 @@ def solve_linear(H, b, kind, rtol=1e-10, cache=None):
 
 
 # S = diag(|H_jj|) of the inertia correction, floored at this fraction of its mean where a row of H
-# vanishes (e.g. the p-Laplacian where ∇u = 0); the 1-D operator's floor is 1e-14 (blocks there
-# never vanish but at padded nodes).
+# vanishes (e.g. the p-Laplacian where ∇u = 0).  The 1-D operator adds 1e-14 of the mean instead:
+# kept as it was on each side (each operator owns the scaling of its shift; the schedule of τ is
+# the shared one).
 SHIFT_SCALE_FLOOR = 1e-6
 
 
@@ -115,13 +118,14 @@ class SparseHessian:
     histories) run on it unchanged, in numpy (``xp``) with a Python ``while_loop``.
 
     ``pattern`` (:class:`~varcalc.planar.assemble.Pattern`) and the element Hessians ``elem_hess``
-    give ``H`` (assembled on the first solve, after the finiteness test); ``free`` indexes the
-    free unknowns in the step's vectors (of ``size`` unknowns, shape (1, size)); ``kind``: ``"direct"`` or ``"cg"``; ``rtol``: CG's
-    relative tolerance (the inexact-Newton forcing term); ``cache``: kept across iterations by
-    the caller (see :func:`solve_linear`).  ``attempt`` certifies ``H + τ S`` positive definite by
-    its pivots (direct) and, for both kinds, by the curvature along the step (``gᵀdu < 0``,
-    ``duᵀ (H + τ S) du > 0``): the only test CG has.  It counts linear iterations, linear-solve time and
-    assembly time in ``iterations``, ``time`` and ``time_assembly``.
+    give ``H`` (assembled on the first solve, after the finiteness test); ``free`` indexes the free
+    unknowns in the step's vectors (of ``size`` unknowns, shape (1, size)); ``kind``: ``"direct"``
+    or ``"cg"``; ``rtol``: CG's relative tolerance (the inexact-Newton forcing term); ``cache``:
+    kept across iterations by the caller (see :func:`solve_linear`).  ``attempt`` certifies
+    ``H + τ S`` positive definite by its pivots (direct; their signs give the inertia) and, for
+    both kinds, by the curvature along the step (``gᵀdu < 0``, ``duᵀ (H + τ S) du > 0``): the only
+    test CG has.  It counts linear iterations, linear-solve time and assembly time in
+    ``iterations``, ``time`` and ``time_assembly``.
     """
 
     xp = np

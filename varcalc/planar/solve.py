@@ -259,7 +259,8 @@ def _newton(disc, fns, U, p, opts, linear_solver, verbose):
         iters = k + 1
         hist["value"].append(J)
         # the final pointwise residual (the compiled derivatives kernel: no new compilation)
-        g_end = np.asarray(fns["step_derivatives"](jnp.asarray(U.reshape(shape_full)), X, edofs, p)[2]).reshape(-1)[free]
+        g_end = fns["step_derivatives"](jnp.asarray(U.reshape(shape_full)), X, edofs, p)[2]
+        g_end = np.asarray(g_end).reshape(-1)[free]
         hist["residual"].append(float(np.max(np.abs(g_end) / disc.mass[free])))
     _pad(hist, iters)
     return _result(U, J, status, iters, hist, stats)
