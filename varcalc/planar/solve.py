@@ -240,8 +240,8 @@ def _newton(disc, fns, U, p, opts, linear_solver, verbose):
                        ("time_derivatives", it["t_der"]), ("time_assembly", H.time_assembly),
                        ("time_linear", H.time), ("time_line_search", t_ls)):
             hist[key].append(v)
-        if verbose and P["finite"] and P["factor_ok"]:
-            k = int(P["k"])
+        k = int(P["k"])
+        if verbose and P["finite"] and P["factor_ok"] and (P["converged"] or k < step.max_iter):
             print(f"{k:>3} {float(P['J']):>22.15g} {float(P['residual']):>10.3e} {float(P['step_norm']):>10.3e} "
                   f"{float(s['alpha'][k]):>8.3g} {float(P['tau']):>8.1e} {H.iterations:>5d} "
                   f"{time.perf_counter() - it['t0']:>7.2f}", flush=True)
@@ -255,6 +255,10 @@ def _newton(disc, fns, U, p, opts, linear_solver, verbose):
     U = np.asarray(s["U"]).reshape(size)
     J = float(s["J"])
     iters = k
+    if status == Status.MAX_ITERATIONS:  # no step from the last iterate: its per-step entries are NaN
+        for key in hist:
+            if key not in ("value", "residual"):
+                hist[key] = hist[key][:k]
     if status == Status.SUCCESS:  # the converged step was taken: one more iterate
         iters = k + 1
         hist["value"].append(J)
