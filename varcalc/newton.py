@@ -224,18 +224,18 @@ class BlockTridiagonal:
 
     def prepare(self, g, gz):
         dtype = g.dtype
-        if self.B is None:
-            self.B, self.C = jnp.zeros(g.shape + (0,), dtype), jnp.zeros((0, 0), dtype)
+        B, C = self.B, self.C
+        if B is None:
+            B, C = jnp.zeros(g.shape + (0,), dtype), jnp.zeros((0, 0), dtype)
         d = self.diag.shape[0]
         eye = jnp.eye(d, dtype=dtype)[:, :, None]
         scale = jnp.abs(jnp.einsum("iin->in", self.diag))
         scale = scale + 1e-14 * jnp.mean(scale) + jnp.finfo(dtype).tiny
-        rhs = jnp.concatenate([-g[..., None], self.B], axis=-1)
-        return (eye, scale), rhs, gz
+        rhs = jnp.concatenate([-g[..., None], B], axis=-1)
+        return (eye, scale, B, C), rhs, gz
 
     def attempt(self, prepared, tau):
-        (eye, scale), rhs, gz = prepared
-        B, C = self.B, self.C
+        (eye, scale, B, C), rhs, gz = prepared
         dtype = rhs.dtype
         k = gz.shape[0]
         X, n_neg, min_pivot = solve_nodes_last(self.diag + tau * eye * scale[:, None, :], self.upper, rhs)
