@@ -488,8 +488,10 @@ class _Discretization:
         return dict(
             p=self.params,
             c=np.array([c.value for c in problem.integrals], dtype=np.float64),
-            sign=-1.0 if self.mode == "maximize" else 1.0,
-            a=float(a), b=float(b), length=float(self.x[-1] - self.x[0]),
+            # numpy scalars, not Python floats: strongly typed, so every caller (solve, certificate,
+            # tangent rule) hits the same compiled kernel
+            sign=np.float64(-1.0 if self.mode == "maximize" else 1.0),
+            a=np.float64(a), b=np.float64(b), length=np.float64(self.x[-1] - self.x[0]),
             mass=mass, w=self.data_w, y=self.data_y,
         )
 
@@ -810,7 +812,7 @@ def _diagnose_integrals(problem, disc, sol):
 
 
 def _require_float64():
-    if jnp.zeros(()).dtype != jnp.float64:
+    if not jax.config.jax_enable_x64:  # (a config read: jnp.zeros(()) here would compile a program)
         raise RuntimeError(
             "varcalc needs float64 but JAX's x64 mode is off (jax_enable_x64 was disabled after "
             "importing varcalc). Re-enable it with jax.config.update('jax_enable_x64', True)."
@@ -905,7 +907,7 @@ def _detect_singular_ends(disc) -> tuple[str, ...]:
     df = np.stack([(U0[j] - U0[i]) / (x[j] - x[i]) for i, j in idx])
     xe = np.array([x[i] for i, _ in idx])
     check = _end_check(disc.layout, disc.problem)
-    ok = np.asarray(check(f, df, xe, jnp.asarray(disc.z0), disc.aux()))
+    ok = np.asarray(check(f, df, xe, jax.device_put(disc.z0), disc.aux()))
     return tuple(e for e, good in zip(ends, ok) if not good)
 
 
