@@ -238,7 +238,8 @@ def _legendre_fn(disc):
             Hm = Hm * (B - A)
         return jnp.linalg.eigvalsh(Hm)[0]
 
-    return jax.jit(jax.vmap(legendre_cell, in_axes=(1, 1, 0, 0, None, None)))
+    # One small Hessian per cell: cheap to run, so compiled on the baseline tier (less compile).
+    return jax.jit(jax.vmap(legendre_cell, in_axes=(1, 1, 0, 0, None, None)), compiler_options=_BASELINE_OPTIONS)
 
 
 def _inertia_impl(D, frozen, z, legendre):

@@ -23,8 +23,8 @@ from .implicit import TracedSolution, implicit_solver, is_traced
 from .lagrangian import DiscreteLagrangian, Layout, internal_integrand
 from .mesh import check_grid, uniform_grid
 from . import cache
-from .drivers import (Kernel, bucket, minimize_loop, pad_grid, pad_numpy, padded_context, run_python,
-                      stationary_loop)
+from .drivers import (_BASELINE_OPTIONS, Kernel, bucket, minimize_loop, pad_grid, pad_numpy, padded_context,
+                      run_python, stationary_loop)
 from .newton import Newton, lumped_mass
 from .steps import MinimizeStep, StationaryStep
 from .problem import Problem
@@ -938,7 +938,8 @@ def _end_check(layout, problem):
             value, grad_f = jax.value_and_grad(G)(f, df, xx, z, aux)
             return jnp.isfinite(value) & jnp.all(jnp.isfinite(grad_f))
 
-        return jax.jit(jax.vmap(finite, in_axes=(0, 0, 0, None, None)))
+        # Two points: compile time is all there is, so XLA's backend optimisation is off.
+        return jax.jit(jax.vmap(finite, in_axes=(0, 0, 0, None, None)), compiler_options=_BASELINE_OPTIONS)
 
     return cache.get(("end_check", layout.key(problem)), make)
 
