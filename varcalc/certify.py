@@ -40,6 +40,7 @@ import scipy.sparse as sp
 from jax import lax
 
 from . import cache
+from .drivers import _BASELINE_OPTIONS, BASELINE_MAX_NODES
 from .lagrangian import internal_integrand
 from .newton import bordered_solve, restrict
 
@@ -97,8 +98,8 @@ def certify(sol) -> Certificate:
     frozen = np.asarray(disc.fixed).copy()
     if lay.has_bound:  # obstacle contact is held: admissible variations keep it
         frozen |= (V <= disc.lower) | (V >= disc.upper)
-    D = _second_variation(disc)(jnp.asarray(V), jnp.asarray(z), jnp.asarray(x), aux, jnp.asarray(frozen))
-    D = jax.device_get(D)
+    # device_put, not jnp.asarray: jnp.asarray of a numpy array compiles a staging program per shape
+    D = _second_variation(disc)(V, jax.device_put(z), x, aux, frozen)
     n = x.size
     n_mult = lay.n_multipliers_global + int(np.sum(~frozen[lay.d_el:]))
     negative = int(D["negative"]) - n_mult
@@ -175,10 +176,36 @@ def _second_variation(disc):
     legendre = cache.get(("legendre", disc.layout.key(disc.problem)), lambda: _legendre_fn(disc))
 
     def run(V, z, x, aux, frozen):
+        # Everything on the bucket's N nodes (padded nodes frozen, padded cells copies of the first
+        # cell), so a new n in a known bucket compiles nothing; cut back to n on the host.
         D = kernel.derivatives(pad_numpy(V, N, 1), z, x_k, aux_k, n=n_kernel)
-        return _inertia(D, V, z, frozen, legendre(V, z, x, aux))
+        aux_p = dict(aux, **{key: pad_numpy(aux[key], N, 0) for key in ("mass", "w", "y")})
+        lam = legendre(*_padded_cells(V, x, N), z, aux_p)
+        D = jax.device_get(_inertia(D, pad_numpy(frozen, N, 1, True), z, lam))
+        return _cut(D, n)
 
     return run
+
+
+def _padded_cells(V, x, N):
+    """Left/right node values and abscissae of the n - 1 cells, padded to N - 1 cells with copies
+    of the first cell (so the integrand is never evaluated outside the domain)."""
+    V, x = np.asarray(V), np.asarray(x)
+    pad = N - x.size
+
+    def cells(a, first, last, axis):
+        a = np.take(a, np.arange(first, a.shape[axis] + last), axis=axis)
+        return np.concatenate([a, np.repeat(np.take(a, [0], axis=axis), pad, axis=axis)], axis=axis)
+
+    return cells(V, 0, -1, 1), cells(V, 1, 0, 1), cells(x, 0, -1, 0), cells(x, 1, 0, 0)
+
+
+def _cut(D, n):
+    """The padded second variation (numpy) cut back to the real ``n`` nodes."""
+    nodes = dict(g=D["g"][:, :n], diag=D["diag"][..., :n], upper=D["upper"][..., :n - 1],
+                 diag_full=D["diag_full"][..., :n], upper_full=D["upper_full"][..., :n - 1],
+                 pivots=D["pivots"][:n], legendre=D["legendre"][:n - 1], B=D["B"][:, :n])
+    return dict(D, **nodes)
 
 
 def _legendre_fn(disc):
@@ -211,26 +238,35 @@ def _legendre_fn(disc):
             Hm = Hm * (B - A)
         return jnp.linalg.eigvalsh(Hm)[0]
 
-    return jax.jit(lambda V, z, x, aux: jax.vmap(legendre_cell, in_axes=(1, 1, 0, 0, None, None))(
-        V[:, :-1], V[:, 1:], x[:-1], x[1:], z, aux))
+    # One small Hessian per cell: cheap to run, so compiled on the baseline tier (less compile).
+    return jax.jit(jax.vmap(legendre_cell, in_axes=(1, 1, 0, 0, None, None)), compiler_options=_BASELINE_OPTIONS)
 
 
-@jax.jit
-def _inertia(D, V, z, frozen, legendre):
-    """Generic: the restricted second variation, its inertia (bordered by z) and LDLᵀ pivots
-    (``D`` on nodes padded past the ``n`` of ``V``: cut back here)."""
-    n = V.shape[1]
-    D = dict(D, g=D["g"][:, :n], diag=D["diag"][..., :n], upper=D["upper"][..., :n - 1],
-             **({"B": D["B"][:, :n]} if "B" in D else {}))
+def _inertia_impl(D, frozen, z, legendre):
+    """Generic (compiled once per bucket, on the baseline tier as the Newton step is): the
+    restricted second variation, its inertia (bordered by z) and LDLᵀ pivots.  Frozen nodes
+    (Dirichlet, contact, and the bucket's padding) become identity rows: positive pivots, no
+    change to the count of negative ones."""
+    g = D["g"]
     diag, upper = restrict(D["diag"], D["upper"], frozen)
     k = z.shape[0]
-    B = jnp.where(frozen[:, :, None], 0.0, D["B"]) if k else jnp.zeros(V.shape + (0,), V.dtype)
-    C = D["C"] if k else jnp.zeros((0, 0), V.dtype)
-    _, _, _, _, negative = bordered_solve(diag, upper, jnp.zeros_like(V), B, jnp.zeros(k, V.dtype), C,
-                                          jnp.zeros((), V.dtype), None)
+    B = jnp.where(frozen[:, :, None], 0.0, D["B"]) if k else jnp.zeros(g.shape + (0,), g.dtype)
+    C = D["C"] if k else jnp.zeros((0, 0), g.dtype)
+    _, _, _, _, negative = bordered_solve(diag, upper, jnp.zeros_like(g), B, jnp.zeros(k, g.dtype), C,
+                                          jnp.zeros((), g.dtype), None)
     pivots = _pivots(diag, upper)
-    return dict(diag=diag, upper=upper, B=B, C=C, negative=negative, pivots=pivots, legendre=legendre,
+    return dict(g=g, diag=diag, upper=upper, B=B, C=C, negative=negative, pivots=pivots, legendre=legendre,
                 diag_full=D["diag"], upper_full=D["upper"])
+
+
+_inertia_optimised = jax.jit(_inertia_impl)
+_inertia_baseline = jax.jit(_inertia_impl, compiler_options=_BASELINE_OPTIONS)
+
+
+def _inertia(D, frozen, z, legendre):
+    """:func:`_inertia_impl`, compiled on the Newton step's tier for this size."""
+    small = frozen.shape[1] <= BASELINE_MAX_NODES
+    return (_inertia_baseline if small else _inertia_optimised)(D, frozen, z, legendre)
 
 
 def _pivots(diag, upper):

@@ -88,12 +88,18 @@ def load_problem_module(spec: str):
             raise SystemExit(f"varcalc: unknown problem {spec!r}; catalog: {', '.join(names)} "
                              "(or give a path to a .py file defining `problem`)")
         module = importlib.import_module(f"varcalc.problems.{spec}")
-    from .planar import PlanarProblem
     from .problem import Problem
 
-    if not isinstance(getattr(module, "problem", None), (Problem, PlanarProblem)):
+    if not isinstance(getattr(module, "problem", None), Problem) and not _is_planar(module):
         raise SystemExit(f"varcalc: {spec} must define `problem = vc.Problem(...)`")
     return module
+
+
+def _is_planar(holder) -> bool:
+    """Is ``holder.problem`` a 2-D :class:`~varcalc.PlanarProblem`?  Without importing the planar
+    layer when nothing has (a planar problem cannot exist before ``varcalc.planar`` is imported)."""
+    planar = sys.modules.get("varcalc.planar")
+    return planar is not None and isinstance(getattr(holder, "problem", None), planar.PlanarProblem)
 
 
 def solve_module(module, *, n=None, grading=None, grading_end=None, max_iter=None, verbose=False,
@@ -102,9 +108,10 @@ def solve_module(module, *, n=None, grading=None, grading_end=None, max_iter=Non
     refine to that relative tolerance (``vc.solve(problem, tol=...)``: h-refinement from ``n``
     nodes, or p-refinement from ``degree`` when it, or the module's degree, is above 1)."""
     from . import Newton, graded_grid, solve
-    from .planar import cli as planar
 
-    if planar.is_planar(module):  # 2-D problems (grading does not apply)
+    if _is_planar(module):  # 2-D problems (grading does not apply)
+        from .planar import cli as planar
+
         if tol is not None:
             raise ValueError("tol: refinement to a tolerance is for 1-D problems")
         return planar.solve_module(module, n=n, max_iter=max_iter, verbose=verbose)
@@ -155,9 +162,9 @@ def summary_lines(sol, elapsed, size: str, nodal_error) -> list[str]:
 def _report(sol, elapsed) -> str:
     import numpy as np
 
-    from .planar import PlanarProblem, cli as planar
+    if _is_planar(sol):
+        from .planar import cli as planar
 
-    if isinstance(sol.problem, PlanarProblem):
         return planar.report(sol, elapsed)
     lines = summary_lines(sol, elapsed, f"n = {sol.x.size} nodes",
                           lambda: f"  max nodal error vs exact extremal: {sol.error():.3e}")
@@ -218,9 +225,24 @@ def _use_file_backend():
     matplotlib.use("Agg")  # the CLI only writes files; no display needed
 
 
+def _import_pyplot_in_background():
+    """Import matplotlib's pyplot on a thread while the solve runs: XLA compiles (and loads
+    cached programs) without holding the GIL, so on two cores the ~0.3 s import is nearly free."""
+    import threading
+
+    def load():
+        import matplotlib.pyplot  # noqa: F401
+
+    thread = threading.Thread(target=load, name="varcalc-import-pyplot", daemon=True)
+    thread.start()
+    return thread
+
+
 def _cmd_solve(args) -> int:
     _enable_compilation_cache()
     _use_file_backend()
+    if not args.no_plot:
+        _import_pyplot_in_background()
     module = load_problem_module(args.problem)
     t0 = time.perf_counter()
     with _Ticker(f"solving {module.problem.name}"):

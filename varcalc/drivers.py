@@ -195,12 +195,15 @@ class Kernel:
     (static; None when ``x`` and ``aux`` are padded too) and the grid ``x`` and ``aux``; it computes
     on the first ``n`` nodes and pads what it returns to ``N`` nodes:
 
-    * ``derivatives(Vp, z, x, aux, n)``: dict as :meth:`DiscreteLagrangian.derivatives`;
-    * ``value(Vp, z, x, aux, n)``: ``L``;
-    * ``objective(Vp, z, x, aux, rows, mult_z, n)``: ``(J, (∂J/∂V, ∂J/∂z))`` with multipliers zeroed;
-    * ``merit_parts(Vp, z, x, aux, rows, mult_z, with_objective, n)``: see :func:`_merit_parts`.
+    * ``derivatives(Vp, z, x, aux, n)``: dict as :meth:`DiscreteLagrangian.derivatives` (``L``
+      included: what minimisation needs at the iterate and at each line-search trial point);
+    * ``kkt(Vp, z, x, aux, rows, mult_z, with_objective, n)``: ``derivatives`` with ``admissible``
+      and (``with_objective``) the objective's ``J_obj``, ``gJ_V``, ``gJ_z`` (``L`` with the
+      multipliers zeroed, and its gradient): all a KKT Newton iteration and its merit need.
 
-    Each is ``jax.jit``-ed, compiled on first use for each ``(n, N)``.
+    Each is ``jax.jit``-ed, compiled on first use for each ``(n, N)``; a solve uses one of them,
+    so one program is compiled per integrand (and bucket).  Evaluating the derivatives at trial
+    points costs little: a taken step's derivatives are the next iteration's.
     """
 
     def __init__(self, lag):
@@ -209,25 +212,24 @@ class Kernel:
         def derivatives(Vp, z, x, aux, n):
             return _padded_derivatives(lag.derivatives(Vp[:, :n], z, x, aux), Vp.shape[1])
 
-        def value(Vp, z, x, aux, n):
-            return lag.value(Vp[:, :n], z, x, aux)
-
         def objective(Vp, z, x, aux, rows, mult_z, n):
             J, (gV, gz) = _objective(lag, Vp[:, :n], z, x, aux, rows, mult_z)
             return J, (_pad_nodes(gV, Vp.shape[1], 1), gz)
 
-        def merit_parts(Vp, z, x, aux, rows, mult_z, with_objective, n):
-            J, g, gz, ok = _merit_parts(lag, Vp[:, :n], z, x, aux, rows, mult_z, with_objective)
-            return J, _pad_nodes(g, Vp.shape[1], 1), gz, ok
+        def kkt(Vp, z, x, aux, rows, mult_z, with_objective, n):
+            D = derivatives(Vp, z, x, aux, n)
+            D["admissible"] = lag.admissible(z)
+            if with_objective:
+                J, (gJ_V, gJ_z) = objective(Vp, z, x, aux, rows, mult_z, n)
+                D.update(J_obj=J, gJ_V=gJ_V, gJ_z=gJ_z)
+            return D
 
         self.derivatives = jax.jit(derivatives, static_argnames="n")
-        self.value = jax.jit(value, static_argnames="n")
-        self.objective = jax.jit(objective, static_argnames="n")
-        self.merit_parts = jax.jit(merit_parts, static_argnames=("with_objective", "n"))
+        self.kkt = jax.jit(kkt, static_argnames=("with_objective", "n"))
 
     def compiled(self) -> int:
         """Compiled derivative programs held (one per shape)."""
-        return self.derivatives._cache_size()
+        return self.derivatives._cache_size() + self.kkt._cache_size()
 
 
 # -- Python loop: generic pieces compiled once, the kernel per integrand -----------------------
@@ -242,15 +244,19 @@ class GenericStep:
         self.plan = jit(step.plan)
         self.trial = jit(step.trial)
         self.finish = jit(step.finish)
+        # check: the merit at a trial point, whether to go on backtracking, and whether (and at
+        # which length) the step would be taken if the search stopped here.
         if isinstance(step, MinimizeStep):
             def check(P, a, V, L_at_V, n, ctx):
                 value = step.merit(P, V, L_at_V, ctx)
-                return value, step.ls_continue(P, a, value, n, ctx)
+                take, alpha, _ = step.taken(P, a, value, n, ctx)
+                return value, step.ls_continue(P, a, value, n, ctx), take, alpha
             self.next_point = jit(step.next_point)
         else:
             def check(P, a, parts, n, ctx):
                 value = step.merit(P, parts, ctx)
-                return value, step.ls_continue(P, a, value, n, ctx)
+                take, alpha, _ = step.taken(P, a, value, n, ctx)
+                return value, step.ls_continue(P, a, value, n, ctx), take, alpha
         self.check = jit(check)
 
 
@@ -293,9 +299,12 @@ def run_python(step, kernel: Kernel, V0, z0, x, aux, ctx, *, n_kernel=None):
     the padded cells with ``aux["cells"]``), or at the real size with ``n_kernel = n`` (a kernel
     compiled per ``n``, which cuts the unknowns to ``n`` nodes).
 
-    Per iteration: the kernel's derivatives (and, for SQP, the objective's gradient), the generic
-    plan, then per line-search trial the generic trial point, the kernel's value or merit terms and
-    the generic Armijo test, then the generic finish.  One host sync per trial.
+    The integrand is evaluated by one compiled program, the kernel's derivatives (``kkt`` with
+    multipliers), at the iterate and at each line-search trial point: the derivatives at the
+    accepted trial point are the next iteration's, so a full Newton step costs one evaluation, as
+    it would with a separate value program, and only one program per integrand is compiled.
+    Per iteration: the generic plan, then per trial the generic trial point, the kernel and the
+    generic Armijo test (one host sync), then the generic finish.
     """
     G = generic_step(step, V0.shape[1])
     stationary = isinstance(step, StationaryStep)
@@ -304,22 +313,25 @@ def run_python(step, kernel: Kernel, V0, z0, x, aux, ctx, *, n_kernel=None):
     if stationary:
         ctx = dict(ctx, **step.mask_context(V0.shape[0], z0.shape[0]))
     V0, z0, x, aux, ctx = jax.device_put((V0, z0, x, aux, ctx))
+    no_z = jax.device_put(np.zeros(0, V0.dtype))  # device_put: no compile (jnp.zeros compiles)
     if stationary:
         rows, mult_z = ctx["rows"], ctx["mult_z"]
+        derivatives = lambda V, z: kernel.kkt(V, z, x, aux, rows, mult_z, with_objective=step.minimize, n=nk)
         s = G.init(V0, z0, ctx)
     else:
-        z_empty = jnp.zeros(0, V0.dtype)
+        z0 = no_z
+        derivatives = lambda V, z: kernel.derivatives(V, z, x, aux, n=nk)
         s = G.init(V0, ctx)
+    D = derivatives(s["U"], s["z"] if stationary else z0)
     while True:
         k, done = (int(v) for v in jax.device_get((s["k"], s["done"])))
         if done or k > step.max_iter:
             break
         if stationary:
-            U, z = s["U"], s["z"]
-            objective = kernel.objective(U, z, x, aux, rows, mult_z, n=nk) if step.minimize else None
-            P = G.plan(s, kernel.derivatives(U, z, x, aux, n=nk), objective, ctx)
+            objective = (D["J_obj"], (D["gJ_V"], D["gJ_z"])) if step.minimize else None
+            P = G.plan(s, D, objective, ctx)
         else:
-            P = G.plan(s, kernel.derivatives(s["U"], z_empty, x, aux, n=nk), ctx)
+            P = G.plan(s, D, ctx)
         a = float(P["a_first"]) if getattr(step, "bounds", False) else 1.0
         m = 0  # trials made
         while True:
@@ -328,17 +340,29 @@ def run_python(step, kernel: Kernel, V0, z0, x, aux, ctx, *, n_kernel=None):
             m += 1
             if stationary:
                 V, zz = G.trial(P, f64(a), ctx)
-                parts = kernel.merit_parts(V, zz, x, aux, rows, mult_z, with_objective=step.minimize, n=nk)
-                merit, more = G.check(P, f64(a), parts, np.int32(m), ctx)
+                D_trial = derivatives(V, zz)
+                parts = (D_trial["J_obj"] if step.minimize else 0.0, D_trial["g"],
+                         D_trial.get("gz", no_z), D_trial["admissible"])
+                merit, more, take, alpha = G.check(P, f64(a), parts, np.int32(m), ctx)
             else:
-                V = G.trial(P, f64(a), ctx)
-                merit, more = G.check(P, f64(a), V, kernel.value(V, z_empty, x, aux, n=nk), np.int32(m), ctx)
+                V, zz = G.trial(P, f64(a), ctx), z0
+                D_trial = derivatives(V, zz)
+                merit, more, take, alpha = G.check(P, f64(a), V, D_trial["L"], np.int32(m), ctx)
             if not bool(more):
                 break
+        take, alpha = jax.device_get((take, alpha))
+        moved_to_trial = bool(take) and float(alpha) == a  # else: not taken, or taken whole (SQP's first)
         L_next = None
         if not stationary and step.bounds:
-            L_next = kernel.value(G.next_point(P, f64(a), merit, np.int32(m), ctx), z_empty, x, aux, n=nk)
+            L_next = (D_trial if moved_to_trial else D)["L"]
         s = G.finish(s, P, f64(a), merit, np.int32(m), L_next, ctx)
+        if moved_to_trial:
+            # The new iterate is the trial point: keep its derivatives (and the very arrays they
+            # were evaluated at, which the finish recomputes identically up to rounding).
+            D = D_trial
+            s = dict(s, U=V, **({"z": zz} if stationary else {}))
+        elif bool(take):
+            D = derivatives(s["U"], s.get("z", z0))
     return jax.device_get(s)
 
 

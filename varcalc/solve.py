@@ -23,8 +23,8 @@ from .implicit import TracedSolution, implicit_solver, is_traced
 from .lagrangian import DiscreteLagrangian, Layout, internal_integrand
 from .mesh import check_grid, uniform_grid
 from . import cache
-from .drivers import (Kernel, bucket, minimize_loop, pad_grid, pad_numpy, padded_context, run_python,
-                      stationary_loop)
+from .drivers import (_BASELINE_OPTIONS, Kernel, bucket, minimize_loop, pad_grid, pad_numpy, padded_context,
+                      run_python, stationary_loop)
 from .newton import Newton, lumped_mass
 from .steps import MinimizeStep, StationaryStep
 from .problem import Problem
@@ -488,8 +488,10 @@ class _Discretization:
         return dict(
             p=self.params,
             c=np.array([c.value for c in problem.integrals], dtype=np.float64),
-            sign=-1.0 if self.mode == "maximize" else 1.0,
-            a=float(a), b=float(b), length=float(self.x[-1] - self.x[0]),
+            # numpy scalars, not Python floats: strongly typed, so every caller (solve, certificate,
+            # tangent rule) hits the same compiled kernel
+            sign=np.float64(-1.0 if self.mode == "maximize" else 1.0),
+            a=np.float64(a), b=np.float64(b), length=np.float64(self.x[-1] - self.x[0]),
             mass=mass, w=self.data_w, y=self.data_y,
         )
 
@@ -810,7 +812,7 @@ def _diagnose_integrals(problem, disc, sol):
 
 
 def _require_float64():
-    if jnp.zeros(()).dtype != jnp.float64:
+    if not jax.config.jax_enable_x64:  # (a config read: jnp.zeros(()) here would compile a program)
         raise RuntimeError(
             "varcalc needs float64 but JAX's x64 mode is off (jax_enable_x64 was disabled after "
             "importing varcalc). Re-enable it with jax.config.update('jax_enable_x64', True)."
@@ -905,7 +907,7 @@ def _detect_singular_ends(disc) -> tuple[str, ...]:
     df = np.stack([(U0[j] - U0[i]) / (x[j] - x[i]) for i, j in idx])
     xe = np.array([x[i] for i, _ in idx])
     check = _end_check(disc.layout, disc.problem)
-    ok = np.asarray(check(f, df, xe, jnp.asarray(disc.z0), disc.aux()))
+    ok = np.asarray(check(f, df, xe, jax.device_put(disc.z0), disc.aux()))
     return tuple(e for e, good in zip(ends, ok) if not good)
 
 
@@ -936,7 +938,8 @@ def _end_check(layout, problem):
             value, grad_f = jax.value_and_grad(G)(f, df, xx, z, aux)
             return jnp.isfinite(value) & jnp.all(jnp.isfinite(grad_f))
 
-        return jax.jit(jax.vmap(finite, in_axes=(0, 0, 0, None, None)))
+        # Two points: compile time is all there is, so XLA's backend optimisation is off.
+        return jax.jit(jax.vmap(finite, in_axes=(0, 0, 0, None, None)), compiler_options=_BASELINE_OPTIONS)
 
     return cache.get(("end_check", layout.key(problem)), make)
 

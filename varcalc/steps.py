@@ -235,6 +235,11 @@ class MinimizeStep:
         take = P["finite"] & P["factor_ok"] & ls_ok
         return take & (P["converged"] | (P["k"] < self.max_iter)), ls_ok  # no step past the budget
 
+    def taken(self, P, alpha, J_new, n_ls, ctx):
+        """``(take, alpha, ls_ok)``: is the step taken, at which length, and did the line search succeed."""
+        take, ls_ok = self._take(P, alpha, J_new, n_ls, ctx)
+        return take, alpha, ls_ok
+
     def next_point(self, P, alpha, J_new, n_ls, ctx):
         """The next iterate (``U`` when the step is not taken)."""
         xp = self.xp
@@ -419,15 +424,20 @@ class StationaryStep:
     def ls_continue(self, P, a, phi_new, n, ctx):
         return (n == 0) | (~self.accept(P, a, phi_new, n, ctx) & (n <= self.max_backtracks))
 
+    def taken(self, P, alpha, phi_new, n_ls, ctx):
+        """``(take, alpha, ls_ok)``: is the step taken, at which length (a multiplier estimate is
+        taken whole), and did the line search succeed."""
+        ls_ok = self.accept(P, alpha, phi_new, n_ls, ctx)
+        if self.has_multipliers:
+            ls_ok = ls_ok | P["first"]
+            alpha = jnp.where(P["first"], 1.0, alpha)
+        take = P["finite"] & P["factor_ok"] & ls_ok & (P["converged"] | (P["k"] < self.max_iter))
+        return take, alpha, ls_ok
+
     def finish(self, s, P, alpha, phi_new, n_ls, L_next, ctx):
         k = P["k"]
-        ls_ok = self.accept(P, alpha, phi_new, n_ls, ctx)
-        first = P["first"]
-        if self.has_multipliers:  # the multiplier estimate is taken whole
-            ls_ok = ls_ok | first
-            alpha = jnp.where(first, 1.0, alpha)
+        take, alpha, ls_ok = self.taken(P, alpha, phi_new, n_ls, ctx)
         finite, factor_ok = P["finite"], P["factor_ok"]
-        take = finite & factor_ok & ls_ok & (P["converged"] | (k < self.max_iter))
         status = jnp.select(
             [P["converged"], ~finite, ~factor_ok, ~ls_ok],
             [int(Status.SUCCESS), int(Status.NONFINITE), int(Status.NOT_FACTORIZABLE),
