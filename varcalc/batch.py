@@ -398,7 +398,7 @@ def _union_singular_ends(disc, U0, aux, batched):
     f = np.stack([U0[:, i] for i, _ in idx], axis=1)  # (B, E, m)
     df = np.stack([(U0[:, j] - U0[:, i]) / (x[j] - x[i]) for i, j in idx], axis=1)
     xe = np.array([x[i] for i, _ in idx])
-    check = _S._end_check(disc.layout, problem)
+    check = _S._end_check(disc.layout, problem, nested=True)
     key = ("ends", check, batched, tuple(sorted(aux)))
     aux_axes = {k: (0 if k in batched else None) for k in aux}
     fn = cache.get(key, lambda: jax.jit(jax.vmap(check, in_axes=(0, 0, None, None, aux_axes))))

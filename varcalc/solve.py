@@ -929,8 +929,11 @@ def _check_guess_finite(disc: _Discretization):
 
 # -- compiled pieces, cached per integrand and structure in varcalc.cache (jit adds one entry per
 # shape) ---------------------------------------------------------------------------------------
-def _end_check(layout, problem):
-    """Jitted: are G̃ and ∂G̃/∂f finite at each (f, df, x)?  One compile instead of eager ops."""
+def _end_check(layout, problem, *, nested=False):
+    """Are G̃ and ∂G̃/∂f finite at each (f, df, x)?  Jitted (one compile instead of eager ops) on
+    the baseline tier: two points, so compile time is all there is.  ``nested=True``: the plain
+    vmapped function, for use inside another transformation (JAX refuses compiler options on a
+    nested jit)."""
     def make():
         G = DiscreteFunctional(internal_integrand(problem, layout), problem.is_vector, ())._G
 
@@ -938,10 +941,10 @@ def _end_check(layout, problem):
             value, grad_f = jax.value_and_grad(G)(f, df, xx, z, aux)
             return jnp.isfinite(value) & jnp.all(jnp.isfinite(grad_f))
 
-        # Two points: compile time is all there is, so XLA's backend optimisation is off.
-        return jax.jit(jax.vmap(finite, in_axes=(0, 0, 0, None, None)), compiler_options=_BASELINE_OPTIONS)
+        check = jax.vmap(finite, in_axes=(0, 0, 0, None, None))
+        return check if nested else jax.jit(check, compiler_options=_BASELINE_OPTIONS)
 
-    return cache.get(("end_check", layout.key(problem)), make)
+    return cache.get(("end_check", nested, layout.key(problem)), make)
 
 
 def kernel_inputs(disc, N, x=None, aux=None):
