@@ -86,6 +86,12 @@ class Element:
             out[b.rule_name] = out.get(b.rule_name, 0) + b.size
         return out
 
+    def midpoint_jets(self, v0, v1, h, m):
+        """``[f, f'[, f'']]`` at a cell's midpoint from its end nodes' unknowns (the certificate's
+        Legendre check): the linear interpolant's by default."""
+        f0, f1 = v0[:m], v1[:m]
+        return [0.5 * (f0 + f1), (f1 - f0) / h]
+
     def mass_rows(self, m, mass, x_grid, end_map=None):
         """The lumped mass of the element rows, ``(n, d_el)`` (the certificate's pencil)."""
         out = np.zeros((np.shape(x_grid)[0], self.rows(m)))

@@ -34,5 +34,10 @@ class Hermite3(Element):
                 S0[node] = bc[key]
         return [S0.T]
 
+    def midpoint_jets(self, v0, v1, h, m):
+        """The cubic Hermite interpolant at the midpoint: ``[f, f', f'']``."""
+        f0, f1, s0, s1 = v0[:m], v1[:m], v0[m:2 * m], v1[m:2 * m]
+        return [0.5 * (f0 + f1) + h * (s0 - s1) / 8, 1.5 * (f1 - f0) / h - (s0 + s1) / 4, (s1 - s0) / h]
+
     def quadrature_summary(self, disc):
         return {"gauss4 (Hermite)": disc.x.size - 1}
