@@ -3,7 +3,9 @@
 Data flow::
 
     Problem ─► grid (mesh.py) ─► quadrature groups (quadrature.py)
-            ─► DiscreteLagrangian (lagrangian.py: elements from functional.py + side conditions)
+            ─► DiscreteLagrangian (lagrangian.py: the element object of families/ — P1, Hermite3,
+               Lagrange(p) — and the side-condition objects of sides/, each refusing what it does
+               not support and finishing its part of the discretization)
             ─► compiled Newton loop (newton.py, cached per problem structure and shapes) ─► Solution
 
 Input is validated here before anything is traced: grid, guess, what the integrand returns, and
