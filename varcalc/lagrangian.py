@@ -80,7 +80,7 @@ class Layout:
         self.free_end = bool(self.curve_ends)  # the grid is the reference interval ξ ∈ [0, 1]
         self.has_params = problem.params is not None
         self.has_data = any(s.kind == "Data" for s in self.sides)
-        self.has_bound = any(s.kind == "Bound" for s in self.sides)
+        self.has_bound = any(s.box for s in self.sides)  # the minimising step keeps a box
 
     @property
     def multiplier_mask(self):

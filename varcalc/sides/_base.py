@@ -15,7 +15,8 @@ class Side:
       (lower first; Integral multipliers are ``z[:k_int]``, free ends come last);
     * capabilities: ``orders`` (problem orders), ``scalar_only``, ``modes`` (``None``: all),
       ``elements`` (element family names, ``None``: all), ``max_count``, ``excludes`` (kinds it is
-      not combined with), ``adds_unknowns`` (it has rows or ``z`` entries, i.e. it needs the KKT step);
+      not combined with), ``adds_unknowns`` (it has rows or ``z`` entries, i.e. it needs the KKT step),
+      ``box`` (it bounds the values: the minimising step's box, ``disc.lower``/``disc.upper``);
     * the terms it contributes to ``L(V, z)`` (:mod:`varcalc.lagrangian`): ``integrand`` (a term of
       ``G̃`` at every quadrature point), ``nodal`` (a term ``N_i`` at every node), ``point`` (a term at
       one node: an end), ``free_end`` (its ``z`` holds an end's abscissa: the grid is ``ξ ∈ [0, 1]``).
@@ -35,6 +36,7 @@ class Side:
     max_count: int | None = None
     excludes: tuple = ()
     adds_unknowns = False
+    box = False
     integrand = nodal = point = free_end = False
 
     def __init__(self, con, end: str | None = None):

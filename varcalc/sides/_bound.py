@@ -18,6 +18,7 @@ class BoundSide(Side):
     max_count = 1
     modes = ("minimize", "maximize")
     elements = ("P1",)
+    box = True
 
     def key(self):
         return (self.kind, None)
