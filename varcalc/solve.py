@@ -23,6 +23,7 @@ import numpy as np
 from .functional import DiscreteFunctional
 from .implicit import TracedSolution, implicit_solver, is_traced
 from .families import element_for
+from .families._base import QUADRATURES
 from .lagrangian import DiscreteLagrangian, Layout, internal_integrand
 from .mesh import check_grid, uniform_grid
 from . import cache
@@ -32,13 +33,13 @@ from .newton import Newton, lumped_mass
 from .steps import MinimizeStep, StationaryStep
 from .problem import Problem
 from .sides import sides_for
-from .quadrature import CellBlock, assign_rules
+from .quadrature import CellBlock
 from .solution import Solution
 
 __all__ = ["solve", "discretize"]
 
 
-_QUADRATURES = ("auto", "midpoint", "accurate")
+_QUADRATURES = QUADRATURES  # ("auto", "midpoint", "accurate"); each element family says which apply
 
 
 def solve(problem: Problem, n: int | None = None, *, grid=None, guess=None,

@@ -156,7 +156,7 @@ class Side:
         if not self.rows:
             return []
         n = disc.x.size
-        if coarse is None:
+        if coarse is None or self.name not in coarse.multipliers:
             return [np.zeros((self.rows, n))]
         return [np.reshape(disc.from_coarse(coarse, coarse.multipliers[self.name]), (n, self.rows)).T]
 
