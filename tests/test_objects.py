@@ -234,3 +234,27 @@ def test_unregistered_constraint_is_refused():
 
 def test_element_base_declares_nothing_by_default():
     assert not Element.serves(1, 1) and Element.refusal(1, 1) is None
+
+
+def test_side_reports_match_the_solution():
+    # Each built-in side's report() gives the multipliers that Solution reports (built there per kind).
+    G = lambda f, df, x: 0.5 * df**2
+    problems = [
+        vc.Problem(G, (0.0, 1.0), bc={"left": 0.0, "right": 0.0},
+                   constraints=[vc.Integral(lambda f, df, x: f, 0.1, name="area")]),
+        vc.Problem(lambda f, df, x: 0.5 * jnp.sum(df**2), (0.0, 1.0), bc={"left": [1.0, 0.0], "right": [0.0, 1.0]},
+                   constraints=[vc.Pointwise(lambda f, x: jnp.sum(f**2) - 1.0, name="circle")]),
+        vc.Problem(lambda f, df, x: 0.5 * df**2 + 0.5 * f**2, (0.0, 1.0), bc={"left": 1.0},
+                   right_end=vc.OnCurve(lambda x, f: x - 1.0 + 0.1 * f)),
+    ]
+    guesses = [None, lambda x: np.stack([np.cos(np.pi * x / 2), np.sin(np.pi * x / 2)], axis=1), None]
+    for p, guess in zip(problems, guesses):
+        sol = vc.solve(p, n=17, guess=guess)
+        assert sol.converged, sol.message
+        report = _report(sol)
+        assert set(report) == set(sol.multipliers)
+        for name, value in report.items():
+            np.testing.assert_allclose(value, sol.multipliers[name], rtol=0, atol=1e-14)
+    # the area constraint's multiplier: f'' = λ, f = λ x (x - 1) / 2, ∫ f = -λ / 12 = 0.1: λ = -1.2 (O(h²))
+    coarse, fine = (abs(_report(vc.solve(problems[0], n=n))["area"] + 1.2) for n in (17, 33))
+    assert fine < 1e-2 and 3.5 < coarse / fine < 4.5
