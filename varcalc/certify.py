@@ -215,13 +215,7 @@ def _legendre_fn(disc):
 
     def legendre_cell(v0, v1, x0, x1, z, aux):
         """Smallest eigenvalue of the Hessian of G̃ in the highest derivative, mid-cell."""
-        h = x1 - x0
-        f0, f1 = v0[:lay.m], v1[:lay.m]
-        if lay.order == 1:
-            jets = [0.5 * (f0 + f1), (f1 - f0) / h]
-        else:  # the cubic Hermite interpolant at the midpoint
-            s0, s1 = v0[lay.m:2 * lay.m], v1[lay.m:2 * lay.m]
-            jets = [0.5 * (f0 + f1) + h * (s0 - s1) / 8, 1.5 * (f1 - f0) / h - (s0 + s1) / 4, (s1 - s0) / h]
+        jets = lay.element.midpoint_jets(v0, v1, x1 - x0, lay.m)  # (f, f'[, f'']) mid-cell
         if not vector:
             jets = [j[0] for j in jets]
         top = len(jets) - 1
@@ -231,9 +225,9 @@ def _legendre_fn(disc):
             return G(*args, 0.5 * (x0 + x1), z, aux)
 
         Hm = jnp.atleast_2d(jax.hessian(of_top)(jets[top]))
-        if lay.end_powers != (1, 1):  # G̃ = φ' G(f, f_s/φ'): ∂²G̃/∂f_s² = G_f′f′ / φ'(s)
+        if lay.element.mapped:  # G̃ = φ' G(f, f_s/φ'): ∂²G̃/∂f_s² = G_f′f′ / φ'(s)
             Hm = Hm * lay.end_map(aux).dx_ds(0.5 * (x0 + x1))
-        elif lay.free_end and lay.order == 1:  # G̃ = T G(f, f_ξ/T, ·): ∂²G̃/∂f_ξ² = G_f′f′ / T
+        elif lay.free_end and top == 1:  # G̃ = T G(f, f_ξ/T, ·): ∂²G̃/∂f_ξ² = G_f′f′ / T
             A, B = lay.ends(z, aux)
             Hm = Hm * (B - A)
         return jnp.linalg.eigvalsh(Hm)[0]
@@ -322,22 +316,8 @@ def _smallest_eigenpairs(D, frozen, lay, mass, nev, dimension, x_grid, end_map=N
     d, n = frozen.shape
     k = K.shape[0] - d * n
     m_diag = np.zeros((n, d))
-    if lay.degree == 1:
-        m_diag[:, : lay.m] = np.asarray(mass)[:, None]
-    else:  # GLL-lumped mass: block i = [f_i, interior values of cell i]; the last block's are dummies
-        from .elements import gll_nodes, gll_weights
-
-        w = gll_weights(lay.degree)
-        h = np.diff(x_grid)
-        hw = h[:, None] * w[None, :]  # (n-1, p+1): each cell's GLL weights
-        if end_map is not None:  # x_grid is s, x = φ(s): dx = φ'(s) ds at the GLL nodes
-            hw = hw * end_map.dx_ds(x_grid[:-1, None] + gll_nodes(lay.degree)[None, :] * h[:, None])
-        node = np.zeros(n)
-        node[:-1] += hw[:, 0]
-        node[1:] += hw[:, -1]
-        m_diag[:, : lay.m] = node[:, None]
-        # (n-1, (p-1) m): each interior node's weight once per component, as the rows are laid out.
-        m_diag[:-1, lay.m: lay.m * lay.degree] = hw[:, 1:-1].repeat(lay.m, axis=1)
+    # The element's lumped mass on its rows (GLL weights for Lagrange elements).
+    m_diag[:, :lay.d_el] = lay.element.mass_rows(lay.m, mass, x_grid, end_map)
     # Slopes (order 2) and multipliers carry no mass: the pencil eliminates them.
     m_full = np.concatenate([m_diag.ravel(), np.zeros(k)])
     Kr = K[keep][:, keep].tocsc()
@@ -416,7 +396,7 @@ def _conjugate_point(D, frozen, lay, x, problem, grid=None, end_map=None):
         ratio = P[j, 0, 0] / u if u != 0 else np.inf
         t = 1.0 / (1.0 + ratio) if np.isfinite(ratio) and 1.0 + ratio > 0 else 0.5
         return float(x[j] + h * min(max(t, 0.0), 1.0)), kind
-    if lay.order == 1 and lay.d == lay.m * lay.degree:  # Lagrange elements (degree >= 1), no multipliers
+    if lay.order == 1 and lay.d == lay.d_el:  # Lagrange elements (degree >= 1), no multipliers
         grid = np.asarray(x if grid is None else grid)
         at = _jacobi_field_zero(D, frozen, lay, grid, j, "left" in problem.bc)
         if at is not None:

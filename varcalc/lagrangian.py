@@ -17,6 +17,11 @@ of the nodal unknowns ``V`` (shape ``(d, n)``) and a few global unknowns ``z`` (
   ``μ_i`` are extra rows of ``V`` (so its Hessian stays block tridiagonal, with indefinite blocks).
 * ``E``: ``μ φ(B, f_last)`` (``μ φ(A, f_first)``) for an end on the curve :class:`~varcalc.OnCurve`.
 
+Each term comes from an object: the cells' part from the element (:mod:`varcalc.families`:
+``P1``, ``Hermite3``, ``Lagrange(p)`` with its end map), the others from the side conditions
+(:mod:`varcalc.sides`: ``Side.in_integrand``/``constant`` in ``G̃``, ``at_node`` in ``N_i``,
+``at_point`` in ``E``); :class:`DiscreteLagrangian` sums them, with no branch per kind.
+
 A node's unknowns ``V[:, i]`` are ``[f_i (m)][, f'_i (m) for order 2][, μ_i (r)]``.  The
 derivatives are the gradient ``(d, n)``, the block-tridiagonal Hessian in ``V``, and the
 bordering ``∂²L/∂V∂z`` ``(d, n, k)`` and ``∂²L/∂z²`` ``(k, k)``: the KKT matrix of the Newton
@@ -32,46 +37,67 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .functional import DiscreteFunctional, HermiteFunctional, mask_cells, zero_padded
+from .families import element_for
+from .functional import mask_cells, zero_padded
+from .sides import sides_for
 
 __all__ = ["Layout", "DiscreteLagrangian"]
 
 
 class Layout:
-    """Sizes and structure of the unknowns of a problem (static: part of the compile key)."""
+    """Sizes and structure of the unknowns of a problem (static: part of the compile key).
 
-    def __init__(self, problem, degree: int = 1, end_powers=(1, 1)):
+    Asks the element (:mod:`varcalc.families`) for its rows per node and its compile key, and the
+    side conditions (:mod:`varcalc.sides`) for theirs; assigns each side its rows of ``V`` (after
+    the element's) and its entries of ``z`` (in the order of their ``rank``)."""
+
+    def __init__(self, problem, degree: int = 1, end_powers=(1, 1), element=None):
         self.m = problem.components
         self.shape = problem.shape
         self.order = problem.order
-        # Polynomial degree of Lagrange elements (order 1): p > 1 adds the p - 1 interior GLL values
-        # of the cell to the right of each node (varcalc.elements).
-        self.degree = int(degree)
-        self.d_el = self.m * problem.order * self.degree  # element unknowns per node
-        # Singular ends mapped away (varcalc.endmap, degree > 1): x - a ∝ s^k; (1, 1) = no map.
-        self.end_powers = tuple(int(k) for k in end_powers)
-        # Output shape of each Pointwise g: () or (r,) (probed once, here).
-        self.pointwise_shapes = tuple(_pointwise_shape(c, problem) for c in problem.pointwise)
-        self.pointwise_sizes = tuple(int(np.prod(sh, dtype=int)) for sh in self.pointwise_shapes)
-        self.r = sum(self.pointwise_sizes)
-        self.d = self.d_el + self.r
-        self.k_int = len(problem.integrals)
+        self.element = element_for(problem.order, degree, end_powers) if element is None else element
+        self.degree = self.element.degree
+        self.end_powers = self.element.end_powers
+        self.d_el = self.element.rows(self.m)  # element unknowns per node
+        sides = sides_for(problem)
+        for s in sides:
+            s.prepare(problem)
+        self.sides = tuple(sorted(sides, key=lambda s: s.rank))  # stable: the problem's order within a rank
+        row, k = self.d_el, 0
+        for s in self.sides:
+            s.row0, s.z0 = row, k
+            row, k = row + s.rows, k + len(s.z)
+            s.bind(self)
+        self.d, self.k = row, k
+        self.r = self.d - self.d_el
+        pointwise = [s for s in self.sides if s.kind == "Pointwise"]
+        self.pointwise_shapes = tuple(s.shape for s in pointwise)
+        self.pointwise_sizes = tuple(s.rows for s in pointwise)
+        self.k_int = sum(len(s.z) for s in self.sides if s.kind == "Integral")
         # Ends on curves: each adds its abscissa and a multiplier to z, after the integrals.
-        self.curve_ends = tuple(e for e in ("left", "right") if problem.end_curve(e) is not None)
+        self._curves = {s.end: s for s in self.sides if s.free_end}
+        self.curve_ends = tuple(e for e in ("left", "right") if e in self._curves)
         self.free_end = bool(self.curve_ends)  # the grid is the reference interval ξ ∈ [0, 1]
-        self.k = self.k_int + 2 * len(self.curve_ends)
         self.has_params = problem.params is not None
-        self.has_data = problem.data is not None
-        self.has_bound = problem.bound is not None
+        self.has_data = any(s.kind == "Data" for s in self.sides)
+        self.has_bound = any(s.box for s in self.sides)  # the minimising step keeps a box
+
+    @property
+    def multiplier_mask(self):
+        """``(k,)`` bool: which global unknowns are multipliers (not a free end's abscissa)."""
+        out = []
+        for s in self.sides:
+            out.extend(s.z)
+        return np.array(out, dtype=bool)
 
     @property
     def n_multipliers_global(self):
         """Global unknowns that are multipliers (all but the free end's length)."""
-        return self.k_int + len(self.curve_ends)
+        return int(np.sum(self.multiplier_mask))
 
     def end_index(self, end):
         """Index in ``z`` of the abscissa of a free ``end``; its multiplier follows it."""
-        return self.k_int + 2 * self.curve_ends.index(end)
+        return self._curves[end].z0
 
     def ends(self, z, aux):
         """The physical ends ``(A, B)``: unknowns for ends on curves, else the domain's."""
@@ -81,71 +107,41 @@ class Layout:
 
     def key(self, problem):
         """Hashable structure: functions by identity, sizes — not values."""
-        funs = tuple((type(c).__name__, getattr(c, "fun", None)) for c in problem.constraints)
-        ends = tuple(getattr(problem.end_curve(e), "fun", None) for e in ("left", "right"))
-        key = (problem.integrand, self.shape, problem.is_vector, self.order, self.has_params,
-               funs, ends, self.has_data)
-        if self.degree == 1:
-            return key
-        return key + (("degree", self.degree),) + ((("end_powers", self.end_powers),)
-                                                    if self.end_powers != (1, 1) else ())
+        sides = tuple(s.key() for s in self.sides)
+        return (problem.integrand, self.shape, problem.is_vector, self.order, self.has_params,
+                sides) + self.element.key()
 
     def end_map(self, aux):
         """The :class:`~varcalc.endmap.EndMap` on ``[aux["a"], aux["b"]]``, or None."""
-        if self.end_powers == (1, 1):
-            return None
-        from .endmap import EndMap
-        return EndMap(self.end_powers, aux["a"], aux["b"])
-
-
-def _pointwise_shape(constraint, problem):
-    """Output shape of a Pointwise constraint's ``g``, ``()`` or ``(r,)`` (probed with eval_shape)."""
-    f = jax.ShapeDtypeStruct(problem.shape, jnp.float64)
-    x = jax.ShapeDtypeStruct((), jnp.float64)
-    try:
-        out = jax.eval_shape(constraint.fun, f, x)
-    except Exception as exc:
-        raise TypeError(f"Pointwise {constraint.name!r}: calling g(f, x) with f of shape {problem.shape} "
-                        f"raised {type(exc).__name__}: {exc}") from exc
-    if not hasattr(out, "shape") or len(out.shape) > 1:
-        raise ValueError(f"Pointwise {constraint.name!r}: g(f, x) must return a scalar or a 1-D array, "
-                         f"got {getattr(out, 'shape', type(out).__name__)}")
-    r = int(np.prod(out.shape, dtype=int))
-    if r >= problem.components:
-        raise ValueError(
-            f"Pointwise {constraint.name!r}: g imposes {r} equations on an unknown with only "
-            f"{problem.components} components, which fixes f entirely; a pointwise constraint needs "
-            "fewer equations than components")
-    return tuple(out.shape)
+        return self.element.end_map(aux)
 
 
 def internal_integrand(problem, layout):
     """``G̃(f, df, [d2f,] x, z, aux)`` as described in the module docstring."""
     G, shape, vector = problem.integrand, problem.shape, problem.is_vector
-    integrals = [c.fun for c in problem.integrals]
-    k_int, free_end, has_params = layout.k_int, layout.free_end, layout.has_params
-    mapped = layout.end_powers != (1, 1)
+    integrals = [s for s in layout.sides if s.integrand]
+    free_end, has_params, element = layout.free_end, layout.has_params, layout.element
     as_shape = (lambda a: jnp.reshape(a, shape)) if vector else (lambda a: a)
 
     def assemble(jets, x, z, aux):
+        T = None
         if free_end:
             A, B = layout.ends(z, aux)
             T = B - A
             x = A + T * x
             jets = (jets[0], jets[1] / T) + jets[2:]
-        elif mapped:  # x = φ(s): f' = f_s / φ'(s), dx = φ'(s) ds (order 1 only)
-            end_map = layout.end_map(aux)
-            T = end_map.dx_ds(x)
-            x = end_map.x_of_s(x)
-            jets = (jets[0], jets[1] / T)
+        else:  # the element's own change of variable (a mapped singular end), if any
+            chart = element.chart(x, jets, aux)
+            if chart is not None:
+                x, jets, T = chart
         args = tuple(as_shape(j) for j in jets) + (x,) + ((aux["p"],) if has_params else ())
         value = aux["sign"] * G(*args)
-        for j, H in enumerate(integrals):
-            value = value + z[j] * H(*args)
-        if free_end or mapped:
+        for s in integrals:
+            value = value + s.in_integrand(args, z, aux)
+        if T is not None:
             value = T * value
-        if k_int:
-            value = value - jnp.dot(z[:k_int], aux["c"]) / aux["length"]
+        for s in integrals:
+            value = value + s.constant(z, aux)
         return value
 
     if problem.order == 1:
@@ -163,17 +159,10 @@ class DiscreteLagrangian:
     def __init__(self, problem, layout, blocks):
         self.layout = layout
         G = internal_integrand(problem, layout)
-        if problem.order == 1 and layout.degree > 1:
-            from .elements import LagrangeFunctional
-            self.elements = LagrangeFunctional(G, problem.is_vector, layout.m, layout.degree,
-                                               flat_ends=tuple(k > 1 for k in layout.end_powers))
-        elif problem.order == 1:
-            self.elements = DiscreteFunctional(G, problem.is_vector, blocks)
-        else:
-            self.elements = HermiteFunctional(G, problem.is_vector, layout.m)
-        self.pointwise = [(c.fun, r) for c, r in zip(problem.pointwise, layout.pointwise_sizes)]
-        self.end_curves = {e: problem.end_curve(e).fun for e in layout.curve_ends}
-        self.has_nodal = bool(self.pointwise) or layout.has_data
+        self.elements = layout.element.functional(G, problem.is_vector, layout.m, blocks)
+        self.nodal_sides = [s for s in layout.sides if s.nodal]
+        self.point_sides = [s for s in layout.sides if s.point]
+        self.has_nodal = bool(self.nodal_sides)
 
     # -- the terms ------------------------------------------------------------------------------
     def _physical(self, x, z, aux):
@@ -184,35 +173,17 @@ class DiscreteLagrangian:
         return x, 1.0
 
     def _nodal(self, v, z, x, node, aux):
-        """Per-node terms ``N_i``: data misfit and pointwise-constraint multipliers."""
+        """Per-node terms ``N_i`` of the sides (data misfit, pointwise-constraint multipliers)."""
         lay = self.layout
-        f = v[:lay.m]
-        value = 0.0
-        if lay.has_data:
-            value = value + aux["sign"] * node["w"] * jnp.sum((f - node["y"]) ** 2)
         xx, jac = self._physical(x, z, aux)
-        row = lay.d_el
-        F = jnp.reshape(f, lay.shape)
-        for g, r in self.pointwise:
-            mu = v[row:row + r]
-            value = value + jac * node["mass"] * jnp.dot(mu, jnp.reshape(g(F, xx), (r,)))
-            row += r
+        F = jnp.reshape(v[:lay.m], lay.shape)
+        value = 0.0
+        for s in self.nodal_sides:
+            value = value + s.at_node(v, F, xx, jac, node, z, aux)
         return value
-
-    def _end(self, end, v, z, aux):
-        """``μ φ(x_end, f_end)`` at an end on a curve."""
-        lay = self.layout
-        i = lay.end_index(end)
-        return z[i + 1] * self.end_curves[end](z[i], jnp.reshape(v[:lay.m], lay.shape))
 
     def _nodes(self, aux):
         return {key: aux[key] for key in ("mass", "w", "y")}
-
-    @staticmethod
-    def _end_nodes(aux):
-        """Indices of the first and the last (real) node: the last is ``aux["cells"]`` when the
-        grid is padded to a size bucket (see :func:`varcalc.functional.real_cells`)."""
-        return {"left": 0, "right": aux["cells"] if isinstance(aux, dict) and "cells" in aux else -1}
 
     def _per_node(self, fun, V, x, aux):
         """``vmap`` of ``fun(v, x, node)`` over the nodes; padded nodes evaluated at node 0 and masked."""
@@ -237,9 +208,8 @@ class DiscreteLagrangian:
         L = self.elements.value(V[:lay.d_el], x, z, aux)
         if self.has_nodal:
             L = L + jnp.sum(self._per_node(lambda v, xx, node: self._nodal(v, z, xx, node, aux), V, x, aux))
-        for end, node in self._end_nodes(aux).items():
-            if end in self.end_curves:
-                L = L + self._end(end, V[:, node], z, aux)
+        for side in self.point_sides:
+            L = L + side.at_point(V[:, side.point_node(aux)], z, aux)
         return L
 
     def gradient(self, V, z, x, aux):
@@ -274,17 +244,17 @@ class DiscreteLagrangian:
                 out["gz"] = out["gz"] + jnp.sum(gz, axis=0)
                 out["B"] = out["B"] + jnp.moveaxis(Hvz, 0, 1)
                 out["C"] = out["C"] + jnp.sum(Hzz, axis=0)
-        for end, node in self._end_nodes(aux).items():
-            if end not in self.end_curves:
-                continue
-            fun = lambda v, zz, end=end: self._end(end, v, zz, aux)
+        for side in self.point_sides:
+            node = side.point_node(aux)
+            fun = lambda v, zz, side=side: side.at_point(v, zz, aux)
             val, gv, gz, Hvv, Hvz, Hzz = _local_derivatives(fun, V[:, node], z)
             out["L"] = out["L"] + val
             out["g"] = out["g"].at[:, node].add(gv)
             out["diag"] = out["diag"].at[:, :, node].add(Hvv)
-            out["gz"] = out["gz"] + gz
-            out["B"] = out["B"].at[:, node, :].add(Hvz)
-            out["C"] = out["C"] + Hzz
+            if k:
+                out["gz"] = out["gz"] + gz
+                out["B"] = out["B"].at[:, node, :].add(Hvz)
+                out["C"] = out["C"] + Hzz
         return out
 
 

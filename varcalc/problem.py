@@ -139,16 +139,21 @@ class Problem:
             raise TypeError(f"name: expected a string, got {type(self.name).__name__}")
 
     def _check_side_conditions(self):
+        from .sides import check_door, constraint_types
+
+        types = constraint_types()  # the registered side conditions (varcalc.sides)
+        names = [f"vc.{t.__name__}" for t in types]
+        expected = ", ".join(names[:-1]) + " or " + names[-1] if len(names) > 1 else names[0]
         cons = self.constraints
-        if isinstance(cons, (Integral, Pointwise, Bound)):
+        if isinstance(cons, types):
             cons = (cons,)
         try:
             cons = tuple(cons)
         except TypeError:
-            raise TypeError(f"constraints: expected a list of vc.Integral/Pointwise/Bound, got {cons!r}") from None
+            raise TypeError(f"constraints: expected a list of vc.{'/'.join(t.__name__ for t in types)}, got {cons!r}") from None
         for c in cons:
-            if not isinstance(c, (Integral, Pointwise, Bound)):
-                raise TypeError(f"constraints: expected vc.Integral, vc.Pointwise or vc.Bound, got {c!r}")
+            if not isinstance(c, types):
+                raise TypeError(f"constraints: expected {expected}, got {c!r}")
         # Default names: integral0, pointwise0, bound0, ... in order of appearance.
         counts: dict[str, int] = {}
         named = []
@@ -162,41 +167,8 @@ class Problem:
         if dup:
             raise ValueError(f"constraints: names must be distinct, got {sorted(dup)} more than once")
         object.__setattr__(self, "constraints", cons)
-        bounds = [c for c in cons if isinstance(c, Bound)]
-        if bounds and (self._vector or self.order != 1):
-            raise ValueError(f"constraints: Bound {bounds[0].name!r} needs a scalar unknown with order=1")
-        if len(bounds) > 1:
-            raise ValueError("constraints: give one Bound (with lower= and upper=) rather than several")
-        if bounds and len(bounds) != len(cons):
-            raise ValueError("constraints: a Bound cannot be combined with Integral/Pointwise constraints yet")
-        pointwise = [c for c in cons if isinstance(c, Pointwise)]
-        if pointwise and self.order != 1:
-            raise ValueError(f"constraints: Pointwise {pointwise[0].name!r} needs order=1")
-        if self.data is not None and not isinstance(self.data, Data):
-            raise TypeError(f"data: expected vc.Data(x, y, weight), got {type(self.data).__name__}")
-        if self.data is not None:
-            a, b = self.domain
-            if np.any(self.data.x < a) or np.any(self.data.x > b):
-                raise ValueError(f"data: sites must lie in the domain [{a}, {b}]")
-            if self.data.y.shape[1:] != self.shape:
-                raise ValueError(f"data: y must have shape ({self.data.x.size},) + {self.shape}, got {self.data.y.shape}")
-        for end in ("left", "right"):
-            curve = self.end_curve(end)
-            if curve is None:
-                continue
-            what = f"{end}_end"
-            if not isinstance(curve, OnCurve):
-                raise TypeError(f"{what}: expected vc.OnCurve(phi), got {type(curve).__name__}")
-            if curve.name is None:
-                object.__setattr__(curve, "name", what)
-            if end in self.bc or end + "'" in self.bc:
-                raise ValueError(
-                    f"{what}: the {end} end lies on a curve, so it cannot also have a Dirichlet value "
-                    f"bc[{end!r}] (that would fix more than the end condition allows); drop one of them")
-            if self.order != 1:
-                raise ValueError(f"{what}: a free end on a curve needs order=1")
-            if bounds or self.data is not None:
-                raise ValueError(f"{what}: cannot be combined with Bound or Data yet")
+        # What each kind supports (orders, count, combinations) is declared by its side object.
+        check_door(self)
         if self.left_end is not None and self.left_end is self.right_end:
             raise ValueError("left_end, right_end: give each end its own vc.OnCurve(...)")
 

@@ -3,7 +3,9 @@
 Data flow::
 
     Problem ─► grid (mesh.py) ─► quadrature groups (quadrature.py)
-            ─► DiscreteLagrangian (lagrangian.py: elements from functional.py + side conditions)
+            ─► DiscreteLagrangian (lagrangian.py: the element object of families/ — P1, Hermite3,
+               Lagrange(p) — and the side-condition objects of sides/, each refusing what it does
+               not support and finishing its part of the discretization)
             ─► compiled Newton loop (newton.py, cached per problem structure and shapes) ─► Solution
 
 Input is validated here before anything is traced: grid, guess, what the integrand returns, and
@@ -20,6 +22,8 @@ import numpy as np
 
 from .functional import DiscreteFunctional
 from .implicit import TracedSolution, implicit_solver, is_traced
+from .families import element_for
+from .families._base import QUADRATURES
 from .lagrangian import DiscreteLagrangian, Layout, internal_integrand
 from .mesh import check_grid, uniform_grid
 from . import cache
@@ -28,13 +32,14 @@ from .drivers import (_BASELINE_OPTIONS, Kernel, bucket, minimize_loop, pad_grid
 from .newton import Newton, lumped_mass
 from .steps import MinimizeStep, StationaryStep
 from .problem import Problem
-from .quadrature import CellBlock, assign_rules
+from .sides import sides_for
+from .quadrature import CellBlock
 from .solution import Solution
 
 __all__ = ["solve", "discretize"]
 
 
-_QUADRATURES = ("auto", "midpoint", "accurate")
+_QUADRATURES = QUADRATURES  # ("auto", "midpoint", "accurate"); each element family says which apply
 
 
 def solve(problem: Problem, n: int | None = None, *, grid=None, guess=None,
@@ -151,10 +156,11 @@ def solve(problem: Problem, n: int | None = None, *, grid=None, guess=None,
                       singular_ends=singular_ends, params=params, mode=mode, degree=degree)
     solver = Newton.checked(solver)
 
-    if degree > 1 and warm_start:
-        raise ValueError("warm_start: not available with degree > 1 (high-order elements need few nodes)")
+    element = disc.layout.element
+    if warm_start and not element.warm_start:
+        raise ValueError(element.warm_start_message())
     if warm_start is None:
-        warm_start = disc.x.size > _WARM_START_MIN_NODES and degree == 1
+        warm_start = disc.x.size > _WARM_START_MIN_NODES and element.warm_start
     t0 = time.perf_counter()
     coarse = _warm_start(disc, solver) if warm_start else None
 
@@ -382,7 +388,7 @@ class _Discretization:
 
     def __init__(self, problem, x_user, U0, params, mode, degree=1, end_powers=(1, 1), s=None):
         self.problem = problem
-        self.layout = Layout(problem) if degree == 1 else Layout(problem, degree, end_powers)
+        self.layout = Layout(problem, degree, end_powers)
         self.mode = mode
         self.params = problem.params if params is None else params
         self.x_user = x_user
@@ -399,30 +405,13 @@ class _Discretization:
         for key, (row, node) in _BC_SLOTS.items():
             if key in problem.bc:
                 self.fixed[row * lay.m:(row + 1) * lay.m, node] = True
-        # Multipliers of pointwise constraints at nodes whose f is fixed are not unknowns.
-        f_fixed = self.fixed[:lay.m].all(axis=0)
-        self.fixed[lay.d_el:, f_fixed] = True
-        if lay.degree > 1:  # the last node's interior rows: dummies (no cell to its right)
-            self.fixed[lay.m:lay.d_el, -1] = True
-            m, p = lay.m, lay.degree  # a mapped end's flat slope fixes the GLL value next to it
-            if lay.end_powers[0] > 1:
-                self.fixed[m:2 * m, 0] = True
-            if lay.end_powers[1] > 1:
-                self.fixed[(p - 1) * m:p * m, -2] = True
+        lay.element.fix(self.fixed, lay.m)  # the element's dummy rows
         self.z0 = np.zeros(lay.k)
-        for end, node in (("left", 0), ("right", -1)):
-            if end in lay.curve_ends:
-                self.z0[lay.end_index(end)] = x_user[node]
         self.lower = self.upper = None
-        if lay.has_bound:
-            lo, hi = problem.bound.values(x_user)
-            self.lower, self.upper = lo[None, :], hi[None, :]
         self.data_w = np.zeros(n)
         self.data_y = np.zeros((n, lay.m))
-        if lay.has_data:
-            idx = _data_nodes(problem.data, x_user)
-            self.data_w[idx] = problem.data.weight
-            self.data_y[idx] = problem.data.y.reshape(idx.size, lay.m)
+        for side in lay.sides:  # multipliers at fixed nodes, free ends' abscissae, the box, the data
+            side.init(self)
         self.set_guess(U0)
 
     def from_coarse(self, coarse, values):
@@ -440,41 +429,17 @@ class _Discretization:
     def set_guess(self, U0, coarse=None):
         """Initial values ``U0`` (n, m) -> ``V0`` (d, n), with slopes and multipliers — from
         ``coarse`` (a solution on fewer nodes) when given, else zero multipliers."""
-        lay, bc, problem = self.layout, self.problem.bc_flat, self.problem
+        lay = self.layout
         if self.lower is not None:
             U0 = np.clip(U0, self.lower.T, self.upper.T)
         self.U0 = U0
-        rows = [U0.T]
-        if lay.degree > 1:  # interior GLL values: the guess function's, else linear; the dummies 0
-            from .elements import gll_nodes
-            t = gll_nodes(lay.degree)[1:-1]  # (p-1,)
-            inner = (1 - t)[None, :, None] * U0[:-1, None, :] + t[None, :, None] * U0[1:, None, :]
-            if getattr(self, "interior_guess", None) is not None:
-                inner = self.interior_guess
-            inner = np.concatenate([inner.reshape(U0.shape[0] - 1, -1),
-                                    np.zeros((1, inner.shape[1] * inner.shape[2]))], axis=0)
-            rows.append(inner.T)
-        if lay.order == 2:
-            S0 = np.gradient(U0, self.x_user, axis=0)
-            if coarse is not None:
-                S0 = self.from_coarse(coarse, coarse.slope)
-            for key, node in (("left'", 0), ("right'", -1)):
-                if key in bc:
-                    S0[node] = bc[key]
-            rows.append(S0.T)
-        if lay.r:
-            if coarse is None:
-                rows.append(np.zeros((lay.r, U0.shape[0])))
-            else:
-                rows += [self.from_coarse(coarse, coarse.multipliers[c.name]).T for c in problem.pointwise]
+        rows = [U0.T] + lay.element.guess_rows(self, U0, coarse)  # interior values, slopes
+        for side in lay.sides:  # multipliers: zero, or the coarse solution's
+            rows += side.guess(self, coarse)
         self.V0 = np.concatenate(rows, axis=0)
         if coarse is not None:
-            for j, c in enumerate(problem.integrals):
-                self.z0[j] = coarse.multipliers[c.name]
-            for end in lay.curve_ends:
-                i = lay.end_index(end)
-                self.z0[i] = coarse.x[0] if end == "left" else coarse.x[-1]
-                self.z0[i + 1] = coarse.multipliers[problem.end_curve(end).name]
+            for side in lay.sides:
+                side.guess_z(self, coarse)
 
     @property
     def functional(self):
@@ -485,7 +450,7 @@ class _Discretization:
         problem = self.problem
         a, b = problem.domain
         mass = lumped_mass(self.x)
-        return dict(
+        aux = dict(
             p=self.params,
             c=np.array([c.value for c in problem.integrals], dtype=np.float64),
             # numpy scalars, not Python floats: strongly typed, so every caller (solve, certificate,
@@ -494,6 +459,9 @@ class _Discretization:
             a=np.float64(a), b=np.float64(b), length=np.float64(self.x[-1] - self.x[0]),
             mass=mass, w=self.data_w, y=self.data_y,
         )
+        for side in self.layout.sides:
+            side.aux(self, aux)
+        return aux
 
     def arrays(self):
         """The inputs of the compiled solver (all traced: new values do not recompile)."""
@@ -508,30 +476,7 @@ class _Discretization:
         return self.mode == "stationary" or lay.k > 0 or lay.r > 0
 
     def quadrature_summary(self) -> dict[str, int]:
-        if self.layout.degree > 1:
-            p = self.layout.degree
-            mapped = f", x - a ∝ s^k at the ends: k = {self.layout.end_powers}" if self.end_map else ""
-            return {f"gauss{p + 2} (Lagrange degree {p}{mapped})": self.x.size - 1}
-        if self.layout.order == 2:
-            return {"gauss4 (Hermite)": self.x.size - 1}
-        out: dict[str, int] = {}
-        for b in self.blocks:
-            out[b.rule_name] = out.get(b.rule_name, 0) + b.size
-        return out
-
-
-def _data_nodes(data, x):
-    """Indices of the grid nodes at the data sites (ValueError if a site is not a node)."""
-    idx = np.searchsorted(x, data.x)
-    idx = np.clip(idx, 0, x.size - 1)
-    left = np.clip(idx - 1, 0, x.size - 1)
-    idx = np.where(np.abs(x[left] - data.x) < np.abs(x[idx] - data.x), left, idx)
-    tol = 1e-12 * (x[-1] - x[0])
-    bad = np.abs(x[idx] - data.x) > tol
-    if bad.any():
-        raise ValueError(f"grid: the data site x = {data.x[bad][0]!r} is not a grid node; include the "
-                         "data sites in grid=... (with n=..., varcalc adds them itself)")
-    return idx
+        return self.layout.element.quadrature_summary(self)
 
 
 def discretize(problem: Problem, n=None, *, grid=None, guess=None, quadrature="auto",
@@ -541,56 +486,37 @@ def discretize(problem: Problem, n=None, *, grid=None, guess=None, quadrature="a
     if not isinstance(problem, Problem):
         raise TypeError(f"problem: expected a vc.Problem, got {type(problem).__name__}")
     degree = _check_degree(degree)
-    if degree > 1:
-        _check_high_order(problem, quadrature)
+    # The element family (varcalc.families) and the side conditions (varcalc.sides), each
+    # refusing what it does not support.
+    element = element_for(problem.order, degree)
+    sides = sides_for(problem)
+    element.check(problem, quadrature, sides)
+    for side in sides:
+        if side.elements is not None and element.name not in side.elements:
+            raise ValueError(element.sides_message([side.kind]))
     if grid is not None and n is not None:
         raise ValueError("n, grid: give one of them, not both (n means a uniform grid of n nodes)")
     if mode not in _MODES:
         raise ValueError(f"mode: expected one of {_MODES}, got {mode!r}")
-    if problem.bound is not None and mode == "stationary":
-        raise ValueError("mode: 'stationary' cannot be combined with a Bound constraint (the contact "
-                         "conditions are inequalities); use mode='minimize'")
+    for side in sides:
+        side.check_mode(mode)
     params = _check_params(problem, params)
     x = uniform_grid(problem.domain, 201 if n is None else n) if grid is None else check_grid(grid, problem.domain)
-    if problem.data is not None and grid is None:
-        x = np.union1d(x, problem.data.x)
+    for side in sides:  # nodes a side needs (data sites)
+        x = side.grid(x, given=grid is not None)
     if quadrature not in _QUADRATURES:
         raise ValueError(f"quadrature: expected one of {_QUADRATURES}, got {quadrature!r}")
     _probe_integrand(problem, params)
-    _check_side_conditions(problem, x)
+    _check_side_conditions(sides, problem, x)
     disc = _Discretization(problem, x, _guess_values(problem, x, guess, params, mode), params, mode, degree)
-    if degree > 1:  # Gauss points in every cell; a singular end is mapped away (varcalc.endmap)
-        powers = _singular_end_powers(disc, singular_ends)
-        if powers != (1, 1):
-            from .endmap import EndMap
-            end_map = EndMap(powers, *problem.domain)
-            s = np.linspace(0.0, 1.0, x.size) if grid is None else end_map.s_of_x(x)
-            if powers[0] > 1 and powers[1] > 1 and s.size < 3:
-                raise ValueError(f"n: mapping both singular ends needs at least 3 nodes (2 cells), got {s.size}")
-            x = end_map.x_of_s(s)
-            x[0], x[-1] = problem.domain
-            disc = _Discretization(problem, x, _guess_values(problem, x, guess, params, mode), params,
-                                   mode, degree, end_powers=powers, s=s)
-            disc.singular_ends = tuple(e for e, k in zip(("left", "right"), powers) if k > 1)
-        if callable(guess):  # the guess between the nodes too (a smooth start)
-            disc.interior_guess = _interior_guess(problem, disc, guess, degree)
-            disc.set_guess(disc.U0)
-    elif problem.order == 1:  # cubic Hermite elements use 4 Gauss points everywhere (no blocks)
-        if singular_ends is None:
-            if quadrature == "auto":
-                singular_ends = _detect_singular_ends(disc)
-            elif quadrature == "accurate":
-                singular_ends = tuple(e for e in ("left", "right") if e in problem.bc)
-            else:
-                singular_ends = ()
-        else:
-            singular_ends = tuple(singular_ends) if not isinstance(singular_ends, str) else (singular_ends,)
-            bad = [e for e in singular_ends if e not in ("left", "right")]
-            if bad:
-                raise ValueError(f"singular_ends: expected a subset of ('left', 'right'), got {bad}")
-        disc.singular_ends = singular_ends
-        disc.blocks = tuple(assign_rules(disc.x, singular_ends))
-    return disc
+
+    def build(x, end_powers, s):  # the discretization on another grid (an element's end map)
+        return _Discretization(problem, x, _guess_values(problem, x, guess, params, mode), params,
+                               mode, degree, end_powers=end_powers, s=s)
+
+    # The element finishes it: quadrature blocks and singular ends (P1), end maps (Lagrange).
+    return disc.layout.element.setup(disc, build, grid=grid, guess=guess, quadrature=quadrature,
+                                     singular_ends=singular_ends, detect=_detect_singular_ends)
 
 
 _MAX_DEGREE = 16
@@ -604,78 +530,6 @@ def _guess_values(problem, x, guess, params, mode):
     return U0
 
 
-def _singular_end_powers(disc, singular_ends):
-    """Map powers ``(k_L, k_R)`` for degree > 1: 1 at a smooth end, ``k`` at a singular one (given
-    in ``singular_ends={end: k}`` or found by :func:`varcalc.endmap.singular_power`)."""
-    problem = disc.problem
-    if singular_ends is None:
-        ends = dict.fromkeys(_detect_singular_ends(disc))
-    elif isinstance(singular_ends, dict):
-        ends = dict(singular_ends)
-    else:
-        ends = dict.fromkeys((singular_ends,) if isinstance(singular_ends, str) else singular_ends)
-    bad = [e for e in ends if e not in ("left", "right") or e not in problem.bc]
-    if bad:
-        raise ValueError(f"singular_ends: expected Dirichlet ends among ('left', 'right'), got {bad}")
-    for end, k in ends.items():
-        if k is not None and (isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1):
-            raise ValueError(f"singular_ends: the power for {end!r} must be a positive integer, got {k!r}")
-    if ends and problem.is_vector and any(k is None for k in ends.values()):
-        raise ValueError("singular_ends: give the map power for a vector unknown, e.g. "
-                         "singular_ends={'left': 3}, with x - a ∝ s^k (see varcalc.endmap)")
-    powers = []
-    for end in ("left", "right"):
-        k = ends.get(end, 1)  # None: given without a power, find it
-        if k is None:
-            k = _found_power(disc, end)
-        powers.append(int(k))
-    return tuple(powers)
-
-
-def _found_power(disc, end):
-    """:func:`varcalc.endmap.singular_power` at ``end`` along the guess; ValueError if none."""
-    from .endmap import singular_power
-    problem = disc.problem
-    node, inner = (0, 1) if end == "left" else (-1, -2)
-    f_end, f_in = float(disc.U0[node, 0]), float(disc.U0[inner, 0])
-    spread = float(np.ptp(disc.U0))
-    scale = spread if spread > 0 else 1.0
-    G = problem.integrand
-    if problem.params is not None:
-        params = disc.params
-        G = lambda f, df, x: problem.integrand(f, df, x, params)
-    # The side f leaves f_end to: the guess's, else (a flat guess) whichever side G is defined on.
-    directions = (1.0, -1.0) if f_in >= f_end else (-1.0, 1.0)
-    for direction in directions:
-        k = singular_power(G, f_end, direction, float(disc.x_user[node]), end, scale)
-        if not isinstance(k, str) or f_in != f_end:
-            break
-    if isinstance(k, str):
-        raise ValueError(
-            f"singular_ends: the integrand is singular at the {end} end along the guess, and degree > 1 "
-            f"maps such an end away with x - a ∝ s^k, but k could not be found: {k}. Give it as "
-            f"singular_ends={{{end!r}: k}} (f smooth in s; k = 3 for f ~ x^(2/3)), or use degree=1, "
-            "which grades the grid and integrates the end cells with tanh-sinh rules")
-    return k
-
-
-def _interior_guess(problem, disc, guess, degree):
-    """``guess`` at the interior Gauss–Lobatto nodes of each cell, shape ``(n-1, p-1, m)``."""
-    from .elements import gll_nodes
-    x = disc.x  # the solver's grid: s for a mapped singular end
-    xi = x[:-1, None] + gll_nodes(degree)[None, 1:-1] * np.diff(x)[:, None]
-    if disc.end_map is not None:
-        xi = disc.end_map.x_of_s(xi)
-    try:
-        values = np.asarray(guess(xi.reshape(-1)), dtype=np.float64)
-    except Exception as exc:  # the user's function: report what failed, keep the cause
-        raise ValueError(f"guess: calling guess(x) between the nodes (shape {xi.size},) raised {exc!r}") from exc
-    if values.size != xi.size * problem.components or not np.all(np.isfinite(values)):
-        raise ValueError(f"guess: guess(x) between the nodes must give {xi.size} finite node values "
-                         f"of shape {problem.shape}, got shape {values.shape}")
-    return values.reshape(xi.shape + (problem.components,))
-
-
 def _check_degree(degree):
     """``degree`` must be an integer from 1 to ``_MAX_DEGREE``."""
     if isinstance(degree, bool) or not isinstance(degree, (int, np.integer)):
@@ -683,23 +537,6 @@ def _check_degree(degree):
     if not 1 <= degree <= _MAX_DEGREE:
         raise ValueError(f"degree: expected 1 <= degree <= {_MAX_DEGREE}, got {degree}")
     return int(degree)
-
-
-def _check_high_order(problem, quadrature):
-    """What degree > 1 (varcalc.elements) does not support: ValueError naming it."""
-    if problem.order != 1:
-        raise ValueError("degree: degree > 1 is for order=1 problems; order=2 problems use cubic "
-                         "Hermite elements (leave degree=1)")
-    what = [type(c).__name__ for c in problem.pointwise]
-    what += ["Bound"] if problem.bound is not None else []
-    what += ["Data"] if problem.data is not None else []
-    what += ["OnCurve"] if any(problem.end_curve(e) is not None for e in ("left", "right")) else []
-    if what:
-        raise ValueError(f"degree: degree > 1 supports Integral constraints only, not {sorted(set(what))}; "
-                         "use degree=1 for this problem")
-    if quadrature != "auto":
-        raise ValueError(f"quadrature: {quadrature!r} applies to degree=1; degree > 1 uses Gauss–Legendre "
-                         "with degree + 2 points per cell")
 
 
 def _feasible_default_guess(problem, x, U0, params, sign):
@@ -759,36 +596,11 @@ def _check_params(problem, params):
     return params
 
 
-def _check_side_conditions(problem, x):
-    """Constraints that contradict the boundary conditions or each other: ValueError naming them."""
-    for c in problem.pointwise:
-        for end in ("left", "right"):
-            if end in problem.bc:
-                xe = x[0] if end == "left" else x[-1]
-                val = np.asarray(c.fun(jnp.asarray(problem.bc[end]), jnp.asarray(xe)))
-                if np.max(np.abs(val)) > 1e-9 * (1 + np.max(np.abs(problem.bc[end]))):
-                    raise ValueError(
-                        f"Pointwise {c.name!r}: the Dirichlet value bc[{end!r}] = "
-                        f"{np.asarray(problem.bc[end]).tolist()} violates the constraint (g = {val.tolist()}); "
-                        "the boundary values must satisfy g(f, x) = 0")
-    b = problem.bound
-    if b is not None:
-        lo, hi = b.values(x)
-        bad = lo > hi
-        if bad.any():
-            raise ValueError(f"Bound {b.name!r}: lower > upper at x = {x[np.argmax(bad)]!r}")
-        for end, i in (("left", 0), ("right", -1)):
-            if end in problem.bc:
-                v = problem.bc[end]
-                if v < lo[i] - 1e-12 * (1 + abs(v)) or v > hi[i] + 1e-12 * (1 + abs(v)):
-                    side = "below the lower" if v < lo[i] else "above the upper"
-                    raise ValueError(
-                        f"Bound {b.name!r}: the Dirichlet value bc[{end!r}] = {v} lies {side} bound "
-                        f"({lo[i]} .. {hi[i]}) at x = {x[i]}; the obstacle must leave the end values feasible")
-    if problem.integrals:
-        free = sum(1 for e in ("left", "right") if e not in problem.bc)
-        if x.size - 2 + free < len(problem.integrals):
-            raise ValueError("constraints: more Integral constraints than free unknowns on this grid")
+def _check_side_conditions(sides, problem, x):
+    """Constraints that contradict the boundary conditions or each other: ValueError naming them
+    (each side condition checks itself, :meth:`varcalc.sides.Side.check_grid`)."""
+    for side in sides:
+        side.check_grid(problem, x)
 
 
 def _diagnose_integrals(problem, disc, sol):
@@ -983,11 +795,7 @@ def _step(disc, solver):
     if not disc.uses_kkt:
         return MinimizeStep(bounds=lay.has_bound, **opts)
     rows = np.arange(lay.d) >= lay.d_el
-    mult = None
-    if lay.n_multipliers_global:
-        mult = np.ones(lay.k, bool)
-        for end in lay.curve_ends:
-            mult[lay.end_index(end)] = False  # a free end's abscissa is not a multiplier
+    mult = lay.multiplier_mask if lay.n_multipliers_global else None  # not: a free end's abscissa
     return StationaryStep(multipliers=mult, multiplier_rows=rows, minimize=disc.mode != "stationary", **opts)
 
 
