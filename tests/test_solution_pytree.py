@@ -99,6 +99,9 @@ def test_one_evaluator_p1_concrete_and_traced_agree():
     np.testing.assert_allclose(plain, np.interp(XQ, x, x * (1 - x)), rtol=0, atol=1e-12)
     g = jax.grad(lambda q: vc.solve(LOAD, n=11, params=q)(0.37))(2.0)  # jax.grad through sol(x)
     assert float(g) == pytest.approx(float(np.interp(0.37, x, x * (1 - x) / 2)), rel=1e-10)
+    # A plain solution called while jit traces something else: its numbers, as numpy.
+    sol = solve_with(2.0)
+    np.testing.assert_array_equal(np.asarray(jax.jit(lambda a: a + sol(XQ))(0.0)), plain)
 
 
 def test_one_evaluator_hermite_concrete_and_traced_agree():

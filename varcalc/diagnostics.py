@@ -97,13 +97,14 @@ def _jets(sol, xq):
     from .piecewise import evaluate, spline_slopes
 
     n = sol.x.size
-    if sol.degree > 1:
-        jets = evaluate(sol.x, xq, elements=sol.element_values, end_map=sol.end_map, grid=sol.grid,
-                        derivatives=2)
-    else:
-        F = np.asarray(sol.f).reshape(n, -1)
-        jets = evaluate(sol.x, xq, values=F, slopes=spline_slopes(sol.x, F), derivatives=2)
-    return tuple(np.asarray(j) for j in jets)
+    with jax.ensure_compile_time_eval():  # concrete numbers (diagnostics are of a plain solution)
+        if sol.degree > 1:
+            jets = evaluate(sol.x, xq, elements=sol.element_values, end_map=sol.end_map, grid=sol.grid,
+                            derivatives=2)
+        else:
+            F = np.asarray(sol.f).reshape(n, -1)
+            jets = evaluate(sol.x, xq, values=F, slopes=spline_slopes(sol.x, F), derivatives=2)
+        return tuple(np.asarray(j) for j in jets)
 
 
 def _lagrangian(problem):

@@ -116,7 +116,8 @@ def evaluate_elements(x, values, xq):
     """
     from .piecewise import evaluate
 
-    return np.asarray(evaluate(np.asarray(x, float), np.asarray(xq, float), elements=np.asarray(values, float))[0])
+    with jax.ensure_compile_time_eval():  # concrete in, concrete out (also inside a traced function)
+        return np.asarray(evaluate(np.asarray(x, float), np.asarray(xq, float), elements=np.asarray(values, float))[0])
 
 
 @lru_cache(maxsize=None)

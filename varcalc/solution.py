@@ -314,10 +314,13 @@ class Solution:
             tol = 1e-12 * (b - a)
             if np.any(xq < a - tol) or np.any(xq > b + tol) or not np.all(np.isfinite(xq)):
                 raise ValueError(f"xq: expected points inside the domain [{a}, {b}]")
-        jets = piecewise.evaluate(self.x, xq, values=self.f, slopes=self.slope, elements=self.element_values,
-                                  end_map=self.end_map, grid=self.grid, derivatives=derivatives)
         shape = np.shape(xq) + tuple(np.shape(self.f)[1:])
-        return tuple(j.reshape(shape) if traced else np.asarray(j).reshape(shape) for j in jets)
+        evaluate = lambda: piecewise.evaluate(self.x, xq, values=self.f, slopes=self.slope, derivatives=derivatives,
+                                              elements=self.element_values, end_map=self.end_map, grid=self.grid)
+        if traced:
+            return tuple(j.reshape(shape) for j in evaluate())
+        with jax.ensure_compile_time_eval():  # numbers in, numbers out: also while some jit traces
+            return tuple(np.asarray(j).reshape(shape) for j in evaluate())
 
     def __call__(self, xq):
         """The extremal at ``xq`` (scalar or array), shape ``xq.shape (+ (m,))``: the piecewise
