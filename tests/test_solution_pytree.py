@@ -52,6 +52,11 @@ def test_a_solution_is_a_pytree(plain):
     doubled = jax.tree.map(lambda a: 2 * np.asarray(a), plain)
     assert type(doubled) is vc.Solution and doubled.message == plain.message
     np.testing.assert_array_equal(doubled.f, 2 * plain.f)
+    # A jit argument: its static data hash, so a second call reuses the compiled function.
+    at = jax.jit(lambda s: s(XQ))
+    np.testing.assert_allclose(np.asarray(at(plain)), plain(XQ), rtol=0, atol=1e-15)
+    at(plain)
+    assert at._cache_size() == 1
 
 
 def test_a_solution_is_frozen(plain):
