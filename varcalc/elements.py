@@ -75,12 +75,6 @@ def gll_weights(p: int) -> np.ndarray:
     return 1.0 / (p * (p + 1) * leg.legval(s, np.eye(p + 1)[p]) ** 2)
 
 
-def _bary_weights(nodes):
-    diff = nodes[:, None] - nodes[None, :]
-    np.fill_diagonal(diff, 1.0)
-    return 1.0 / np.prod(diff, axis=1)
-
-
 def lagrange_basis(nodes: np.ndarray, t: np.ndarray):
     """Lagrange basis on ``nodes`` (k,) and its derivative at points ``t`` (q,) off the nodes or on them.
 
