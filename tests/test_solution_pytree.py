@@ -81,6 +81,8 @@ def test_jit_and_vmap_return_the_same_type():
         traced.certificate
     with pytest.raises(ValueError, match="JAX transformation"):
         traced.table()
+    with pytest.raises(ValueError, match="JAX transformation"):
+        vc.euler_lagrange_residual(traced)
     lanes = jax.vmap(lambda q: vc.solve(LOAD, n=11, params=q))(jnp.array([1.0, 2.0, 4.0]))
     assert isinstance(lanes, TracedSolution) and lanes.f.shape == (3, 11)
     np.testing.assert_allclose(np.asarray(lanes.f[1]), plain.f, rtol=0, atol=1e-14)

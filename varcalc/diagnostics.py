@@ -47,6 +47,7 @@ def _check_solution(sol, what="sol"):
 
     if not isinstance(sol, Solution):
         raise TypeError(f"{what}: expected a vc.Solution (what vc.solve returns), got {type(sol).__name__}")
+    sol._require_concrete(what)  # a traced solution (inside jax.grad/jit/vmap) has no numbers yet
     problem = sol.problem
     if problem is None:
         raise ValueError(f"{what}: the solution carries no problem (a loaded Solution); re-solve it")
