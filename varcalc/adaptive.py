@@ -32,10 +32,13 @@ clusters at a singular end by itself, many halvings per level when needed.
 
 from __future__ import annotations
 
+import dataclasses
 import numbers
 import time
 
 import numpy as np
+
+from ._entry import entry  # vc.solve's functions, without importing varcalc.solve (which imports us)
 
 __all__ = ["solve_adaptive", "solve_p_adaptive", "ladder", "refine", "hierarchical_indicator"]
 
@@ -190,11 +193,10 @@ def _padded_blocks(blocks, ncell):
 def _solve_on(problem, x, guess, solver, params, mode, singular_ends=None):
     """:func:`varcalc.solve` on grid ``x`` with padded near-end quadrature blocks (fewer compiles)."""
     from .newton import Newton
-    from .solve import discretize, run_newton
 
-    disc = discretize(problem, grid=x, guess=guess, singular_ends=singular_ends, params=params, mode=mode)
+    disc = entry("discretize")(problem, grid=x, guess=guess, singular_ends=singular_ends, params=params, mode=mode)
     disc.blocks = _padded_blocks(disc.blocks, x.size - 1)
-    return run_newton(disc, Newton.checked(solver))
+    return entry("run_newton")(disc, Newton.checked(solver))
 
 
 def _cell_energies(disc, V, z):
@@ -311,8 +313,7 @@ def solve_adaptive(problem, tol, *, n0: int = 33, max_nodes: int = 2**17 + 1, re
             out.stats["mesh_history"] = history
             out.stats["error_estimate"] = history[-1]["estimate"] if history else float("inf")
             out.stats["tol_met"] = False
-            out.message += f" (adaptive level {level}, {failed.x.size} nodes: {failed.message})"
-            return out
+            return _with_message(out, f" (adaptive level {level}, {failed.x.size} nodes: {failed.message})")
         delta = abs(coarse.value - fine.value)
         estimate = delta / (2.0**_ORDER - 1.0)  # Richardson: the error of the fine value
         target = tol * abs(fine.value) if rel else tol
@@ -341,8 +342,8 @@ def solve_adaptive(problem, tol, *, n0: int = 33, max_nodes: int = 2**17 + 1, re
     best.stats["error_estimate"] = history[-1]["estimate"]
     best.stats["tol_met"] = bool(done)
     if not done:
-        best.message += (f" (adaptive: the estimate {history[-1]['estimate']:.2e} did not reach the "
-                         f"tolerance within max_nodes = {max_nodes})")
+        best = _with_message(best, f" (adaptive: the estimate {history[-1]['estimate']:.2e} did not reach the "
+                                   f"tolerance within max_nodes = {max_nodes})")
     return best
 
 
@@ -373,10 +374,9 @@ def solve_p_adaptive(problem, tol, *, degree: int = 4, n0: int = 5, max_nodes: i
     >>> bool(abs(sol.value - 0.5 / np.tanh(1.0)) < 1e-12), sol.stats["tol_met"], sol.degree
     (True, True, 6)
     """
-    from .solve import _check_degree, solve
-
+    solve = entry("solve")
     tol = _checked_tol(tol)
-    degree = _check_degree(degree)
+    degree = entry("check_degree")(degree)
     if isinstance(n0, bool) or not isinstance(n0, numbers.Integral) or n0 < 3:
         raise ValueError(f"n: expected an integer >= 3 nodes for tol= with degree > 1, got {n0!r}")
     degrees = [degree] + [p for p in DEGREE_LADDER if p > degree]
@@ -389,8 +389,7 @@ def solve_p_adaptive(problem, tol, *, degree: int = 4, n0: int = 5, max_nodes: i
             out = prev if prev is not None else sol
             out.stats.update(mesh_history=history, tol_met=False,
                              error_estimate=history[-1]["estimate"] if history else float("inf"))
-            out.message += f" (p-adaptive: degree {p} on {n} nodes did not converge: {sol.message})"
-            return out
+            return _with_message(out, f" (p-adaptive: degree {p} on {n} nodes did not converge: {sol.message})")
         estimate = None if prev is None else abs(sol.value - prev.value)
         unknowns = int(np.sum(~np.asarray(sol._state[0].fixed)))
         history.append(dict(level=len(history), degree=p, nodes=n, unknowns=unknowns, value=float(sol.value),
@@ -411,9 +410,14 @@ def solve_p_adaptive(problem, tol, *, degree: int = 4, n0: int = 5, max_nodes: i
         prev = sol
     sol.stats.update(mesh_history=history, error_estimate=history[-1]["estimate"], tol_met=bool(done))
     if not done:
-        sol.message += (f" (p-adaptive: the estimate {history[-1]['estimate']:.2e} did not reach the "
-                        f"tolerance with degree {degrees[-1]} on {n} <= max_nodes = {max_nodes} nodes)")
+        sol = _with_message(sol, f" (p-adaptive: the estimate {history[-1]['estimate']:.2e} did not reach the "
+                                 f"tolerance with degree {degrees[-1]} on {n} <= max_nodes = {max_nodes} nodes)")
     return sol
+
+
+def _with_message(sol, more: str):
+    """``sol`` with ``more`` appended to its message (a Solution is frozen: a copy)."""
+    return dataclasses.replace(sol, message=sol.message + more)
 
 
 def _checked_tol(tol):

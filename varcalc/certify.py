@@ -1,7 +1,8 @@
 """Is it a minimum?  Second-variation certificates for a computed extremal.
 
 Newton finds a stationary point; the second variation ``δ²J[v, v] = vᵀ H v`` (the Hessian as a
-bilinear form, on the admissible variations) says what kind.  :func:`certify` reports:
+bilinear form, on the admissible variations) says what kind.  :func:`certificate` (a function of
+a solution; ``sol.certificate`` caches it) reports:
 
 * **Inertia** of the discrete second variation on the admissible subspace (Dirichlet values and
   obstacle contact held, constraints linearised): the numbers of negative, zero and positive
@@ -40,11 +41,13 @@ import scipy.sparse as sp
 from jax import lax
 
 from . import cache
+from ._entry import entry
 from .drivers import _BASELINE_OPTIONS, BASELINE_MAX_NODES
 from .lagrangian import internal_integrand
 from .newton import bordered_solve, restrict
+from .piecewise import evaluate
 
-__all__ = ["Certificate", "certify"]
+__all__ = ["Certificate", "certificate", "certify"]
 
 # An eigenvalue |λ| <= ZERO_TOLERANCE · ‖M⁻¹K‖ counts as zero: shift-invert computes the small
 # eigenvalues to about machine epsilon times the largest, and ‖M⁻¹K‖ ~ 1/h² grows with n.
@@ -87,8 +90,9 @@ class Certificate:
         return f"{self.verdict}\n{self.evidence}"
 
 
-def certify(sol) -> Certificate:
-    """The :class:`Certificate` of a :class:`~varcalc.Solution` (``sol.certificate`` calls this)."""
+def certificate(sol) -> Certificate:
+    """The :class:`Certificate` of a :class:`~varcalc.Solution` (``sol.certificate`` calls this, once,
+    and caches it)."""
     if sol._state is None:
         raise ValueError("sol: no discretization attached (a loaded or hand-made Solution); re-solve it")
     disc, V, z = sol._state
@@ -154,6 +158,9 @@ def certify(sol) -> Certificate:
                        jacobi=jacobi, mode=mode, evidence="\n".join(lines))
 
 
+certify = certificate  # its former name
+
+
 def _length_factor(sol, disc):
     """Mass in physical length: the grid is ξ ∈ [0, 1] for a free end."""
     if disc.layout.free_end:
@@ -168,8 +175,8 @@ def _second_variation(disc):
     """``run(V, z, x, aux, frozen)``: the solve's own kernel (on the same size bucket, so nothing
     new compiles for L's derivatives), then the per-integrand Legendre check and the generic inertia."""
     from .drivers import bucket, pad_numpy
-    from .solve import kernel_inputs
 
+    kernel_inputs = entry("kernel_inputs")  # vc.solve's: the same padded kernel as the solve's
     n = disc.x.size
     N = bucket(n)
     kernel, x_k, aux_k, n_kernel = kernel_inputs(disc, N)
@@ -413,7 +420,6 @@ def _jacobi_field_zero(D, frozen, lay, grid, j, dirichlet_left, samples=64):
     ``i``'s interior values and ``f_{i+1}``, a square system.  ``F`` (m × m) holds its ``f``
     components: one column per initial direction.  In a cell the field is the element polynomial
     through its GLL values; the zero is bracketed on ``samples`` points and bisected."""
-    from .elements import evaluate_elements
 
     m, p, d = lay.m, lay.degree, lay.d
     Dg, Up = np.asarray(D["diag_full"]), np.asarray(D["upper_full"])  # (d, d, n), (d, d, n-1)
@@ -453,7 +459,8 @@ def _jacobi_field_zero(D, frozen, lay, grid, j, dirichlet_left, samples=64):
         cell = np.array([grid[c], grid[c + 1]])
 
         def det(t):
-            F = evaluate_elements(cell, vals.reshape(1, p + 1, m * m), np.atleast_1d(t)).reshape(-1, m, m)
+            F = np.asarray(evaluate(cell, np.atleast_1d(t), elements=vals.reshape(1, p + 1, m * m))[0])
+            F = F.reshape(-1, m, m)
             return np.linalg.det(F)
 
         t = np.linspace(grid[c], grid[c + 1], samples + 1)

@@ -3,7 +3,8 @@
 A :class:`~varcalc.Solution` of an ``order=1`` problem is piecewise linear: its ``f''`` is zero
 inside every cell, so the strong form of the Euler–Lagrange equation cannot be evaluated on it
 directly.  Here the nodal values are reconstructed smoothly by the not-a-knot cubic spline through
-the nodes (SciPy's ``CubicSpline``), which gives ``f``, ``f'`` and ``f''`` at any point; the nodal
+the nodes (:func:`varcalc.piecewise.spline_slopes`, evaluated by the one piecewise evaluator), which
+gives ``f``, ``f'`` and ``f''`` at any point (``degree > 1``: the element polynomials); the nodal
 values are O(h²) accurate and their error is smooth, so the reconstructed ``f''`` is O(h²) accurate
 too.  Then, with JAX (float64, ``vmap`` over the points, ``jit``):
 
@@ -46,6 +47,7 @@ def _check_solution(sol, what="sol"):
 
     if not isinstance(sol, Solution):
         raise TypeError(f"{what}: expected a vc.Solution (what vc.solve returns), got {type(sol).__name__}")
+    sol._require_concrete(what)  # a traced solution (inside jax.grad/jit/vmap) has no numbers yet
     problem = sol.problem
     if problem is None:
         raise ValueError(f"{what}: the solution carries no problem (a loaded Solution); re-solve it")
@@ -85,51 +87,25 @@ def _points(sol, x):
 
 
 def _jets(sol, xq):
-    """``(f, f', f'')`` at ``xq`` from the not-a-knot cubic spline through the nodes, each (k, m);
-    for ``degree > 1`` from the element polynomials themselves."""
-    from scipy.interpolate import CubicSpline
+    """``(f, f', f'')`` at ``xq`` (k,), each (k, m), from the one evaluator
+    (:func:`varcalc.piecewise.evaluate`).
+
+    ``degree > 1``: the element polynomials themselves (with the end map's chain rule).  P1: not
+    ``sol(x)`` itself, deliberately — it is piecewise linear, ``f''`` is zero inside every cell and
+    ``f'`` jumps at the nodes, so the strong form cannot be evaluated on it; the not-a-knot cubic
+    spline through the nodes (the Hermite evaluator with :func:`varcalc.piecewise.spline_slopes`)
+    reconstructs ``f'`` and ``f''`` to O(h²) (the nodal values' error is smooth)."""
+    from .piecewise import evaluate, spline_slopes
 
     n = sol.x.size
-    if sol.degree > 1:
-        return _element_jets(sol, xq)
-    spline = CubicSpline(sol.x, sol.f.reshape(n, -1), axis=0)
-    return spline(xq), spline(xq, 1), spline(xq, 2)
-
-
-def _element_jets(sol, xq):
-    """``(f, f', f'')`` (k, m) of the degree-p element polynomials at ``xq``: each cell's values at
-    its GLL nodes fitted exactly in the Legendre basis (stable for p <= 16), differentiated in the
-    cell's coordinate, then by the chain rule in x (``x = φ(s)`` for a mapped end:
-    ``f' = f_s / φ'``, ``f'' = (f_ss - f' φ'') / φ'²``)."""
-    from numpy.polynomial import legendre as leg
-
-    from .elements import gll_nodes
-
-    n, p = sol.x.size, sol.degree
-    grid = np.asarray(sol.x) if sol.end_map is None else sol.end_map.s_of_x(sol.x)
-    sq = xq if sol.end_map is None else sol.end_map.s_of_x(xq)
-    values = np.asarray(sol.element_values).reshape(n - 1, p + 1, -1)  # (cells, p+1, m)
-    m = values.shape[2]
-    u_nodes = 2.0 * gll_nodes(p) - 1.0
-    coef = leg.legfit(u_nodes, np.moveaxis(values, 1, 0).reshape(p + 1, -1), p)  # (p+1, cells*m)
-    coef = coef.reshape(p + 1, n - 1, m)
-    cell = np.clip(np.searchsorted(grid, sq, side="right") - 1, 0, n - 2)
-    h = np.diff(grid)[cell]
-    u = 2.0 * (sq - grid[cell]) / h - 1.0
-    V = leg.legvander(u, p)  # (k, p+1), shared by f and its derivatives
-    jets = []
-    for order in range(3):  # d/ds = (2/h) d/du
-        c = leg.legder(coef, order, axis=0) if order else coef
-        c = np.concatenate([c, np.zeros((p + 1 - c.shape[0], n - 1, m))], axis=0)
-        jets.append(np.einsum("kj,jkm->km", V, c[:, cell]) * (2.0 / h[:, None]) ** order)
-    f, fs, fss = jets
-    if sol.end_map is None:
-        return f, fs, fss
-    d1 = sol.end_map.dx_ds(sq)[:, None]
-    d2 = sol.end_map.d2x_ds2(sq)[:, None]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        df = fs / d1
-        return f, df, (fss - df * d2) / d1**2
+    with jax.ensure_compile_time_eval():  # concrete numbers (diagnostics are of a plain solution)
+        if sol.degree > 1:
+            jets = evaluate(sol.x, xq, elements=sol.element_values, end_map=sol.end_map, grid=sol.grid,
+                            derivatives=2)
+        else:
+            F = np.asarray(sol.f).reshape(n, -1)
+            jets = evaluate(sol.x, xq, values=F, slopes=spline_slopes(sol.x, F), derivatives=2)
+        return tuple(np.asarray(j) for j in jets)
 
 
 def _lagrangian(problem):

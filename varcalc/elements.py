@@ -75,12 +75,6 @@ def gll_weights(p: int) -> np.ndarray:
     return 1.0 / (p * (p + 1) * leg.legval(s, np.eye(p + 1)[p]) ** 2)
 
 
-def _bary_weights(nodes):
-    diff = nodes[:, None] - nodes[None, :]
-    np.fill_diagonal(diff, 1.0)
-    return 1.0 / np.prod(diff, axis=1)
-
-
 def lagrange_basis(nodes: np.ndarray, t: np.ndarray):
     """Lagrange basis on ``nodes`` (k,) and its derivative at points ``t`` (q,) off the nodes or on them.
 
@@ -106,30 +100,18 @@ def evaluate_elements(x, values, xq):
     """Evaluate the piecewise polynomial with ``values`` (n-1, p+1, m) at each cell's GLL nodes.
 
     ``x`` (n,) are the cell ends, ``xq`` any shape inside ``[x_0, x_{n-1}]``; returns
-    ``xq.shape + (m,)``.  Barycentric Lagrange interpolation (second form), vectorised over points.
+    ``xq.shape + (m,)`` (numpy).  A numpy view of :func:`varcalc.piecewise.evaluate` (the one
+    evaluator; JAX, differentiable).
 
     >>> x = np.array([0.0, 1.0, 2.0]); t = gll_nodes(2)
     >>> vals = np.stack([(x[i] + t)**2 for i in range(2)])[:, :, None]   # f = x², exact at degree 2
     >>> float(evaluate_elements(x, vals, np.array(1.5))[0])
     2.25
     """
-    x = np.asarray(x, float)
-    values = np.asarray(values, float)
-    p = values.shape[1] - 1
-    nodes = gll_nodes(p)
-    w = _bary_weights(nodes)
-    xq = np.asarray(xq, float)
-    flat = xq.reshape(-1)
-    cell = np.clip(np.searchsorted(x, flat, side="right") - 1, 0, x.size - 2)
-    t = (flat - x[cell]) / (x[cell + 1] - x[cell])
-    diff = t[:, None] - nodes[None, :]  # (N, p+1)
-    hit = diff == 0.0
-    safe = np.where(hit, 1.0, diff)
-    c = w[None, :] / safe
-    c = np.where(hit.any(axis=1, keepdims=True), hit.astype(float), c)
-    V = values[cell]  # (N, p+1, m)
-    out = np.einsum("nj,njm->nm", c, V) / np.sum(c, axis=1)[:, None]
-    return out.reshape(xq.shape + (values.shape[2],))
+    from .piecewise import evaluate
+
+    with jax.ensure_compile_time_eval():  # concrete in, concrete out (also inside a traced function)
+        return np.asarray(evaluate(np.asarray(x, float), np.asarray(xq, float), elements=np.asarray(values, float))[0])
 
 
 @lru_cache(maxsize=None)

@@ -15,7 +15,7 @@ refinement splits by.
 >>> import numpy as np, varcalc as vc
 >>> p = vc.Problem(lambda f, df, x: 0.5 * (df**2 + f**2), (0.0, 1.0), bc={"left": 0.0, "right": 1.0})
 >>> sol = vc.solve(p, n=21)
->>> est = sol.error_estimate
+>>> est = sol.error_estimate                                   # = error_estimate(sol), cached
 >>> exact = 0.5 * np.cosh(1) / np.sinh(1)                      # J* = coth(1)/2
 >>> bool(0.5 < est.value_error / abs(sol.value - exact) < 2)
 True
@@ -29,7 +29,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["ErrorEstimate", "two_grid", "halve_cells"]
+from . import cache
+from ._entry import entry
+
+__all__ = ["ErrorEstimate", "error_estimate", "two_grid", "halve_cells"]
 
 
 @dataclass
@@ -67,10 +70,13 @@ def element_order(sol) -> int:
     return 4 if sol.problem.order == 2 else 2
 
 
-def two_grid(sol) -> ErrorEstimate:
-    """The :class:`ErrorEstimate` of ``sol`` (``sol.error_estimate`` calls this, once)."""
-    from .solve import solve
+def error_estimate(sol, *, solve=None) -> ErrorEstimate:
+    """The :class:`ErrorEstimate` of ``sol`` (``sol.error_estimate`` calls this, once, and caches it).
 
+    ``solve``: the function that solves on the halved grid, :func:`varcalc.solve`'s signature
+    (default: ``vc.solve`` itself, registered by :mod:`varcalc.solve`; this module does not import it).
+    """
+    solve = entry("solve") if solve is None else solve
     if sol._state is None:
         raise ValueError("sol: no discretization attached (a loaded or hand-made Solution); re-solve it")
     disc, V, z = sol._state
@@ -105,6 +111,9 @@ def two_grid(sol) -> ErrorEstimate:
                          cell_indicator=indicator)
 
 
+two_grid = error_estimate  # its former name
+
+
 def _cell_energies(sol, V=None, z=None):
     """Energies of the cells of ``sol``'s discrete Lagrangian, (n-1,): at its solution, or at the
     unknowns ``V`` (d, n), ``z`` given on its grid."""
@@ -112,8 +121,6 @@ def _cell_energies(sol, V=None, z=None):
     V = V_sol if V is None else V
     z = z_sol if z is None else z
     key = (disc.layout.key(disc.problem), disc.blocks, disc.layout.degree)
-    from . import cache
-
     fn = cache.get(("cells",) + key, lambda: jax.jit(disc.functional.cell_energies))
     d_el = disc.layout.d_el
     return np.asarray(fn(jnp.asarray(V[:d_el]), jnp.asarray(disc.x), jnp.asarray(z), disc.aux()))

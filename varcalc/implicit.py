@@ -31,19 +31,15 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax import lax
 
 from .lagrangian import DiscreteLagrangian
 from .linalg import block_tridiag_matvec
 from .newton import Status, bordered_solve, restrict
+from .piecewise import is_traced
+from .solution import TracedSolution  # noqa: F401  (its home was here; the one Solution type, traced)
 
 __all__ = ["is_traced", "TracedSolution", "implicit_solver"]
-
-
-def is_traced(*trees) -> bool:
-    """True when any leaf of the pytrees is a JAX tracer (we are inside grad/jvp/jit/vmap)."""
-    return any(isinstance(leaf, jax.core.Tracer) for tree in trees for leaf in jax.tree_util.tree_leaves(tree))
 
 
 def implicit_solver(run, lag: DiscreteLagrangian, *, has_z: bool, bounds: bool, sign: float, run_concrete=None):
@@ -151,93 +147,3 @@ def kkt_solve(lag, V, z, x, aux, frozen, rV, rz):
     w = lax.custom_linear_solve(matvec, jnp.concatenate([rV.ravel(), rz]), solve, symmetric=True)
     xV, xz = split(w)
     return -xV, -xz
-
-
-@jax.tree_util.register_pytree_node_class
-class TracedSolution:
-    """What :func:`varcalc.solve` returns while it is being differentiated (or traced by ``jit`` or
-    ``vmap``): the extremal as JAX values, so functions of it can be differentiated.
-
-    Attributes: ``x`` (n,) numpy grid (physical abscissae are traced for a free end: ``x`` is
-    then ``None``; use ``start``/``end``), ``f`` (n,) + shape, ``slope`` (order 2), ``value``,
-    ``multipliers`` (dict), ``converged`` (traced bool), ``status`` (traced int code of
-    :class:`varcalc.Status`), ``iterations``, ``start``/``end`` (free ends on curves), ``problem``.
-    ``sol(xq)`` interpolates like :class:`varcalc.Solution` (piecewise linear, Hermite for order 2).
-    Diagnostics that need concrete numbers (messages, certificates, plots) are not available:
-    call ``vc.solve`` outside the transformation for those.  A pytree: ``jax.jit``/``vmap`` may
-    return it (``jax.vmap(lambda p: vc.solve(problem, params=p))(batch)`` solves a batch).
-    """
-
-    def __init__(self, problem, x, f, slope, value, multipliers, status, iterations, start=None, end=None,
-                 element_values=None, end_map=None, grid=None):
-        self.problem = problem
-        self.x, self.f, self.slope, self.value = x, f, slope, value
-        self.multipliers = multipliers
-        self.status = status
-        self.converged = status == int(Status.SUCCESS)
-        self.iterations = iterations
-        self.start, self.end = start, end
-        # degree > 1: values at each cell's GLL nodes; with a mapped singular end the elements live
-        # on the solver's grid s (``grid``), x = end_map.x_of_s(s).
-        self.element_values, self.end_map, self.grid = element_values, end_map, grid
-
-    def tree_flatten(self):
-        children = (self.x, self.f, self.slope, self.value, self.multipliers, self.status, self.iterations,
-                    self.start, self.end, self.element_values, self.grid)
-        return children, (self.problem, self.end_map)
-
-    @classmethod
-    def tree_unflatten(cls, static, children):
-        x, f, slope, value, mult, status, iterations, start, end, elements, grid = children
-        problem, end_map = static
-        return cls(problem, x, f, slope, value, mult, status, iterations, start=start, end=end,
-                   element_values=elements, end_map=end_map, grid=grid)
-
-    def __call__(self, xq):
-        xq = jnp.asarray(xq, dtype=jnp.float64)
-        x = jnp.asarray(self.x)
-        n = x.shape[0]
-        F = jnp.reshape(self.f, (n, -1))
-        if self.element_values is not None:
-            return self._elements_at(xq)
-        if self.slope is None:
-            out = jax.vmap(lambda col: jnp.interp(xq, x, col), out_axes=-1)(F.T)
-        else:  # cubic Hermite on the cell holding xq
-            S = jnp.reshape(self.slope, (n, -1))
-            i = jnp.clip(jnp.searchsorted(x, xq, side="right") - 1, 0, n - 2)
-            h = (x[i + 1] - x[i])[..., None]
-            t = ((xq - x[i]) / (x[i + 1] - x[i]))[..., None]
-            h00, h10 = 2 * t**3 - 3 * t**2 + 1, t**3 - 2 * t**2 + t
-            h01, h11 = -2 * t**3 + 3 * t**2, t**3 - t**2
-            out = h00 * F[i] + h10 * h * S[i] + h01 * F[i + 1] + h11 * h * S[i + 1]
-        return jnp.reshape(out, xq.shape + tuple(self.f.shape[1:]))
-
-    def _elements_at(self, xq):
-        """The degree-p element polynomials at ``xq`` (barycentric form, JAX: differentiable in the
-        element values).  With an end map, ``s = φ⁻¹(xq)`` by bisection (φ is increasing)."""
-        from .elements import _bary_weights, gll_nodes
-
-        ev = jnp.reshape(self.element_values, self.element_values.shape[:2] + (-1,))  # (cells, p+1, m)
-        grid = jnp.asarray(self.x if self.grid is None else self.grid)
-        sq = xq
-        if self.end_map is not None:
-            lo, hi = jnp.zeros_like(xq), jnp.ones_like(xq)
-            for _ in range(60):
-                mid = 0.5 * (lo + hi)
-                below = self.end_map.x_of_s(mid) < xq
-                lo, hi = jnp.where(below, mid, lo), jnp.where(below, hi, mid)
-            sq = 0.5 * (lo + hi)
-        nodes = gll_nodes(ev.shape[1] - 1)
-        w = jnp.asarray(_bary_weights(nodes))
-        flat = jnp.reshape(sq, (-1,))
-        cell = jnp.clip(jnp.searchsorted(grid, flat, side="right") - 1, 0, grid.shape[0] - 2)
-        t = (flat - grid[cell]) / (grid[cell + 1] - grid[cell])
-        diff = t[:, None] - jnp.asarray(nodes)[None, :]
-        hit = diff == 0.0
-        c = jnp.where(hit.any(axis=1, keepdims=True), hit.astype(jnp.float64),
-                      w[None, :] / jnp.where(hit, 1.0, diff))
-        out = jnp.einsum("nj,njm->nm", c, ev[cell]) / jnp.sum(c, axis=1)[:, None]
-        return jnp.reshape(out, xq.shape + tuple(self.f.shape[1:]))
-
-    def __repr__(self) -> str:
-        return f"TracedSolution(problem={getattr(self.problem, 'name', None)!r}, n={np.shape(self.f)[0]})"

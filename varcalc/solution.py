@@ -1,18 +1,45 @@
-"""``Solution``: what a solve returns — numpy arrays, status with a message, stats, I/O."""
+"""``Solution``: what a solve returns — one frozen pytree for plain, traced and batched results.
+
+A plain solve (:func:`varcalc.solve`) fills it with numpy arrays and Python numbers, a status with a
+message, stats; inside ``jax.grad``/``jit``/``vmap`` the same class (as its marker subclass
+:class:`TracedSolution`) holds JAX values, and :meth:`varcalc.BatchSolution.__getitem__` gives a
+lane as a plain one.  It is a registered pytree: the array and number fields are its leaves, the
+rest (problem, message, element kind, the discretization kept for the certificate) its static data,
+so ``jax.jit``/``vmap`` can return it and ``jax.tree.map`` works on it.  Fields cannot be
+reassigned (``dataclasses.replace`` makes a changed copy).
+
+``sol(xq)`` evaluates the piecewise polynomial through :func:`varcalc.piecewise.evaluate` (the one
+evaluator: P1, cubic Hermite, degree-p Lagrange with an optional end map).  The certificate and
+the error estimate are functions of a solution (:func:`varcalc.certify.certificate`,
+:func:`varcalc.estimate.error_estimate`); the properties call them once and cache the result.
+Nothing here imports :mod:`varcalc.solve`.
+
+>>> import jax, numpy as np, varcalc as vc
+>>> p = vc.Problem(lambda f, df, x: 0.5 * df**2 + f, (0.0, 1.0), bc={"left": 0.0, "right": 0.0})
+>>> sol = vc.solve(p, n=11)
+>>> leaves, tree = jax.tree_util.tree_flatten(sol)
+>>> back = jax.tree_util.tree_unflatten(tree, leaves)
+>>> type(back).__name__, back.message == sol.message, float(back(0.5))
+('Solution', True, -0.125)
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 
+import jax
 import numpy as np
 
+from . import piecewise
 from .newton import Status, lumped_mass
+from .piecewise import is_traced
 
-__all__ = ["Solution", "load"]
+__all__ = ["Solution", "TracedSolution", "load"]
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, frozen=True)
 class Solution:
     """The computed extremal and how it was found.
 
@@ -73,9 +100,16 @@ class Solution:
     end_map : EndMap or None
         For ``degree > 1`` with a singular end: the map ``x = φ(s)`` the elements live on
         (:mod:`varcalc.endmap`); ``end_map.s_of_x(sol.x)`` is the solver's grid.
+    grid : ndarray (n,) or None
+        With ``end_map``: the solver's grid ``s`` itself (``x = end_map.x_of_s(grid)``).
 
     Calling ``sol(xq)`` interpolates the extremal (piecewise linear; cubic Hermite for
-    ``order=2``; the element polynomials for ``degree > 1``).
+    ``order=2``; the element polynomials for ``degree > 1``); ``sol.derivative(xq, k)`` gives its
+    ``k``-th derivative (k = 1, 2).
+
+    Inside a JAX transformation the fields hold JAX values and ``message``, ``history``,
+    ``guess`` are None; what needs concrete numbers (``certificate``, ``error_estimate``,
+    ``table()``, ``plot()``, ``save()``...) raises a ValueError saying so.
     """
 
     x: np.ndarray
@@ -105,10 +139,12 @@ class Solution:
     degree: int = 1
     element_values: np.ndarray | None = field(repr=False, default=None)
     end_map: object = field(repr=False, default=None)
+    grid: np.ndarray | None = field(repr=False, default=None)
     # (discretization, final V (d, n), final z (k,)): what the certificate re-linearises at.
     _state: object = field(repr=False, default=None, compare=False)
-    _certificate: object = field(repr=False, default=None, compare=False)
-    _estimate: object = field(repr=False, default=None, compare=False)
+    # Results computed from the solution on first use (certificate, error estimate): not a field
+    # of the pytree, so a transformed or unflattened copy starts with an empty one.
+    _cache: dict = field(repr=False, default_factory=dict, init=False, compare=False)
 
     @classmethod
     def _from_newton(cls, problem, disc, out, elapsed):
@@ -213,61 +249,90 @@ class Solution:
             transversality=transversality, negative=negative, mode=disc.mode, params=disc.params, start=start,
             guess_x=np.asarray(disc.x_user), _state=(disc, V, z), degree=lay.degree,
             element_values=element_values, end_map=disc.end_map,
+            grid=np.asarray(disc.x) if disc.end_map is not None else None,
         )
 
+    @classmethod
+    def _traced(cls, problem, *, x, f, value, status, iterations, multipliers, slope=None, start=None,
+                end=None, element_values=None, end_map=None, grid=None, mode="minimize", degree=1,
+                singular_ends=()) -> "TracedSolution":
+        """The result of :func:`varcalc.solve` inside a JAX transformation (JAX values; ``status``
+        and ``iterations`` int32 arrays; no message, history or stats)."""
+        return TracedSolution(
+            x=x, f=f, value=value, converged=status == int(Status.SUCCESS), status=status, message=None,
+            iterations=iterations, history=None, stats={}, guess=None, singular_ends=tuple(singular_ends),
+            problem=problem, slope=slope, multipliers=multipliers, start=start, end=end, mode=mode,
+            degree=degree, element_values=element_values, end_map=end_map, grid=grid)
+
     # -- use ---------------------------------------------------------------------------------
+    def _require_concrete(self, what: str) -> None:
+        if isinstance(self, TracedSolution) or is_traced(self.f, self.value):
+            raise ValueError(f"{what}: not available for a solution computed inside a JAX transformation "
+                             "(jax.grad/jvp/jit/vmap); call vc.solve outside it for this")
+
+    def _cached(self, key, compute):
+        """``compute(self)`` on first use, then the cached result (the fields are frozen)."""
+        if key not in self._cache:
+            self._cache[key] = compute(self)
+        return self._cache[key]
+
     @property
     def certificate(self):
         """Second-variation certificate (:class:`varcalc.certify.Certificate`): inertia on the
         admissible variations, smallest eigenvalue and eigenfunction, Legendre and Jacobi
         conditions, and a verdict (``"strict local minimum"``, ``"saddle of index k"``,
-        ``"degenerate"``).  Computed on first access (a sparse shift-invert eigensolve, O(n))."""
-        if self._certificate is None:
-            from .certify import certify
+        ``"degenerate"``).  Computed on first access (a sparse shift-invert eigensolve, O(n))
+        by :func:`varcalc.certify.certificate`."""
+        self._require_concrete("certificate")
+        from .certify import certificate
 
-            self._certificate = certify(self)
-        return self._certificate
+        return self._cached("certificate", certificate)
 
     @property
     def error_estimate(self):
         """A-posteriori error estimate (:class:`varcalc.estimate.ErrorEstimate`): ``value_error``
         (of ``|J_h - J|``), ``f_error`` (of the max nodal error), ``cell_indicator``, from one
-        more solve on the grid with every cell halved (Richardson).  Computed on first access."""
-        if self._estimate is None:
-            from .estimate import two_grid
+        more solve on the grid with every cell halved (Richardson).  Computed on first access by
+        :func:`varcalc.estimate.error_estimate`."""
+        self._require_concrete("error_estimate")
+        from .estimate import error_estimate
 
-            self._estimate = two_grid(self)
-        return self._estimate
+        return self._cached("error_estimate", error_estimate)
 
     @property
     def verdict(self) -> str:
         """``self.certificate.verdict``."""
         return self.certificate.verdict
 
+    def _jets(self, xq, derivatives):
+        """``(f, ..., f^(derivatives))`` at ``xq``, each ``xq.shape (+ (m,))``: numpy for concrete
+        points and values (checked to lie in the domain), JAX values when any is traced."""
+        traced = is_traced(xq, self.x, self.f, self.slope, self.element_values, self.grid)
+        if not traced:
+            xq = np.asarray(xq, dtype=np.float64)
+            a, b = float(self.x[0]), float(self.x[-1])
+            tol = 1e-12 * (b - a)
+            if np.any(xq < a - tol) or np.any(xq > b + tol) or not np.all(np.isfinite(xq)):
+                raise ValueError(f"xq: expected points inside the domain [{a}, {b}]")
+        shape = np.shape(xq) + tuple(np.shape(self.f)[1:])
+        evaluate = lambda: piecewise.evaluate(self.x, xq, values=self.f, slopes=self.slope, derivatives=derivatives,
+                                              elements=self.element_values, end_map=self.end_map, grid=self.grid)
+        if traced:
+            return tuple(j.reshape(shape) for j in evaluate())
+        with jax.ensure_compile_time_eval():  # numbers in, numbers out: also while some jit traces
+            return tuple(np.asarray(j).reshape(shape) for j in evaluate())
+
     def __call__(self, xq):
-        """The piecewise-linear extremal at ``xq`` (scalar or array), shape ``xq.shape (+ (m,))``."""
-        xq_arr = np.asarray(xq, dtype=np.float64)
-        a, b = self.x[0], self.x[-1]
-        tol = 1e-12 * (b - a)
-        if np.any(xq_arr < a - tol) or np.any(xq_arr > b + tol) or not np.all(np.isfinite(xq_arr)):
-            raise ValueError(f"xq: expected points inside the domain [{a}, {b}]")
-        n = self.x.size
-        F = self.f.reshape(n, -1)
-        if self.element_values is not None:  # degree-p Lagrange elements on GLL nodes
-            from .elements import evaluate_elements
-            ev = self.element_values.reshape(n - 1, self.degree + 1, -1)
-            if self.end_map is not None:  # the elements are polynomials in s, x = φ(s)
-                to_s = self.end_map.s_of_x
-                out = evaluate_elements(to_s(self.x), ev, to_s(np.clip(xq_arr, a, b)))
-            else:
-                out = evaluate_elements(self.x, ev, np.clip(xq_arr, a, b))
-        elif self.slope is not None:  # C¹ cubic Hermite (order-2 problems)
-            from scipy.interpolate import CubicHermiteSpline
-            spline = CubicHermiteSpline(self.x, F, self.slope.reshape(n, -1), axis=0)
-            out = spline(xq_arr)
-        else:
-            out = np.stack([np.interp(xq_arr, self.x, F[:, j]) for j in range(F.shape[1])], axis=-1)
-        return out.reshape(xq_arr.shape + self.f.shape[1:])
+        """The extremal at ``xq`` (scalar or array), shape ``xq.shape (+ (m,))``: the piecewise
+        polynomial of the solution (P1, cubic Hermite, or the degree-p elements)."""
+        return self._jets(xq, 0)[0]
+
+    def derivative(self, xq, order: int = 1):
+        """The ``order``-th derivative (1 or 2) in ``x`` of the interpolant ``sol(x)`` at ``xq``,
+        shape ``xq.shape (+ (m,))`` (for P1: the cell's slope, and 0)."""
+        if order not in (1, 2):
+            raise ValueError(f"order: expected 1 or 2, got {order!r}")
+        return self._jets(xq, order)[order]
 
     @property
     def success(self) -> bool:
@@ -276,6 +341,7 @@ class Solution:
 
     def error(self, exact=None) -> float:
         """Max nodal error ``max_i |f_i - f*(x_i)|`` against ``exact`` (default: the problem's)."""
+        self._require_concrete("error()")
         exact = exact if exact is not None else getattr(self.problem, "exact", None)
         if exact is None:
             raise ValueError("exact: this problem has no exact solution; pass exact=callable")
@@ -294,6 +360,7 @@ class Solution:
         >>> vc.solve(p, n=3, degree=2).l2_error() < 1e-14    # the exact solution is quadratic
         True
         """
+        self._require_concrete("l2_error()")
         exact = exact if exact is not None else getattr(self.problem, "exact", None)
         if exact is None:
             raise ValueError("exact: this problem has no exact solution; pass exact=callable")
@@ -302,7 +369,7 @@ class Solution:
         if q < 1:
             raise ValueError(f"points: expected a positive number of Gauss points, got {points}")
         r = gauss_rule(q)
-        grid = self.x if self.end_map is None else self.end_map.s_of_x(self.x)  # s: f_h is smooth in it
+        grid = self.x if self.end_map is None else self._s_grid()  # s: f_h is smooth in it
         h = np.diff(grid)
         tq = grid[:-1, None] + np.asarray(r.t)[None, :] * h[:, None]  # (cells, q)
         w = h[:, None] * np.asarray(r.w)[None, :]
@@ -323,6 +390,7 @@ class Solution:
 
     def table(self) -> str:
         """The Newton iterations as a text table."""
+        self._require_concrete("table()")
         s = self.stats
         lines = [f"{'iter':>4}  {'J':>22}  {'EL residual':>11}  {'|du|':>9}  {'step':>8}  {'shift':>8}  {'neg':>3}"]
         for k in range(self.iterations + 1):
@@ -358,6 +426,7 @@ class Solution:
         -------
         matplotlib.figure.Figure — never calls ``show()``.
         """
+        self._require_concrete("plot()")
         from .plot import plot_solution
 
         return plot_solution(self, path=path, exact=exact, ax=ax, show_guess=show_guess,
@@ -366,6 +435,7 @@ class Solution:
     # -- I/O ---------------------------------------------------------------------------------
     def to_dict(self) -> dict:
         """A JSON-serialisable summary (arrays as lists)."""
+        self._require_concrete("to_dict()")
         d = {
             "name": getattr(self.problem, "name", None),
             "x": self.x.tolist(), "f": self.f.tolist(), "value": self.value,
@@ -390,11 +460,15 @@ class Solution:
         if self.end_map is not None:
             meta["end_map"] = {"powers": list(self.end_map.powers), "a": float(self.end_map.a),
                                "b": float(self.end_map.b)}
-        for name in ("slope", "element_values"):
+        for name in ("slope", "element_values", "grid"):
             if getattr(self, name) is not None:
                 arrays[name] = np.asarray(getattr(self, name))
         np.savez(path, x=self.x, f=self.f, history=self.history, guess=self.guess,
                  meta=np.array(json.dumps(meta)), **arrays)
+
+    def _s_grid(self):
+        """The solver's grid ``s`` of an end-mapped solution (kept, or recomputed for a loaded one)."""
+        return np.asarray(self.grid) if self.grid is not None else self.end_map.s_of_x(self.x)
 
     def __repr__(self) -> str:
         shape = self.f.shape
@@ -420,7 +494,84 @@ def load(path) -> Solution:
             slope=data["slope"] if "slope" in data.files else None,
             degree=int(meta.get("degree", 1)), end_map=end_map,
             element_values=data["element_values"] if "element_values" in data.files else None,
+            grid=data["grid"] if "grid" in data.files else None,
         )
+
+
+class TracedSolution(Solution):
+    """What :func:`varcalc.solve` returns while it is being differentiated (or traced by ``jit`` or
+    ``vmap``): a :class:`Solution` whose fields are JAX values, so functions of it can be
+    differentiated.  The same class in all but name (the name says which kind of values it holds).
+
+    Set: ``x`` (n,) grid (traced for a free end; use ``start``/``end``), ``f`` (n,) + shape,
+    ``slope`` (order 2), ``element_values`` (``degree > 1``), ``value``, ``multipliers`` (dict),
+    ``converged`` (traced bool), ``status`` (traced int code of :class:`varcalc.Status`),
+    ``iterations``, ``start``/``end`` (free ends on curves), ``problem``, ``mode``, ``degree``.
+    ``sol(xq)`` evaluates like :class:`varcalc.Solution` (the same evaluator).  ``message``,
+    ``history``, ``guess`` are None; what needs concrete numbers (certificates, error estimates,
+    plots, tables) raises a ValueError: call ``vc.solve`` outside the transformation for those.  A
+    pytree: ``jax.jit``/``vmap`` may return it (``jax.vmap(lambda p: vc.solve(problem, params=p))
+    (batch)`` solves a batch).
+    """
+
+    def __repr__(self) -> str:
+        return f"TracedSolution(problem={getattr(self.problem, 'name', None)!r}, n={np.shape(self.f)[0]})"
+
+
+# -- the pytree ------------------------------------------------------------------------------------
+# Leaves: the arrays and numbers (JAX values under a transformation).  Static: what is not a number
+# (names, the problem, the element kind and end map) and the discretization kept for the certificate.
+_LEAVES = ("x", "f", "value", "converged", "status", "iterations", "history", "stats", "guess", "slope",
+           "multipliers", "constraint_residuals", "complementarity", "end", "transversality", "negative",
+           "params", "guess_x", "start", "element_values", "grid")
+_STATIC = ("message", "quadrature", "singular_ends", "problem", "mode", "degree", "end_map", "_state")
+assert set(_LEAVES + _STATIC) == {f.name for f in dataclasses.fields(Solution) if f.init}
+
+
+class _Opaque:
+    """Static data compared and hashed by identity (the problem, the discretization, arrays)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
+
+    def __eq__(self, other):
+        return isinstance(other, _Opaque) and other.value is self.value
+
+    def __hash__(self):
+        return id(self.value)
+
+
+def _flatten_with_keys(sol):
+    children = tuple((jax.tree_util.GetAttrKey(name), getattr(sol, name)) for name in _LEAVES)
+    static = tuple(tuple(sorted(v.items())) if name == "quadrature" else
+                   _Opaque(v) if name in ("problem", "end_map", "_state") else v
+                   for name, v in ((name, getattr(sol, name)) for name in _STATIC))
+    return children, static
+
+
+def _flatten(sol):
+    children, static = _flatten_with_keys(sol)
+    return tuple(c for _, c in children), static
+
+
+def _unflatten(cls):
+    def unflatten(static, children):
+        sol = object.__new__(cls)  # the fields as they are (no checks: JAX may pass placeholders)
+        for name, v in zip(_LEAVES, children):
+            object.__setattr__(sol, name, v)
+        for name, v in zip(_STATIC, static):
+            v = dict(v) if name == "quadrature" else v.value if isinstance(v, _Opaque) else v
+            object.__setattr__(sol, name, v)
+        object.__setattr__(sol, "_cache", {})
+        return sol
+
+    return unflatten
+
+
+for _cls in (Solution, TracedSolution):  # JAX registers classes exactly, not their subclasses
+    jax.tree_util.register_pytree_with_keys(_cls, _flatten_with_keys, _unflatten(_cls), _flatten)
 
 
 def _pointwise_residual(g, f, x, problem):

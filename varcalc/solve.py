@@ -21,9 +21,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from .functional import DiscreteFunctional
-from .implicit import TracedSolution, implicit_solver, is_traced
+from . import _entry
 from .families import element_for
 from .families._base import QUADRATURES
+from .implicit import implicit_solver, is_traced
 from .lagrangian import DiscreteLagrangian, Layout, internal_integrand
 from .mesh import check_grid, uniform_grid
 from . import cache
@@ -311,9 +312,10 @@ def _solve_traced(problem, n, *, grid, guess, solver, quadrature, singular_ends,
     if lay.degree > 1:  # (cells, p+1) + shape, as Solution.element_values
         elements = disc.functional.element_values(V[:lay.d_el])
         elements = elements.reshape((n_nodes - 1, lay.degree + 1) + problem.shape)
-    return TracedSolution(problem, x_out, to_user(V[:lay.m]), slope, J, mult, status.astype(jnp.int32),
-                          k.astype(jnp.int32), start=start, end=end, element_values=elements,
-                          end_map=disc.end_map, grid=disc.x if disc.end_map is not None else None)
+    return Solution._traced(problem, x=x_out, f=to_user(V[:lay.m]), slope=slope, value=J, multipliers=mult,
+                            status=status.astype(jnp.int32), iterations=k.astype(jnp.int32), start=start, end=end,
+                            element_values=elements, end_map=disc.end_map, mode=disc.mode, degree=lay.degree,
+                            singular_ends=disc.singular_ends, grid=disc.x if disc.end_map is not None else None)
 
 
 def _implicit_core(disc, solver):
@@ -820,3 +822,8 @@ def _compiled_solver(disc, solver):
         return jax.jit(run)
 
     return cache.get(key, make)
+
+
+# What the layers below this module (estimate, adaptive, certify) call without importing it.
+_entry.register(solve=solve, discretize=discretize, run_newton=run_newton, kernel_inputs=kernel_inputs,
+                check_degree=_check_degree)
