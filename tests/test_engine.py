@@ -95,3 +95,17 @@ def test_the_cache_is_bounded(monkeypatch):
         cache.get(("test-bounded", i), lambda: object())
     assert cache.size() <= 5
     assert ("test-bounded", 11) in cache._entries and ("test-bounded", 0) not in cache._entries
+
+
+def test_a_singular_end_kernel_is_shared_within_a_bucket():
+    """The brachistochrone's tanh-sinh cells at the singular start do not depend on n (the rest is
+    one Gauss block, which runs on into the padding): n = 301 and n = 311 share one kernel and one
+    generic step, and agree with the unpadded fused loop."""
+    p = brachistochrone.problem
+    a = vc.solve(p, n=301)
+    kernels = {key for key in cache._entries if key[0] == "kernel"}
+    b = vc.solve(p, n=311)
+    assert a.converged and b.converged and a.singular_ends == ("left",)
+    assert {key for key in cache._entries if key[0] == "kernel"} == kernels
+    disc, out = _fused(p, 311)
+    np.testing.assert_allclose(b.f, np.asarray(out["U"])[0], rtol=0, atol=1e-12)

@@ -765,16 +765,17 @@ def kernel_inputs(disc, N, x=None, aux=None):
     """``(kernel, x, aux, n_kernel)`` for unknowns padded to ``N`` nodes, from ``disc``'s
     structure and its grid ``x`` and ``aux`` (or the given ones, of the same size).
 
-    With one quadrature rule for all cells the kernel is compiled per bucket: the grid is
-    continued past its end, per-node data padded, ``aux["cells"]`` holds the real cell count and
-    ``n_kernel`` is None.  Otherwise (several quadrature blocks, whose ranges depend on ``n``) the
-    kernel is compiled per ``n`` and gets the real grid (``n_kernel = n``)."""
+    The kernel is compiled per bucket: the grid is continued past its end, per-node data padded,
+    ``aux["cells"]`` holds the real cell count (``n_kernel`` is None), and the last quadrature
+    block runs on to the bucket's last cell (its padded cells masked).  The blocks before it —
+    the tanh-sinh cells at a singular left end, whose count does not depend on ``n`` — stay as
+    they are, so a new ``n`` in a known bucket compiles no kernel there either."""
     x = disc.x if x is None else np.asarray(x)
     aux = disc.aux() if aux is None else aux
     n = x.size
-    if len(disc.blocks) > 1:
-        return _kernel(disc), x, aux, n
-    blocks = tuple(CellBlock(0, N - 1, b.rule_name) for b in disc.blocks)
+    blocks = disc.blocks  # (empty for elements with one rule of their own: Hermite, Lagrange)
+    if blocks:
+        blocks = blocks[:-1] + (CellBlock(blocks[-1].start, N - 1, blocks[-1].rule_name),)
     aux = dict(aux, mass=pad_numpy(aux["mass"], N, 0), w=pad_numpy(aux["w"], N, 0),
                y=pad_numpy(aux["y"], N, 0), cells=np.int64(n - 1))
     return _kernel(disc, blocks), pad_grid(x, N), aux, None
