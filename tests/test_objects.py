@@ -200,6 +200,7 @@ def test_toy_side_condition_solves_the_tent(pin):
     np.testing.assert_allclose(sol.f, 1 - np.abs(2 * sol.x - 1), atol=1e-12)
     assert abs(sol.value - 2.0) < 1e-12  # ∫ ½ · 4 dx
     assert _report(sol) == pytest.approx({"pinat0": -4.0}, abs=1e-10)
+    assert sol.multipliers == pytest.approx({"pinat0": -4.0}, abs=1e-10)  # the Solution asks the side
     # a new value at the same node count reuses the structure (the value is an input)
     again = vc.solve(vc.Problem(p.integrand, p.domain, bc=p.bc, constraints=[pin(0.3, 0.6)]), n=11)
     np.testing.assert_allclose(again.f, np.where(again.x <= 0.3, 2 * again.x, 0.6 * (1 - again.x) / 0.7),

@@ -204,6 +204,11 @@ class Solution:
             mult[b.name] = mu
             resid[b.name] = float(max(0.0, np.max(lo - f), np.max(f - hi)))
             compl = float(np.max(np.abs(mu) * np.where(np.isfinite(gap), gap, 0.0)))
+        # Side conditions of other kinds (registered with varcalc.sides.register_side) report
+        # their own multipliers; the built-in kinds above also give residuals and complementarity.
+        for side in lay.sides:
+            if side.name not in mult:
+                mult.update(side.report(disc, V, z))
         transversality = None
         for e in lay.curve_ends:
             c, node = problem.end_curve(e), (0 if e == "left" else -1)
