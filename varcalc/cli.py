@@ -507,11 +507,14 @@ def run() -> None:
     """
     import atexit
 
-    code = main()
-    code = code if isinstance(code, int) else int(code is not None)
-    atexit._run_exitfuncs()
-    sys.stdout.flush()
-    sys.stderr.flush()
+    try:
+        code = main()
+        code = code if isinstance(code, int) else int(code is not None)
+        atexit._run_exitfuncs()
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BrokenPipeError:  # the reader went away (`varcalc solve ... | head`): no traceback
+        code = 1
     os._exit(code)
 
 
