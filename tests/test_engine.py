@@ -109,3 +109,18 @@ def test_a_singular_end_kernel_is_shared_within_a_bucket():
     assert {key for key in cache._entries if key[0] == "kernel"} == kernels
     disc, out = _fused(p, 311)
     np.testing.assert_allclose(b.f, np.asarray(out["U"])[0], rtol=0, atol=1e-12)
+
+
+def test_lazy_public_names_are_not_shadowed_by_their_modules():
+    """`varcalc/__init__.py` imports some layers on first use; importing such a layer's module
+    first must not leave the module where the public function belongs."""
+    import subprocess
+    import sys
+
+    code = ("import importlib, varcalc as vc\n"
+            "for module, names in vc._LAZY.items():\n"
+            "    importlib.import_module('varcalc.' + module)\n"
+            "    for name in names:\n"
+            "        assert not isinstance(getattr(vc, name), type(importlib)), name\n"
+            "assert callable(vc.continuation)\n")
+    subprocess.run([sys.executable, "-c", code], check=True)

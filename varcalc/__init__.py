@@ -25,11 +25,15 @@ from .problem import Problem  # noqa: E402
 from .solution import Solution, load  # noqa: E402
 from .solve import discretize, solve  # noqa: E402
 from .cache import clear_cache  # noqa: E402
+# Eager: the function shares its module's name, and an import of the submodule `varcalc.continuation`
+# would otherwise leave the module, not the function, as `vc.continuation`.
+from .continuation import Continuation, continuation, plot_continuation  # noqa: E402
 
 # The rest of the public surface is imported on first use (PEP 562): `import varcalc` then costs
 # ~0.3 s less (the planar layer pulls in scipy.sparse.linalg and pyamg, the symbolic layer
 # jax.extend), which a one-off `varcalc solve` process feels.  `vc.solve_planar`,
-# `from varcalc import solve_batch`, ... work as before.
+# `from varcalc import solve_batch`, ... work as before.  No lazy name may equal its module's name
+# (importing the submodule would bind the module under that name first; tests/test_engine.py checks).
 _LAZY = {
     "planar": ("PlanarProblem", "Polygon", "Rectangle", "TriMesh", "solve_planar"),
     "batch": ("BatchSolution", "solve_batch"),
@@ -38,7 +42,6 @@ _LAZY = {
                    "compare_sensitivities", "plot_ensemble", "sample_extremals", "sensitivity",
                    "solve_expected"),
     "diagnostics": ("euler_lagrange_residual", "first_integral", "plot_diagnostics"),
-    "continuation": ("Continuation", "continuation", "plot_continuation"),
 }
 _LAZY_NAMES = {name: module for module, names in _LAZY.items() for name in names}
 
