@@ -225,24 +225,9 @@ def _use_file_backend():
     matplotlib.use("Agg")  # the CLI only writes files; no display needed
 
 
-def _import_pyplot_in_background():
-    """Import matplotlib's pyplot on a thread while the solve runs: XLA compiles (and loads
-    cached programs) without holding the GIL, so on two cores the ~0.3 s import is nearly free."""
-    import threading
-
-    def load():
-        import matplotlib.pyplot  # noqa: F401
-
-    thread = threading.Thread(target=load, name="varcalc-import-pyplot", daemon=True)
-    thread.start()
-    return thread
-
-
 def _cmd_solve(args) -> int:
     _enable_compilation_cache()
     _use_file_backend()
-    if not args.no_plot:
-        _import_pyplot_in_background()
     module = load_problem_module(args.problem)
     t0 = time.perf_counter()
     with _Ticker(f"solving {module.problem.name}"):
