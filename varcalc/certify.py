@@ -103,7 +103,7 @@ def certificate(sol) -> Certificate:
     if lay.has_bound:  # obstacle contact is held: admissible variations keep it
         frozen |= (V <= disc.lower) | (V >= disc.upper)
     # device_put, not jnp.asarray: jnp.asarray of a numpy array compiles a staging program per shape
-    D = _second_variation(disc)(V, jax.device_put(z), x, aux, frozen)
+    D = _second_variation(disc)(V, jax.device_put(z), x, frozen)
     n = x.size
     n_mult = lay.n_multipliers_global + int(np.sum(~frozen[lay.d_el:]))
     negative = int(D["negative"]) - n_mult
@@ -172,22 +172,21 @@ def _length_factor(sol, disc):
 # Three compiled pieces: the solve's own kernel (L's derivatives, shared with vc.solve), the
 # Legendre condition per cell (per integrand, small) and the generic inertia/pivots (once per shape).
 def _second_variation(disc):
-    """``run(V, z, x, aux, frozen)``: the solve's own kernel (on the same size bucket, so nothing
+    """``run(V, z, x, frozen)``: the solve's own kernel (on the same size bucket, so nothing
     new compiles for L's derivatives), then the per-integrand Legendre check and the generic inertia."""
     from .drivers import bucket, pad_numpy
 
     kernel_inputs = entry("kernel_inputs")  # vc.solve's: the same padded kernel as the solve's
     n = disc.x.size
     N = bucket(n)
-    kernel, x_k, aux_k, n_kernel = kernel_inputs(disc, N)
+    kernel, x_k, aux_k = kernel_inputs(disc, N)
     legendre = cache.get(("legendre", disc.layout.key(disc.problem)), lambda: _legendre_fn(disc))
 
-    def run(V, z, x, aux, frozen):
+    def run(V, z, x, frozen):
         # Everything on the bucket's N nodes (padded nodes frozen, padded cells copies of the first
         # cell), so a new n in a known bucket compiles nothing; cut back to n on the host.
-        D = kernel.derivatives(pad_numpy(V, N, 1), z, x_k, aux_k, n=n_kernel)
-        aux_p = dict(aux, **{key: pad_numpy(aux[key], N, 0) for key in ("mass", "w", "y")})
-        lam = legendre(*_padded_cells(V, x, N), z, aux_p)
+        D = kernel.derivatives(pad_numpy(V, N, 1), z, x_k, aux_k)
+        lam = legendre(*_padded_cells(V, x, N), z, aux_k)
         D = jax.device_get(_inertia(D, pad_numpy(frozen, N, 1, True), z, lam))
         return _cut(D, n)
 

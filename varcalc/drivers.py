@@ -19,7 +19,6 @@ Python loop on the host, around an operator whose solve is not JAX: the planar s
 from __future__ import annotations
 
 import time
-from types import SimpleNamespace
 
 import jax
 import jax.numpy as jnp
@@ -178,30 +177,19 @@ def _pad_nodes(a, N, axis, value=0.0):
     return jnp.pad(a, width, constant_values=value)
 
 
-def _padded_derivatives(D, N):
-    """The derivatives dict with the node axes padded to ``N`` nodes (zeros: the padded nodes
-    are fixed, and :func:`~varcalc.newton.restrict` makes their rows the identity)."""
-    out = dict(D, g=_pad_nodes(D["g"], N, 1), diag=_pad_nodes(D["diag"], N, 2),
-               upper=_pad_nodes(D["upper"], N - 1, 2))
-    if "B" in D:
-        out["B"] = _pad_nodes(D["B"], N, 1)
-    return out
-
-
 class Kernel:
     """The compiled per-integrand pieces of a :class:`~varcalc.lagrangian.DiscreteLagrangian`.
 
-    Each takes the unknowns padded to a bucket, ``Vp`` (d, N), with the real node count ``n``
-    (static; None when ``x`` and ``aux`` are padded too) and the grid ``x`` and ``aux``; it computes
-    on the first ``n`` nodes and pads what it returns to ``N`` nodes:
+    Each takes the unknowns padded to a bucket, ``V`` (d, N), with the grid ``x`` (N,) and ``aux``
+    padded alike (``aux["cells"]``: the real cell count; see ``varcalc.solve.kernel_inputs``):
 
-    * ``derivatives(Vp, z, x, aux, n)``: dict as :meth:`DiscreteLagrangian.derivatives` (``L``
+    * ``derivatives(V, z, x, aux)``: dict as :meth:`DiscreteLagrangian.derivatives` (``L``
       included: what minimisation needs at the iterate and at each line-search trial point);
-    * ``kkt(Vp, z, x, aux, rows, mult_z, with_objective, n)``: ``derivatives`` with ``admissible``
+    * ``kkt(V, z, x, aux, rows, mult_z, with_objective)``: ``derivatives`` with ``admissible``
       and (``with_objective``) the objective's ``J_obj``, ``gJ_V``, ``gJ_z`` (``L`` with the
       multipliers zeroed, and its gradient): all a KKT Newton iteration and its merit need.
 
-    Each is ``jax.jit``-ed, compiled on first use for each ``(n, N)``; a solve uses one of them,
+    Each is ``jax.jit``-ed, compiled on first use for each bucket; a solve uses one of them,
     so one program is compiled per integrand (and bucket).  Evaluating the derivatives at trial
     points costs little: a taken step's derivatives are the next iteration's.
     """
@@ -209,23 +197,16 @@ class Kernel:
     def __init__(self, lag):
         self.lag = lag
 
-        def derivatives(Vp, z, x, aux, n):
-            return _padded_derivatives(lag.derivatives(Vp[:, :n], z, x, aux), Vp.shape[1])
-
-        def objective(Vp, z, x, aux, rows, mult_z, n):
-            J, (gV, gz) = _objective(lag, Vp[:, :n], z, x, aux, rows, mult_z)
-            return J, (_pad_nodes(gV, Vp.shape[1], 1), gz)
-
-        def kkt(Vp, z, x, aux, rows, mult_z, with_objective, n):
-            D = derivatives(Vp, z, x, aux, n)
+        def kkt(V, z, x, aux, rows, mult_z, with_objective):
+            D = lag.derivatives(V, z, x, aux)
             D["admissible"] = lag.admissible(z)
             if with_objective:
-                J, (gJ_V, gJ_z) = objective(Vp, z, x, aux, rows, mult_z, n)
+                J, (gJ_V, gJ_z) = _objective(lag, V, z, x, aux, rows, mult_z)
                 D.update(J_obj=J, gJ_V=gJ_V, gJ_z=gJ_z)
             return D
 
-        self.derivatives = jax.jit(derivatives, static_argnames="n")
-        self.kkt = jax.jit(kkt, static_argnames=("with_objective", "n"))
+        self.derivatives = jax.jit(lag.derivatives)
+        self.kkt = jax.jit(kkt, static_argnames="with_objective")
 
     def compiled(self) -> int:
         """Compiled derivative programs held (one per shape)."""
@@ -251,7 +232,6 @@ class GenericStep:
                 value = step.merit(P, V, L_at_V, ctx)
                 take, alpha, _ = step.taken(P, a, value, n, ctx)
                 return value, step.ls_continue(P, a, value, n, ctx), take, alpha
-            self.next_point = jit(step.next_point)
         else:
             def check(P, a, parts, n, ctx):
                 value = step.merit(P, parts, ctx)
@@ -290,14 +270,12 @@ def padded_context(ctx, n, N):
     return out
 
 
-def run_python(step, kernel: Kernel, V0, z0, x, aux, ctx, *, n_kernel=None):
+def run_python(step, kernel: Kernel, V0, z0, x, aux, ctx):
     """Run the Newton iteration of ``step`` as a Python loop; returns the final state (numpy).
 
-    ``V0`` (d, N) and ``ctx`` are padded to a size bucket ``N`` (:func:`bucket`, with
-    :func:`padded_context`: the padded nodes are fixed and never move).  The kernel gets ``x`` and
-    ``aux`` as it wants them: padded too (``n_kernel=None``: a kernel compiled per bucket, masking
-    the padded cells with ``aux["cells"]``), or at the real size with ``n_kernel = n`` (a kernel
-    compiled per ``n``, which cuts the unknowns to ``n`` nodes).
+    ``V0`` (d, N), ``x``, ``aux`` and ``ctx`` are padded to a size bucket ``N`` (:func:`bucket`;
+    ``varcalc.solve.kernel_inputs``, :func:`padded_context`: the padded nodes are fixed and never
+    move, the padded cells are masked in the kernel).
 
     The integrand is evaluated by one compiled program, the kernel's derivatives (``kkt`` with
     multipliers), at the iterate and at each line-search trial point: the derivatives at the
@@ -309,18 +287,17 @@ def run_python(step, kernel: Kernel, V0, z0, x, aux, ctx, *, n_kernel=None):
     G = generic_step(step, V0.shape[1])
     stationary = isinstance(step, StationaryStep)
     f64 = np.float64
-    nk = n_kernel
     if stationary:
         ctx = dict(ctx, **step.mask_context(V0.shape[0], z0.shape[0]))
     V0, z0, x, aux, ctx = jax.device_put((V0, z0, x, aux, ctx))
     no_z = jax.device_put(np.zeros(0, V0.dtype))  # device_put: no compile (jnp.zeros compiles)
     if stationary:
         rows, mult_z = ctx["rows"], ctx["mult_z"]
-        derivatives = lambda V, z: kernel.kkt(V, z, x, aux, rows, mult_z, with_objective=step.minimize, n=nk)
+        derivatives = lambda V, z: kernel.kkt(V, z, x, aux, rows, mult_z, with_objective=step.minimize)
         s = G.init(V0, z0, ctx)
     else:
         z0 = no_z
-        derivatives = lambda V, z: kernel.derivatives(V, z, x, aux, n=nk)
+        derivatives = lambda V, z: kernel.derivatives(V, z, x, aux)
         s = G.init(V0, ctx)
     D = derivatives(s["U"], s["z"] if stationary else z0)
     while True:

@@ -339,12 +339,12 @@ def _python_run(disc, solver):
         n = np.shape(x)[0]
         N = bucket(n)
         aux = {k: (v if k == "p" else np.asarray(v)) for k, v in aux.items()}
-        kernel, x_k, aux_k, n_kernel = kernel_inputs(disc, N, x, aux)
+        kernel, x_k, aux_k = kernel_inputs(disc, N, x, aux)
         ctx = dict(mass=aux["mass"], fixed=np.asarray(fixed), rtol=np.float64(rtol), atol=np.float64(atol))
         if disc.layout.has_bound and not disc.uses_kkt:
             ctx.update(lower=np.asarray(lower), upper=np.asarray(upper))
         out = run_python(step, kernel, pad_numpy(np.asarray(V0), N, 1), np.asarray(z0), x_k, aux_k,
-                         padded_context(ctx, n, N), n_kernel=n_kernel)
+                         padded_context(ctx, n, N))
         for key in ("U", "g"):
             out[key] = out[key][:, :n]
         return out
@@ -762,12 +762,12 @@ def _end_check(layout, problem, *, nested=False):
 
 
 def kernel_inputs(disc, N, x=None, aux=None):
-    """``(kernel, x, aux, n_kernel)`` for unknowns padded to ``N`` nodes, from ``disc``'s
+    """``(kernel, x, aux)`` for unknowns padded to ``N`` nodes, from ``disc``'s
     structure and its grid ``x`` and ``aux`` (or the given ones, of the same size).
 
     The kernel is compiled per bucket: the grid is continued past its end, per-node data padded,
-    ``aux["cells"]`` holds the real cell count (``n_kernel`` is None), and the last quadrature
-    block runs on to the bucket's last cell (its padded cells masked).  The blocks before it —
+    ``aux["cells"]`` holds the real cell count, and the last quadrature block runs on to the
+    bucket's last cell (its padded cells masked).  The blocks before it —
     the tanh-sinh cells at a singular left end, whose count does not depend on ``n`` — stay as
     they are, so a new ``n`` in a known bucket compiles no kernel there either."""
     x = disc.x if x is None else np.asarray(x)
@@ -778,7 +778,7 @@ def kernel_inputs(disc, N, x=None, aux=None):
         blocks = blocks[:-1] + (CellBlock(blocks[-1].start, N - 1, blocks[-1].rule_name),)
     aux = dict(aux, mass=pad_numpy(aux["mass"], N, 0), w=pad_numpy(aux["w"], N, 0),
                y=pad_numpy(aux["y"], N, 0), cells=np.int64(n - 1))
-    return _kernel(disc, blocks), pad_grid(x, N), aux, None
+    return _kernel(disc, blocks), pad_grid(x, N), aux
 
 
 def _kernel(disc, blocks=None) -> Kernel:
