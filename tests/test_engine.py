@@ -25,22 +25,28 @@ def _fused(problem, n):
                          ids=["integral-constraint (SQP)", "obstacle (barrier + projected Newton)",
                               "singular end (tanh-sinh blocks)"])
 def test_python_loop_and_fused_loop_take_the_same_iterates(module):
-    """Both drivers run the same step pieces: same iteration count, status, value and nodes, to
-    rounding (the Python loop pads the unknowns to a size bucket; the padded nodes are fixed)."""
+    """Both drivers run the same step pieces: same status, value and nodes, and the same iterates
+    step by step, to rounding (the Python loop pads the unknowns to a size bucket, whose padded
+    nodes are fixed, and solves in numpy by cyclic reduction where the fused loop scans)."""
     n = 41
     sol = vc.solve(module.problem, n=n)
     disc, out = _fused(module.problem, n)
     assert sol.converged and int(out["status"]) == 0
-    assert sol.iterations == int(out["k"])
+    # The obstacle's last iterations decide "barrier solved" from a Newton decrement at the
+    # rounding level (~1e-14 against μ): the two solvers' rounding may stop it an iteration or two
+    # apart (28 and 30 here), with the same iterates up to there.  Elsewhere the counts are equal.
+    slack = 2 if module is string_obstacle else 0
+    assert abs(sol.iterations - int(out["k"])) <= slack
     np.testing.assert_allclose(sol.f.reshape(n, -1)[:, 0], np.asarray(out["U"])[0], rtol=0, atol=1e-12)
     np.testing.assert_allclose(sol.value, float(out["J"]), rtol=1e-13)
-    # The residual history, step by step (rounding aside: the drivers' sums are ordered alike).
-    np.testing.assert_allclose(sol.history, np.asarray(out["residual"])[:sol.iterations + 1], rtol=1e-6, atol=1e-9)
+    # The residual history, step by step.
+    k = min(sol.iterations, int(out["k"])) + 1
+    np.testing.assert_allclose(sol.history[:k], np.asarray(out["residual"])[:k], rtol=1e-6, atol=1e-9)
 
 
 def test_a_new_n_in_a_known_bucket_compiles_nothing_new():
-    """n = 1001 and n = 1010 share the bucket 1024: the second solve adds no compiled kernel or
-    generic-step program (one quadrature rule on all cells: the kernel is per bucket too)."""
+    """n = 1001 and n = 1010 share the bucket 1024: the second solve adds no compiled kernel (one
+    quadrature rule on all cells: the kernel is per bucket; the step runs in numpy)."""
     p = vc.Problem(lambda f, df, x: (f + 0.25) * jnp.sqrt(1 + df**2), (0.0, 1.0), bc={"left": 1.0, "right": 1.2})
     assert drivers.bucket(1001) == drivers.bucket(1010) == 1024
 
@@ -49,8 +55,6 @@ def test_a_new_n_in_a_known_bucket_compiles_nothing_new():
         for key, entry in cache._entries.items():
             if key[0] == "kernel":
                 total += entry.compiled()
-            elif key[0] == "generic-step":
-                total += sum(f._cache_size() for f in (entry.init, entry.plan, entry.trial, entry.check, entry.finish))
         return total
 
     a = vc.solve(p, n=1001)
@@ -99,8 +103,7 @@ def test_the_cache_is_bounded(monkeypatch):
 
 def test_a_singular_end_kernel_is_shared_within_a_bucket():
     """The brachistochrone's tanh-sinh cells at the singular start do not depend on n (the rest is
-    one Gauss block, which runs on into the padding): n = 301 and n = 311 share one kernel and one
-    generic step, and agree with the unpadded fused loop."""
+    one Gauss block, which runs on into the padding): n = 301 and n = 311 share one kernel, and agree with the unpadded fused loop."""
     p = brachistochrone.problem
     a = vc.solve(p, n=301)
     kernels = {key for key in cache._entries if key[0] == "kernel"}

@@ -44,7 +44,7 @@ from . import cache
 from ._entry import entry
 from .drivers import _BASELINE_OPTIONS, BASELINE_MAX_NODES
 from .lagrangian import internal_integrand
-from .newton import bordered_solve, restrict
+from .newton import Newton, bordered_solve, restrict
 from .piecewise import evaluate
 
 __all__ = ["Certificate", "certificate", "certify"]
@@ -182,10 +182,20 @@ def _second_variation(disc):
     kernel, x_k, aux_k = kernel_inputs(disc, N)
     legendre = cache.get(("legendre", disc.layout.key(disc.problem)), lambda: _legendre_fn(disc))
 
+    if disc.uses_kkt:  # the solve's own program (kkt, as the Python loop calls it): no new compile
+        step = entry("step")(disc, Newton(), xp=np)
+        masks = step.mask_context(disc.layout.d, disc.z0.shape[0])
+
+        def derivatives(V, z):
+            return kernel.kkt(V, z, x_k, aux_k, masks["rows"], masks["mult_z"], with_objective=step.minimize)
+    else:
+        def derivatives(V, z):
+            return kernel.derivatives(V, z, x_k, aux_k)
+
     def run(V, z, x, frozen):
         # Everything on the bucket's N nodes (padded nodes frozen, padded cells copies of the first
         # cell), so a new n in a known bucket compiles nothing; cut back to n on the host.
-        D = kernel.derivatives(pad_numpy(V, N, 1), z, x_k, aux_k)
+        D = derivatives(pad_numpy(V, N, 1), z)
         lam = legendre(*_padded_cells(V, x, N), z, aux_k)
         D = jax.device_get(_inertia(D, pad_numpy(frozen, N, 1, True), z, lam))
         return _cut(D, n)

@@ -28,7 +28,7 @@ from jax import lax
 from . import cache
 from .steps import MinimizeStep, StationaryStep
 
-__all__ = ["Kernel", "GenericStep", "bucket", "minimize_loop", "stationary_loop", "run_python", "run_host"]
+__all__ = ["Kernel", "bucket", "minimize_loop", "stationary_loop", "run_python", "run_host"]
 
 
 # -- fused: one lax.while_loop ---------------------------------------------------------------------
@@ -129,13 +129,13 @@ def _merit_parts(lag, V, z, x, aux, rows, mult_z, with_objective):
 # fewer buckets mean fewer compiles.
 POW2_BUCKETS_MAX_NODES = 1024
 
-# Up to BASELINE_MAX_NODES nodes the generic step is compiled with XLA's backend optimisation off
-# ("baseline"): ~35 % less compile (the bordered solve 0.28 -> 0.18 s) for slower code (a 1024-node
-# brachistochrone: 29 ms a solve instead of 19.5 ms).  Kernels, where the integrand's arithmetic is,
-# are always optimised (baseline kernels too: 68 ms; and moving a kernel to the optimised build
-# after a few solves would compile again, where users expect one compiled solver per functional).
-# Only top-level calls can carry compiler options (JAX refuses them on a nested jit), so the fused
-# loop is always optimised.
+# Up to BASELINE_MAX_NODES nodes compiled code is built with XLA's backend optimisation off
+# ("baseline"): the kernel of a new functional compiles ~35 % faster (0.22 against 0.33 s for a
+# whole first solve of a catenary-like integrand at 1001 nodes) and runs ~1.3-2x slower (6.0 ->
+# 7.9 ms a solve; the brachistochrone with its tanh-sinh cells 15 -> 31 ms), where latency counts.
+# Larger buckets, where the work counts, are optimised; the tier is chosen by the bucket, so a
+# functional never compiles twice for one size.  Only top-level calls can carry compiler options
+# (JAX refuses them on a nested jit), so the fused loop is always optimised.
 BASELINE_MAX_NODES = 1024
 _BASELINE_OPTIONS = {"xla_backend_optimization_level": 0}
 
@@ -189,9 +189,10 @@ class Kernel:
       and (``with_objective``) the objective's ``J_obj``, ``gJ_V``, ``gJ_z`` (``L`` with the
       multipliers zeroed, and its gradient): all a KKT Newton iteration and its merit need.
 
-    Each is ``jax.jit``-ed, compiled on first use for each bucket; a solve uses one of them,
-    so one program is compiled per integrand (and bucket).  Evaluating the derivatives at trial
-    points costs little: a taken step's derivatives are the next iteration's.
+    Each is ``jax.jit``-ed, compiled on first use for each bucket (on the baseline tier up to
+    :data:`BASELINE_MAX_NODES` nodes); a solve uses one of them, so one program is compiled per
+    integrand (and bucket).  Evaluating the derivatives at trial points costs little: a taken
+    step's derivatives are the next iteration's.
     """
 
     def __init__(self, lag):
@@ -205,47 +206,22 @@ class Kernel:
                 D.update(J_obj=J, gJ_V=gJ_V, gJ_z=gJ_z)
             return D
 
-        self.derivatives = jax.jit(lag.derivatives)
-        self.kkt = jax.jit(kkt, static_argnames="with_objective")
+        # (tier: baseline?) -> jitted function
+        self._derivatives = {tier: _jit_for(tier)(lag.derivatives) for tier in (True, False)}
+        self._kkt = {tier: _jit_for(tier)(kkt, static_argnames="with_objective") for tier in (True, False)}
+
+    def derivatives(self, V, z, x, aux):
+        return self._derivatives[V.shape[-1] <= BASELINE_MAX_NODES](V, z, x, aux)
+
+    def kkt(self, V, z, x, aux, rows, mult_z, with_objective):
+        return self._kkt[V.shape[-1] <= BASELINE_MAX_NODES](V, z, x, aux, rows, mult_z, with_objective=with_objective)
 
     def compiled(self) -> int:
         """Compiled derivative programs held (one per shape)."""
-        return self.derivatives._cache_size() + self.kkt._cache_size()
+        return sum(f._cache_size() for f in (*self._derivatives.values(), *self._kkt.values()))
 
 
-# -- Python loop: generic pieces compiled once, the kernel per integrand -----------------------
-class GenericStep:
-    """``jax.jit`` of a step's generic pieces, shared by all integrands (see :func:`generic_step`);
-    ``baseline``: the baseline compile tier (small sizes, :data:`BASELINE_MAX_NODES`)."""
-
-    def __init__(self, step, baseline: bool = False):
-        self.step = step
-        jit = _jit_for(baseline)
-        self.init = jit(step.init)
-        self.plan = jit(step.plan)
-        self.trial = jit(step.trial)
-        self.finish = jit(step.finish)
-        # check: the merit at a trial point, whether to go on backtracking, and whether (and at
-        # which length) the step would be taken if the search stopped here.
-        if isinstance(step, MinimizeStep):
-            def check(P, a, V, L_at_V, n, ctx):
-                value = step.merit(P, V, L_at_V, ctx)
-                take, alpha, _ = step.taken(P, a, value, n, ctx)
-                return value, step.ls_continue(P, a, value, n, ctx), take, alpha
-        else:
-            def check(P, a, parts, n, ctx):
-                value = step.merit(P, parts, ctx)
-                take, alpha, _ = step.taken(P, a, value, n, ctx)
-                return value, step.ls_continue(P, a, value, n, ctx), take, alpha
-        self.check = jit(check)
-
-
-def generic_step(step, N: int) -> GenericStep:
-    """The compiled generic pieces for a step's options at bucket ``N`` (cached per options and tier)."""
-    baseline = N <= BASELINE_MAX_NODES
-    return cache.get(("generic-step", baseline) + step.key(), lambda: GenericStep(step, baseline))
-
-
+# -- Python loop: the step in numpy on the host, the kernel compiled per integrand ----------------
 def pad_grid(x, N):
     """Grid ``x`` (n,) continued past its end with its last spacing to ``N`` nodes (numpy)."""
     x = np.asarray(x, dtype=np.float64)
@@ -271,76 +247,74 @@ def padded_context(ctx, n, N):
 
 
 def run_python(step, kernel: Kernel, V0, z0, x, aux, ctx):
-    """Run the Newton iteration of ``step`` as a Python loop; returns the final state (numpy).
+    """Run the Newton iteration of a host step (``xp=numpy``) around the integrand's compiled
+    kernel, as a Python loop; returns the final state (numpy).
 
     ``V0`` (d, N), ``x``, ``aux`` and ``ctx`` are padded to a size bucket ``N`` (:func:`bucket`;
     ``varcalc.solve.kernel_inputs``, :func:`padded_context`: the padded nodes are fixed and never
-    move, the padded cells are masked in the kernel).
+    move, the padded cells are masked in the kernel), so a new ``n`` in a known bucket compiles
+    nothing.  The step's own work (the block-tridiagonal solve by cyclic reduction, the inertia
+    correction, the line search's tests) runs in numpy: nothing generic is compiled, and a new
+    functional costs the compile of its kernel alone.
 
     The integrand is evaluated by one compiled program, the kernel's derivatives (``kkt`` with
     multipliers), at the iterate and at each line-search trial point: the derivatives at the
-    accepted trial point are the next iteration's, so a full Newton step costs one evaluation, as
-    it would with a separate value program, and only one program per integrand is compiled.
-    Per iteration: the generic plan, then per trial the generic trial point, the kernel and the
-    generic Armijo test (one host sync), then the generic finish.
+    accepted trial point are the next iteration's, so a full Newton step costs one evaluation.
     """
-    G = generic_step(step, V0.shape[1])
     stationary = isinstance(step, StationaryStep)
-    f64 = np.float64
     if stationary:
         ctx = dict(ctx, **step.mask_context(V0.shape[0], z0.shape[0]))
-    V0, z0, x, aux, ctx = jax.device_put((V0, z0, x, aux, ctx))
-    no_z = jax.device_put(np.zeros(0, V0.dtype))  # device_put: no compile (jnp.zeros compiles)
+    x, aux = jax.device_put((x, aux))  # once: the kernel is called with them at every point
     if stationary:
-        rows, mult_z = ctx["rows"], ctx["mult_z"]
-        derivatives = lambda V, z: kernel.kkt(V, z, x, aux, rows, mult_z, with_objective=step.minimize)
-        s = G.init(V0, z0, ctx)
+        rows, mult_z = jax.device_put((ctx["rows"], ctx["mult_z"]))
+        kkt = lambda V, z: kernel.kkt(V, z, x, aux, rows, mult_z, with_objective=step.minimize)
+        s = step.init(V0, z0, ctx)
     else:
-        z0 = no_z
-        derivatives = lambda V, z: kernel.derivatives(V, z, x, aux)
-        s = G.init(V0, ctx)
-    D = derivatives(s["U"], s["z"] if stationary else z0)
-    while True:
-        k, done = (int(v) for v in jax.device_get((s["k"], s["done"])))
-        if done or k > step.max_iter:
-            break
+        z0 = np.zeros(0, V0.dtype)
+        kkt = lambda V, z: kernel.derivatives(V, z, x, aux)
+        s = step.init(V0, ctx)
+    derivatives = lambda V, z: jax.device_get(kkt(V, z))
+    z_of = (lambda state: state["z"]) if stationary else (lambda state: z0)
+    # numpy warns where traced code does not (log 0 at a bound, a zero pivot): the step's tests
+    # handle those values, as in the fused loop.
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return _python_loop(step, stationary, derivatives, z_of, z0, s, ctx)
+
+
+def _python_loop(step, stationary, derivatives, z_of, z0, s, ctx):
+    """The loop of :func:`run_python` from its first state ``s``."""
+    D = derivatives(s["U"], z_of(s))
+    while step.cond(s):
         if stationary:
-            objective = (D["J_obj"], (D["gJ_V"], D["gJ_z"])) if step.minimize else None
-            P = G.plan(s, D, objective, ctx)
+            P = step.plan(s, D, (D["J_obj"], (D["gJ_V"], D["gJ_z"])) if step.minimize else None, ctx)
         else:
-            P = G.plan(s, D, ctx)
-        a = float(P["a_first"]) if getattr(step, "bounds", False) else 1.0
-        m = 0  # trials made
+            P = step.plan(s, D, ctx)
+        a, m = float(P["a_first"]), 0  # trial step length, trials made
         while True:
             if m:
                 a = 0.5 * a
             m += 1
+            V, zz = step.trial(P, a, ctx) if stationary else (step.trial(P, a, ctx), z0)
+            D_trial = derivatives(V, zz)
             if stationary:
-                V, zz = G.trial(P, f64(a), ctx)
-                D_trial = derivatives(V, zz)
-                parts = (D_trial["J_obj"] if step.minimize else 0.0, D_trial["g"],
-                         D_trial.get("gz", no_z), D_trial["admissible"])
-                merit, more, take, alpha = G.check(P, f64(a), parts, np.int32(m), ctx)
+                parts = (D_trial["J_obj"] if step.minimize else 0.0, D_trial["g"], D_trial.get("gz", z0),
+                         D_trial["admissible"])
+                merit = step.merit(P, parts, ctx)
             else:
-                V, zz = G.trial(P, f64(a), ctx), z0
-                D_trial = derivatives(V, zz)
-                merit, more, take, alpha = G.check(P, f64(a), V, D_trial["L"], np.int32(m), ctx)
-            if not bool(more):
+                merit = step.merit(P, V, D_trial["L"], ctx)
+            if not step.ls_continue(P, a, merit, m, ctx):
                 break
-        take, alpha = jax.device_get((take, alpha))
+        take, alpha, _ = step.taken(P, a, merit, m, ctx)
         moved_to_trial = bool(take) and float(alpha) == a  # else: not taken, or taken whole (SQP's first)
         L_next = None
         if not stationary and step.bounds:
             L_next = (D_trial if moved_to_trial else D)["L"]
-        s = G.finish(s, P, f64(a), merit, np.int32(m), L_next, ctx)
+        s = step.finish(s, P, a, merit, m, L_next, ctx)
         if moved_to_trial:
-            # The new iterate is the trial point: keep its derivatives (and the very arrays they
-            # were evaluated at, which the finish recomputes identically up to rounding).
-            D = D_trial
-            s = dict(s, U=V, **({"z": zz} if stationary else {}))
+            D = D_trial  # the new iterate is the trial point: its derivatives are the next iteration's
         elif bool(take):
-            D = derivatives(s["U"], s.get("z", z0))
-    return jax.device_get(s)
+            D = derivatives(s["U"], z_of(s))
+    return s
 
 
 # -- host loop: the same step in numpy, around an operator solved outside JAX ----------------------

@@ -50,9 +50,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from .linalg import solve_nodes_last
+from .linalg import host_solve_nodes_last, solve_nodes_last
 
-__all__ = ["Newton", "Status", "BlockTridiagonal", "shifted_solve", "bordered_solve", "restrict", "lumped_mass"]
+__all__ = ["Newton", "Status", "BlockTridiagonal", "HostBlockTridiagonal", "shifted_solve", "bordered_solve", "restrict", "lumped_mass"]
 
 
 class Status(IntEnum):
@@ -165,17 +165,17 @@ def lumped_mass(x):
     return (np.append(h, 0.0) + np.insert(h, 0, 0.0)) / 2
 
 
-def restrict(diag, upper, frozen):
+def restrict(diag, upper, frozen, xp=jnp):
     """The Hessian with the rows/columns of ``frozen`` unknowns (d, n) replaced by the identity.
 
     Fixed unknowns (Dirichlet values, active bounds) stay put: their Newton step is zero, and the
-    matrix keeps its block-tridiagonal shape and O(n) solve.
+    matrix keeps its block-tridiagonal shape and O(n) solve.  ``xp``: ``jax.numpy`` or ``numpy``.
     """
     keep = ~frozen
     d = diag.shape[0]
-    eye = jnp.eye(d, dtype=diag.dtype)[:, :, None]
-    diag = jnp.where(keep[:, None, :] & keep[None, :, :], diag, 0.0) + eye * frozen[None, :, :].astype(diag.dtype)
-    upper = jnp.where(keep[:, None, :-1] & keep[None, :, 1:], upper, 0.0)
+    eye = xp.eye(d, dtype=diag.dtype)[:, :, None]
+    diag = xp.where(keep[:, None, :] & keep[None, :, :], diag, 0.0) + eye * frozen[None, :, :].astype(diag.dtype)
+    upper = xp.where(keep[:, None, :-1] & keep[None, :, 1:], upper, 0.0)
     return diag, upper
 
 
@@ -207,49 +207,67 @@ class BlockTridiagonal:
 
     xp = jnp
     while_loop = staticmethod(lax.while_loop)
+    solve = staticmethod(solve_nodes_last)
 
     def __init__(self, diag, upper, B=None, C=None):
         self.diag, self.upper, self.B, self.C = diag, upper, B, C  # B, C None: no global unknowns
 
     def add_diagonal(self, v):
+        xp = self.xp
         d = self.diag.shape[0]
-        return BlockTridiagonal(self.diag + v[:, None, :] * jnp.eye(d, dtype=self.diag.dtype)[:, :, None],
-                                self.upper, self.B, self.C)
+        return type(self)(self.diag + v[:, None, :] * xp.eye(d, dtype=self.diag.dtype)[:, :, None],
+                          self.upper, self.B, self.C)
 
     def restrict(self, frozen):
-        return BlockTridiagonal(*restrict(self.diag, self.upper, frozen), self.B, self.C)
+        return type(self)(*restrict(self.diag, self.upper, frozen, self.xp), self.B, self.C)
 
     def finite(self, ok=True):
-        return ok & jnp.all(jnp.isfinite(self.diag)) & jnp.all(jnp.isfinite(self.upper))
+        xp = self.xp
+        return ok & xp.all(xp.isfinite(self.diag)) & xp.all(xp.isfinite(self.upper))
 
     def prepare(self, g, gz):
+        xp = self.xp
         dtype = g.dtype
         B, C = self.B, self.C
         if B is None:
-            B, C = jnp.zeros(g.shape + (0,), dtype), jnp.zeros((0, 0), dtype)
+            B, C = xp.zeros(g.shape + (0,), dtype), xp.zeros((0, 0), dtype)
         d = self.diag.shape[0]
-        eye = jnp.eye(d, dtype=dtype)[:, :, None]
-        scale = jnp.abs(jnp.einsum("iin->in", self.diag))
-        scale = scale + 1e-14 * jnp.mean(scale) + jnp.finfo(dtype).tiny
-        rhs = jnp.concatenate([-g[..., None], B], axis=-1)
+        eye = xp.eye(d, dtype=dtype)[:, :, None]
+        scale = xp.abs(xp.einsum("iin->in", self.diag))
+        scale = scale + 1e-14 * xp.mean(scale) + xp.finfo(dtype).tiny
+        rhs = xp.concatenate([-g[..., None], B], axis=-1)
         return (eye, scale, B, C), rhs, gz
 
     def attempt(self, prepared, tau):
+        xp = self.xp
         (eye, scale, B, C), rhs, gz = prepared
         dtype = rhs.dtype
         k = gz.shape[0]
-        X, n_neg, min_pivot = solve_nodes_last(self.diag + tau * eye * scale[:, None, :], self.upper, rhs)
+        X, n_neg, min_pivot = self.solve(self.diag + tau * eye * scale[:, None, :], self.upper, rhs)
         y, W = X[..., 0], X[..., 1:]
         if k == 0:
-            return y, jnp.zeros(0, dtype), n_neg.astype(jnp.int32), min_pivot
-        S = C - jnp.einsum("dnk,dnl->kl", B, W)
+            return y, xp.zeros(0, dtype), n_neg.astype(xp.int32), min_pivot
+        S = C - xp.einsum("dnk,dnl->kl", B, W)
         S = 0.5 * (S + S.T)
-        rhs_z = -gz - jnp.einsum("dnk,dn->k", B, y)
-        dz = jnp.linalg.pinv(S, rtol=1e-12, hermitian=True) @ rhs_z
-        eig = jnp.linalg.eigvalsh(S)
-        s_scale = jnp.max(jnp.abs(S)) + jnp.finfo(dtype).tiny
-        n_neg = n_neg.astype(jnp.int32) + jnp.sum(eig < -1e-12 * s_scale).astype(jnp.int32)
-        return y - jnp.einsum("dnk,k->dn", W, dz), dz, n_neg, min_pivot
+        rhs_z = -gz - xp.einsum("dnk,dn->k", B, y)
+        finite = xp.all(xp.isfinite(S))
+        S_safe = xp.where(finite, S, 0.0)  # numpy's pinv/eigvalsh raise on NaN; jax's return NaN
+        dz = xp.linalg.pinv(S_safe, rtol=1e-12, hermitian=True) @ rhs_z
+        dz = xp.where(finite, dz, xp.nan)
+        eig = xp.linalg.eigvalsh(S_safe)
+        s_scale = xp.max(xp.abs(S_safe)) + xp.finfo(dtype).tiny
+        n_neg = n_neg.astype(xp.int32) + xp.sum(eig < -1e-12 * s_scale).astype(xp.int32)
+        return y - xp.einsum("dnk,k->dn", W, dz), dz, n_neg, min_pivot
+
+
+class HostBlockTridiagonal(BlockTridiagonal):
+    """:class:`BlockTridiagonal` on concrete numpy arrays, solved by block cyclic reduction
+    (:func:`varcalc.linalg.host_solve_nodes_last`): the operator of the Python-loop driver's step,
+    which therefore compiles nothing (only the integrand's kernel is compiled)."""
+
+    xp = np
+    while_loop = staticmethod(host_while_loop)
+    solve = staticmethod(host_solve_nodes_last)
 
 
 def shifted_solve(op, g, gz, tau_prev, n_expected=None):

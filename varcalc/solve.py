@@ -176,22 +176,21 @@ def solve(problem: Problem, n: int | None = None, *, grid=None, guess=None,
     return sol
 
 
-# Above this many nodes a solve is throughput-bound: one fused lax.while_loop runs an iteration ~2.3x
-# faster than the Python loop's separate programs (catenary, 10⁵ nodes: 4.2 against 9.8 ms; XLA
-# fuses across the pieces and nothing is padded), and its compile (once per functional, ~1-3 s)
-# is small beside repeated solves.  Below, latency counts and the Python loop compiles ~5x less.
-# The coarse solve (~2000 nodes) that warm-starts grids above 8193 nodes is fused too, so a
-# 10⁵-node solve runs as fast as before the engine.
-PYTHON_LOOP_MAX_NODES = 1024
+# Up to this many nodes a single solve runs the Python loop: its step is numpy (nothing generic
+# compiles), so a new functional or a new size bucket costs the kernel's compile alone (catenary,
+# first solve: 0.4-0.7 s at 10³-1.6·10⁴ nodes, against 1.1-2.2 s for the fused loop, which compiles
+# the whole Newton program).  Warm, the fused loop is 2.5-4x faster (1.6 against 6.9 ms at 1001
+# nodes, 7.4 against 18 ms at 16001; 2-core CPU), so above this size, where throughput counts, and
+# for vmap, batches and jit, the fused loop runs.
+PYTHON_LOOP_MAX_NODES = 16384
 
 
 def run_newton(disc, solver, t0=None) -> Solution:
     """Newton on a discretization, as a :class:`Solution` (timed from ``t0``, default now).
 
     Up to :data:`PYTHON_LOOP_MAX_NODES` nodes, the Python-loop driver
-    (:func:`varcalc.drivers.run_python`) on unknowns padded to a size bucket: the generic step
-    compiles once per bucket for every functional, the integrand's kernel once per bucket too (or
-    per ``n`` for grids with several quadrature blocks, e.g. a tanh-sinh block at a singular end).
+    (:func:`varcalc.drivers.run_python`) on unknowns padded to a size bucket: the step runs in
+    numpy and compiles nothing; the integrand's kernel compiles once per bucket.
     Above, the fused loop (:func:`_compiled_solver`).  A non-finite start raises ValueError naming the first bad cell."""
     t0 = time.perf_counter() if t0 is None else t0
     if disc.x.size > PYTHON_LOOP_MAX_NODES:  # throughput-bound: the fused loop, as for batches
@@ -333,7 +332,7 @@ def _python_run(disc, solver):
     by the Python-loop driver on unknowns padded to a size bucket (``disc`` gives the structure
     only: the grid, data, parameters ``p`` and constraint values ``c`` come in ``x`` and ``aux``;
     ``lower``/``upper`` are read with bounds only)."""
-    step = _step(disc, solver)
+    step = _step(disc, solver, xp=np)
 
     def run(V0, z0, x, aux, fixed, lower, upper, rtol, atol):
         n = np.shape(x)[0]
@@ -790,11 +789,12 @@ def _kernel(disc, blocks=None) -> Kernel:
                      lambda: Kernel(DiscreteLagrangian(problem, lay, blocks)))
 
 
-def _step(disc, solver):
+def _step(disc, solver, xp=jnp):
     """The generic Newton step for ``disc``'s structure: :class:`~varcalc.steps.MinimizeStep`
-    (with bounds) or :class:`~varcalc.steps.StationaryStep` (multipliers, free ends, saddles)."""
+    (with bounds) or :class:`~varcalc.steps.StationaryStep` (multipliers, free ends, saddles);
+    ``xp``: ``jax.numpy`` (traced, the fused loop) or ``numpy`` (the Python loop, on the host)."""
     lay = disc.layout
-    opts = dict(max_iter=solver.max_iter, max_backtracks=solver.max_backtracks)
+    opts = dict(max_iter=solver.max_iter, max_backtracks=solver.max_backtracks, xp=xp)
     if not disc.uses_kkt:
         return MinimizeStep(bounds=lay.has_bound, **opts)
     rows = np.arange(lay.d) >= lay.d_el
@@ -827,4 +827,4 @@ def _compiled_solver(disc, solver):
 
 # What the layers below this module (estimate, adaptive, certify) call without importing it.
 _entry.register(solve=solve, discretize=discretize, run_newton=run_newton, kernel_inputs=kernel_inputs,
-                check_degree=_check_degree)
+                check_degree=_check_degree, step=_step)

@@ -41,7 +41,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .newton import _ARMIJO_C1, BlockTridiagonal, Status, bordered_solve, restrict, shifted_solve
+from .newton import _ARMIJO_C1, BlockTridiagonal, HostBlockTridiagonal, Status, shifted_solve
 
 __all__ = ["MinimizeStep", "StationaryStep"]
 
@@ -65,6 +65,11 @@ def _record(s, k, **values):
     return {name: _set(s[name], k, v) for name, v in values.items()}
 
 
+def _operator(xp):
+    """The 1-D Hessian operator for the namespace: traced (``jnp``) or on the host (``np``)."""
+    return BlockTridiagonal if xp is jnp else HostBlockTridiagonal
+
+
 class MinimizeStep:
     """Generic pieces of one iteration of unconstrained minimisation (optionally with bounds).
 
@@ -81,8 +86,6 @@ class MinimizeStep:
     def __init__(self, *, max_iter: int, max_backtracks: int, bounds: bool = False, xp=jnp):
         self.max_iter, self.max_backtracks, self.bounds = int(max_iter), int(max_backtracks), bool(bounds)
         self.xp = xp
-        if xp is not jnp and bounds:
-            raise NotImplementedError("bounds: only in the traced (jax.numpy) step")
 
     def key(self):
         key = ("minimize", self.max_iter, self.max_backtracks, self.bounds)
@@ -93,11 +96,11 @@ class MinimizeStep:
         xp = self.xp
         return xp.clip(V, ctx["lower"], ctx["upper"]) if self.bounds else V
 
-    @staticmethod
-    def _safe_gaps(V, ctx):
+    def _safe_gaps(self, V, ctx):
+        xp = self.xp
         lower, upper = ctx["lower"], ctx["upper"]
-        lo_ok, hi_ok = jnp.isfinite(lower), jnp.isfinite(upper)
-        return lo_ok, hi_ok, jnp.where(lo_ok, V - lower, 1.0), jnp.where(hi_ok, upper - V, 1.0)
+        lo_ok, hi_ok = xp.isfinite(lower), xp.isfinite(upper)
+        return lo_ok, hi_ok, xp.where(lo_ok, V - lower, 1.0), xp.where(hi_ok, upper - V, 1.0)
 
     def barrier(self, V, mu, ctx):
         """``-μ Σ mass log(gap)`` over the free unknowns with a finite bound (NaN if infeasible)."""
@@ -140,7 +143,7 @@ class MinimizeStep:
         mu, mu0 = s["mu"], s["mu0"]
         # The Hessian operator: block tridiagonal (1-D, from D's blocks) or the one D carries
         # (planar: sparse, on the host); see newton.BlockTridiagonal for the interface.
-        H = D["H"] if "H" in D else BlockTridiagonal(D["diag"], D["upper"])
+        H = D["H"] if "H" in D else _operator(xp)(D["diag"], D["upper"])
         # The domain's length (ctx["domain"] when the nodes are padded with unit masses).
         domain = ctx["domain"] if "domain" in ctx else xp.sum(mass)
         if self.bounds:
@@ -292,15 +295,17 @@ class StationaryStep:
     """
 
     def __init__(self, *, max_iter: int, max_backtracks: int, multipliers=None, multiplier_rows=None,
-                 minimize: bool = False):
+                 minimize: bool = False, xp=jnp):
         self.max_iter, self.max_backtracks = int(max_iter), int(max_backtracks)
+        self.xp = xp
         self.multipliers = None if multipliers is None else np.asarray(multipliers, bool)
         self.multiplier_rows = None if multiplier_rows is None else np.asarray(multiplier_rows, bool)
         self.has_multipliers = multipliers is not None  # global ones: estimated at the start
         self.minimize = bool(minimize)
 
     def key(self):
-        return ("stationary", self.max_iter, self.max_backtracks, self.has_multipliers, self.minimize)
+        key = ("stationary", self.max_iter, self.max_backtracks, self.has_multipliers, self.minimize)
+        return key if self.xp is jnp else key + (self.xp.__name__,)
 
     # -- masks -------------------------------------------------------------------------------
     def mask_context(self, d, k):
@@ -314,20 +319,22 @@ class StationaryStep:
         return ctx["rows"][:, None] & ~ctx["fixed"]  # free pointwise multipliers
 
     def _merit_residual(self, g, gz, ctx):
+        xp = self.xp
         keep = ~ctx["fixed"]
-        return 0.5 * jnp.sum(jnp.where(keep, g, 0.0) ** 2 / ctx["mass"]) + 0.5 * jnp.sum(gz**2)
+        return 0.5 * xp.sum(xp.where(keep, g, 0.0) ** 2 / ctx["mass"]) + 0.5 * xp.sum(gz**2)
 
     # -- the iteration ---------------------------------------------------------------------------
     def init(self, V0, z0, ctx):
+        xp = self.xp
         dtype = V0.dtype
         # Estimate the multipliers first only when none were given (all zero), e.g. not after a warm start.
-        estimate = (jnp.all(jnp.where(ctx["mult_z"], z0 == 0, True)) if self.has_multipliers
-                    else jnp.zeros((), bool))
-        return dict(k=jnp.zeros((), jnp.int32), U=V0, z=z0, J=jnp.zeros((), dtype), g=jnp.zeros_like(V0),
-                    gz=jnp.zeros_like(z0), tau=jnp.zeros((), dtype), done=jnp.zeros((), bool),
-                    estimate=estimate, nu=jnp.zeros((), dtype),
-                    status=jnp.full((), int(Status.MAX_ITERATIONS), jnp.int32),
-                    **_histories(self.max_iter, dtype))
+        estimate = (xp.all(xp.where(ctx["mult_z"], z0 == 0, True)) if self.has_multipliers
+                    else xp.zeros((), bool))
+        return dict(k=xp.zeros((), xp.int32), U=V0, z=z0, J=xp.zeros((), dtype), g=xp.zeros_like(V0),
+                    gz=xp.zeros_like(z0), tau=xp.zeros((), dtype), done=xp.zeros((), bool),
+                    estimate=estimate, nu=xp.zeros((), dtype),
+                    status=xp.full((), int(Status.MAX_ITERATIONS), xp.int32),
+                    **_histories(self.max_iter, dtype, xp))
 
     def cond(self, s):
         return (~s["done"]) & (s["k"] <= self.max_iter)
@@ -336,6 +343,7 @@ class StationaryStep:
         """Everything before the line search.  ``objective``: ``(J, (∂J/∂V, ∂J/∂z))`` of the
         objective alone (``L`` with the multipliers zeroed, differentiated in the original
         unknowns) at the iterate when ``minimize``, else None."""
+        xp = self.xp
         k, U, z = s["k"], s["U"], s["z"]
         dtype = U.dtype
         mass, fixed = ctx["mass"], ctx["fixed"]
@@ -343,55 +351,55 @@ class StationaryStep:
         k_glob = z.shape[0]
         mult_z = ctx["mult_z"]
         mult_V = self._mult_V(U, ctx)
-        n_mult = jnp.sum(mult_z).astype(jnp.int32) + jnp.sum(mult_V).astype(jnp.int32)
-        g = jnp.where(keep, D["g"], 0.0)
-        gz = D.get("gz", jnp.zeros(0, dtype))
-        B = jnp.where(keep[..., None], D["B"], 0.0) if k_glob else jnp.zeros(U.shape + (0,), dtype)
-        C = D.get("C", jnp.zeros((0, 0), dtype))
-        diag, upper_ = restrict(D["diag"], D["upper"], fixed)
-        finite = (jnp.all(jnp.isfinite(g)) & jnp.all(jnp.isfinite(diag)) & jnp.all(jnp.isfinite(upper_))
-                  & jnp.all(jnp.isfinite(gz)) & jnp.all(jnp.isfinite(B)) & jnp.all(jnp.isfinite(C)))
+        n_mult = xp.sum(mult_z).astype(xp.int32) + xp.sum(mult_V).astype(xp.int32)
+        g = xp.where(keep, D["g"], 0.0)
+        gz = D.get("gz", xp.zeros(0, dtype))
+        B = xp.where(keep[..., None], D["B"], 0.0) if k_glob else xp.zeros(U.shape + (0,), dtype)
+        C = D.get("C", xp.zeros((0, 0), dtype))
+        H = _operator(xp)(D["diag"], D["upper"], B, C).restrict(fixed)
+        finite = H.finite(xp.all(xp.isfinite(g)) & xp.all(xp.isfinite(gz)) & xp.all(xp.isfinite(B))
+                          & xp.all(xp.isfinite(C)))
         # Rounding level of the residual: the gradient is a sum of terms of size |H| |V|.
-        Hd = jnp.abs(jnp.einsum("iin->in", D["diag"]))
-        g_round = 64 * jnp.finfo(dtype).eps * (Hd * jnp.abs(U) + jnp.abs(D["g"]))
-        residual = jnp.max(jnp.abs(g) / mass)
+        Hd = xp.abs(xp.einsum("iin->in", D["diag"]))
+        g_round = 64 * xp.finfo(dtype).eps * (Hd * xp.abs(U) + xp.abs(D["g"]))
+        residual = xp.max(xp.abs(g) / mass)
         if k_glob:
-            residual = jnp.maximum(residual, jnp.max(jnp.abs(gz)))
-        dU, dz, factor_ok, tau, n_negative = bordered_solve(
-            diag, upper_, g, B, gz, C, s["tau"], n_mult if self.minimize else None)
+            residual = xp.maximum(residual, xp.max(xp.abs(gz)))
+        dU, dz, factor_ok, tau, n_negative = shifted_solve(H, g, gz, s["tau"], n_mult if self.minimize else None)
         nu = s["nu"]
         if self.minimize:
             # Exact penalty: ν above the new multipliers (so the SQP step is a descent direction).
-            new_mult = jnp.concatenate([jnp.where(mult_V, jnp.abs(U + dU), 0.0).ravel(),
-                                        jnp.where(mult_z, jnp.abs(z + dz), 0.0)])
-            viol = jnp.sum(jnp.where(mult_V, jnp.abs(g), 0.0)) + jnp.sum(jnp.where(mult_z, jnp.abs(gz), 0.0))
+            new_mult = xp.concatenate([xp.where(mult_V, xp.abs(U + dU), 0.0).ravel(),
+                                        xp.where(mult_z, xp.abs(z + dz), 0.0)])
+            viol = xp.sum(xp.where(mult_V, xp.abs(g), 0.0)) + xp.sum(xp.where(mult_z, xp.abs(gz), 0.0))
             J_obj, (gJ_V, gJ_z) = objective
-            slope_J = jnp.sum(jnp.where(keep, gJ_V, 0.0) * dU) + jnp.sum(gJ_z * dz)
-            need = jnp.where(viol > 0, 2.0 * slope_J / jnp.maximum(viol, jnp.finfo(dtype).tiny), 0.0)
-            nu = jnp.maximum(nu, jnp.maximum(1.1 * jnp.max(new_mult, initial=0.0) + 1e-12, need))
+            slope_J = xp.sum(xp.where(keep, gJ_V, 0.0) * dU) + xp.sum(gJ_z * dz)
+            need = xp.where(viol > 0, 2.0 * slope_J / xp.maximum(viol, xp.finfo(dtype).tiny), 0.0)
+            nu = xp.maximum(nu, xp.maximum(1.1 * xp.max(new_mult, initial=0.0) + 1e-12, need))
             phi = J_obj + nu * viol
             slope = slope_J - nu * viol
-            phi_noise = 64 * jnp.finfo(dtype).eps * (D["scale"] + nu * (jnp.sum(jnp.where(mult_V, g_round, 0.0)) + jnp.sum(jnp.abs(gz))))
+            phi_noise = 64 * xp.finfo(dtype).eps * (D["scale"] + nu * (xp.sum(xp.where(mult_V, g_round, 0.0)) + xp.sum(xp.abs(gz))))
         else:
             phi = self._merit_residual(g, gz, ctx)
             slope = -2.0 * phi
-            phi_noise = self._merit_residual(g_round, 64 * jnp.finfo(dtype).eps * (1 + jnp.abs(gz)), ctx)
-        first = jnp.zeros((), bool)
+            phi_noise = self._merit_residual(g_round, 64 * xp.finfo(dtype).eps * (1 + xp.abs(gz)), ctx)
+        first = xp.zeros((), bool)
         if self.has_multipliers:
             # Least-squares multipliers at k = 0: min_δ ‖g + B δ‖² / mass over the multiplier columns.
             multipliers = mult_z
-            Bm = jnp.where(multipliers, B, 0.0)
-            normal = jnp.einsum("dnk,dnl->kl", Bm / mass[:, None], Bm)
-            delta = -jnp.linalg.pinv(normal, rtol=1e-12, hermitian=True) @ jnp.einsum("dnk,dn->k", Bm / mass[:, None], g)
+            Bm = xp.where(multipliers, B, 0.0)
+            normal = xp.einsum("dnk,dnl->kl", Bm / mass[:, None], Bm)
+            normal = xp.where(xp.isfinite(normal), normal, 0.0)  # (not finite: not taken; numpy's pinv raises)
+            delta = -xp.linalg.pinv(normal, rtol=1e-12, hermitian=True) @ xp.einsum("dnk,dn->k", Bm / mass[:, None], g)
             first = (k == 0) & s["estimate"]
             factor_ok = factor_ok | first
-            dU = jnp.where(first, 0.0, dU)
-            dz = jnp.where(first, jnp.where(multipliers, delta, 0.0), dz)
-        step_norm = jnp.max(jnp.abs(dU))
-        size = jnp.max(jnp.where(keep, jnp.abs(U), 0.0))
+            dU = xp.where(first, 0.0, dU)
+            dz = xp.where(first, xp.where(multipliers, delta, 0.0), dz)
+        step_norm = xp.max(xp.abs(dU))
+        size = xp.max(xp.where(keep, xp.abs(U), 0.0))
         if k_glob:
-            step_norm = jnp.maximum(step_norm, jnp.max(jnp.abs(dz)))
-            size = jnp.maximum(size, jnp.max(jnp.abs(z)))
+            step_norm = xp.maximum(step_norm, xp.max(xp.abs(dz)))
+            size = xp.maximum(size, xp.max(xp.abs(z)))
         small = step_norm <= ctx["atol"] + ctx["rtol"] * size
         converged = finite & factor_ok & (tau == 0) & small
         if self.has_multipliers:
@@ -399,7 +407,7 @@ class StationaryStep:
         return dict(k=k, U=U, z=z, dU=dU, dz=dz, L=D["L"], g=g, gz=gz, tau=tau, nu=nu, phi=phi, slope=slope,
                     phi_noise=phi_noise, first=first, finite=finite, factor_ok=factor_ok,
                     converged=converged, residual=residual, step_norm=step_norm, n_negative=n_negative,
-                    a_first=jnp.ones((), dtype))
+                    a_first=xp.ones((), dtype))
 
     def trial(self, P, a, ctx):
         """``(V, z)`` at step length ``a``."""
@@ -408,18 +416,20 @@ class StationaryStep:
     def merit(self, P, parts, ctx):
         """The merit from ``parts = (J with multipliers zeroed, ∂L/∂V, ∂L/∂z, admissible)`` at a
         trial point (exact penalty for SQP, else the residual norm); inf where inadmissible."""
+        xp = self.xp
         J_obj, g, gz, admissible = parts
         if self.minimize:
             mult_V, mult_z = self._mult_V(g, ctx), ctx["mult_z"]
-            viol = jnp.sum(jnp.where(mult_V, jnp.abs(g), 0.0)) + jnp.sum(jnp.where(mult_z, jnp.abs(gz), 0.0))
+            viol = xp.sum(xp.where(mult_V, xp.abs(g), 0.0)) + xp.sum(xp.where(mult_z, xp.abs(gz), 0.0))
             value = J_obj + P["nu"] * viol
         else:
             value = self._merit_residual(g, gz, ctx)
-        return jnp.where(admissible, value, jnp.inf)
+        return xp.where(admissible, value, xp.inf)
 
     def accept(self, P, a, phi_new, n, ctx):
-        ok = phi_new <= P["phi"] + _ARMIJO_C1 * a * jnp.minimum(P["slope"], 0.0) + P["phi_noise"]
-        return jnp.isfinite(phi_new) & (ok | (P["converged"] & (n == 1)))
+        xp = self.xp
+        ok = phi_new <= P["phi"] + _ARMIJO_C1 * a * xp.minimum(P["slope"], 0.0) + P["phi_noise"]
+        return xp.isfinite(phi_new) & (ok | (P["converged"] & (n == 1)))
 
     def ls_continue(self, P, a, phi_new, n, ctx):
         return (n == 0) | (~self.accept(P, a, phi_new, n, ctx) & (n <= self.max_backtracks))
@@ -427,30 +437,32 @@ class StationaryStep:
     def taken(self, P, alpha, phi_new, n_ls, ctx):
         """``(take, alpha, ls_ok)``: is the step taken, at which length (a multiplier estimate is
         taken whole), and did the line search succeed."""
+        xp = self.xp
         ls_ok = self.accept(P, alpha, phi_new, n_ls, ctx)
         if self.has_multipliers:
             ls_ok = ls_ok | P["first"]
-            alpha = jnp.where(P["first"], 1.0, alpha)
+            alpha = xp.where(P["first"], 1.0, alpha)
         take = P["finite"] & P["factor_ok"] & ls_ok & (P["converged"] | (P["k"] < self.max_iter))
         return take, alpha, ls_ok
 
     def finish(self, s, P, alpha, phi_new, n_ls, L_next, ctx):
+        xp = self.xp
         k = P["k"]
         take, alpha, ls_ok = self.taken(P, alpha, phi_new, n_ls, ctx)
         finite, factor_ok = P["finite"], P["factor_ok"]
-        status = jnp.select(
+        status = xp.select(
             [P["converged"], ~finite, ~factor_ok, ~ls_ok],
             [int(Status.SUCCESS), int(Status.NONFINITE), int(Status.NOT_FACTORIZABLE),
              int(Status.LINE_SEARCH_FAILED)],
             int(Status.MAX_ITERATIONS),
-        ).astype(jnp.int32)
+        ).astype(xp.int32)
         stop = (status != int(Status.MAX_ITERATIONS)) | (k >= self.max_iter)
         U, z = P["U"], P["z"]
         return dict(
-            k=jnp.where(stop, k, k + 1), U=jnp.where(take, U + alpha * P["dU"], U),
-            z=jnp.where(take, z + alpha * P["dz"], z), J=P["L"], g=P["g"], gz=P["gz"], tau=P["tau"],
+            k=xp.where(stop, k, k + 1), U=xp.where(take, U + alpha * P["dU"], U),
+            z=xp.where(take, z + alpha * P["dz"], z), J=P["L"], g=P["g"], gz=P["gz"], tau=P["tau"],
             done=stop, status=status, estimate=s["estimate"], nu=P["nu"],
             **_record(s, k, residual=P["residual"], value=P["L"], step=P["step_norm"],
-                      alpha=jnp.where(take, alpha, 0.0), shift=P["tau"], decrement=P["phi"],
-                      negative=P["n_negative"].astype(jnp.int32)),
+                      alpha=xp.where(take, alpha, 0.0), shift=P["tau"], decrement=P["phi"],
+                      negative=P["n_negative"].astype(xp.int32)),
         )
