@@ -2,18 +2,16 @@
 
 * **Fused** (:func:`minimize_loop`, :func:`stationary_loop`): the whole iteration in one
   ``lax.while_loop`` — one compiled program per integrand, what ``vmap``, batches, ``jax.grad``
-  through a solve and GPUs need.
-* **Python loop** (:func:`run_python`): a few device calls per iteration.  Only the
-  :class:`Kernel` — the discrete Lagrangian's derivatives, value and merit terms, compiled with
-  ``jax.jit`` — depends on the integrand; the generic pieces (:class:`GenericStep`) are compiled
-  once per step options and array shapes and shared by every functional (and kept across
-  processes by JAX's persistent compilation cache where it is on).  A new functional therefore
-  costs about as much compile time as its own derivatives.
+  through a solve, GPUs and large single solves use.
+* **Python loop** (:func:`run_python`): the same step in numpy on the host (``xp=numpy``; the
+  block-tridiagonal solve by cyclic reduction, :class:`varcalc.newton.HostBlockTridiagonal`)
+  around one compiled program per integrand and size bucket, the :class:`Kernel` — the discrete
+  Lagrangian's derivatives.  Nothing generic is compiled, so a new functional costs about as much
+  compile time as its own derivatives.
 
 Both drivers run the same functions in the same order, so they return the same iterates (a test
-checks this to rounding).  :func:`run_host` runs the same step (in numpy, ``xp=np``) as a plain
-Python loop on the host, around an operator whose solve is not JAX: the planar sparse Newton
-(:mod:`varcalc.planar.solve`, SciPy/pyamg linear solves).
+checks this to rounding).  :func:`run_host` runs the same numpy step around an operator whose
+solve is not JAX: the planar sparse Newton (:mod:`varcalc.planar.solve`, SciPy/pyamg solves).
 """
 
 from __future__ import annotations
@@ -153,8 +151,8 @@ def bucket(n: int) -> int:
     Up to :data:`POW2_BUCKETS_MAX_NODES` (latency-bound sizes, where a compile costs more than the
     padded work) the next power of two >= 8: few buckets, few compiles.  Above, the next of four
     sizes per doubling (``5/8, 3/4, 7/8, 1`` of the next power of two: at most 25 % padding,
-    since there the work counts).  The generic step compiles once per bucket, so a new ``n`` in a
-    known bucket compiles nothing generic.
+    since there the work counts).  The kernel compiles once per bucket, so a new ``n`` in a known
+    bucket compiles nothing.
 
     >>> [bucket(n) for n in (5, 101, 1001, 1500, 2049, 100001)]
     [8, 128, 1024, 1536, 2560, 114688]

@@ -180,20 +180,22 @@ def solve(problem: Problem, n: int | None = None, *, grid=None, guess=None,
 # compiles), so a new functional or a new size bucket costs the kernel's compile alone (catenary,
 # first solve: 0.4-0.7 s at 10³-1.6·10⁴ nodes, against 1.1-2.2 s for the fused loop, which compiles
 # the whole Newton program).  Warm, the fused loop is 2.5-4x faster (1.6 against 6.9 ms at 1001
-# nodes, 7.4 against 18 ms at 16001; 2-core CPU), so above this size, where throughput counts, and
-# for vmap, batches and jit, the fused loop runs.
-PYTHON_LOOP_MAX_NODES = 16384
+# nodes, 7.4 against 18 ms at 16001; brachistochrone at 10⁴: 0.035 against 0.059 s; 2-core CPU),
+# so above this size — where a grid is also warm-started from a coarse solve (which runs here) and
+# throughput counts — and for vmap, batches and jit, the fused loop runs.
+PYTHON_LOOP_MAX_NODES = 8193
 
 
-def run_newton(disc, solver, t0=None) -> Solution:
+def run_newton(disc, solver, t0=None, fused=None) -> Solution:
     """Newton on a discretization, as a :class:`Solution` (timed from ``t0``, default now).
 
     Up to :data:`PYTHON_LOOP_MAX_NODES` nodes, the Python-loop driver
     (:func:`varcalc.drivers.run_python`) on unknowns padded to a size bucket: the step runs in
     numpy and compiles nothing; the integrand's kernel compiles once per bucket.
-    Above, the fused loop (:func:`_compiled_solver`).  A non-finite start raises ValueError naming the first bad cell."""
+    Above, or with ``fused=True``, the fused loop (:func:`_compiled_solver`).  A non-finite start
+    raises ValueError naming the first bad cell."""
     t0 = time.perf_counter() if t0 is None else t0
-    if disc.x.size > PYTHON_LOOP_MAX_NODES:  # throughput-bound: the fused loop, as for batches
+    if disc.x.size > PYTHON_LOOP_MAX_NODES if fused is None else fused:  # throughput: as for batches
         out = jax.device_get(_compiled_solver(disc, solver)(*disc.arrays(), solver.rtol, solver.atol))
     else:
         out = _python_run(disc, solver)(disc.V0, disc.z0, disc.x, disc.aux(), disc.fixed, disc.lower,
@@ -365,8 +367,10 @@ def _warm_start(disc, solver):
     idx = np.unique(np.append(np.arange(0, x.size, k), x.size - 1))
     if disc.problem.data is not None:  # keep the data sites
         idx = np.union1d(idx, np.flatnonzero(disc.data_w > 0))
-    coarse = solve(disc.problem, grid=x[idx], guess=disc.U0[idx], solver=solver,
-                   singular_ends=disc.singular_ends, warm_start=False, params=disc.params, mode=disc.mode)
+    # The fused loop: a warm-started grid is large, and its coarse solve is part of the throughput.
+    coarse_disc = discretize(disc.problem, None, grid=x[idx], guess=disc.U0[idx], singular_ends=disc.singular_ends,
+                             params=disc.params, mode=disc.mode)
+    coarse = run_newton(coarse_disc, solver, fused=True)
     if coarse.converged:
         disc.coarse_nodes = idx
         U0 = disc.from_coarse(coarse, coarse.f)

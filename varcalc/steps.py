@@ -17,15 +17,16 @@ The step objects below hold that generic part as pure functions of arrays::
         until not step.ls_continue(P, a, merit, n, ctx)
         state = step.finish(state, P, a, merit, n, [<kernel: L at step.next_point>], ctx)
 
-:mod:`varcalc.drivers` runs that loop twice over: fused in one ``lax.while_loop`` (for ``vmap``,
-batches, ``jax.grad`` through a solve, GPUs) and as a Python loop of a few device calls per
-iteration, where the generic pieces compile once per (step options, array shapes) for every
-integrand and only the integrand's kernel is compiled per functional.
+:mod:`varcalc.drivers` runs that loop twice over: traced (``xp=jax.numpy``) in one fused
+``lax.while_loop`` (for ``vmap``, batches, ``jax.grad`` through a solve, GPUs, large solves), and
+in numpy (``xp=numpy``) as a Python loop around the integrand's compiled kernel, where nothing
+generic is compiled at all.
 
 The Hessian enters through a small operator interface (:class:`varcalc.newton.BlockTridiagonal`
 describes it): ``add_diagonal``, ``restrict``, ``finite`` and the shifted solve that
 :func:`varcalc.newton.shifted_solve` (the inertia correction, written once) drives.  In 1-D it is
-the block-tridiagonal operator built from ``D["diag"]``/``D["upper"]``, traced inside ``jit``; the
+the block-tridiagonal operator built from ``D["diag"]``/``D["upper"]``: traced inside ``jit``
+(LDLᵀ by ``lax.scan``), or on the host in numpy (cyclic reduction); the
 planar (2-D) solve hands a sparse operator in ``D["H"]`` (:class:`varcalc.planar.linear.SparseHessian`,
 SciPy/pyamg on the host) and runs :class:`MinimizeStep` with ``xp=numpy`` under
 :func:`varcalc.drivers.run_host`: the same line search, convergence test, statuses and histories,
