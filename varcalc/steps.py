@@ -66,6 +66,11 @@ def _record(s, k, **values):
     return {name: _set(s[name], k, v) for name, v in values.items()}
 
 
+# The barrier phase ends (μ = 0) when μ/μ0 falls below this: the barrier solution is then close
+# enough to the constrained one for projected Newton to finish on its active set in a few steps.
+_BARRIER_EXIT = 1e-6
+
+
 def _operator(xp):
     """The 1-D Hessian operator for the namespace: traced (``jnp``) or on the host (``np``)."""
     return BlockTridiagonal if xp is jnp else HostBlockTridiagonal
@@ -149,10 +154,18 @@ class MinimizeStep:
         domain = ctx["domain"] if "domain" in ctx else xp.sum(mass)
         if self.bounds:
             lower, upper = ctx["lower"], ctx["upper"]
-            # μ starts at 1% of J's size per unit length; it is 0 in the projected-Newton phase.
-            mu0 = xp.where(k == 0, 1e-2 * D["scale"] / domain + xp.finfo(dtype).tiny, mu0)
-            mu = xp.where(k == 0, mu0, mu)
             lo_ok, hi_ok, lo_gap, hi_gap = self._safe_gaps(U, ctx)
+            # Barrier terms on the free unknowns only (a Dirichlet value may sit on its bound).
+            lo_ok, hi_ok = lo_ok & keep_fixed, hi_ok & keep_fixed
+            # μ starts at 1% of the integrand's size per unit length: that of J's terms, or where G
+            # vanishes on the guess (f = 0 in ½f'² + f) that of the gradient times the room to the
+            # bounds.  It is 0 in the projected-Newton phase.
+            room = xp.minimum(xp.where(lo_ok, lo_gap, xp.inf), xp.where(hi_ok, hi_gap, xp.inf))
+            room = xp.where(xp.isfinite(room), room, 1.0 + xp.abs(U))
+            g_size = xp.sum(xp.where(keep_fixed, xp.abs(g_obj) * room, 0.0))
+            size = xp.maximum(D["scale"], g_size) / domain
+            mu0 = xp.where(k == 0, 1e-2 * size + xp.finfo(dtype).tiny, mu0)
+            mu = xp.where(k == 0, mu0, mu)
             in_barrier = mu > 0
             barrier_g = -mu * mass * (xp.where(lo_ok, 1.0 / lo_gap, 0.0) - xp.where(hi_ok, 1.0 / hi_gap, 0.0))
             barrier_h = mu * mass * (xp.where(lo_ok, 1.0 / lo_gap**2, 0.0) + xp.where(hi_ok, 1.0 / hi_gap**2, 0.0))
@@ -181,6 +194,11 @@ class MinimizeStep:
             r = xp.where(upper - U <= near, xp.maximum(r, 0.0), r)
             residual = xp.max(xp.where(keep_fixed, xp.abs(r), 0.0))
         du, _, factor_ok, tau, n_negative = shifted_solve(H, g_free, xp.zeros(0, dtype), s["tau"], 0)
+        if self.bounds:
+            # An ε-active unknown is held by the Newton system but moved onto its bound (else it
+            # would stay frozen a rounding-sized gap away from its contact for good).
+            snap = active & ~in_barrier & keep_fixed
+            du = xp.where(snap, xp.where((U - lower <= eps) & (g > 0), lower, upper) - U, du)
         decrement = -xp.sum(g_free * du)  # λ² = gᵀ H⁻¹ g: the predicted decrease is λ²/2
         P = dict(k=k, U=U, J=J, g=g, g_obj=g_obj, du=du, mu=mu, mu0=mu0, tau=tau, finite=finite,
                  factor_ok=factor_ok, n_negative=n_negative, residual=residual, decrement=decrement,
@@ -197,10 +215,13 @@ class MinimizeStep:
         if self.bounds:
             converged = converged & (mu == 0)
             saddle = saddle & (mu == 0)
-            # The barrier problem for this μ is solved (decrement ~ μ): decrease μ, or leave the
-            # barrier (μ = 0) once it is negligible.
+            # The barrier problem for this μ is solved (decrement ~ μ): decrease μ superlinearly
+            # (r = μ/μ0 -> min(r/10, r^1.5), as IPOPT's κ/θ rule), and leave the barrier (μ = 0:
+            # projected Newton on the active set it found) once r < 1e-6.
             solved = finite & factor_ok & (tau == 0) & (decrement <= mu * domain)
-            mu_next = xp.where(solved & (mu > 0), xp.where(mu / 10 < 1e-12 * mu0, 0.0, mu / 10), mu)
+            r = mu / mu0
+            r_next = xp.minimum(r / 10, r**1.5)
+            mu_next = xp.where(solved & (mu > 0), xp.where(r_next < _BARRIER_EXIT, 0.0, mu0 * r_next), mu)
             # Fraction to the boundary: the first trial keeps 0.5% of each gap (barrier phase).
             lo_ok, hi_ok, lo_gap, hi_gap = self._safe_gaps(U, ctx)
             reach = xp.minimum(xp.where(lo_ok & (du < 0), lo_gap / xp.maximum(-du, 1e-300), xp.inf),

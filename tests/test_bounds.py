@@ -1,0 +1,79 @@
+"""Bounds that converge from the default guess (issue 16 item 1): inactive, active at any level,
+and touching a Dirichlet value; checked against an independent solve of the same discrete QP."""
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import scipy.optimize
+
+import varcalc as vc
+
+G = lambda f, df, x: 0.5 * df**2 + f  # unconstrained minimiser x(x - 1)/2, minimum -1/8 at x = 1/2
+N = 101
+
+
+def _problem(lower):
+    return vc.Problem(G, (0.0, 1.0), bc={"left": 0.0, "right": 0.0}, constraints=[vc.Bound(lower=lower)])
+
+
+def _discrete_reference(lower, n=N):
+    """The same discrete J_h (P1, midpoint rule: ∫ f = Σ mass_i f_i) minimised by scipy's L-BFGS-B."""
+    x = np.linspace(0.0, 1.0, n)
+    h = x[1] - x[0]
+    mass = np.full(n, h)
+    mass[[0, -1]] = h / 2
+
+    def J(u):
+        f = np.concatenate([[0.0], u, [0.0]])
+        return np.sum(np.diff(f) ** 2) / (2 * h) + np.sum(mass * f)
+
+    def grad(u):
+        f = np.concatenate([[0.0], u, [0.0]])
+        d = np.diff(f) / h
+        g = mass.copy()
+        g[:-1] -= d
+        g[1:] += d
+        return g[1:-1]
+
+    r = scipy.optimize.minimize(J, np.zeros(n - 2), jac=grad, method="L-BFGS-B", bounds=[(lower, None)] * (n - 2),
+                                options=dict(ftol=1e-16, gtol=1e-14, maxiter=100_000, maxcor=50))
+    return np.concatenate([[0.0], r.x, [0.0]]), J(r.x)
+
+
+def test_an_inactive_bound_costs_a_few_iterations_and_changes_nothing():
+    free = vc.solve(vc.Problem(G, (0.0, 1.0), bc={"left": 0.0, "right": 0.0}), n=N)
+    bounded = vc.solve(_problem(-0.2), n=N)
+    assert free.converged and bounded.converged, bounded.message
+    assert bounded.iterations <= free.iterations + 6  # the barrier's μ ladder, then projected Newton
+    np.testing.assert_allclose(bounded.f, free.f, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("lower", [-0.125, -0.1, -0.05, -0.01, -0.001])
+def test_an_active_bound_converges_from_the_default_guess_to_the_discrete_minimiser(lower):
+    sol = vc.solve(_problem(lower), n=N)
+    assert sol.converged, sol.message
+    assert sol.iterations <= 30
+    ref, J_ref = _discrete_reference(lower)
+    assert np.min(sol.f) >= lower  # feasible: contact nodes sit exactly on the bound
+    np.testing.assert_allclose(sol.f, ref, rtol=0, atol=1e-8)  # L-BFGS-B's own accuracy is ~1e-10
+    assert sol.value <= J_ref + 1e-14
+
+
+def test_a_dirichlet_value_on_the_bound():
+    """f >= 0 with f(0) = f(1) = 0: the minimiser of ∫ ½f'² + f is f = 0 (every node in contact)."""
+    sol = vc.solve(_problem(0.0), n=N)
+    assert sol.converged, sol.message
+    np.testing.assert_allclose(sol.f, 0.0, atol=1e-12)
+
+
+def test_bounds_with_parameters_and_batches():
+    p = vc.Problem(lambda f, df, x, p: 0.5 * df**2 + p["a"] * f, (0.0, 1.0), bc={"left": 0.0, "right": 0.0},
+                   constraints=[vc.Bound(lower=-0.05)], params={"a": 1.0})
+    a = jnp.array([0.2, 1.0, 2.0])  # unconstrained minima -a/8: inactive, active, active
+    batch = vc.solve_batch(p, n=N, params={"a": a})
+    assert bool(np.all(batch.converged))
+    for i, ai in enumerate(np.asarray(a)):
+        one = vc.solve(p, n=N, params={"a": float(ai)})
+        assert one.converged
+        np.testing.assert_allclose(batch.f[i], one.f, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(np.min(batch.f, axis=1), [-0.2 / 8, -0.05, -0.05], atol=1e-12)
