@@ -77,3 +77,65 @@ def test_bounds_with_parameters_and_batches():
         assert one.converged
         np.testing.assert_allclose(batch.f[i], one.f, rtol=0, atol=1e-9)
     np.testing.assert_allclose(np.min(batch.f, axis=1), [-0.2 / 8, -0.05, -0.05], atol=1e-12)
+
+
+# -- bounds on f' (Bound(derivative=1)) ------------------------------------------------------------
+
+def test_a_slope_bound_gives_the_clipped_slopes():
+    """G = ½ (f' - 2x)², f(0) = 0, free right end, f' <= 1: the cells decouple, and the discrete
+    minimiser (midpoint rule) has slopes min(2 m_i, 1) exactly (m_i the cell midpoints); J_h is
+    Σ h ½ (1 - 2 m_i)² over the cells where the bound is active."""
+    G2 = lambda f, df, x: 0.5 * (df - 2 * x) ** 2
+    p = vc.Problem(G2, (0.0, 1.0), bc={"left": 0.0}, constraints=[vc.Bound(upper=1.0, derivative=1)])
+    for n in (11, 201):
+        sol = vc.solve(p, n=n)
+        assert sol.converged, sol.message
+        x = sol.x
+        m, h = 0.5 * (x[1:] + x[:-1]), np.diff(x)
+        slopes = np.minimum(2 * m, 1.0)
+        ref = np.concatenate([[0.0], np.cumsum(slopes * h)])
+        # An interior-point finish (μ = 1e-9 μ0): the active slopes sit ~1e-10 inside the bound.
+        np.testing.assert_allclose(sol.f, ref, rtol=0, atol=1e-8)
+        assert abs(sol.value - np.sum(0.5 * h * (slopes - 2 * m) ** 2)) < 1e-9
+        assert np.max(np.diff(sol.f) / h) <= 1.0  # feasible
+        assert sol.constraint_residuals["bound0"] == 0.0
+
+
+def test_a_monotone_profile_and_a_height_bound_together():
+    """min ∫ ½ f'² - 4 f on [0, 1], f(0) = 0, f(1) = 0.5 with f' >= 0 (non-decreasing) and f <= 0.5.
+    Unconstrained, f = 2x(1 - x) + x/2 rises above 0.5 and falls back; with both bounds the discrete
+    solution is checked against an independent SLSQP solve of the same discrete problem."""
+    G3 = lambda f, df, x: 0.5 * df**2 - 4.0 * f
+    n = 41
+    p = vc.Problem(G3, (0.0, 1.0), bc={"left": 0.0, "right": 0.5},
+                   constraints=[vc.Bound(lower=0.0, derivative=1, name="monotone"), vc.Bound(upper=0.5, name="cap")])
+    sol = vc.solve(p, n=n)
+    assert sol.converged, sol.message
+    x = np.linspace(0.0, 1.0, n)
+    h = x[1] - x[0]
+    mass = np.full(n, h)
+    mass[[0, -1]] = h / 2
+
+    def J(u):
+        f = np.concatenate([[0.0], u, [0.5]])
+        return np.sum(np.diff(f) ** 2) / (2 * h) - 4.0 * np.sum(mass * f)
+
+    cons = [{"type": "ineq", "fun": lambda u: np.diff(np.concatenate([[0.0], u, [0.5]]))}]
+    ref = scipy.optimize.minimize(J, np.linspace(0, 0.5, n)[1:-1], method="SLSQP", constraints=cons,
+                                  bounds=[(None, 0.5)] * (n - 2), options=dict(ftol=1e-15, maxiter=1000))
+    assert ref.success
+    np.testing.assert_allclose(sol.f[1:-1], ref.x, rtol=0, atol=1e-6)  # SLSQP's own accuracy
+    assert sol.value <= J(ref.x) + 1e-9
+    assert np.min(np.diff(sol.f)) >= 0.0 and np.max(sol.f) <= 0.5
+
+
+def test_a_guess_outside_a_slope_bound_is_refused_with_a_remedy():
+    p = vc.Problem(lambda f, df, x: 0.5 * df**2, (0.0, 1.0), bc={"left": 0.0, "right": 1.0},
+                   constraints=[vc.Bound(upper=0.5, derivative=1)])  # infeasible: the ends need slope 1
+    with pytest.raises(ValueError, match="guess: its slope 1 .* strictly"):
+        vc.solve(p, n=11)
+    with pytest.raises(ValueError, match="derivative"):
+        vc.Bound(upper=1.0, derivative=2)
+    with pytest.raises(ValueError, match="one with derivative=1"):
+        vc.Problem(lambda f, df, x: df**2, (0.0, 1.0), bc={"left": 0.0, "right": 1.0},
+                   constraints=[vc.Bound(upper=2.0, derivative=1), vc.Bound(lower=-1.0, derivative=1)])

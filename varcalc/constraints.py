@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -94,20 +94,30 @@ def _bound_values(side, value, x):
 
 @dataclass(frozen=True, eq=False)
 class Bound:
-    """Obstacle constraint ``lower(x) <= f(x) <= upper(x)`` at the nodes (scalar unknown, order 1).
+    """Obstacle constraint ``lower(x) <= f(x) <= upper(x)`` at the nodes (scalar unknown, order 1);
+    with ``derivative=1``, a slope constraint ``lower(x) <= f'(x) <= upper(x)`` on every cell.
 
     ``lower``/``upper``: a number or a vectorised callable ``x -> values`` (``None``: no bound).
     For piecewise-linear elements the nodal constraint is the constraint: a piecewise-linear
-    ``f`` above the nodal values of ``ψ`` is above its interpolant.
+    ``f`` above the nodal values of ``ψ`` is above its interpolant; a slope bound holds on each
+    cell (the callable is evaluated at the cell midpoints).  A problem takes at most one Bound of
+    each ``derivative``.
+
+    >>> import varcalc as vc
+    >>> vc.Bound(upper=0.0, derivative=1).derivative        # f' <= 0: a non-increasing f
+    1
     """
 
     lower: object = None
     upper: object = None
     name: str | None = None
+    derivative: int = field(default=0, kw_only=True)
 
     def __post_init__(self):
         if self.lower is None and self.upper is None:
             raise ValueError("Bound: give lower=..., upper=... or both")
+        if isinstance(self.derivative, bool) or self.derivative not in (0, 1):
+            raise ValueError(f"Bound.derivative: expected 0 (bound f) or 1 (bound f'), got {self.derivative!r}")
         for side in ("lower", "upper"):
             v = getattr(self, side)
             if v is not None and not callable(v):

@@ -48,6 +48,8 @@ def minimize_loop(lag, V0, x, aux, fixed, lower, upper, rtol, atol, *, max_iter,
     """
     step = MinimizeStep(max_iter=max_iter, max_backtracks=max_backtracks, bounds=bounds)
     ctx = _context(aux, fixed, rtol, atol, lower, upper)
+    if bounds and "slope_lower" in aux:
+        ctx.update(slope_lower=aux["slope_lower"], slope_upper=aux["slope_upper"], h=jnp.diff(x))
     z = jnp.zeros(0, V0.dtype)
     value = lambda V: lag.value(V, z, x, aux)
 
@@ -241,6 +243,9 @@ def padded_context(ctx, n, N):
                domain=np.float64(np.sum(ctx["mass"])))
     if "lower" in ctx:
         out.update(lower=pad_numpy(ctx["lower"], N, 1, -np.inf), upper=pad_numpy(ctx["upper"], N, 1, np.inf))
+    if "slope_lower" in ctx:  # per cell: the padded cells are unbounded
+        out.update(slope_lower=pad_numpy(ctx["slope_lower"], N - 1, 0, -np.inf),
+                   slope_upper=pad_numpy(ctx["slope_upper"], N - 1, 0, np.inf), h=pad_numpy(ctx["h"], N - 1, 0, 1.0))
     return out
 
 

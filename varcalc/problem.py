@@ -196,8 +196,13 @@ class Problem:
 
     @property
     def bound(self):
-        """The :class:`Bound` constraint, or None."""
-        return next((c for c in self.constraints if isinstance(c, Bound)), None)
+        """The :class:`Bound` constraint on the values of ``f`` (``derivative=0``), or None."""
+        return next((c for c in self.constraints if isinstance(c, Bound) and c.derivative == 0), None)
+
+    @property
+    def slope_bound(self):
+        """The :class:`Bound` constraint on ``f'`` (``derivative=1``), or None."""
+        return next((c for c in self.constraints if isinstance(c, Bound) and c.derivative == 1), None)
 
     def __repr__(self) -> str:
         bc = {k: (v.tolist() if self.is_vector else v) for k, v in self.bc.items()}

@@ -194,7 +194,13 @@ class Solution:
             mult[c.name] = mu[:, 0] if shape == () else mu
             resid[c.name] = _pointwise_residual(c.fun, f, x, problem)
             row += r
-        if lay.has_bound:
+        slope_bound = problem.slope_bound
+        if slope_bound is not None:  # its violation (the barrier keeps it feasible); no multipliers
+            xs = disc.x_user
+            lo, hi = slope_bound.values(0.5 * (xs[1:] + xs[:-1]))
+            slope = np.diff(np.asarray(f).reshape(xs.size)) / np.diff(xs)
+            resid[slope_bound.name] = float(max(0.0, np.max(lo - slope), np.max(slope - hi)))
+        if lay.has_bound and problem.bound is not None:
             b = problem.bound
             lo, hi = disc.lower[0], disc.upper[0]
             g = np.asarray(out["g"])[0]

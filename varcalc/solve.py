@@ -344,6 +344,8 @@ def _python_run(disc, solver):
         ctx = dict(mass=aux["mass"], fixed=np.asarray(fixed), rtol=np.float64(rtol), atol=np.float64(atol))
         if disc.layout.has_bound and not disc.uses_kkt:
             ctx.update(lower=np.asarray(lower), upper=np.asarray(upper))
+            if "slope_lower" in aux:
+                ctx.update(slope_lower=aux["slope_lower"], slope_upper=aux["slope_upper"], h=np.diff(np.asarray(x)))
         out = run_python(step, kernel, pad_numpy(np.asarray(V0), N, 1), np.asarray(z0), x_k, aux_k,
                          padded_context(ctx, n, N))
         for key in ("U", "g"):
@@ -437,6 +439,18 @@ class _Discretization:
         lay = self.layout
         if self.lower is not None:
             U0 = np.clip(U0, self.lower.T, self.upper.T)
+        slope_bound = self.problem.slope_bound
+        if slope_bound is not None:  # the barrier needs a start strictly inside (no projection)
+            x = self.x_user
+            lo, hi = slope_bound.values(0.5 * (x[1:] + x[:-1]))
+            slope = np.diff(U0[:, 0]) / np.diff(x)
+            bad = ~((slope > lo) & (slope < hi))
+            if bad.any():
+                i = int(np.argmax(bad))
+                raise ValueError(
+                    f"guess: its slope {slope[i]:.6g} on the cell [{x[i]:.6g}, {x[i + 1]:.6g}] is not strictly "
+                    f"inside the Bound {slope_bound.name!r} on f' ({lo[i]:.6g} .. {hi[i]:.6g}); give a "
+                    "guess=... whose slopes satisfy it strictly (the end values must allow one)")
         self.U0 = U0
         rows = [U0.T] + lay.element.guess_rows(self, U0, coarse)  # interior values, slopes
         for side in lay.sides:  # multipliers: zero, or the coarse solution's
@@ -781,6 +795,9 @@ def kernel_inputs(disc, N, x=None, aux=None):
         blocks = blocks[:-1] + (CellBlock(blocks[-1].start, N - 1, blocks[-1].rule_name),)
     aux = dict(aux, mass=pad_numpy(aux["mass"], N, 0), w=pad_numpy(aux["w"], N, 0),
                y=pad_numpy(aux["y"], N, 0), cells=np.int64(n - 1))
+    if "slope_lower" in aux:  # per cell (read by the step, not the kernel): padded cells unbounded
+        aux.update(slope_lower=pad_numpy(aux["slope_lower"], N - 1, 0, -np.inf),
+                   slope_upper=pad_numpy(aux["slope_upper"], N - 1, 0, np.inf))
     return _kernel(disc, blocks), pad_grid(x, N), aux
 
 

@@ -69,6 +69,9 @@ def _record(s, k, **values):
 # The barrier phase ends (μ = 0) when μ/μ0 falls below this: the barrier solution is then close
 # enough to the constrained one for projected Newton to finish on its active set in a few steps.
 _BARRIER_EXIT = 1e-6
+# With slope bounds the barrier never leaves (no projection onto coupled constraints): it ends at
+# μ = μ0 times this.
+_SLOPE_BARRIER_FLOOR = 1e-9
 
 
 def _operator(xp):
@@ -115,7 +118,42 @@ class MinimizeStep:
             return 0.0
         lo_ok, hi_ok, lo_gap, hi_gap = self._safe_gaps(V, ctx)
         logs = xp.where(lo_ok, xp.log(lo_gap), 0.0) + xp.where(hi_ok, xp.log(hi_gap), 0.0)
-        return xp.where(mu > 0, -mu * xp.sum(xp.where(~ctx["fixed"], ctx["mass"] * logs, 0.0)), 0.0)
+        total = xp.sum(xp.where(~ctx["fixed"], ctx["mass"] * logs, 0.0))
+        if "slope_lower" in ctx:
+            lo_ok, hi_ok, lo_gap, hi_gap = self._slope_gaps(V, ctx)
+            logs = xp.where(lo_ok, xp.log(lo_gap), 0.0) + xp.where(hi_ok, xp.log(hi_gap), 0.0)
+            total = total + xp.sum(ctx["h"] * logs)
+        return xp.where(mu > 0, -mu * total, 0.0)
+
+    # -- slope bounds (Bound(derivative=1)): a barrier on the cells' slopes ----------------------
+    def _slope_gaps(self, V, ctx):
+        """Per cell (n - 1,): which slope bounds are finite, and the gaps to them (scalar ``V``)."""
+        xp = self.xp
+        lower, upper = ctx["slope_lower"], ctx["slope_upper"]
+        s = (V[0, 1:] - V[0, :-1]) / ctx["h"]
+        lo_ok, hi_ok = xp.isfinite(lower), xp.isfinite(upper)
+        return lo_ok, hi_ok, xp.where(lo_ok, s - lower, 1.0), xp.where(hi_ok, upper - s, 1.0)
+
+    def _slope_barrier_terms(self, U, mu, ctx):
+        """Gradient (1, n) and the Hessian's diagonal (1, 1, n) and upper (1, 1, n - 1) parts of
+        ``-μ Σ h log(gap)`` over the cells' slopes ``s = (U_{i+1} - U_i) / h``."""
+        xp = self.xp
+        lo_ok, hi_ok, lo_gap, hi_gap = self._slope_gaps(U, ctx)
+        c = -mu * (xp.where(lo_ok, 1.0 / lo_gap, 0.0) - xp.where(hi_ok, 1.0 / hi_gap, 0.0))  # ∂/∂U_{i+1}
+        k = mu * (xp.where(lo_ok, 1.0 / lo_gap**2, 0.0) + xp.where(hi_ok, 1.0 / hi_gap**2, 0.0)) / ctx["h"]
+        zero = xp.zeros(1, U.dtype)
+        grad = xp.concatenate([zero, c]) - xp.concatenate([c, zero])
+        diag = xp.concatenate([zero, k]) + xp.concatenate([k, zero])
+        return grad[None], diag[None, None], -k[None, None]
+
+    def _slope_reach(self, U, du, ctx):
+        """The largest step length along ``du`` that keeps every slope inside its bounds."""
+        xp = self.xp
+        lo_ok, hi_ok, lo_gap, hi_gap = self._slope_gaps(U, ctx)
+        ds = (du[0, 1:] - du[0, :-1]) / ctx["h"]
+        reach = xp.minimum(xp.where(lo_ok & (ds < 0), lo_gap / xp.maximum(-ds, 1e-300), xp.inf),
+                           xp.where(hi_ok & (ds > 0), hi_gap / xp.maximum(ds, 1e-300), xp.inf))
+        return xp.min(reach)
 
     # -- the iteration ---------------------------------------------------------------------------
     def init(self, V0, ctx):
@@ -171,6 +209,10 @@ class MinimizeStep:
             barrier_h = mu * mass * (xp.where(lo_ok, 1.0 / lo_gap**2, 0.0) + xp.where(hi_ok, 1.0 / hi_gap**2, 0.0))
             g = xp.where(in_barrier, g + barrier_g, g)
             J = J + self.barrier(U, mu, ctx)
+            if "slope_lower" in ctx:  # 1-D, scalar: the slope barrier couples neighbouring nodes
+                slope_g, slope_diag, slope_upper = self._slope_barrier_terms(U, mu, ctx)
+                g = g + slope_g
+                H = _operator(xp)(D["diag"] + slope_diag, D["upper"] + slope_upper)
             H = H.add_diagonal(xp.where(in_barrier, barrier_h, 0.0))
             # ε-active set: at (or within ε of) a bound with the gradient pushing outward.
             w = xp.max(xp.where(keep_fixed, xp.abs(U - self._project(U - g / mass, ctx)), 0.0))
@@ -221,12 +263,22 @@ class MinimizeStep:
             solved = finite & factor_ok & (tau == 0) & (decrement <= mu * domain)
             r = mu / mu0
             r_next = xp.minimum(r / 10, r**1.5)
-            mu_next = xp.where(solved & (mu > 0), xp.where(r_next < _BARRIER_EXIT, 0.0, mu0 * r_next), mu)
+            if "slope_lower" in ctx:
+                # Slope constraints couple nodes: no projection, so the barrier itself ends the solve
+                # (an interior-point finish), at μ = μ0 · 1e-9: the constraints are then met to ~1e-9.
+                at_floor = r <= _SLOPE_BARRIER_FLOOR * (1 + 1e-6)
+                mu_next = xp.where(solved & ~at_floor, mu0 * xp.maximum(r_next, _SLOPE_BARRIER_FLOOR), mu)
+                converged = finite & factor_ok & (tau == 0) & small & at_floor
+                saddle = finite & factor_ok & (tau > 0) & (tau <= 1.0) & small & at_floor
+            else:
+                mu_next = xp.where(solved & (mu > 0), xp.where(r_next < _BARRIER_EXIT, 0.0, mu0 * r_next), mu)
             # Fraction to the boundary: the first trial keeps 0.5% of each gap (barrier phase).
             lo_ok, hi_ok, lo_gap, hi_gap = self._safe_gaps(U, ctx)
             reach = xp.minimum(xp.where(lo_ok & (du < 0), lo_gap / xp.maximum(-du, 1e-300), xp.inf),
                                xp.where(hi_ok & (du > 0), hi_gap / xp.maximum(du, 1e-300), xp.inf))
             reach = xp.min(xp.where(keep_fixed, reach, xp.inf))
+            if "slope_lower" in ctx:
+                reach = xp.minimum(reach, self._slope_reach(U, du, ctx))
             a_first = xp.where(mu > 0, xp.minimum(1.0, 0.995 * reach), 1.0).astype(dtype)
         return dict(P, step_norm=step_norm, converged=converged, saddle=saddle, mu_next=mu_next,
                     a_first=a_first)
@@ -289,9 +341,9 @@ class MinimizeStep:
         extra = {}
         g = P["g"]
         if self.bounds:
-            # The barrier's J is not the functional's: re-evaluate at a change of μ; report J alone.
+            # The state's J is the functional's alone (L at the next iterate), never the barrier's.
             mu_next = P["mu_next"]
-            J_next = xp.where(mu_next != mu, L_next + self.barrier(U_next, mu_next, ctx), J_next)
+            J_next = L_next
             extra = dict(mu=mu_next, mu0=P["mu0"])
             g = xp.where(mu > 0, g, P["g_obj"])
         return dict(

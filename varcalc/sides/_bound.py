@@ -1,6 +1,8 @@
-"""``Bound``: ``lower <= f <= upper`` at the nodes.  No term of ``L``: the minimising step keeps the
-iterate in the box (:class:`varcalc.steps.MinimizeStep` with bounds); contact multipliers are the
-gradient at the active nodes (reported by :class:`varcalc.Solution`)."""
+"""``Bound``: ``lower <= f <= upper`` at the nodes, or (``derivative=1``) ``lower <= f' <= upper`` on
+the cells.  No term of ``L``: the minimising step keeps the iterate feasible
+(:class:`varcalc.steps.MinimizeStep` with bounds: a barrier, then projected Newton for values; the
+barrier alone for slopes, whose constraints couple neighbouring nodes); contact multipliers of a
+value bound are the gradient at the active nodes (reported by :class:`varcalc.Solution`)."""
 
 from __future__ import annotations
 
@@ -15,13 +17,10 @@ class BoundSide(Side):
     public = Bound
     orders = (1,)
     scalar_only = True
-    max_count = 1
+    max_count = 2  # one on f, one on f'
     modes = ("minimize", "maximize")
     elements = ("P1",)
     box = True
-
-    def key(self):
-        return (self.kind, None)
 
     @classmethod
     def excluded_kinds(cls):
@@ -31,8 +30,15 @@ class BoundSide(Side):
         return tuple(s.kind for s in SIDES.values() if s.slot == "constraints" and s.adds_unknowns)
 
     @classmethod
+    def check_door(cls, problem, mine, present):
+        super().check_door(problem, mine, present)
+        if len({b.derivative for b in mine}) < len(mine):
+            raise ValueError(cls.too_many_message())
+
+    @classmethod
     def too_many_message(cls):
-        return "constraints: give one Bound (with lower= and upper=) rather than several"
+        return ("constraints: give one Bound (with lower= and upper=) rather than several, and at most "
+                "one with derivative=1")
 
     @classmethod
     def excludes_message(cls, con, clash):
@@ -43,8 +49,17 @@ class BoundSide(Side):
             raise ValueError("mode: 'stationary' cannot be combined with a Bound constraint (the contact "
                              "conditions are inequalities); use mode='minimize'")
 
+    def key(self):
+        return (self.kind, self.con.derivative)
+
     def check_grid(self, problem, x):
         b = self.con
+        if b.derivative == 1:
+            lo, hi = b.values(0.5 * (x[1:] + x[:-1]))
+            bad = lo > hi
+            if bad.any():
+                raise ValueError(f"Bound {b.name!r}: lower > upper for f' at x = {x[np.argmax(bad)]!r}")
+            return
         lo, hi = b.values(x)
         bad = lo > hi
         if bad.any():
@@ -59,8 +74,17 @@ class BoundSide(Side):
                         f"({lo[i]} .. {hi[i]}) at x = {x[i]}; the obstacle must leave the end values feasible")
 
     def init(self, disc):
-        lo, hi = self.con.values(disc.x_user)
-        disc.lower, disc.upper = lo[None, :], hi[None, :]
+        if self.con.derivative == 0:
+            lo, hi = self.con.values(disc.x_user)
+            disc.lower, disc.upper = lo[None, :], hi[None, :]
+        elif disc.lower is None:  # slopes only: the step's value box is unbounded
+            disc.lower = np.full((1, disc.x.size), -np.inf)
+            disc.upper = np.full((1, disc.x.size), np.inf)
+
+    def aux(self, disc, aux):
+        if self.con.derivative == 1:  # per cell, with the widths the slopes are taken over
+            x = disc.x_user
+            aux["slope_lower"], aux["slope_upper"] = self.con.values(0.5 * (x[1:] + x[:-1]))
 
     def report(self, disc, V, z):
         """Contact multipliers need the gradient at the solution: see ``Solution.multipliers``."""
