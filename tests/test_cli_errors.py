@@ -48,6 +48,14 @@ def test_exception_at_import_names_the_raising_line(tmp_path):
     assert line.startswith("varcalc: error: my_problem.py:5: KeyError: 'width'")
 
 
+def test_integrand_error_at_solve_time_points_at_its_line(tmp_path):
+    (tmp_path / "my_problem.py").write_text(
+        "import varcalc as vc\n\n\ndef G(f, df, x):\n    return jnp.sqrt(1 + df**2)\n\n\n"
+        "problem = vc.Problem(G, (0.0, 1.0), bc={'left': 0.0, 'right': 1.0})\n")
+    line = error_line(varcalc("solve", "my_problem.py", "--no-plot", "--quiet", cwd=tmp_path))
+    assert line.startswith("varcalc: error: my_problem.py:5: ") and "name 'jnp' is not defined" in line
+
+
 def test_debug_shows_the_traceback(tmp_path):
     (tmp_path / "my_problem.py").write_text("x = 1 / 0\n")
     for args in (["--debug", "solve", "my_problem.py"], ["solve", "my_problem.py", "--debug"]):
@@ -62,7 +70,8 @@ def test_debug_shows_the_traceback(tmp_path):
 ])
 def test_missing_problem(tmp_path, text, expected):
     (tmp_path / "my_problem.py").write_text(text)
-    assert error_line(varcalc("euler", "my_problem.py", cwd=tmp_path)) == f"varcalc: error: {expected} (or a vc.PlanarProblem)"
+    line = error_line(varcalc("euler", "my_problem.py", cwd=tmp_path))
+    assert line == f"varcalc: error: {expected} (or a vc.PlanarProblem)"
 
 
 def test_unknown_name_suggests_close_catalog_names(tmp_path):
@@ -93,7 +102,7 @@ def test_new_refuses_to_overwrite_and_checks_the_name(tmp_path):
     assert line == "varcalc: error: new: mine.py exists; pass --force to overwrite it"
     assert mine.read_text() == "# my work\n"
     line = error_line(varcalc("new", "2nd-try", cwd=tmp_path))
-    assert line.startswith("varcalc: error: new: expected a Python identifier") and "'2nd-try'" in line
+    assert line.startswith("varcalc: error: new: expected a Python identifier (") and "'2nd-try'" in line
     assert not list(tmp_path.glob("2nd*"))
     assert varcalc("new", "mine.py", "--force", cwd=tmp_path).returncode == 0
     assert "problem = vc.Problem(" in mine.read_text()

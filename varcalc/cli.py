@@ -320,7 +320,7 @@ def _cmd_euler(args) -> int:
     return 0
 
 
-_TEMPLATE = '''"""{name}: the hanging chain (catenary), a problem to start from; edit this line.
+_TEMPLATE = '''"""{stem}: the hanging chain (catenary), a problem to start from; edit this line.
 
 `varcalc list` shows the first line of a catalog problem's docstring; here, say what you solve.
 Run it with `varcalc solve {file}` (options: `varcalc solve --help`), or `python {file}`.
@@ -352,7 +352,7 @@ def exact(x):
 # optional.  (A 2-D problem is a vc.PlanarProblem instead: see help(vc.PlanarProblem).)
 problem = vc.Problem(
     integrand, domain=(-1.0, 1.0), bc={{"left": np.cosh(1.0), "right": np.cosh(1.0)}},
-    exact=exact, exact_value=1.0 + np.sinh(2.0) / 2.0, name="{name}",
+    exact=exact, exact_value=1.0 + np.sinh(2.0) / 2.0, name={name},
 )
 
 # Optional: what `varcalc solve` reads from this file besides `problem` (None = its default).
@@ -373,15 +373,15 @@ if __name__ == "__main__":
 
 def _cmd_new(args) -> int:
     """Write a commented problem file (the catenary) that solves as it is."""
+    if not (args.name.endswith(".py") or args.name.isidentifier()):  # not a typo'd option or a path
+        raise UsageError(f"new: expected a Python identifier (letters, digits, _; writes NAME.py) or a "
+                         f"path ending in .py, got {args.name!r}")
     path = Path(args.name if args.name.endswith(".py") else f"{args.name}.py")
-    if not path.stem.isidentifier():  # a module name: the file can be imported as well as solved
-        raise UsageError(f"new: expected a Python identifier or a path ending in .py whose name is one "
-                         f"(letters, digits, _), got {args.name!r}")
     if path.exists() and not args.force:
         raise UsageError(f"new: {path} exists; pass --force to overwrite it")
     if not path.parent.is_dir():
         raise UsageError(f"new: no such directory: {path.parent}")
-    path.write_text(_TEMPLATE.format(name=path.stem, file=path))
+    path.write_text(_TEMPLATE.format(stem=path.stem, name=json.dumps(path.stem), file=path))
     print(f"wrote {path}; solve it with: varcalc solve {path}")
     return 0
 
@@ -526,7 +526,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     # --debug after the subcommand too; SUPPRESS: absent there, the top-level value stands.
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show the full traceback of an error")
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show the full traceback of an error")
     sub = parser.add_subparsers(dest="command", required=True)
     add = lambda name, **kw: sub.add_parser(name, parents=[common], **kw)
     add("list", help="list the catalog of problems").set_defaults(func=_cmd_list)
@@ -616,17 +617,30 @@ def _error_line(exc: BaseException) -> str | None:
     if isinstance(exc, SyntaxError) and exc.filename:  # the problem file (or a module it imports)
         where = _USER_FILES.get(_resolved(exc.filename), exc.filename)
         return f"{where}:{exc.lineno}: {exc.msg} ({type(exc).__name__})"
+    frame = _user_frame(exc)
+    if frame is not None:  # raised in a problem file (its import, or its integrand called)
+        message = f"{type(exc).__name__}: {_first_line(exc)}" if str(exc).strip() else type(exc).__name__
+        return f"{frame}: {message} (--debug shows the traceback)"
+    if isinstance(exc, (ValueError, TypeError)):  # bad options or inputs, checked by varcalc
+        # varcalc's own message about an integrand that failed: point at the failing line.
+        cause = exc.__cause__ or exc.__context__
+        frame = _user_frame(cause) if cause is not None else None
+        return f"{frame}: {_first_line(exc)}" if frame else str(exc)
+    return None
+
+
+def _first_line(exc) -> str:
+    """The message's first line (the rest, e.g. JAX's notes on tracing, is in --debug's traceback)."""
+    lines = str(exc).strip().splitlines()
+    return (lines[0] + " ..." * (len(lines) > 1)) if lines else ""
+
+
+def _user_frame(exc: BaseException) -> str | None:
+    """``file:line`` of the innermost frame of ``exc``'s traceback in a problem file, if any."""
     import traceback
 
-    # The innermost frame in a problem file: where its import, or its integrand, raised.
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if _resolved(f.filename) in _USER_FILES]
-    if frames:
-        text = str(exc).strip().splitlines()
-        message = f"{type(exc).__name__}: {text[0]}{' ...' * (len(text) > 1)}" if text else type(exc).__name__
-        return f"{_USER_FILES[_resolved(frames[-1].filename)]}:{frames[-1].lineno}: {message} (--debug shows the traceback)"
-    if isinstance(exc, (ValueError, TypeError)):  # bad options or inputs, checked by varcalc
-        return str(exc)
-    return None
+    return f"{_USER_FILES[_resolved(frames[-1].filename)]}:{frames[-1].lineno}" if frames else None
 
 
 def _resolved(filename: str) -> Path | None:
@@ -642,7 +656,8 @@ def run() -> None:
     Once the report is printed and the files are written, the interpreter's own teardown (XLA's
     thread pools and client, every module's cleanup) still takes ~0.4 s on the 2-core CI machine,
     a tenth of a cold run; the exit handlers run and the streams are flushed, then the process
-    ends without it.  Errors leave the usual way (a traceback, or ``SystemExit``'s message).
+    ends without it (a user error too: :func:`main` printed its line and returns 2).  Other errors
+    leave the usual way (a traceback, or ``SystemExit``'s message: argparse, ``--version``).
     """
     import atexit
 
