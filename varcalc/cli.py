@@ -7,11 +7,18 @@
     varcalc plots                     # regenerate plots/ for the whole catalog
     varcalc sweep parametric_catenoid --param R --values 0.6:1.2:61 --out sweep.csv
     varcalc euler catenoid            # the Euler–Lagrange equation, symbolically (needs SymPy)
+    varcalc new my_problem            # write my_problem.py, a commented problem file to start from
+    varcalc --version
 
 A problem file is a Python module defining ``problem`` (a :class:`varcalc.Problem`) and optionally
 ``n`` (default node count), ``grading`` (kwargs of :func:`varcalc.graded_grid`), ``guess``,
 ``mode``, ``params``, ``solve_options`` (more keyword arguments of :func:`varcalc.solve`)
 and ``plot_options`` (kwargs of :meth:`varcalc.Solution.plot`).  See ``problems/`` for examples.
+
+User errors (a problem file that does not parse, raises while it is imported or defines no
+``problem``; an unknown catalog name; bad options) print one line ``varcalc: error: ...`` (with
+``file:line`` when the problem file is at fault) and exit with code 2; ``--debug`` shows the
+traceback instead.
 """
 
 from __future__ import annotations
@@ -29,6 +36,15 @@ from pathlib import Path
 __all__ = ["main", "load_problem_module", "catalog"]
 
 DEFAULT_N = 401
+
+
+class UsageError(Exception):
+    """A mistake of the user's (a name, a path, a problem file), reported by the CLI as one line."""
+
+
+# Resolved path -> path as the user gave it, of every problem file imported: an exception whose
+# traceback passes through one of them is the user's to fix, and is reported at that line.
+_USER_FILES: dict[Path, str] = {}
 
 
 def _enable_compilation_cache():
@@ -73,25 +89,40 @@ def _first_docstring_line(path: Path) -> str:
 
 
 def load_problem_module(spec: str):
-    """Import a catalog problem by name, or a problem file by path."""
+    """Import a catalog problem by name, or a problem file by path (a name ending in ``.py``, with
+    a path separator, or an existing file).  A :class:`UsageError` for an unknown name, a missing
+    file or a module without ``problem``; errors of the file itself (a ``SyntaxError``, an
+    exception at import) propagate unchanged."""
     path = Path(spec)
-    if spec.endswith(".py") or path.exists():
+    if spec.endswith(".py") or os.sep in spec or "/" in spec or path.is_file():
         if not path.is_file():
-            raise SystemExit(f"varcalc: no such problem file: {spec}")
+            raise UsageError(f"no such problem file: {spec}" + (" (it is a directory)" if path.is_dir() else ""))
         mspec = importlib.util.spec_from_file_location(f"varcalc_user_problem_{path.stem}", path)
         module = importlib.util.module_from_spec(mspec)
+        _USER_FILES[path.resolve()] = spec
         sys.modules[mspec.name] = module
-        mspec.loader.exec_module(module)
+        try:
+            mspec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[mspec.name]  # as `import` does: no half-initialised module left behind
+            raise
     else:
         names = catalog()
         if spec not in names:
-            raise SystemExit(f"varcalc: unknown problem {spec!r}; catalog: {', '.join(names)} "
-                             "(or give a path to a .py file defining `problem`)")
+            import difflib
+
+            close = difflib.get_close_matches(spec, names, n=3)
+            hint = f"did you mean: {', '.join(close)}? " if close else ""
+            raise UsageError(f"unknown problem {spec!r}; {hint}`varcalc list` shows the catalog "
+                             "(a problem file is a path ending in .py)")
         module = importlib.import_module(f"varcalc.problems.{spec}")
     from .problem import Problem
 
     if not isinstance(getattr(module, "problem", None), Problem) and not _is_planar(module):
-        raise SystemExit(f"varcalc: {spec} must define `problem = vc.Problem(...)`")
+        expected = "expected `problem = vc.Problem(...)` (or a vc.PlanarProblem)"
+        if not hasattr(module, "problem"):
+            raise UsageError(f"{spec} defines no `problem`; {expected}")
+        raise UsageError(f"{spec}: `problem` is a {type(module.problem).__name__}; {expected}")
     return module
 
 
@@ -284,9 +315,74 @@ def _cmd_euler(args) -> int:
     try:
         el = euler_lagrange(module.problem)
     except (NotImplementedError, ImportError) as exc:
-        print(f"varcalc: {exc}", file=sys.stderr)
-        return 2
+        raise UsageError(str(exc)) from exc
     print(el.latex() if args.latex else el)
+    return 0
+
+
+_TEMPLATE = '''"""{stem}: the hanging chain (catenary), a problem to start from; edit this line.
+
+`varcalc list` shows the first line of a catalog problem's docstring; here, say what you solve.
+Run it with `varcalc solve {file}` (options: `varcalc solve --help`), or `python {file}`.
+
+The problem: find f on [a, b] with f(a), f(b) given that makes J[f] = ∫_a^b G(f, f', x) dx
+stationary (a minimum by default).  Here G = f sqrt(1 + f'²): the potential energy of a chain
+hanging over [-1, 1] with its ends at height cosh(1).  The minimiser is the catenary f = cosh x,
+and J = 1 + sinh(2)/2.
+"""
+import jax.numpy as jnp  # write the integrand with jax.numpy (varcalc differentiates it)
+import numpy as np
+
+import varcalc as vc
+
+
+def integrand(f, df, x):
+    """G(f, f', x): f and df = f' are the unknown and its slope at the point x (scalars here;
+    arrays for a vector unknown, see `components` in help(vc.Problem))."""
+    return f * jnp.sqrt(1.0 + df**2)
+
+
+def exact(x):
+    """The exact extremal, if you know it (optional: the report then shows the error)."""
+    return np.cosh(x)
+
+
+# Only `problem` is required.  domain = (a, b); bc = the fixed end values (leave an end out of bc
+# and it is free: the natural boundary condition holds there).  exact, exact_value and name are
+# optional.  (A 2-D problem is a vc.PlanarProblem instead: see help(vc.PlanarProblem).)
+problem = vc.Problem(
+    integrand, domain=(-1.0, 1.0), bc={{"left": np.cosh(1.0), "right": np.cosh(1.0)}},
+    exact=exact, exact_value=1.0 + np.sinh(2.0) / 2.0, name={name},
+)
+
+# Optional: what `varcalc solve` reads from this file besides `problem` (None = its default).
+n = 101              # grid nodes (`--n` overrides)
+grading = None       # nodes clustered toward an end, e.g. dict(power=2.0, end="left") (vc.graded_grid)
+guess = None         # initial f: a function of x, or node values (default: the line between the bc)
+mode = None          # "minimize" (default), "maximize" or "stationary" (any extremal, e.g. a saddle)
+params = None        # values of parameters p, for an integrand G(f, df, x, p)
+solve_options = {{}}   # more keyword arguments of vc.solve, e.g. {{"degree": 4}}
+plot_options = {{}}    # keyword arguments of Solution.plot
+
+if __name__ == "__main__":
+    from varcalc.cli import main
+
+    main(["solve", __file__])
+'''
+
+
+def _cmd_new(args) -> int:
+    """Write a commented problem file (the catenary) that solves as it is."""
+    if not (args.name.endswith(".py") or args.name.isidentifier()):  # not a typo'd option or a path
+        raise UsageError(f"new: expected a Python identifier (letters, digits, _; writes NAME.py) or a "
+                         f"path ending in .py, got {args.name!r}")
+    path = Path(args.name if args.name.endswith(".py") else f"{args.name}.py")
+    if path.exists() and not args.force:
+        raise UsageError(f"new: {path} exists; pass --force to overwrite it")
+    if not path.parent.is_dir():
+        raise UsageError(f"new: no such directory: {path.parent}")
+    path.write_text(_TEMPLATE.format(stem=path.stem, name=json.dumps(path.stem), file=path))
+    print(f"wrote {path}; solve it with: varcalc solve {path}")
     return 0
 
 
@@ -426,9 +522,16 @@ def _cmd_sweep(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="varcalc", description="Calculus of variations: solve and plot extremals.")
+    parser.add_argument("--version", action=_Version, help="print varcalc's version and exit")
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
+    # --debug after the subcommand too; SUPPRESS: absent there, the top-level value stands.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show the full traceback of an error")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("list", help="list the catalog of problems").set_defaults(func=_cmd_list)
-    s = sub.add_parser("solve", help="solve a catalog problem (by name) or a problem file (path)")
+    add = lambda name, **kw: sub.add_parser(name, parents=[common], **kw)
+    add("list", help="list the catalog of problems").set_defaults(func=_cmd_list)
+    s = add("solve", help="solve a catalog problem (by name) or a problem file (path)")
     s.add_argument("problem", help="catalog name (see `varcalc list`) or path to a .py file defining `problem`")
     s.add_argument("--n", type=int, help="number of grid nodes (default: the problem's own, else 401)")
     s.add_argument("--grading", type=float, help="grading power of the grid toward --grading-end (1 = uniform)")
@@ -444,10 +547,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--estimate", action="store_true",
                    help="also estimate the discretization error (one more solve on the halved grid)")
     s.set_defaults(func=_cmd_solve)
-    p = sub.add_parser("plots", help="solve every catalog problem and write plots/<name>.png")
+    p = add("plots", help="solve every catalog problem and write plots/<name>.png")
     p.add_argument("--outdir", default="plots")
     p.set_defaults(func=_cmd_plots)
-    w = sub.add_parser("sweep", help="solve a problem for many parameter / boundary values in one batched call")
+    w = add("sweep", help="solve a problem for many parameter / boundary values in one batched call")
     w.add_argument("problem", help="catalog name or path to a .py file defining `problem`")
     w.add_argument("--param", help="name of the parameter to sweep (a key of the problem's params)")
     w.add_argument("--values", help="values of --param: a:b:count (evenly spaced) or v1,v2,...")
@@ -463,23 +566,88 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--devices", help="shard the batch over 'all' devices or the first k")
     w.add_argument("--quiet", action="store_true", help="no progress line")
     w.set_defaults(func=_cmd_sweep)
-    e = sub.add_parser("euler", help="print the Euler–Lagrange equation of a problem, symbolically (needs SymPy)")
+    e = add("euler", help="print the Euler–Lagrange equation of a problem, symbolically (needs SymPy)")
     e.add_argument("problem", help="catalog name or path to a .py file defining `problem`")
     e.add_argument("--latex", action="store_true", help="print LaTeX instead of text")
     e.set_defaults(func=_cmd_euler)
+    w = add("new", help="write NAME.py, a commented problem file to start from")
+    w.add_argument("name", help="a Python identifier (writes NAME.py here) or a path ending in .py")
+    w.add_argument("--force", action="store_true", help="overwrite an existing file")
+    w.set_defaults(func=_cmd_new)
     return parser
+
+
+class _Version(argparse.Action):
+    """``--version``: looked up only when asked (importlib.metadata costs an import otherwise)."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            v = version("varcalc")
+        except PackageNotFoundError:  # a source tree on sys.path, not installed
+            import varcalc
+
+            v = getattr(varcalc, "__version__", "unknown")
+        print(f"varcalc {v}")
+        parser.exit()
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    if getattr(args, "n", None) is not None and args.n < 2:
-        print(f"varcalc: --n: expected at least 2 nodes, got {args.n}", file=sys.stderr)
-        return 2
     try:
+        if getattr(args, "n", None) is not None and args.n < 2:
+            raise UsageError(f"--n: expected at least 2 nodes, got {args.n}")
         return args.func(args)
-    except (ValueError, TypeError) as exc:
-        print(f"varcalc: {exc}", file=sys.stderr)
+    except Exception as exc:
+        line = None if args.debug else _error_line(exc)
+        if line is None:  # --debug, or not the user's error (a bug of varcalc's): the traceback
+            raise
+        print(f"varcalc: error: {line}", file=sys.stderr)
         return 2
+
+
+def _error_line(exc: BaseException) -> str | None:
+    """The one line that reports a user error, or None when ``exc`` is not one."""
+    if isinstance(exc, UsageError):
+        return str(exc)
+    if isinstance(exc, SyntaxError) and exc.filename:  # the problem file (or a module it imports)
+        where = _USER_FILES.get(_resolved(exc.filename), exc.filename)
+        return f"{where}:{exc.lineno}: {exc.msg} ({type(exc).__name__})"
+    frame = _user_frame(exc)
+    if frame is not None:  # raised in a problem file (its import, or its integrand called)
+        message = f"{type(exc).__name__}: {_first_line(exc)}" if str(exc).strip() else type(exc).__name__
+        return f"{frame}: {message} (--debug shows the traceback)"
+    if isinstance(exc, (ValueError, TypeError)):  # bad options or inputs, checked by varcalc
+        # varcalc's own message about an integrand that failed: point at the failing line.
+        cause = exc.__cause__ or exc.__context__
+        frame = _user_frame(cause) if cause is not None else None
+        return f"{frame}: {_first_line(exc)}" if frame else str(exc)
+    return None
+
+
+def _first_line(exc) -> str:
+    """The message's first line (the rest, e.g. JAX's notes on tracing, is in --debug's traceback)."""
+    lines = str(exc).strip().splitlines()
+    return (lines[0] + " ..." * (len(lines) > 1)) if lines else ""
+
+
+def _user_frame(exc: BaseException) -> str | None:
+    """``file:line`` of the innermost frame of ``exc``'s traceback in a problem file, if any."""
+    import traceback
+
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if _resolved(f.filename) in _USER_FILES]
+    return f"{_USER_FILES[_resolved(frames[-1].filename)]}:{frames[-1].lineno}" if frames else None
+
+
+def _resolved(filename: str) -> Path | None:
+    try:
+        return Path(filename).resolve()
+    except (OSError, RuntimeError, ValueError):
+        return None
 
 
 def run() -> None:
@@ -488,7 +656,8 @@ def run() -> None:
     Once the report is printed and the files are written, the interpreter's own teardown (XLA's
     thread pools and client, every module's cleanup) still takes ~0.4 s on the 2-core CI machine,
     a tenth of a cold run; the exit handlers run and the streams are flushed, then the process
-    ends without it.  Errors leave the usual way (a traceback, or ``SystemExit``'s message).
+    ends without it (a user error too: :func:`main` printed its line and returns 2).  Other errors
+    leave the usual way (a traceback, or ``SystemExit``'s message: argparse, ``--version``).
     """
     import atexit
 
