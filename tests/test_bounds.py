@@ -139,3 +139,22 @@ def test_a_guess_outside_a_slope_bound_is_refused_with_a_remedy():
     with pytest.raises(ValueError, match="one with derivative=1"):
         vc.Problem(lambda f, df, x: df**2, (0.0, 1.0), bc={"left": 0.0, "right": 1.0},
                    constraints=[vc.Bound(upper=2.0, derivative=1), vc.Bound(lower=-1.0, derivative=1)])
+
+
+def test_componentwise_bounds_of_a_vector_unknown():
+    """Two decoupled components, f0 with ½f'² + f (a lower bound active) and f1 with ½f'² - f (an
+    upper bound active): each equals the scalar obstacle solution (or its mirror image)."""
+    Gv = lambda f, df, x: 0.5 * jnp.sum(df**2) + f[0] - f[1]
+    p = vc.Problem(Gv, (0.0, 1.0), bc={"left": np.zeros(2), "right": np.zeros(2)},
+                   constraints=[vc.Bound(lower=np.array([-0.05, -np.inf]), upper=np.array([np.inf, 0.05]))])
+    sol = vc.solve(p, n=N)
+    assert sol.converged, sol.message
+    scalar = vc.solve(_problem(-0.05), n=N)
+    np.testing.assert_allclose(sol.f[:, 0], scalar.f, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(sol.f[:, 1], -scalar.f, rtol=0, atol=1e-12)
+    mu = sol.multipliers["bound0"]
+    assert mu.shape == (N, 2)
+    np.testing.assert_allclose(mu[:, 0], scalar.multipliers["bound0"], rtol=0, atol=1e-9)
+    with pytest.raises(ValueError, match=r"shape \(2,\)"):
+        vc.solve(vc.Problem(Gv, (0.0, 1.0), bc={"left": np.zeros(2), "right": np.zeros(2)},
+                            constraints=[vc.Bound(lower=np.zeros(3))]), n=11)

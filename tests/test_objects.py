@@ -109,7 +109,7 @@ def test_new_values_keep_the_compile_key():
     (dict(constraints=[vc.Bound(lower=0.0), vc.Integral(lambda f, df, x: f, 1.0)]),
      "a Bound cannot be combined with Integral/Pointwise constraints yet"),
     (dict(constraints=[vc.Bound(lower=0.0), vc.Bound(upper=2.0)]), "give one Bound"),
-    (dict(constraints=[vc.Bound(lower=0.0)], order=2), "Bound 'bound0' needs a scalar unknown with order=1"),
+    (dict(constraints=[vc.Bound(lower=0.0)], order=2), "Bound 'bound0' needs order=1"),  # (vector unknowns: componentwise bounds)
     (dict(constraints=[vc.Pointwise(lambda f, x: f)], order=2), "Pointwise 'pointwise0' needs order=1"),
     (dict(data=vc.Data([0.5], [0.3]), right_end=vc.OnCurve(lambda x, f: x - 1.0), bc={"left": 0.0}),
      "right_end: cannot be combined with Bound or Data yet"),

@@ -79,17 +79,25 @@ class Pointwise:
         _check_name(self.name, "Pointwise")
 
 
-def _bound_values(side, value, x):
+def _bound_values(side, value, x, full):
+    """``value`` (number, array of the unknown's shape, or callable of ``x``) as an array ``full``."""
     if value is None:
         return None
+    n = np.shape(x)[0]
     if callable(value):
         try:
             out = np.asarray(value(np.asarray(x, dtype=np.float64)), dtype=np.float64)
         except Exception as exc:
             raise ValueError(f"Bound.{side}: calling {side}(x) on the grid raised {exc!r}") from exc
+        if out.ndim and out.shape[0] == n and len(full) > 1 and out.ndim == 1:
+            out = out.reshape((n,) + (1,) * (len(full) - 1))  # one value per node, every component
     else:
         out = np.asarray(value, dtype=np.float64)
-    return np.broadcast_to(out, np.shape(x)).copy()
+    try:
+        return np.broadcast_to(out, full).copy()
+    except ValueError:
+        raise ValueError(f"Bound.{side}: expected values of shape {full[1:]} (the unknown's) or per node "
+                         f"{full}, got shape {out.shape}") from None
 
 
 @dataclass(frozen=True, eq=False)
@@ -97,8 +105,9 @@ class Bound:
     """Obstacle constraint ``lower(x) <= f(x) <= upper(x)`` at the nodes (scalar unknown, order 1);
     with ``derivative=1``, a slope constraint ``lower(x) <= f'(x) <= upper(x)`` on every cell.
 
-    ``lower``/``upper``: a number or a vectorised callable ``x -> values`` (``None``: no bound).
-    For piecewise-linear elements the nodal constraint is the constraint: a piecewise-linear
+    ``lower``/``upper``: a number, an array of the unknown's shape (componentwise bounds of a vector
+    unknown), or a vectorised callable ``x -> values`` of shape ``(n,)`` or ``(n,) + shape``
+    (``None``: no bound; ``±inf`` entries leave a component free).  For piecewise-linear elements the nodal constraint is the constraint: a piecewise-linear
     ``f`` above the nodal values of ``ψ`` is above its interpolant; a slope bound holds on each
     cell (the callable is evaluated at the cell midpoints).  A problem takes at most one Bound of
     each ``derivative``.
@@ -122,16 +131,19 @@ class Bound:
             v = getattr(self, side)
             if v is not None and not callable(v):
                 arr = np.asarray(v)
-                if arr.ndim != 0 or not np.issubdtype(arr.dtype, np.number):
-                    raise TypeError(f"Bound.{side}: expected a number or a callable x -> values, got {v!r}")
+                if not np.issubdtype(arr.dtype, np.number) or np.any(np.isnan(arr)):
+                    raise TypeError(f"Bound.{side}: expected a number, an array of the unknown's shape or a "
+                                    f"callable x -> values, got {v!r}")
         _check_name(self.name, "Bound")
 
-    def values(self, x):
-        """``(lower, upper)`` at the nodes ``x`` (``-inf``/``+inf`` where absent)."""
-        lo = _bound_values("lower", self.lower, x)
-        hi = _bound_values("upper", self.upper, x)
-        lo = np.full(np.shape(x), -np.inf) if lo is None else lo
-        hi = np.full(np.shape(x), np.inf) if hi is None else hi
+    def values(self, x, shape=()):
+        """``(lower, upper)`` at the nodes ``x`` (n,), each of shape ``(n,) + shape`` (the unknown's
+        shape; ``-inf``/``+inf`` where absent)."""
+        full = np.shape(x) + tuple(shape)
+        lo = _bound_values("lower", self.lower, x, full)
+        hi = _bound_values("upper", self.upper, x, full)
+        lo = np.full(full, -np.inf) if lo is None else lo
+        hi = np.full(full, np.inf) if hi is None else hi
         return lo, hi
 
 

@@ -139,7 +139,7 @@ def _draw_side_conditions(ax, sol, xs, F):
         ax.plot(data.x, data.y.reshape(data.x.size, -1)[:, 0], "o", ms=4, mfc="none", color="k",
                 alpha=0.7, label="data")
     bound = getattr(problem, "bound", None)
-    if bound is not None:
+    if bound is not None and not getattr(problem, "is_vector", False):  # (a vector's bounds: per component)
         lo, hi = bound.values(xs)
         for side, values in (("lower", lo), ("upper", hi)):
             if np.any(np.isfinite(values)):

@@ -202,13 +202,14 @@ class Solution:
             resid[slope_bound.name] = float(max(0.0, np.max(lo - slope), np.max(slope - hi)))
         if lay.has_bound and problem.bound is not None:
             b = problem.bound
-            lo, hi = disc.lower[0], disc.upper[0]
-            g = np.asarray(out["g"])[0]
+            m = lay.m
+            lo, hi, fv = to_user(disc.lower), to_user(disc.upper), to_user(V[:m])  # (n,) + shape
+            g = np.asarray(out["g"])[:m]
             mass = lumped_mass(disc.x)
-            mu = np.where(disc.fixed[0], 0.0, g / mass)
-            gap = np.minimum(f - lo, hi - f)
+            mu = to_user(np.where(disc.fixed[:m], 0.0, g / mass))
+            gap = np.minimum(fv - lo, hi - fv)
             mult[b.name] = mu
-            resid[b.name] = float(max(0.0, np.max(lo - f), np.max(f - hi)))
+            resid[b.name] = float(max(0.0, np.max(lo - fv), np.max(fv - hi)))
             compl = float(np.max(np.abs(mu) * np.where(np.isfinite(gap), gap, 0.0)))
         # Side conditions of other kinds (registered with varcalc.sides.register_side) report
         # their own multipliers; the built-in kinds above also give residuals and complementarity.

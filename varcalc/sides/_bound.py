@@ -16,7 +16,6 @@ class BoundSide(Side):
     kind = "Bound"
     public = Bound
     orders = (1,)
-    scalar_only = True
     max_count = 2  # one on f, one on f'
     modes = ("minimize", "maximize")
     elements = ("P1",)
@@ -34,6 +33,9 @@ class BoundSide(Side):
         super().check_door(problem, mine, present)
         if len({b.derivative for b in mine}) < len(mine):
             raise ValueError(cls.too_many_message())
+        if problem.is_vector and any(b.derivative == 1 for b in mine):
+            raise ValueError("constraints: a Bound with derivative=1 needs a scalar unknown (a vector "
+                             "unknown takes componentwise bounds on its values)")
 
     @classmethod
     def too_many_message(cls):
@@ -60,26 +62,30 @@ class BoundSide(Side):
             if bad.any():
                 raise ValueError(f"Bound {b.name!r}: lower > upper for f' at x = {x[np.argmax(bad)]!r}")
             return
-        lo, hi = b.values(x)
-        bad = lo > hi
+        lo, hi = b.values(x, problem.shape)
+        bad = (lo > hi).reshape(x.size, -1).any(axis=1)
         if bad.any():
             raise ValueError(f"Bound {b.name!r}: lower > upper at x = {x[np.argmax(bad)]!r}")
         for end, i in (("left", 0), ("right", -1)):
             if end in problem.bc:
-                v = problem.bc[end]
-                if v < lo[i] - 1e-12 * (1 + abs(v)) or v > hi[i] + 1e-12 * (1 + abs(v)):
-                    side = "below the lower" if v < lo[i] else "above the upper"
+                v = np.asarray(problem.bc[end], dtype=np.float64)
+                tol = 1e-12 * (1 + np.abs(v))
+                below, above = v < lo[i] - tol, v > hi[i] + tol
+                if np.any(below) or np.any(above):
+                    side = "below the lower" if np.any(below) else "above the upper"
                     raise ValueError(
-                        f"Bound {b.name!r}: the Dirichlet value bc[{end!r}] = {v} lies {side} bound "
-                        f"({lo[i]} .. {hi[i]}) at x = {x[i]}; the obstacle must leave the end values feasible")
+                        f"Bound {b.name!r}: the Dirichlet value bc[{end!r}] = {v.tolist()} lies {side} bound "
+                        f"({lo[i].tolist()} .. {hi[i].tolist()}) at x = {x[i]}; the obstacle must leave the "
+                        "end values feasible")
 
     def init(self, disc):
-        if self.con.derivative == 0:
-            lo, hi = self.con.values(disc.x_user)
-            disc.lower, disc.upper = lo[None, :], hi[None, :]
+        n, m = disc.x.size, disc.layout.m
+        if self.con.derivative == 0:  # rows of the unknown's components, (m, n)
+            lo, hi = self.con.values(disc.x_user, disc.problem.shape)
+            disc.lower, disc.upper = lo.reshape(n, m).T.copy(), hi.reshape(n, m).T.copy()
         elif disc.lower is None:  # slopes only: the step's value box is unbounded
-            disc.lower = np.full((1, disc.x.size), -np.inf)
-            disc.upper = np.full((1, disc.x.size), np.inf)
+            disc.lower = np.full((m, n), -np.inf)
+            disc.upper = np.full((m, n), np.inf)
 
     def aux(self, disc, aux):
         if self.con.derivative == 1:  # per cell, with the widths the slopes are taken over
