@@ -65,8 +65,8 @@ def test_unbounded_functional_fails_with_a_message_not_nans():
     problem = vc.Problem(lambda f, df, x: df**2 - f**2, (0.0, 10.0))
     sol = vc.solve(problem, n=N, guess=lambda x: 1.0 + 0 * x)
     assert not sol.converged
-    assert sol.status in (vc.Status.NOT_FACTORIZABLE, vc.Status.LINE_SEARCH_FAILED, vc.Status.MAX_ITERATIONS)
-    assert "Remedy" in sol.message
+    assert sol.status == vc.Status.UNBOUNDED  # f runs off (measured: max |f| ~ 1e30 after 100 steps)
+    assert "unbounded below" in sol.message and "Remedy" in sol.message
 
 
 def test_scaling_the_integrand_does_not_move_the_extremal():

@@ -31,7 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import cache
-from .newton import Newton, Status
+from .newton import RUNAWAY_CHECKED, Newton, Status, runaway
 from .problem import Problem
 from .quadrature import assign_rules
 from .solution import Solution
@@ -616,6 +616,12 @@ class BatchSolution:
                   singular_ends=disc.singular_ends,
                   quadrature=disc.quadrature_summary(), time=elapsed, chunk_size=chunk, devices=n_dev,
                   _disc=disc, _out=out, _lane_problem=lane_problem, _lane_params=lane_params)
+        # A failed lane may have run off to infinity: UNBOUNDED, decided from its histories as the
+        # lane's full report decides it (newton.runaway, numpy on the host, per failed lane).
+        for i in np.flatnonzero(np.isin(sol.status, [int(s) for s in RUNAWAY_CHECKED])):
+            merit = None if disc.uses_kkt else out["value"][i, : k[i] + 1]
+            if runaway(f[i], sol.guess[i], merit) is not None:
+                sol.status[i] = int(Status.UNBOUNDED)
         # Constrained problems: a failed lane's status may be refined (INFEASIBLE, naming the
         # violated constraint) by the full per-lane report.
         if problem.constraints or lay.curve_ends:
@@ -660,7 +666,8 @@ class BatchSolution:
         shared: dict = {}
         out = []
         for i in range(len(self)):
-            if i in self._solutions or (not self.converged[i] and self.problem.constraints):
+            # A failure's message quotes the lane's own numbers (the constraint violated, max |f|).
+            if i in self._solutions or not self.converged[i]:
                 out.append(self[i].message)
                 continue
             key = (int(self.status[i]), int(self.negative[i]), int(self.iterations[i]))

@@ -52,11 +52,16 @@ from jax import lax
 
 from .linalg import host_solve_nodes_last, solve_nodes_last
 
-__all__ = ["Newton", "Status", "BlockTridiagonal", "HostBlockTridiagonal", "shifted_solve", "bordered_solve", "restrict", "lumped_mass"]
+__all__ = ["Newton", "Status", "Advice", "ADVICE", "advice", "compose_message", "runaway", "BlockTridiagonal", "HostBlockTridiagonal", "shifted_solve", "bordered_solve", "restrict", "lumped_mass"]
 
 
 class Status(IntEnum):
-    """Outcome of a solve.  ``Status.message`` says the likely cause and what to try."""
+    """Outcome of a solve.  ``Status.message`` says the likely cause and what to try.
+
+    ``UNBOUNDED`` is diagnosed after the iteration, on the host, from the recorded histories
+    (:func:`runaway`): a plain solve or a batch lane reports it; inside ``jit``/``vmap`` the
+    traced status stays the loop's own (e.g. ``MAX_ITERATIONS``).
+    """
 
     SUCCESS = 0
     MAX_ITERATIONS = 1
@@ -65,49 +70,197 @@ class Status(IntEnum):
     NOT_FACTORIZABLE = 4
     SADDLE = 5
     INFEASIBLE = 6
+    UNBOUNDED = 7
 
     @property
     def message(self) -> str:
-        return _MESSAGES[self]
+        """The message of this status for a minimisation, with no further evidence."""
+        return compose_message(self, "minimize")
 
 
-_MESSAGES = {
+# -- messages: what happened, then one row of the advice table (likely cause, remedy) ------------
+
+# What happened, by status; ``(status, mode)`` keys override for a mode.  Fields in braces are
+# filled by compose_message's ``details`` (defaults in _DETAILS).
+_WHAT = {
     Status.SUCCESS: "converged: the Newton step fell below the tolerance with a positive definite Hessian",
-    Status.MAX_ITERATIONS: (
-        "did not converge within max_iter Newton iterations. Likely cause: a poor initial guess far "
-        "from the extremal, or no minimum nearby. Remedy: raise Newton(max_iter=...), give a better "
-        "guess=..., or solve on a coarse grid first and pass that solution as the guess."
-    ),
-    Status.LINE_SEARCH_FAILED: (
-        "the line search found no decrease of J along the Newton direction. Likely cause: J is "
-        "undefined (NaN/inf) next to the current iterate, e.g. a square root of a negative quantity, "
-        "or J is unbounded below. Remedy: check the integrand's domain of definition, start from a "
-        "guess inside it, or check that the functional has a minimum with these boundary conditions."
-    ),
-    Status.NONFINITE: (
-        "the gradient or Hessian of J became NaN/inf. Likely cause: the integrand or its derivatives "
-        "are singular at the iterate (e.g. at an end where f makes G blow up with a derivative that "
-        "is not integrable). Remedy: use a graded grid toward that end (vc.graded_grid), or "
-        "reformulate the integrand to be differentiable there."
-    ),
-    Status.NOT_FACTORIZABLE: (
-        "the Hessian could not be made positive definite by a diagonal shift. Likely cause: the "
-        "functional is unbounded below or degenerate (e.g. no boundary condition fixes f and G does "
-        "not depend on f). Remedy: add a boundary condition or check the integrand."
-    ),
-    Status.SADDLE: (
-        "Newton converged to a stationary point that is NOT a minimum: the second variation (on the "
-        "constraints' tangent space) has negative directions (see Solution.negative). Likely cause: "
-        "a saddle of the functional, e.g. Hamilton's principle past a conjugate point, or a poor "
-        "guess. Remedy: if a stationary point is what you want, solve with mode='stationary'; "
-        "otherwise start from a different guess."
-    ),
-    Status.INFEASIBLE: (
-        "a constraint could not be satisfied (see Solution.constraint_residuals). Likely cause: "
-        "the constraint values are incompatible with the boundary conditions, or the guess is far "
-        "from feasible. Remedy: check the constraint's value, or give a guess that nearly satisfies it."
-    ),
+    Status.MAX_ITERATIONS: "did not converge within {iterations} Newton iterations.",
+    Status.LINE_SEARCH_FAILED: "the line search found no decrease of J along the Newton direction.",
+    (Status.LINE_SEARCH_FAILED, "maximize"): "the line search found no increase of J along the Newton direction.",
+    (Status.LINE_SEARCH_FAILED, "stationary"): (
+        "the line search found no decrease of the residual ‖∇L‖ along the Newton direction."),
+    Status.NONFINITE: "the gradient or Hessian of J became NaN/inf.",
+    Status.NOT_FACTORIZABLE: "the Hessian could not be made positive definite (or invertible) by a diagonal shift.",
+    Status.SADDLE: ("Newton converged to a stationary point that is NOT a {extremum}: the second variation (on "
+                    "the constraints' tangent space) is not positive definite there (see Solution.negative)."),
+    Status.INFEASIBLE: "a constraint could not be satisfied (see Solution.constraint_residuals).",
+    Status.UNBOUNDED: "did not converge: the iterates run off to infinity ({runaway}).",
 }
+
+_DETAILS = dict(iterations="max_iter", runaway="|f| grows without bound", negative="some", directions="all",
+                bound_hint="vc.Bound(lower=..., upper=...)")
+
+
+@dataclass(frozen=True)
+class Advice:
+    """One row of the message table: for ``statuses`` when every fact in ``when`` holds, the
+    likely ``cause`` and the ``remedy``.
+
+    Facts: the mode (``"minimize"``, ``"maximize"``, ``"stationary"``) and the evidence that
+    :meth:`varcalc.Solution` gathers from the run: ``"all_negative"`` (every direction of the
+    second variation negative at the last iterate), ``"negative"`` (some), ``"no_negative"``
+    (none), ``"guess_nonfinite"`` (J or its gradient NaN/inf at the guess itself).
+    """
+
+    statuses: tuple
+    when: frozenset
+    cause: str
+    remedy: str
+
+
+def _row(statuses, when, cause, remedy):
+    statuses = statuses if isinstance(statuses, tuple) else (statuses,)
+    return Advice(statuses, frozenset(when), cause, remedy)
+
+
+_CONTINUATION = ("to find where the solution ceases to exist, make the data a parameter (G(f, f', x, p): e.g. a "
+                 "boundary value or a ring radius) and follow it with vc.continuation from data where the "
+                 "solve converges: the branch ends at a fold")
+
+# Situations -> (cause, remedy).  The first row whose statuses contain the status and whose facts
+# all hold is used, so the specific rows come first.  Rules the rows keep (tests/test_messages.py
+# checks them): never suggest the mode in use; stationary rows speak of the residual ‖∇L‖, not of J;
+# only a guess at which J is not finite is blamed for a failure.
+ADVICE = (
+    _row((Status.MAX_ITERATIONS, Status.LINE_SEARCH_FAILED, Status.UNBOUNDED, Status.SADDLE),
+         {"minimize", "all_negative"},
+         "the second variation is negative in every direction at the last iterate ({negative} of "
+         "{directions}): the functional looks like one to maximise, stated without mode=\"maximize\".",
+         "solve with mode=\"maximize\"."),
+    _row((Status.MAX_ITERATIONS, Status.LINE_SEARCH_FAILED, Status.UNBOUNDED, Status.SADDLE),
+         {"maximize", "all_negative"},
+         "the second variation of -J is negative in every direction at the last iterate ({negative} of "
+         "{directions}): the functional looks like one to minimise, stated with mode=\"maximize\".",
+         "solve with mode=\"minimize\" (the default)."),
+    _row(Status.UNBOUNDED, {"stationary"},
+         "no stationary point near the iterates for these data: Newton on ∇L = 0 follows the residual "
+         "‖∇L‖ off to infinity.",
+         f"give a guess near a stationary point, or {_CONTINUATION}."),
+    _row(Status.UNBOUNDED, set(),
+         "no {extremizer} exists for these data: the {extreme_value} of J is not attained by a bounded f.",
+         f"keep f in a bounded set with a bound ({{bound_hint}}); {_CONTINUATION}."),
+    _row(Status.NONFINITE, {"guess_nonfinite"},
+         "J or its derivatives are NaN/inf at the guess itself: it touches the edge of the integrand's "
+         "domain of definition (e.g. the square root of 0, whose derivative is infinite).",
+         "give a guess=... strictly inside the domain of G."),
+    _row(Status.NONFINITE, set(),
+         "the integrand or its derivatives are singular at the iterate (e.g. at an end where f makes G "
+         "blow up with a derivative that is not integrable, or where f reaches the edge of G's domain).",
+         "use a graded grid toward that end (vc.graded_grid), reformulate the integrand to be "
+         "differentiable there, or keep f inside G's domain with vc.Bound."),
+    _row(Status.NOT_FACTORIZABLE, set(),
+         "the functional is unbounded below or degenerate (e.g. no boundary condition fixes f and G does "
+         "not depend on f).",
+         "add a boundary condition or check the integrand."),
+    _row(Status.SADDLE, {"no_negative"},
+         "the second variation is singular there (a zero direction, none negative): J is flat along some "
+         "variation, e.g. a null Lagrangian such as G = f' or G = f f'.",
+         "check that G depends on f' in a way that fixes f (and that boundary conditions are given); the "
+         "point found is stationary but not a strict {extremum}."),
+    _row(Status.SADDLE, set(),
+         "a saddle of the functional, e.g. Hamilton's principle past a conjugate point.",
+         "if a stationary point is what you want, solve with mode=\"stationary\"; otherwise start from a "
+         "different guess."),
+    _row(Status.INFEASIBLE, set(),
+         "the constraint values are incompatible with the boundary conditions (no admissible curve), or "
+         "Newton had not reached the constraint surface.",
+         "check the constraint's value, raise Newton(max_iter=...), or follow the constraint value from a "
+         "feasible one with vc.continuation."),
+    _row(Status.MAX_ITERATIONS, {"stationary"},
+         "the residual ‖∇L‖ was still above the tolerance: Newton on ∇L = 0 converges fast only near a "
+         "non-degenerate stationary point.",
+         "raise Newton(max_iter=...), or start nearer the stationary point (a solve on a coarse grid "
+         "passed as guess=..., or vc.continuation from data where it converges)."),
+    _row(Status.LINE_SEARCH_FAILED, {"stationary"},
+         "the residual ‖∇L‖ has a local minimum that is not zero here: no stationary point nearby (e.g. "
+         "past a fold of the branch), or ∇L is singular.",
+         f"{_CONTINUATION}; or give a guess near a stationary point."),
+    _row((Status.MAX_ITERATIONS, Status.LINE_SEARCH_FAILED), {"negative"},
+         "the second variation has {negative} negative direction(s) at the last iterate: J may have no "
+         "{extremum} near the iterates (e.g. Hamilton's principle past a conjugate point).",
+         "for a stationary point use mode=\"stationary\"; for a {extremum}, raise Newton(max_iter=...) "
+         "or follow the data from values where one exists with vc.continuation."),
+    _row(Status.MAX_ITERATIONS, set(),
+         "Newton was still on its way (damped steps, no negative direction) when the iteration budget "
+         "ran out: a strongly nonlinear G can need many steps.",
+         "raise Newton(max_iter=...), or solve on a coarse grid first and pass that solution as guess=..."),
+    _row(Status.LINE_SEARCH_FAILED, set(),
+         "J is undefined (NaN/inf) just beyond the iterate along the Newton direction (e.g. a square root "
+         "of a negative quantity), or its decrease there is below J's rounding.",
+         "check the integrand's domain of definition; a bound (vc.Bound) keeps f inside it."),
+)
+
+
+def advice(status: Status, facts) -> Advice:
+    """The first row of :data:`ADVICE` for ``status`` whose facts all hold."""
+    facts = frozenset(facts)
+    for row in ADVICE:
+        if status in row.statuses and row.when <= facts:
+            return row
+    raise KeyError(f"no advice for {Status(status).name} with {sorted(facts)}")  # every status has a catch-all
+
+
+def compose_message(status: Status, mode: str, facts=(), **details) -> str:
+    """What happened, then ``Likely cause: ... Remedy: ...`` from the advice table.
+
+    ``mode``: the solve's mode (a fact of its own); ``facts``: evidence (see :class:`Advice`);
+    ``details``: the numbers the texts quote (``iterations``, ``negative``, ``directions``,
+    ``runaway``; the mode's words ``extremum``, ``extremizer``, ``extreme_value`` by default)."""
+    status = Status(status)
+    up = mode == "maximize"
+    fill = dict(_DETAILS, extremum="maximum" if up else "minimum", extremizer="maximiser" if up else "minimiser",
+                extreme_value="supremum" if up else "infimum")
+    fill.update(details)
+    what = _WHAT.get((status, mode), _WHAT[status]).format(**fill)
+    if status == Status.SUCCESS:
+        return what
+    row = advice(status, set(facts) | {mode})
+    return f"{what} Likely cause: {row.cause.format(**fill)} Remedy: {row.remedy.format(**fill)}"
+
+
+# The failures after which runaway() is asked (a converged solve or a saddle never is).
+RUNAWAY_CHECKED = (Status.MAX_ITERATIONS, Status.LINE_SEARCH_FAILED, Status.NONFINITE, Status.NOT_FACTORIZABLE)
+
+
+def runaway(f, guess, merit=None, *, growth=1e3, window=5):
+    """Evidence that a failed solve ran off to infinity, from what the iteration recorded; or None.
+
+    ``f``: the last iterate's values; ``guess``: the initial ones (with the Dirichlet values);
+    ``merit``: the minimised value per iterate (``J``, or ``-J`` for a maximisation), or None
+    where it is not ``J`` (constraints, stationary mode).  Two signs, either suffices:
+
+    * escape: ``max |f|`` exceeds ``growth · (1 + max |guess|)`` — the iterates leave every
+      bounded set (Newton on a problem with no minimiser, e.g. J → 0 only as f → ∞);
+    * fall: over the last ``window`` steps the merit decreased with non-shrinking decrements (a
+      converging Newton's shrink) and in all by ``growth`` times its initial size.
+
+    Returns a dict with ``size`` (max |f|), ``scale`` (1 + max |guess|), ``escaped``, ``falling``.
+    """
+    f = np.abs(np.asarray(f, dtype=np.float64))
+    size = float(np.max(np.where(np.isfinite(f), f, 0.0), initial=0.0))
+    scale = 1.0 + float(np.max(np.abs(np.asarray(guess, dtype=np.float64)), initial=0.0))
+    escaped = size > growth * scale
+    falling = False
+    if merit is not None:
+        m = np.asarray(merit, dtype=np.float64)
+        if m.size > 2 * window and np.all(np.isfinite(m)):
+            drops = -np.diff(m[-(window + 1):])
+            initial = max(abs(m[0]), abs(m[1] - m[0]), np.finfo(float).tiny)
+            falling = bool(np.all(drops > 0) and np.all(np.diff(drops) >= 0)
+                           and m[0] - m[-1] > growth * initial)
+    if not (escaped or falling):
+        return None
+    return dict(size=size, scale=scale, escaped=bool(escaped), falling=falling)
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ import jax
 import numpy as np
 
 from . import piecewise
-from .newton import Status, lumped_mass
+from .newton import RUNAWAY_CHECKED, Status, compose_message, lumped_mass, runaway
 from .piecewise import is_traced
 
 __all__ = ["Solution", "TracedSolution", "load"]
@@ -224,9 +224,20 @@ class Solution:
             value_e = _transversality(problem, disc, x, f, e)
             if value_e is not None:
                 transversality = value_e if transversality is None else max(transversality, value_e, key=abs)
-        message = status.message
-        if status == Status.MAX_ITERATIONS:
-            message = message.replace("within max_iter", f"within max_iter = {k}")
+        worst = max(resid, key=lambda name: resid[name]) if resid else None
+        violated = status != Status.SUCCESS and worst is not None and resid[worst] > 1e-6
+        facts, directions = _evidence(disc, out, k, negative, n_mult)
+        details = {"iterations": f"max_iter = {k}", "negative": negative, "directions": directions}
+        if status in RUNAWAY_CHECKED:
+            # J's own history only where the merit is J (not an SQP penalty, not a residual norm).
+            merit = None if disc.uses_kkt else np.asarray(out["value"][: k + 1])
+            evidence = runaway(f, disc.U0, merit)
+            if evidence is not None:
+                status = Status.UNBOUNDED
+                details["runaway"], details["bound_hint"] = _runaway_text(problem, disc, x, f, value, k, evidence)
+        if status == Status.MAX_ITERATIONS and violated:
+            status = Status.INFEASIBLE
+        message = compose_message(status, disc.mode, facts, **details)
         if status == Status.SUCCESS and disc.mode == "stationary":
             message = (f"converged: the Newton step fell below the tolerance at a stationary point; the "
                        f"second variation has {negative} negative direction(s) there")
@@ -235,16 +246,8 @@ class Solution:
             message = ("converged: the Newton step fell below the tolerance, with the second variation "
                        f"{'of -J ' if disc.mode == 'maximize' else ''}positive definite on the constraints' "
                        f"tangent space (a constrained {extremum})")
-        elif status in (Status.MAX_ITERATIONS, Status.LINE_SEARCH_FAILED) and negative > 0:
-            message += (f" The second variation has {negative} negative direction(s) at the last iterate: J "
-                        "may have no minimum here (e.g. Hamilton's principle past a conjugate point); "
-                        "for a stationary point use mode='stationary'.")
-        if status != Status.SUCCESS and resid:
-            worst = max(resid, key=lambda name: resid[name])
-            if resid[worst] > 1e-6:
-                if status == Status.MAX_ITERATIONS:
-                    status, message = Status.INFEASIBLE, Status.INFEASIBLE.message
-                message += f" The constraint {worst!r} is violated by {resid[worst]:.3g}."
+        if violated:
+            message += f" The constraint {worst!r} is violated by {resid[worst]:.3g}."
         converged = status == Status.SUCCESS
         stats = {name: np.asarray(out[name][: k + 1]) for name in
                  ("value", "step", "alpha", "shift", "decrement", "negative")}
@@ -614,3 +617,61 @@ def _transversality(problem, disc, x, f, end):
     H = G - dfb * G_d
     scale = abs(H * phi_f) + abs(G_d * phi_x) + np.finfo(float).tiny
     return float((H * phi_f - G_d * phi_x) / scale)
+
+
+def _evidence(disc, out, k, negative, n_mult):
+    """The facts of :data:`varcalc.newton.ADVICE` that this run shows (besides its mode), and the
+    number of directions of the second variation."""
+    lay = disc.layout
+    # Directions of the second variation: the free unknowns, less one per constraint (KKT).
+    directions = int(np.sum(~disc.fixed))
+    if disc.uses_kkt:
+        directions = int(np.sum(~disc.fixed[:lay.d_el])) + lay.k - lay.n_multipliers_global - n_mult
+    facts = set()
+    if negative > 0:
+        facts.add("all_negative" if negative >= directions else "negative")
+    elif negative == 0:
+        facts.add("no_negative")
+    if not (np.isfinite(out["value"][0]) and np.isfinite(out["residual"][0])):
+        facts.add("guess_nonfinite")
+    return facts, directions
+
+
+def _runaway_text(problem, disc, x, f, value, k, evidence):
+    """Which way the iterates ran off, with the numbers (the ``runaway`` detail of the message),
+    and the bound that would stop them (the ``bound_hint`` detail)."""
+    up = disc.mode == "maximize"
+    numbers = (f"J = {value:.4g} and max |f| = {evidence['size']:.3g} after {k} iterations, from a guess "
+               f"with max |f| = {evidence['scale'] - 1:.3g}")
+    side = None if disc.mode == "stationary" else _runaway_side(problem, disc, x, f, -1.0 if up else 1.0)
+    hint = {"<": "vc.Bound(lower=...)", ">": "vc.Bound(upper=...)"}.get(side, "vc.Bound(lower=..., upper=...)")
+    if disc.mode == "stationary":
+        what = "|f| grows without bound"
+    elif side is not None:
+        what = f"f {side} 0 makes G {'positive' if up else 'negative'}, so J is unbounded {'above' if up else 'below'}"
+    elif evidence["falling"]:
+        what = f"J {'increases' if up else 'decreases'} without bound"
+    else:
+        what = f"|f| grows without bound while J {'increases' if up else 'decreases'}"
+    return f"{what}: {numbers}", hint
+
+
+def _runaway_side(problem, disc, x, f, sign):
+    """``"<"`` or ``">"``: the side of zero where f ran off, when ``sign·G`` integrates to a negative
+    value over the cells out there (so J falls as f goes further); None when that cannot be said
+    (vector or second-order unknowns, or G not negative there).  Midpoint values, one vmap."""
+    if problem.is_vector or problem.order != 1:
+        return None
+    import jax.numpy as jnp
+    x, f = np.asarray(x, dtype=np.float64), np.asarray(f, dtype=np.float64)
+    h = np.diff(x)
+    fm, dfm, xm = (f[1:] + f[:-1]) / 2, np.diff(f) / h, (x[1:] + x[:-1]) / 2
+    with_p = problem.params is not None
+    G = jax.vmap(problem.integrand, in_axes=(0, 0, 0) + ((None,) if with_p else ()))(
+        jnp.asarray(fm), jnp.asarray(dfm), jnp.asarray(xm), *((disc.params,) if with_p else ()))
+    part = sign * np.asarray(G) * h
+    far = 0.1 * np.max(np.abs(fm))
+    below, above = fm < -far, fm > far
+    side, out = ("<", below) if np.sum(below) >= np.sum(above) else (">", above)
+    total = np.sum(part[out])
+    return side if np.any(out) and np.isfinite(total) and total < 0 else None
