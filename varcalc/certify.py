@@ -174,11 +174,11 @@ def _length_factor(sol, disc):
 def _second_variation(disc):
     """``run(V, z, x, frozen)``: the solve's own kernel (on the same size bucket, so nothing
     new compiles for L's derivatives), then the per-integrand Legendre check and the generic inertia."""
-    from .drivers import bucket, pad_numpy
+    from .drivers import pad_numpy
 
     kernel_inputs = entry("kernel_inputs")  # vc.solve's: the same padded kernel as the solve's
     n = disc.x.size
-    N = bucket(n)
+    N = entry("padded_nodes")(disc, n)
     kernel, x_k, aux_k = kernel_inputs(disc, N)
     legendre = cache.get(("legendre", disc.layout.key(disc.problem)), lambda: _legendre_fn(disc))
 

@@ -26,7 +26,7 @@ from jax import lax
 from . import cache
 from .steps import MinimizeStep, StationaryStep
 
-__all__ = ["Kernel", "bucket", "minimize_loop", "stationary_loop", "run_python", "run_host"]
+__all__ = ["Kernel", "ChunkedKernel", "chunked_nodes", "bucket", "minimize_loop", "stationary_loop", "run_python", "run_host"]
 
 
 # -- fused: one lax.while_loop ---------------------------------------------------------------------
@@ -221,6 +221,61 @@ class Kernel:
         return sum(f._cache_size() for f in (*self._derivatives.values(), *self._kkt.values()))
 
 
+# The chunked kernel's program covers this many nodes (CHUNK_NODES - 1 cells); see ChunkedKernel.
+CHUNK_NODES = 1024
+
+
+def chunked_nodes(n: int) -> int:
+    """The padded node count of ``n`` nodes evaluated by a :class:`ChunkedKernel`: whole chunks,
+    ``1 + (CHUNK_NODES - 1) k``.
+
+    >>> [chunked_nodes(n) for n in (11, 1024, 1025, 1500, 8193)]
+    [1024, 1024, 2047, 2047, 9208]
+    """
+    cells = CHUNK_NODES - 1
+    return 1 + cells * max(1, -(-(n - 1) // cells))
+
+
+class ChunkedKernel:
+    """A :class:`Kernel` compiled once for one chunk of ``CHUNK_NODES`` nodes and applied chunk by
+    chunk, so that no grid size compiles anything new: the cells are split into consecutive chunks
+    (each with its own real-cell count, the last one's padded cells masked), and their outputs are
+    summed — a node shared by two chunks gets both chunks' cell terms, each cell belongs to one.
+
+    Only for Lagrangians made of cell terms alone (P1 elements, one quadrature rule, no global
+    unknowns, no node or end terms: ``varcalc.solve`` decides); ``derivatives`` takes the unknowns
+    padded to :func:`chunked_nodes` and returns numpy arrays.  One host-to-device call per chunk.
+    """
+
+    chunked = True
+    _NODE_KEYS, _CELL_KEYS = ("mass", "w", "y"), ("slope_lower", "slope_upper")
+
+    def __init__(self, kernel: Kernel):
+        self.kernel = kernel
+
+    def derivatives(self, V, z, x, aux):
+        V, x = np.asarray(V), np.asarray(x)
+        d, N = V.shape
+        C = CHUNK_NODES - 1
+        cells = int(aux["cells"])
+        g, diag, upper = np.zeros((d, N)), np.zeros((d, d, N)), np.zeros((d, d, N - 1))
+        L = scale = 0.0
+        for a in range(0, N - 1, C):
+            b = a + C + 1  # the chunk's nodes [a, b)
+            part = {k: np.asarray(aux[k])[a:b] for k in self._NODE_KEYS}
+            part.update({k: np.asarray(aux[k])[a:b - 1] for k in self._CELL_KEYS if k in aux})
+            D = jax.device_get(self.kernel.derivatives(V[:, a:b], z, x[a:b],
+                                                       dict(aux, **part, cells=np.int64(min(max(cells - a, 0), C)))))
+            L, scale = L + D["L"], scale + D["scale"]
+            g[:, a:b] += D["g"]
+            diag[..., a:b] += D["diag"]
+            upper[..., a:b - 1] = D["upper"]
+        return dict(L=np.float64(L), scale=np.float64(scale), g=g, diag=diag, upper=upper)
+
+    def compiled(self) -> int:
+        return self.kernel.compiled()
+
+
 # -- Python loop: the step in numpy on the host, the kernel compiled per integrand ----------------
 def pad_grid(x, N):
     """Grid ``x`` (n,) continued past its end with its last spacing to ``N`` nodes (numpy)."""
@@ -267,7 +322,8 @@ def run_python(step, kernel: Kernel, V0, z0, x, aux, ctx):
     stationary = isinstance(step, StationaryStep)
     if stationary:
         ctx = dict(ctx, **step.mask_context(V0.shape[0], z0.shape[0]))
-    x, aux = jax.device_put((x, aux))  # once: the kernel is called with them at every point
+    if not getattr(kernel, "chunked", False):  # (a chunked kernel slices them on the host)
+        x, aux = jax.device_put((x, aux))  # once: the kernel is called with them at every point
     if stationary:
         rows, mult_z = jax.device_put((ctx["rows"], ctx["mult_z"]))
         kkt = lambda V, z: kernel.kkt(V, z, x, aux, rows, mult_z, with_objective=step.minimize)

@@ -28,7 +28,7 @@ from .implicit import implicit_solver, is_traced
 from .lagrangian import DiscreteLagrangian, Layout, internal_integrand
 from .mesh import check_grid, uniform_grid
 from . import cache
-from .drivers import (_BASELINE_OPTIONS, Kernel, bucket, minimize_loop, pad_grid, pad_numpy, padded_context,
+from .drivers import (_BASELINE_OPTIONS, CHUNK_NODES, ChunkedKernel, Kernel, bucket, chunked_nodes, minimize_loop, pad_grid, pad_numpy, padded_context,
                       run_python, stationary_loop)
 from .newton import Newton, lumped_mass
 from .steps import MinimizeStep, StationaryStep
@@ -338,7 +338,7 @@ def _python_run(disc, solver):
 
     def run(V0, z0, x, aux, fixed, lower, upper, rtol, atol):
         n = np.shape(x)[0]
-        N = bucket(n)
+        N = padded_nodes(disc, n)
         aux = {k: (v if k == "p" else np.asarray(v)) for k, v in aux.items()}
         kernel, x_k, aux_k = kernel_inputs(disc, N, x, aux)
         ctx = dict(mass=aux["mass"], fixed=np.asarray(fixed), rtol=np.float64(rtol), atol=np.float64(atol))
@@ -778,6 +778,22 @@ def _end_check(layout, problem, *, nested=False):
     return cache.get(("end_check", nested, layout.key(problem)), make)
 
 
+def _chunkable(disc) -> bool:
+    """Is ``disc``'s Lagrangian made of cell terms alone, so that a :class:`ChunkedKernel` (one
+    compiled chunk for every grid size) can evaluate it?  P1 elements with one quadrature rule, no
+    global unknowns, and no side with node, end or quadrature-point terms (a Bound has none)."""
+    lay = disc.layout
+    plain_sides = all(not (s.rows or s.z or s.integrand or s.nodal or s.point or s.free_end) for s in lay.sides)
+    return (lay.degree == 1 and lay.order == 1 and lay.k == 0 and plain_sides and len(disc.blocks) <= 1
+            and not disc.uses_kkt)  # (the minimising step: mode="stationary" calls the kernel's kkt)
+
+
+def padded_nodes(disc, n: int) -> int:
+    """The node count the Python loop pads ``n`` nodes of ``disc`` to: whole chunks of the
+    chunked kernel (:func:`varcalc.drivers.chunked_nodes`) where it applies, else the size bucket."""
+    return chunked_nodes(n) if _chunkable(disc) else bucket(n)
+
+
 def kernel_inputs(disc, N, x=None, aux=None):
     """``(kernel, x, aux)`` for unknowns padded to ``N`` nodes, from ``disc``'s
     structure and its grid ``x`` and ``aux`` (or the given ones, of the same size).
@@ -791,14 +807,17 @@ def kernel_inputs(disc, N, x=None, aux=None):
     aux = disc.aux() if aux is None else aux
     n = x.size
     blocks = disc.blocks  # (empty for elements with one rule of their own: Hermite, Lagrange)
-    if blocks:
-        blocks = blocks[:-1] + (CellBlock(blocks[-1].start, N - 1, blocks[-1].rule_name),)
+    chunked = _chunkable(disc)
+    if blocks:  # the last block runs on to the last padded cell (of one chunk, when chunked)
+        last = CHUNK_NODES - 1 if chunked else N - 1
+        blocks = blocks[:-1] + (CellBlock(blocks[-1].start, last, blocks[-1].rule_name),)
     aux = dict(aux, mass=pad_numpy(aux["mass"], N, 0), w=pad_numpy(aux["w"], N, 0),
                y=pad_numpy(aux["y"], N, 0), cells=np.int64(n - 1))
     if "slope_lower" in aux:  # per cell (read by the step, not the kernel): padded cells unbounded
         aux.update(slope_lower=pad_numpy(aux["slope_lower"], N - 1, 0, -np.inf),
                    slope_upper=pad_numpy(aux["slope_upper"], N - 1, 0, np.inf))
-    return _kernel(disc, blocks), pad_grid(x, N), aux
+    kernel = _kernel(disc, blocks)
+    return (ChunkedKernel(kernel) if chunked else kernel), pad_grid(x, N), aux
 
 
 def _kernel(disc, blocks=None) -> Kernel:
@@ -848,4 +867,4 @@ def _compiled_solver(disc, solver):
 
 # What the layers below this module (estimate, adaptive, certify) call without importing it.
 _entry.register(solve=solve, discretize=discretize, run_newton=run_newton, kernel_inputs=kernel_inputs,
-                check_degree=_check_degree, step=_step)
+                check_degree=_check_degree, step=_step, padded_nodes=padded_nodes)
