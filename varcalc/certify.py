@@ -22,12 +22,30 @@ a solution; ``sol.certificate`` caches it) reports:
   sign change inside the cell.  With a free left end the same count gives the focal point.
 * A **verdict**: ``"strict local minimum"`` (no negative or zero direction), ``"saddle of index
   k"``, or ``"degenerate"`` (a zero direction and no negative one), with the evidence as text.
+  An eigenvalue within the zero tolerance (``ZERO_TOLERANCE`` times the Gershgorin bound of
+  ``M⁻¹K``) is a zero direction, never a negative one: the counts come from Sylvester's law on
+  the shifted pencils ``K ± tol·M``, and the Jacobi sweep ignores pivots of that size.
+* **Strong or weak**: for a strict minimum of a first-order problem, Weierstrass' excess function
+  ``E(x, f, f′, w) = G(f, w, x) - G(f, f′, x) - (w - f′)·∂G/∂f′`` minimised over ``w`` at each
+  cell's midpoint (a grid of slopes up to ``1e3 (1 + |f′|)`` away along ± the axes and random
+  directions, then refined).  ``strong`` is True when ``E ≥ 0`` (within rounding) and there is
+  no conjugate point (a field of extremals), False where ``E < 0`` somewhere (a weak minimum
+  only), None where it does not apply (not a minimum, ``f″`` in ``G``, obstacle contact,
+  pointwise constraints) or is not decided (no Jacobi check: integral constraints, ends on curves);
+  ``strength`` says which in words.  The ``verdict`` itself stays ``"strict local minimum"``.
+* **Refusals**: a solve that did not converge (or a non-finite iterate) is not certified, at no
+  cost: its last iterate is not an extremal.  Obstacle contact is held as the solve holds it (its
+  ε-active set), so the certificate and the solver speak of the same admissible directions.
 
 >>> import jax.numpy as jnp, varcalc as vc
 >>> osc = vc.Problem(lambda f, df, x: 0.5 * (df**2 - f**2), (0.0, 4.0), bc={"left": 0.0, "right": 1.0})
 >>> cert = vc.solve(osc, n=201, mode="stationary").certificate
 >>> cert.verdict, round(cert.conjugate_point, 2)          # π: the conjugate point of ω = 1
 ('saddle of index 1', 3.14)
+>>> cube = vc.Problem(lambda f, df, x: df**3, (0.0, 1.0), bc={"left": 0.0, "right": 1.0})
+>>> cert = vc.solve(cube, n=21, mode="stationary").certificate   # f = x: E = (w-1)²(w+2)
+>>> cert.verdict, cert.strong, cert.weierstrass_w < -2
+('strict local minimum', False, True)
 """
 
 from __future__ import annotations
@@ -75,7 +93,8 @@ class Certificate:
     ``E ≥ 0`` along the extremal and no conjugate point), ``False`` where ``E < 0`` somewhere (a
     weak minimum only), ``None`` where the question does not apply or is not decided here;
     ``strength`` says which in words, ``weierstrass_min`` (the smallest ``E`` found, of ``G``),
-    ``weierstrass_at`` (its ``x``) and ``weierstrass_w`` (its ``w``, shape of ``f′``) the evidence.
+    ``weierstrass_at`` (its ``x``) and ``weierstrass_w`` (its ``w``: a float, or an array of the
+    unknown's shape) the evidence.
 
     ``certified``: False when the solution was refused (a solve that did not converge, a
     non-finite iterate): then ``verdict`` starts with ``"not certified"``, the counts are
@@ -353,8 +372,8 @@ def _strong(disc, V, z, aux) -> _Weierstrass:
     i = int(np.argmin(np.where(np.isfinite(E), E, np.inf)))
     sign = float(aux["sign"])
     edge = np.linalg.norm(W[i] - fp[i]) >= 0.999 * _T_GRID[-1] * (1 + np.linalg.norm(fp[i]))
-    return _Weierstrass(E=sign * float(E[i]), x=float(xs[i]), w=W[i].reshape(problem.shape),
-                        slope=fp[i].reshape(problem.shape), negative=bool(np.any(negative)), edge=bool(edge),
+    as_f = (lambda a: float(a[0])) if problem.shape == () else (lambda a: a.reshape(problem.shape))
+    return _Weierstrass(E=sign * float(E[i]), x=float(xs[i]), w=as_f(W[i]), slope=as_f(fp[i]), negative=bool(np.any(negative)), edge=bool(edge),
                         points=E.size)
 
 
