@@ -141,3 +141,86 @@ def test_jacobi_point_of_high_order_elements(left, exact):
     # One negative direction either way: (π/T)² < 1 and (π/2T)² < 1 < (3π/2T)².
     assert cert.verdict == "saddle of index 1"
     assert cert.conjugate_point == pytest.approx(exact, abs=1e-7)
+
+
+# -- an honest certificate: the solve's own admissible subspace, a zero tolerance, refusals --------
+def test_obstacle_certificate_holds_the_solvers_contact_set():
+    """½f′² + f under f ≥ -0.01: most nodes rest on the obstacle.  They sit ~1e-18 above it, not
+    on it; the solve holds them (its ε-active set), and so must the certificate: the directions
+    are the nodes off contact only (before: all 39 interior nodes, contact ignored)."""
+    lo = -0.01
+    prob = vc.Problem(lambda f, df, x: 0.5 * df**2 + f, (0.0, 1.0), bc={"left": 0.0, "right": 0.0},
+                      constraints=[vc.Bound(lower=lo)])
+    sol = vc.solve(prob, n=41, guess=lambda x: np.full_like(x, lo))
+    assert sol.converged
+    mu = sol.multipliers[prob.bound.name]
+    in_contact = int(np.sum(mu > 1e-8))  # a positive contact force
+    assert 20 < in_contact < 39
+    cert = sol.certificate
+    assert cert.dimension == 39 - in_contact and cert.negative == 0 and cert.zero == 0
+    assert cert.verdict == "strict local minimum" and f"{in_contact} node(s) in contact held" in cert.evidence
+    assert cert.strong is None and "obstacle" in cert.strength  # no E test with contact
+
+
+def test_rounding_sized_eigenvalues_are_zero_not_negative():
+    """G = ½f₁′² - ½·1e-11·f₂²: the f₂ directions have λ ≈ -1e-11, far inside the zero tolerance
+    (~1e-12 of the largest eigenvalue).  Before: "saddle of index 99" with "99 negative, 99 zero";
+    now they are zero directions: degenerate, and no conjugate point from rounding-sized pivots."""
+    G = lambda f, df, x: 0.5 * df[0] ** 2 - 0.5e-11 * f[1] ** 2
+    prob = vc.Problem(G, (0.0, 1.0), bc={"left": [0.0, 0.0], "right": [1.0, 0.0]})
+    sol = vc.solve(prob, n=101, mode="stationary")
+    cert = sol.certificate
+    assert cert.verdict == "degenerate"
+    assert (cert.negative, cert.zero, cert.positive) == (0, 99, 99)
+    assert abs(cert.smallest_eigenvalue) < 1e-10 and cert.conjugate_point is None
+    assert cert.eigenvalues.size <= 18  # capped: the cost of the eigensolve stays O(n)
+
+
+def test_many_negative_directions_cap_the_eigensolve():
+    """A wildly indefinite Hessian (79 negative directions) computes only the eigenpairs nearest
+    zero (before: all 81, O(n³) per iteration: minutes at n = 801); the count is exact."""
+    prob = vc.Problem(lambda f, df, x: -(df**2), (0.0, 1.0), bc={"left": 0.0, "right": 1.0})
+    cert = vc.solve(prob, n=81, mode="stationary").certificate
+    assert cert.verdict == "saddle of index 79" and cert.eigenvalues.size == 18
+    assert "not computed" in cert.evidence
+
+
+def test_a_failed_solve_is_refused_quickly(monkeypatch):
+    """The catenoid with rings too far apart has no minimum: Newton diverges (max_iter).  Its last
+    iterate is not an extremal: no verdict, no eigensolve (it took minutes at n = 801), and the
+    plot costs what a plot costs."""
+    import time
+
+    import matplotlib
+
+    from varcalc import certify
+
+    matplotlib.use("Agg")
+    prob = vc.Problem(lambda f, df, x: f * jnp.sqrt(1 + df**2), (-1.0, 1.0), bc={"left": 0.5, "right": 0.5})
+    sol = vc.solve(prob, n=201)
+    assert not sol.converged
+
+    def no_eigensolve(*args, **kwargs):
+        raise AssertionError("a refused certificate must not run the eigensolver")
+
+    monkeypatch.setattr(certify, "_nearest_eigenpairs", no_eigensolve)
+    t = time.perf_counter()
+    cert = sol.certificate
+    assert time.perf_counter() - t < 0.5
+    assert cert.verdict == f"not certified: the solve did not converge (status {sol.status.name})"
+    assert not cert.certified and not cert.is_minimum and cert.negative is None and cert.strong is None
+    assert np.isnan(cert.smallest_eigenvalue) and "not an extremal" in str(cert)
+    t = time.perf_counter()
+    sol.plot()
+    assert time.perf_counter() - t < 10.0  # (the certificate alone took 5 s here, 155 s at n = 801)
+    few = vc.solve(catenoid.problem, n=81, solver=vc.Newton(max_iter=1))
+    assert not few.converged and few.certificate.verdict.startswith("not certified")
+
+
+def test_a_non_finite_iterate_is_refused():
+    sol = vc.solve(oscillator(np.pi - 0.05), n=21, mode="stationary")
+    disc, V, z = sol._state
+    import dataclasses
+    bad = dataclasses.replace(sol, _state=(disc, np.where(np.arange(V.shape[1]) == 3, np.nan, V), z))
+    cert = bad.certificate
+    assert cert.verdict == "not certified: the iterate is not finite (NaN/inf)" and not cert.is_minimum

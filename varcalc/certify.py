@@ -22,16 +22,35 @@ a solution; ``sol.certificate`` caches it) reports:
   sign change inside the cell.  With a free left end the same count gives the focal point.
 * A **verdict**: ``"strict local minimum"`` (no negative or zero direction), ``"saddle of index
   k"``, or ``"degenerate"`` (a zero direction and no negative one), with the evidence as text.
+  An eigenvalue within the zero tolerance (``ZERO_TOLERANCE`` times the Gershgorin bound of
+  ``M⁻¹K``) is a zero direction, never a negative one: the counts come from Sylvester's law on
+  the shifted pencils ``K ± tol·M``, and the Jacobi sweep ignores pivots of that size.
+* **Strong or weak**: for a strict minimum of a first-order problem, Weierstrass' excess function
+  ``E(x, f, f′, w) = G(f, w, x) - G(f, f′, x) - (w - f′)·∂G/∂f′`` minimised over ``w`` at each
+  cell's midpoint (a grid of slopes up to ``1e3 (1 + |f′|)`` away along ± the axes and random
+  directions, then refined).  ``strong`` is True when ``E ≥ 0`` (within rounding) and there is
+  no conjugate point (a field of extremals), False where ``E < 0`` somewhere (a weak minimum
+  only), None where it does not apply (not a minimum, ``f″`` in ``G``, obstacle contact,
+  pointwise constraints) or is not decided (no Jacobi check: integral constraints, ends on curves);
+  ``strength`` says which in words.  The ``verdict`` itself stays ``"strict local minimum"``.
+* **Refusals**: a solve that did not converge (or a non-finite iterate) is not certified, at no
+  cost: its last iterate is not an extremal.  Obstacle contact is held as the solve holds it (its
+  ε-active set), so the certificate and the solver speak of the same admissible directions.
 
 >>> import jax.numpy as jnp, varcalc as vc
 >>> osc = vc.Problem(lambda f, df, x: 0.5 * (df**2 - f**2), (0.0, 4.0), bc={"left": 0.0, "right": 1.0})
 >>> cert = vc.solve(osc, n=201, mode="stationary").certificate
 >>> cert.verdict, round(cert.conjugate_point, 2)          # π: the conjugate point of ω = 1
 ('saddle of index 1', 3.14)
+>>> cube = vc.Problem(lambda f, df, x: df**3, (0.0, 1.0), bc={"left": 0.0, "right": 1.0})
+>>> cert = vc.solve(cube, n=21, mode="stationary").certificate   # f = x: E = (w-1)²(w+2)
+>>> cert.verdict, cert.strong, cert.weierstrass_w < -2
+('strict local minimum', False, True)
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import jax
@@ -52,6 +71,10 @@ __all__ = ["Certificate", "certificate", "certify"]
 # An eigenvalue |λ| <= ZERO_TOLERANCE · ‖M⁻¹K‖ counts as zero: shift-invert computes the small
 # eigenvalues to about machine epsilon times the largest, and ‖M⁻¹K‖ ~ 1/h² grows with n.
 ZERO_TOLERANCE = 1e-12
+# Eigenpairs computed at most (nearest zero): the cost of subspace iteration grows with their
+# square and cube, and a Hessian with hundreds of negative directions needs no more than the few
+# nearest zero to be called a saddle.
+MAX_EIGENPAIRS = 16
 
 
 @dataclass
@@ -59,18 +82,30 @@ class Certificate:
     """What the second variation says about an extremal (see the module docstring).
 
     ``negative``/``zero``/``positive``: inertia on the admissible subspace of dimension
-    ``dimension``.  ``smallest_eigenvalue`` and ``eigenfunction`` (n,) + shape (max-norm 1),
-    ``eigenvalues`` (the few nearest zero that were computed).  ``legendre_min`` and
-    ``legendre_at`` (``x``).  ``conjugate_point`` (``x``, or ``None`` when there is none in
-    ``(a, b)``), ``jacobi`` (``"conjugate"``, ``"focal"`` with a free left end, or a reason it was
-    not computed).  ``verdict`` and ``evidence`` (text).
+    ``dimension`` (an eigenvalue within the zero tolerance counts as zero).
+    ``smallest_eigenvalue`` and ``eigenfunction`` (n,) + shape (max-norm 1), ``eigenvalues`` (the
+    few nearest zero that were computed).  ``legendre_min`` and ``legendre_at`` (``x``).
+    ``conjugate_point`` (``x``, or ``None`` when there is none in ``(a, b)``), ``jacobi``
+    (``"conjugate"``, ``"focal"`` with a free left end, or a reason it was not computed).
+    ``verdict`` and ``evidence`` (text).
+
+    ``strong``: whether a strict (weak) minimum is also a strong one (Weierstrass' excess function
+    ``E ≥ 0`` along the extremal and no conjugate point), ``False`` where ``E < 0`` somewhere (a
+    weak minimum only), ``None`` where the question does not apply or is not decided here;
+    ``strength`` says which in words, ``weierstrass_min`` (the smallest ``E`` found, of ``G``),
+    ``weierstrass_at`` (its ``x``) and ``weierstrass_w`` (its ``w``: a float, or an array of the
+    unknown's shape) the evidence.
+
+    ``certified``: False when the solution was refused (a solve that did not converge, a
+    non-finite iterate): then ``verdict`` starts with ``"not certified"``, the counts are
+    ``None`` and the numbers NaN.
     """
 
     verdict: str
-    negative: int
-    zero: int
-    positive: int
-    dimension: int
+    negative: int | None
+    zero: int | None
+    positive: int | None
+    dimension: int | None
     smallest_eigenvalue: float
     eigenfunction: np.ndarray = field(repr=False)
     eigenvalues: np.ndarray = field(repr=False)
@@ -80,14 +115,21 @@ class Certificate:
     jacobi: str
     mode: str = "minimize"
     evidence: str = field(repr=False, default="")
+    certified: bool = True
+    strong: bool | None = None
+    strength: str = field(repr=False, default="")
+    weierstrass_min: float | None = field(repr=False, default=None)
+    weierstrass_at: float | None = field(repr=False, default=None)
+    weierstrass_w: object = field(repr=False, default=None)
 
     @property
     def is_minimum(self) -> bool:
         """A strict local minimum (of ``-J`` in maximisation mode)."""
-        return self.negative == 0 and self.zero == 0
+        return self.certified and self.negative == 0 and self.zero == 0
 
     def __str__(self) -> str:
-        return f"{self.verdict}\n{self.evidence}"
+        head = self.verdict if self.strong is None else f"{self.verdict}\n{self.strength}"
+        return f"{head}\n{self.evidence}"
 
 
 def certificate(sol) -> Certificate:
@@ -95,27 +137,42 @@ def certificate(sol) -> Certificate:
     and caches it)."""
     if sol._state is None:
         raise ValueError("sol: no discretization attached (a loaded or hand-made Solution); re-solve it")
+    refused = _refusal(sol)
+    if refused is not None:
+        return refused
     disc, V, z = sol._state
     lay, problem = disc.layout, disc.problem
     x = np.asarray(disc.x)
-    aux = disc.aux()
-    frozen = np.asarray(disc.fixed).copy()
-    if lay.has_bound:  # obstacle contact is held: admissible variations keep it
-        frozen |= (V <= disc.lower) | (V >= disc.upper)
-    # device_put, not jnp.asarray: jnp.asarray of a numpy array compiles a staging program per shape
-    D = _second_variation(disc)(V, jax.device_put(z), x, frozen)
     n = x.size
+    aux = disc.aux()
+    length = _length_factor(sol, disc)
+    # The pencil's mass on the element rows (GLL weights for Lagrange elements); slopes (order 2)
+    # and multipliers carry none.  (n, d)
+    mass_rows = np.zeros((n, lay.d))
+    mass_rows[:, :lay.d_el] = lay.element.mass_rows(lay.m, aux["mass"] * length, x * length, disc.end_map)
+
+    def frozen_at(g):
+        """The solve's admissible subspace: Dirichlet values and its own active set held."""
+        frozen = np.asarray(disc.fixed).copy()
+        if lay.has_bound:
+            frozen |= _active_set(V, g, aux["mass"], disc.fixed, disc.lower, disc.upper)
+        return frozen
+
+    # device_put, not jnp.asarray: jnp.asarray of a numpy array compiles a staging program per shape
+    D, frozen = _second_variation(disc)(V, jax.device_put(z), x, frozen_at, mass_rows.T)
     n_mult = lay.n_multipliers_global + int(np.sum(~frozen[lay.d_el:]))
-    negative = int(D["negative"]) - n_mult
     n_primal = int(np.sum(~frozen[:lay.d_el])) + (lay.k - lay.n_multipliers_global)
     dimension = n_primal - n_mult
-
-    lam, vecs, scale = _smallest_eigenpairs(D, frozen, lay, aux["mass"] * _length_factor(sol, disc),
-                                            max(negative, 0) + 2, dimension, x * _length_factor(sol, disc),
-                                            disc.end_map)
+    # Sylvester on the pencil K - σM: the count of eigenvalues below σ, at σ = ∓ the zero tolerance
+    # (a rounding-sized eigenvalue is a zero, never a negative direction); less one per multiplier.
+    negative = max(int(D["below"][0]) - n_mult, 0)
+    n_zero = max(int(D["below"][1]) - int(D["below"][0]), 0)
+    positive = dimension - negative - n_zero
+    scale = float(D["scale"])
     zero_tol = ZERO_TOLERANCE * scale
-    n_zero = int(np.sum(np.abs(lam) <= zero_tol))
-    positive = dimension - max(negative, 0) - n_zero
+
+    lam, vecs, converged = _smallest_eigenpairs(D, frozen, mass_rows, min(negative + n_zero, MAX_EIGENPAIRS) + 2,
+                                                dimension, scale)
     i_min = int(np.argmin(lam)) if lam.size else 0
     eig_min = float(lam[i_min]) if lam.size else np.nan
     ef = np.zeros((n,) + problem.shape)
@@ -130,8 +187,9 @@ def certificate(sol) -> Certificate:
     legendre_min = float(legendre[j])
     legendre_at = float(0.5 * (x_phys[j] + x_phys[j + 1]))
 
-    conj, jacobi = _conjugate_point(D, frozen, lay, x_phys, problem, x, disc.end_map)
+    conj, jacobi = _conjugate_point(D, frozen, lay, x_phys, problem, x, disc.end_map, mass_rows)
     mode = disc.mode
+    minimum = negative == 0 and n_zero == 0
     if negative > 0:
         verdict = f"saddle of index {negative}"
     elif n_zero > 0:
@@ -139,11 +197,20 @@ def certificate(sol) -> Certificate:
     else:
         verdict = "strict local maximum" if mode == "maximize" else "strict local minimum"
     of = "(-J)" if mode == "maximize" else "J"
+    held = int(np.sum(frozen[:lay.d_el] & ~np.asarray(disc.fixed)[:lay.d_el]))
+    eig_note = ""
+    if negative > MAX_EIGENPAIRS:
+        eig_note = f"; the smallest of the {lam.size} nearest zero: the lowest of the {negative} negative ones not computed"
+    elif negative + n_zero > MAX_EIGENPAIRS:
+        eig_note = f"; {lam.size} of those nearest zero computed"
+    if lam.size and not converged:
+        eig_note += "; not converged within the iteration cap"
     lines = [
-        f"second variation of {of} on {dimension} admissible directions: {max(negative, 0)} negative, "
+        f"second variation of {of} on {dimension} admissible directions: {negative} negative, "
         f"{n_zero} zero, {positive} positive (block LDLᵀ inertia"
-        + (f", less {n_mult} multiplier(s))" if n_mult else ")"),
-        f"smallest eigenvalue of δ²{of}[v, v] = λ ∫|v|²: λ = {eig_min:.6g} (zero tolerance {zero_tol:.2g})",
+        + (f", less {n_mult} multiplier(s)" if n_mult else "")
+        + (f"; {held} node(s) in contact held" if held else "") + ")",
+        f"smallest eigenvalue of δ²{of}[v, v] = λ ∫|v|²: λ = {eig_min:.6g} (zero tolerance {zero_tol:.2g}{eig_note})",
         f"Legendre: min eig ∂²G/∂f{'′′' if lay.order == 2 else '′'}² = {legendre_min:.6g} at x = {legendre_at:.6g}"
         + ("" if legendre_min > 0 else "  (violated: no minimum)"),
     ]
@@ -152,13 +219,254 @@ def certificate(sol) -> Certificate:
         lines.append(f"Jacobi: {jacobi} point to the left end {point}")
     else:
         lines.append(f"Jacobi: {jacobi}")
-    return Certificate(verdict=verdict, negative=max(negative, 0), zero=n_zero, positive=positive,
+    strong = _strong(disc, V, z, aux) if minimum else _NOT_A_MINIMUM
+    strong = strong.conclude(mode, jacobi, conj)
+    if minimum:
+        lines.append(f"Weierstrass: {strong.evidence}")
+    return Certificate(verdict=verdict, negative=negative, zero=n_zero, positive=positive,
                        dimension=dimension, smallest_eigenvalue=eig_min, eigenfunction=ef, eigenvalues=lam,
                        legendre_min=legendre_min, legendre_at=legendre_at, conjugate_point=conj,
-                       jacobi=jacobi, mode=mode, evidence="\n".join(lines))
+                       jacobi=jacobi, mode=mode, evidence="\n".join(lines), strong=strong.strong,
+                       strength=strong.text, weierstrass_min=strong.E, weierstrass_at=strong.x,
+                       weierstrass_w=strong.w)
 
 
 certify = certificate  # its former name
+
+
+def _refusal(sol) -> Certificate | None:
+    """A certificate that refuses, at no cost, a solution that is not a stationary point: a solve
+    that did not converge (its last iterate says nothing about an extremal: on a diverging solve
+    the eigensolve and Jacobi sweep of a wildly indefinite Hessian took minutes) or one with a
+    non-finite iterate.  A minimiser that stopped at a saddle (``Status.SADDLE``: the step vanished
+    at an indefinite Hessian) is a stationary point and is certified.  None: go ahead."""
+    from .newton import Status
+
+    disc, V, z = sol._state
+    finite = np.all(np.isfinite(V)) and np.all(np.isfinite(z)) and np.isfinite(sol.value)
+    if not finite:
+        reason = "the iterate is not finite (NaN/inf)"
+    elif sol.status not in (Status.SUCCESS, Status.SADDLE):
+        reason = f"the solve did not converge (status {sol.status.name})"
+    else:
+        return None
+    at = "" if sol.negative is None else (f"; the solver counted {sol.negative} negative direction(s) of the "
+                                          "second variation at its last iterate")
+    evidence = (f"not certified: {reason}. The last iterate is not an extremal, so its second variation says "
+                f"nothing about one{at}. Re-solve (a better guess, more iterations, a coarse-to-fine start) "
+                "and certify the converged solution.")
+    n = np.shape(sol.x)[0]
+    return Certificate(verdict=f"not certified: {reason}", negative=None, zero=None, positive=None,
+                       dimension=None, smallest_eigenvalue=np.nan,
+                       eigenfunction=np.full((n,) + disc.problem.shape, np.nan), eigenvalues=np.zeros(0),
+                       legendre_min=np.nan, legendre_at=np.nan, conjugate_point=None, jacobi="not computed",
+                       mode=disc.mode, evidence=evidence, certified=False, strong=None,
+                       strength="not applicable: not certified")
+
+
+def _active_set(V, g, mass, fixed, lower, upper):
+    """The solve's ε-active bounds at its last iterate (``steps.MinimizeStep.plan`` with μ = 0):
+    within ``ε`` of a bound with the gradient pushing outward.  Those nodes are frozen in the
+    Newton step, so the certificate holds them too: the same admissible subspace as the solve.
+    ``V``, ``g``, ``fixed``, ``lower``, ``upper`` (d, n); ``mass`` (n,).  Returns (d, n) bool."""
+    V, g = np.asarray(V), np.asarray(g)
+    free = ~np.asarray(fixed)
+    w = np.max(np.abs(V - np.clip(V - g / mass, lower, upper)), where=free, initial=0.0)
+    eps = min(1e-8 * (1.0 + np.max(np.abs(V))), w)
+    return ((V - lower <= eps) & (g > 0)) | ((upper - V <= eps) & (g < 0))
+
+
+# -- strong minima: Weierstrass' excess function along the extremal -------------------------------
+# E(x, f, f′, w) = G(f, w, x) - G(f, f′, x) - (w - f′)·∂G/∂f′ compares the extremal's slope with any
+# other slope w at the same point: a needle variation (a short segment of slope w) changes J by
+# about E times its length.  E ≥ 0 along the extremal, with the extremal embedded in a field (no
+# conjugate point), makes a strict weak minimum a strong one; E < 0 anywhere rules that out.
+#
+# E(w) is minimised at each cell's midpoint over w = f′ + (1 + |f′|) t u: t on a geometric grid 1e-3..1e3,
+# u the coordinate directions ± (and, for a vector f, random unit directions ±, fixed seed), the
+# best candidate refined by a few safeguarded Newton/gradient steps inside the same range.
+WEIERSTRASS_TOL = 1e-9  # E < -tol·(|G(w)| + |G(f′)| + |(w - f′)·G_f′|): negative beyond rounding
+_T_GRID = np.geomspace(1e-3, 1e3, 49)  # |w - f′| / (1 + |f′|): 8 per decade
+_ALPHAS = 0.5 ** np.arange(6)  # the refinement's step lengths
+_REFINE_STEPS = 8
+
+
+@dataclass
+class _Weierstrass:
+    """The outcome of the E test (of the integrand the solver minimised: ``sign·G`` with the
+    multipliers' terms); ``conclude`` turns it, with the Jacobi condition, into the verdict's
+    pieces.  ``reason``: why E was not evaluated (then nothing else is set)."""
+
+    reason: str | None = None
+    E: float | None = None  # the smallest E found (of G: sign applied), at x, w
+    x: float | None = None
+    w: object = None
+    slope: object = None  # f′ there
+    negative: bool = False  # E < -tol somewhere
+    edge: bool = False  # w at the end of the searched range (E may be unbounded below)
+    points: int = 0
+    strong: bool | None = None
+    text: str = ""
+    evidence: str = ""
+
+    def conclude(self, mode, jacobi, conj) -> "_Weierstrass":
+        kind = "maximum" if mode == "maximize" else "minimum"
+        out = dataclasses.replace(self)
+        if self.reason == _NOT_A_MINIMUM.reason:
+            out.text = f"not applicable: not a strict local {kind}"
+            return out
+        if self.reason is not None:
+            out.text = f"strong {kind} not decided: {self.reason}"
+            out.evidence = f"not evaluated ({self.reason})"
+            return out
+        w = _fmt(self.w)
+        if self.negative:
+            rel = "<" if mode != "maximize" else ">"
+            out.strong = False
+            out.text = f"weak local {kind}, not strong: E = {self.E:.1e} {rel} 0 at x = {self.x:.4g}, w = {w}"
+            out.evidence = (f"E(x, f, f′, w) = {self.E:.3g} {rel} 0 at x = {self.x:.6g}, w = {w} (f′ = "
+                            f"{_fmt(self.slope)}), minimised over w at {self.points} points: a weak local "
+                            f"{kind}, not strong"
+                            + ("; w is at the end of the searched range |w - f′| <= 1e3 (1 + |f′|): E may "
+                               "be unbounded" if self.edge else ""))
+            return out
+        ok = (f"E {'≥' if mode != 'maximize' else '≤'} 0 at {self.points} points of the extremal (the extreme E found "
+              f"is {self.E:.2g}: zero within rounding)")
+        if jacobi not in ("conjugate", "focal"):
+            out.text = f"strong {kind} not decided: {ok}, but the field condition is not checked ({jacobi})"
+        elif conj is not None:
+            out.text = f"strong {kind} not decided: {ok}, but there is a {jacobi} point at x ≈ {conj:.4g}"
+        else:
+            out.strong = True
+            out.text = f"strict strong local {kind}"
+            out.evidence = f"{ok} and no {jacobi} point (a field of extremals): a strict strong local {kind}"
+            return out
+        out.evidence = out.text
+        return out
+
+
+_NOT_A_MINIMUM = _Weierstrass(reason="not a strict local minimum")
+
+
+def _fmt(w):
+    w = np.asarray(w)
+    return f"{float(w):.4g}" if w.size == 1 else np.array2string(w.reshape(-1), precision=4)
+
+
+def _strong(disc, V, z, aux) -> _Weierstrass:
+    """The E test, or why it does not apply here."""
+    lay, problem = disc.layout, disc.problem
+    if lay.order != 1:
+        return _Weierstrass(reason="a second-order problem (G depends on f″); the test here is for G(f, f′, x)")
+    if lay.has_bound:
+        return _Weierstrass(reason="obstacle contact (Bound): strong variations would have to stay above "
+                                   "the obstacle, which this test does not model")
+    other = sorted({s.kind for s in lay.sides if s.kind not in ("Integral", "OnCurve")})
+    if other:
+        return _Weierstrass(reason=f"side conditions {', '.join(other)}: w would range over their "
+                                   "admissible slopes (e.g. a constraint surface's tangents), not modelled here")
+    E, W, size, xs, fp = _weierstrass_at_midpoints(disc, V, z)
+    if not np.any(np.isfinite(E)):
+        return _Weierstrass(reason="E is not finite at any tried w (G undefined off the extremal)")
+    negative = E < -WEIERSTRASS_TOL * size
+    i = int(np.argmin(np.where(np.isfinite(E), E, np.inf)))
+    sign = float(aux["sign"])
+    edge = np.linalg.norm(W[i] - fp[i]) >= 0.999 * _T_GRID[-1] * (1 + np.linalg.norm(fp[i]))
+    as_f = (lambda a: float(a[0])) if problem.shape == () else (lambda a: a.reshape(problem.shape))
+    return _Weierstrass(E=sign * float(E[i]), x=float(xs[i]), w=as_f(W[i]), slope=as_f(fp[i]), negative=bool(np.any(negative)), edge=bool(edge),
+                        points=E.size)
+
+
+def _weierstrass_at_midpoints(disc, V, z):
+    """E minimised over w at the n - 1 cell midpoints: ``(E, w, size, x, f′)``, (n-1,) and
+    (n-1, m), physical ``x`` and ``f′``.  The cells are padded to the solve's bucket, as the
+    Legendre check's, so a new n in a known bucket compiles nothing."""
+    from .drivers import bucket
+
+    lay, problem = disc.layout, disc.problem
+    n = disc.x.size
+    N = bucket(n)
+    _, _, aux_k = entry("kernel_inputs")(disc, N)
+    run = cache.get(("weierstrass", lay.key(problem)), lambda: _weierstrass_fn(problem, lay))
+    out = jax.device_get(run(*_padded_cells(V, np.asarray(disc.x), N), jax.device_put(z), aux_k))
+    return tuple(np.asarray(a)[:n - 1] for a in out)
+
+
+def _directions(m):
+    """Search directions for w - f′: ± the coordinate axes and, for m > 1, ± random unit vectors
+    (fixed seed, so a certificate is reproducible).  (D, m)"""
+    axes = np.eye(m)
+    if m > 1:
+        U = np.random.default_rng(0).standard_normal((min(8 * m, 48), m))
+        axes = np.concatenate([axes, U / np.linalg.norm(U, axis=1, keepdims=True)])
+    return np.concatenate([axes, -axes])
+
+
+def _weierstrass_fn(problem, lay):
+    """``run(v0, v1, x0, x1, z, aux) -> (E_min, w, size, x, f′)`` per cell (the arguments as the
+    Legendre check's): at the cell's midpoint, the element's ``f`` and ``f′`` (mapped to physical
+    ``x`` for a free or mapped end), the smallest E found over ``w`` (N-1,), that ``w`` (N-1, m),
+    the rounding scale of E there (N-1,), the point ``x`` (N-1,) and ``f′`` (N-1, m).  G is the
+    integrand the solver minimised (``sign·G`` plus the Integral multipliers' terms)."""
+    G, shape, m = problem.integrand, problem.shape, lay.m
+    integrals = [s for s in lay.sides if s.integrand]
+    has_params = lay.has_params
+    steps = jnp.asarray(_T_GRID[:, None, None] * _directions(m)[None]).reshape(-1, m)  # (T·D, m)
+    reach = float(_T_GRID[-1])
+    alphas = jnp.asarray(_ALPHAS)
+
+    def cell(v0, v1, x0, x1, z, aux):
+        f, q = lay.element.midpoint_jets(v0, v1, x1 - x0, m)[:2]  # (m,) each, in the solver's grid
+        x = 0.5 * (x0 + x1)
+        if lay.free_end:  # the grid is ξ ∈ [0, 1]: x = A + T ξ, f′ = f_ξ / T
+            A, B = lay.ends(z, aux)
+            x, q = A + (B - A) * x, q / (B - A)
+        else:
+            chart = lay.element.chart(x, (f, q), aux)
+            if chart is not None:
+                x, (f, q), _ = chart
+
+        def L(w):
+            args = (f.reshape(shape), w.reshape(shape), x) + ((aux["p"],) if has_params else ())
+            value = aux["sign"] * G(*args)
+            for s in integrals:
+                value = value + s.in_integrand(args, z, aux)
+            return value
+
+        L0, Lq = jax.value_and_grad(L)(q)
+        E = lambda w: L(w) - L0 - (w - q) @ Lq
+        finite = lambda e: jnp.where(jnp.isfinite(e), e, jnp.inf)  # G undefined there: no competitor
+        r = 1.0 + jnp.linalg.norm(q)
+        W = q + r * steps
+        Ew = finite(jax.vmap(E)(W))
+        k = jnp.argmin(Ew)
+
+        def clip(w):  # stay within the searched range |w - f′| <= 1e3 (1 + |f′|)
+            d = w - q
+            return q + d * jnp.minimum(1.0, reach * r / jnp.maximum(jnp.linalg.norm(d), 1e-300))
+
+        def refine(_, we):
+            w, e = we
+            g, H = jax.grad(E)(w), jax.hessian(E)(w)
+            lam = jnp.linalg.eigvalsh(H)
+            # Newton, shifted to be positive definite (Levenberg), and a gradient step as long as
+            # the distance to f′: the better of both, at halved lengths, if it lowers E.
+            mu = jnp.maximum(0.0, -1.5 * lam[0]) + 1e-12 * (jnp.max(jnp.abs(lam)) + 1.0)
+            newton = -jnp.linalg.solve(H + mu * jnp.eye(m), g)
+            grad = -g * (jnp.linalg.norm(w - q) + r) / jnp.maximum(jnp.linalg.norm(g), 1e-300)
+            trial = jnp.concatenate([w + alphas[:, None] * newton, w + alphas[:, None] * grad])
+            trial = jax.vmap(clip)(jnp.where(jnp.isfinite(trial), trial, w))
+            Et = finite(jax.vmap(E)(trial))
+            j = jnp.argmin(Et)
+            better = Et[j] < e
+            return jnp.where(better, trial[j], w), jnp.where(better, Et[j], e)
+
+        w, e = lax.fori_loop(0, _REFINE_STEPS, refine, (W[k], Ew[k]))
+        size = jnp.abs(L(w)) + jnp.abs(L0) + jnp.abs((w - q) @ Lq)
+        return e, w, size, x, q
+
+    # Small per-cell programs: cheap to run, so compiled on the baseline tier (less compile).
+    return jax.jit(jax.vmap(cell, in_axes=(1, 1, 0, 0, None, None)), compiler_options=_BASELINE_OPTIONS)
 
 
 def _length_factor(sol, disc):
@@ -172,7 +480,7 @@ def _length_factor(sol, disc):
 # Three compiled pieces: the solve's own kernel (L's derivatives, shared with vc.solve), the
 # Legendre condition per cell (per integrand, small) and the generic inertia/pivots (once per shape).
 def _second_variation(disc):
-    """``run(V, z, x, frozen)``: the solve's own kernel (on the same size bucket, so nothing
+    """``run(V, z, x, frozen_at, mass_rows)``: the solve's own kernel (on the same size bucket, so nothing
     new compiles for L's derivatives), then the per-integrand Legendre check and the generic inertia."""
     from .drivers import pad_numpy
 
@@ -192,13 +500,16 @@ def _second_variation(disc):
         def derivatives(V, z):
             return kernel.derivatives(V, z, x_k, aux_k)
 
-    def run(V, z, x, frozen):
-        # Everything on the bucket's N nodes (padded nodes frozen, padded cells copies of the first
-        # cell), so a new n in a known bucket compiles nothing; cut back to n on the host.
+    def run(V, z, x, frozen_at, mass_rows):
+        """``frozen_at(g)`` (host, (d, n) bool) the held unknowns given the gradient ``g`` (d, n);
+        ``mass_rows`` (d, n) the pencil's mass.  Returns ``(D, frozen)`` (numpy, n nodes)."""
+        # Everything on the bucket's N nodes (padded nodes frozen and massless, padded cells copies
+        # of the first cell), so a new n in a known bucket compiles nothing; cut back to n on the host.
         D = derivatives(pad_numpy(V, N, 1), z)
+        frozen = frozen_at(np.asarray(D["g"])[:, :n])  # the solve's active set needs g
         lam = legendre(*_padded_cells(V, x, N), z, aux_k)
-        D = jax.device_get(_inertia(D, pad_numpy(frozen, N, 1, True), z, lam))
-        return _cut(D, n)
+        D = jax.device_get(_inertia(D, pad_numpy(frozen, N, 1, True), z, lam, pad_numpy(mass_rows, N, 1)))
+        return _cut(D, n), frozen
 
     return run
 
@@ -252,31 +563,49 @@ def _legendre_fn(disc):
     return jax.jit(jax.vmap(legendre_cell, in_axes=(1, 1, 0, 0, None, None)), compiler_options=_BASELINE_OPTIONS)
 
 
-def _inertia_impl(D, frozen, z, legendre):
+def _inertia_impl(D, frozen, z, legendre, mass):
     """Generic (compiled once per bucket, on the baseline tier as the Newton step is): the
     restricted second variation, its inertia (bordered by z) and LDLᵀ pivots.  Frozen nodes
     (Dirichlet, contact, and the bucket's padding) become identity rows: positive pivots, no
-    change to the count of negative ones."""
+    change to the count of negative ones.
+
+    ``mass`` (d, N): the pencil's lumped mass (0 on slopes, multipliers, frozen and padded rows).
+    ``scale``: the Gershgorin bound of ``M⁻¹K`` on the rows with mass, which sets the zero
+    tolerance ``tol = ZERO_TOLERANCE · scale``; ``below`` (2,): the negative counts of the KKT
+    matrix of ``K + tol M`` and ``K - tol M`` (Sylvester: pencil eigenvalues below ``∓tol``, plus
+    one per multiplier), so an eigenvalue inside the tolerance is counted as zero, not negative."""
     g = D["g"]
     diag, upper = restrict(D["diag"], D["upper"], frozen)
     k = z.shape[0]
     B = jnp.where(frozen[:, :, None], 0.0, D["B"]) if k else jnp.zeros(g.shape + (0,), g.dtype)
     C = D["C"] if k else jnp.zeros((0, 0), g.dtype)
-    _, _, _, _, negative = bordered_solve(diag, upper, jnp.zeros_like(g), B, jnp.zeros(k, g.dtype), C,
-                                          jnp.zeros((), g.dtype), None)
+    mass = jnp.where(frozen, 0.0, mass)
+    row = jnp.abs(diag).sum(1) + jnp.abs(B).sum(-1)  # (d, N): |K| row sums, node-major blocks
+    row = row.at[:, :-1].add(jnp.abs(upper).sum(1)).at[:, 1:].add(jnp.abs(upper).sum(0))
+    has_mass = mass > 0
+    scale = jnp.max(jnp.where(has_mass, row / jnp.where(has_mass, mass, 1.0), 0.0))
+    scale = jnp.where(jnp.isfinite(scale) & (scale > 0), scale, 1.0)
+    tol = ZERO_TOLERANCE * scale
+    eye = jnp.eye(diag.shape[0], dtype=g.dtype)[:, :, None]
+
+    def below(sigma):
+        shifted = diag - sigma * eye * mass[None, :, :]
+        return bordered_solve(shifted, upper, jnp.zeros_like(g), B, jnp.zeros(k, g.dtype), C,
+                              jnp.zeros((), g.dtype), None)[4]
+
     pivots = _pivots(diag, upper)
-    return dict(g=g, diag=diag, upper=upper, B=B, C=C, negative=negative, pivots=pivots, legendre=legendre,
-                diag_full=D["diag"], upper_full=D["upper"])
+    return dict(g=g, diag=diag, upper=upper, B=B, C=C, below=jax.vmap(below)(jnp.stack([-tol, tol])),
+                scale=scale, pivots=pivots, legendre=legendre, diag_full=D["diag"], upper_full=D["upper"])
 
 
 _inertia_optimised = jax.jit(_inertia_impl)
 _inertia_baseline = jax.jit(_inertia_impl, compiler_options=_BASELINE_OPTIONS)
 
 
-def _inertia(D, frozen, z, legendre):
+def _inertia(D, frozen, z, legendre, mass):
     """:func:`_inertia_impl`, compiled on the Newton step's tier for this size."""
     small = frozen.shape[1] <= BASELINE_MAX_NODES
-    return (_inertia_baseline if small else _inertia_optimised)(D, frozen, z, legendre)
+    return (_inertia_baseline if small else _inertia_optimised)(D, frozen, z, legendre, mass)
 
 
 def _pivots(diag, upper):
@@ -297,7 +626,7 @@ def _pivots(diag, upper):
 
 
 # -- eigenpairs: shift-invert Lanczos on the sparse bordered matrix ------------------------------
-def _sparse_kkt(D, frozen, lay):
+def _sparse_kkt(D, frozen):
     """The restricted KKT matrix (free unknowns only) as scipy CSC, node-major ordering."""
     diag, upper, B, C = (np.asarray(D[k]) for k in ("diag", "upper", "B", "C"))
     d, _, n = diag.shape
@@ -325,37 +654,30 @@ def _sparse_kkt(D, frozen, lay):
     return K, keep
 
 
-def _smallest_eigenpairs(D, frozen, lay, mass, nev, dimension, x_grid, end_map=None):
+def _smallest_eigenpairs(D, frozen, mass_rows, nev, dimension, scale):
     """The ``nev`` eigenvalues of ``K v = λ M v`` nearest below-zero, their vectors (full length,
-    zeros at frozen unknowns), and the scale of the pencil (for the zero tolerance)."""
-    K, keep = _sparse_kkt(D, frozen, lay)
+    zeros at frozen unknowns), and whether they converged.  ``mass_rows`` (n, d); ``scale`` the
+    pencil's (``D["scale"]``, for the shift)."""
+    K, keep = _sparse_kkt(D, frozen)
     d, n = frozen.shape
     k = K.shape[0] - d * n
-    m_diag = np.zeros((n, d))
-    # The element's lumped mass on its rows (GLL weights for Lagrange elements).
-    m_diag[:, :lay.d_el] = lay.element.mass_rows(lay.m, mass, x_grid, end_map)
-    # Slopes (order 2) and multipliers carry no mass: the pencil eliminates them.
-    m_full = np.concatenate([m_diag.ravel(), np.zeros(k)])
+    m_full = np.concatenate([np.asarray(mass_rows).ravel(), np.zeros(k)])
     Kr = K[keep][:, keep].tocsc()
     Mr = m_full[keep]
-    has_mass = Mr > 0
-    # Scale: Gershgorin bound of M⁻¹K on the rows with mass.
-    row_sum = np.asarray(abs(Kr).sum(axis=1)).ravel()
-    scale = float(np.max(row_sum[has_mass] / Mr[has_mass])) if has_mass.any() else 1.0
-    nev = int(min(nev, max(dimension - 1, 1), has_mass.sum() - 1))
+    nev = int(min(nev, max(dimension - 1, 1), np.sum(Mr > 0) - 1))
     if nev < 1 or Kr.shape[0] < 3:
-        return np.zeros(0), np.zeros((K.shape[0], 0)), scale
+        return np.zeros(0), np.zeros((K.shape[0], 0)), True
     # Just below zero (by the zero tolerance, so a singular K still factorises): nearest first.
-    lam, vec = _nearest_eigenpairs(Kr, Mr, -ZERO_TOLERANCE * scale, nev)
+    lam, vec, converged = _nearest_eigenpairs(Kr, Mr, -ZERO_TOLERANCE * scale, nev)
     order = np.argsort(lam)
     full = np.zeros((K.shape[0], nev))
     full[keep] = vec[:, order]
-    return lam[order], full, scale
+    return lam[order], full, converged
 
 
 def _nearest_eigenpairs(K, mass, sigma, nev, guard=4, max_iter=300):
-    """The ``nev`` eigenpairs of ``K v = λ diag(mass) v`` nearest ``sigma``: inverse subspace
-    iteration with a Rayleigh–Ritz step (one sparse LU of ``K - σ M``, O(n) per iteration).
+    """The ``nev`` eigenpairs of ``K v = λ diag(mass) v`` nearest ``sigma`` and whether they
+    converged within ``max_iter`` (each O(n (nev + guard)²)): inverse subspace iteration with a Rayleigh–Ritz step (one sparse LU of ``K - σ M``, O(n) per iteration).
 
     Zero-mass rows (multipliers, slopes) make ``M`` singular; the iterates ``(K - σM)⁻¹ M X`` then
     satisfy the constraint rows, so the pencil is restricted to the tangent space by itself.
@@ -383,22 +705,25 @@ def _nearest_eigenpairs(K, mass, sigma, nev, guard=4, max_iter=300):
         X = Y @ W
         X /= np.sqrt(np.einsum("ij,i,ij->j", X, mass, X))
         if np.all(np.abs(lam[:nev] - lam_old) <= 1e-10 * np.maximum(1.0, np.abs(lam[:nev]))):
-            break
+            return lam[:nev], X[:, :nev], True
         lam_old = lam[:nev]
-    return lam[:nev], X[:, :nev]
+    return lam[:nev], X[:, :nev], False
 
 
 # -- Jacobi: the running count of negative pivots --------------------------------------------------
-def _conjugate_point(D, frozen, lay, x, problem, grid=None, end_map=None):
+def _conjugate_point(D, frozen, lay, x, problem, grid=None, end_map=None, mass_rows=None):
     """The first conjugate (focal) point of the left end: the cell from the running count of negative
     pivots, the point inside it from the discrete Jacobi field.  ``x`` physical nodes; ``grid`` the
-    solver's (``s`` for a mapped end, ``x = end_map.x_of_s(s)``)."""
+    solver's (``s`` for a mapped end, ``x = end_map.x_of_s(s)``); ``mass_rows`` (n, d) the pencil's mass."""
     if lay.k_int:
         return None, "not computed with integral constraints (the accessory problem is constrained)"
     if lay.curve_ends:
         return None, "not computed with an end on a curve (the abscissa is an unknown)"
     P = np.asarray(D["pivots"])  # (n, d, d)
-    neg = np.sum(np.linalg.eigvalsh(P) < 0, axis=1)
+    # A pivot counts as negative beyond the zero tolerance in the pencil's units (tol · the node's
+    # mass), as the inertia does: rounding-sized pivots of a degenerate direction are no conjugate point.
+    tol = ZERO_TOLERANCE * float(D["scale"]) * np.max(mass_rows, axis=1) if mass_rows is not None else 0.0
+    neg = np.sum(np.linalg.eigvalsh(P) < -np.atleast_1d(tol)[:, None], axis=1)
     constraint_rows = np.sum(~frozen[lay.d_el:], axis=0)  # each multiplier adds one negative
     running = np.cumsum(neg - constraint_rows)
     kind = "conjugate" if "left" in problem.bc else "focal"

@@ -296,8 +296,9 @@ class Solution:
         """Second-variation certificate (:class:`varcalc.certify.Certificate`): inertia on the
         admissible variations, smallest eigenvalue and eigenfunction, Legendre and Jacobi
         conditions, and a verdict (``"strict local minimum"``, ``"saddle of index k"``,
-        ``"degenerate"``).  Computed on first access (a sparse shift-invert eigensolve, O(n))
-        by :func:`varcalc.certify.certificate`."""
+        ``"degenerate"``); ``strong`` (Weierstrass: a strong or only a weak minimum).  A solve
+        that did not converge gets ``"not certified: ..."`` at once.  Computed on first access
+        (a sparse shift-invert eigensolve, O(n)) by :func:`varcalc.certify.certificate`."""
         self._require_concrete("certificate")
         from .certify import certificate
 
