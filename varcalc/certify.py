@@ -61,9 +61,10 @@ from jax import lax
 
 from . import cache
 from ._entry import entry
-from .drivers import _BASELINE_OPTIONS, BASELINE_MAX_NODES
+from .drivers import _BASELINE_OPTIONS
 from .lagrangian import internal_integrand
-from .newton import Newton, bordered_solve, restrict
+from .linalg import host_scalar_pivots
+from .newton import HostBlockTridiagonal, Newton, restrict
 from .piecewise import evaluate
 
 __all__ = ["Certificate", "certificate", "certify"]
@@ -508,7 +509,7 @@ def _second_variation(disc):
         D = derivatives(pad_numpy(V, N, 1), z)
         frozen = frozen_at(np.asarray(D["g"])[:, :n])  # the solve's active set needs g
         lam = legendre(*_padded_cells(V, x, N), z, aux_k)
-        D = jax.device_get(_inertia(D, pad_numpy(frozen, N, 1, True), z, lam, pad_numpy(mass_rows, N, 1)))
+        D = _inertia(D, pad_numpy(frozen, N, 1, True), np.asarray(z), lam, pad_numpy(mass_rows, N, 1))
         return _cut(D, n), frozen
 
     return run
@@ -563,10 +564,10 @@ def _legendre_fn(disc):
     return jax.jit(jax.vmap(legendre_cell, in_axes=(1, 1, 0, 0, None, None)), compiler_options=_BASELINE_OPTIONS)
 
 
-def _inertia_impl(D, frozen, z, legendre, mass):
-    """Generic (compiled once per bucket, on the baseline tier as the Newton step is): the
-    restricted second variation, its inertia (bordered by z) and LDLᵀ pivots.  Frozen nodes
-    (Dirichlet, contact, and the bucket's padding) become identity rows: positive pivots, no
+def _inertia(D, frozen, z, legendre, mass):
+    """Generic, on the host (numpy; nothing compiled for scalar unknowns): the restricted second
+    variation, its inertia (bordered by z, by block cyclic reduction) and LDLᵀ pivots.  Frozen
+    nodes (Dirichlet, contact, and the bucket's padding) become identity rows: positive pivots, no
     change to the count of negative ones.
 
     ``mass`` (d, N): the pencil's lumped mass (0 on slopes, multipliers, frozen and padded rows).
@@ -574,38 +575,34 @@ def _inertia_impl(D, frozen, z, legendre, mass):
     tolerance ``tol = ZERO_TOLERANCE · scale``; ``below`` (2,): the negative counts of the KKT
     matrix of ``K + tol M`` and ``K - tol M`` (Sylvester: pencil eigenvalues below ``∓tol``, plus
     one per multiplier), so an eigenvalue inside the tolerance is counted as zero, not negative."""
-    g = D["g"]
-    diag, upper = restrict(D["diag"], D["upper"], frozen)
-    k = z.shape[0]
-    B = jnp.where(frozen[:, :, None], 0.0, D["B"]) if k else jnp.zeros(g.shape + (0,), g.dtype)
-    C = D["C"] if k else jnp.zeros((0, 0), g.dtype)
-    mass = jnp.where(frozen, 0.0, mass)
-    row = jnp.abs(diag).sum(1) + jnp.abs(B).sum(-1)  # (d, N): |K| row sums, node-major blocks
-    row = row.at[:, :-1].add(jnp.abs(upper).sum(1)).at[:, 1:].add(jnp.abs(upper).sum(0))
+    D = jax.device_get(D)
+    g = np.asarray(D["g"])
+    diag, upper = restrict(np.asarray(D["diag"]), np.asarray(D["upper"]), frozen, np)
+    k = np.shape(z)[0]
+    B = np.where(frozen[:, :, None], 0.0, D["B"]) if k else np.zeros(g.shape + (0,))
+    C = np.asarray(D["C"]) if k else np.zeros((0, 0))
+    mass = np.where(frozen, 0.0, mass)
+    row = np.abs(diag).sum(1) + np.abs(B).sum(-1)  # (d, N): |K| row sums, node-major blocks
+    row[:, :-1] += np.abs(upper).sum(1)
+    row[:, 1:] += np.abs(upper).sum(0)
     has_mass = mass > 0
-    scale = jnp.max(jnp.where(has_mass, row / jnp.where(has_mass, mass, 1.0), 0.0))
-    scale = jnp.where(jnp.isfinite(scale) & (scale > 0), scale, 1.0)
+    scale = np.max(np.where(has_mass, row / np.where(has_mass, mass, 1.0), 0.0))
+    scale = scale if np.isfinite(scale) and scale > 0 else 1.0
     tol = ZERO_TOLERANCE * scale
-    eye = jnp.eye(diag.shape[0], dtype=g.dtype)[:, :, None]
+    eye = np.eye(diag.shape[0])[:, :, None]
 
     def below(sigma):
-        shifted = diag - sigma * eye * mass[None, :, :]
-        return bordered_solve(shifted, upper, jnp.zeros_like(g), B, jnp.zeros(k, g.dtype), C,
-                              jnp.zeros((), g.dtype), None)[4]
+        op = HostBlockTridiagonal(diag - sigma * eye * mass[None, :, :], upper, B, C)
+        with np.errstate(all="ignore"):
+            return int(op.attempt(op.prepare(np.zeros_like(g), np.zeros(k)), 0.0)[2])
 
-    pivots = _pivots(diag, upper)
-    return dict(g=g, diag=diag, upper=upper, B=B, C=C, below=jax.vmap(below)(jnp.stack([-tol, tol])),
-                scale=scale, pivots=pivots, legendre=legendre, diag_full=D["diag"], upper_full=D["upper"])
-
-
-_inertia_optimised = jax.jit(_inertia_impl)
-_inertia_baseline = jax.jit(_inertia_impl, compiler_options=_BASELINE_OPTIONS)
-
-
-def _inertia(D, frozen, z, legendre, mass):
-    """:func:`_inertia_impl`, compiled on the Newton step's tier for this size."""
-    small = frozen.shape[1] <= BASELINE_MAX_NODES
-    return (_inertia_baseline if small else _inertia_optimised)(D, frozen, z, legendre, mass)
+    if diag.shape[0] == 1:
+        pivots = host_scalar_pivots(diag[0, 0], upper[0, 0])[:, None, None]
+    else:
+        pivots = np.asarray(_pivots_baseline(diag, upper))
+    return dict(g=g, diag=diag, upper=upper, B=B, C=C, below=np.array([below(-tol), below(tol)]),
+                scale=scale, pivots=pivots, legendre=np.asarray(legendre), diag_full=np.asarray(D["diag"]),
+                upper_full=np.asarray(D["upper"]))
 
 
 def _pivots(diag, upper):
@@ -623,6 +620,9 @@ def _pivots(diag, upper):
 
     _, P = lax.scan(step, jnp.zeros((d, d), Dn.dtype), (Dn, lower))
     return P
+
+
+_pivots_baseline = jax.jit(_pivots, compiler_options=_BASELINE_OPTIONS)
 
 
 # -- eigenpairs: shift-invert Lanczos on the sparse bordered matrix ------------------------------

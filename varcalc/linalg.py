@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-__all__ = ["block_tridiag_solve", "solve_nodes_last", "host_solve_nodes_last", "block_tridiag_dense",
+__all__ = ["block_tridiag_solve", "solve_nodes_last", "host_solve_nodes_last", "host_scalar_pivots", "block_tridiag_dense",
            "block_tridiag_matvec"]
 
 
@@ -301,3 +301,30 @@ def _cyclic_reduction_scalar(d, u, R):
     x = np.empty_like(R)
     x[0::2], x[1::2] = x_even, x_odd
     return x, negative + neg_even, min(min_pivot, min_even)
+
+
+def host_scalar_pivots(d, e):
+    """The sequential LDLᵀ pivots ``p_i = d_i - e_{i-1}² / p_{i-1}`` of a symmetric tridiagonal
+    matrix (``d`` (n,), ``e`` (n-1,)), in numpy without a loop over the nodes: ``p_i`` is the Möbius
+    map ``[[d_i, -e_{i-1}²], [1, 0]]`` applied to ``p_{i-1}``, so the pivots come from prefix
+    products of 2×2 matrices by doubling (``log2 n`` vectorised steps, each product rescaled by its
+    largest entry: a Möbius map is unchanged by scaling).  The numpy twin of
+    :func:`_scalar_solve_parallel`'s inertia; the Jacobi test reads the running count of negatives.
+
+    >>> [round(float(p), 6) for p in host_scalar_pivots(np.full(4, 2.0), np.full(3, -1.0))]
+    [2.0, 1.5, 1.333333, 1.25]
+    """
+    d = np.asarray(d, dtype=np.float64)
+    n = d.size
+    P = (d.copy(), -np.concatenate([[0.0], np.asarray(e, dtype=np.float64) ** 2]), np.ones(n), np.zeros(n))
+    k = 1
+    with np.errstate(all="ignore"):
+        while k < n:
+            earlier = tuple(np.concatenate([np.full(k, ident), v[:-k]]) for v, ident in zip(P, (1.0, 0.0, 0.0, 1.0)))
+            a1, b1, c1, d1 = earlier
+            a2, b2, c2, d2 = P
+            Q = (a2 * a1 + b2 * c1, a2 * b1 + b2 * d1, c2 * a1 + d2 * c1, c2 * b1 + d2 * d1)
+            s = np.maximum(np.maximum(np.abs(Q[0]), np.abs(Q[1])), np.maximum(np.abs(Q[2]), np.abs(Q[3])))
+            s = np.where(s > 0, s, 1.0)
+            P, k = tuple(v / s for v in Q), 2 * k
+        return P[0] / P[2]
