@@ -107,7 +107,10 @@ def load_problem_module(spec: str):
             del sys.modules[mspec.name]  # as `import` does: no half-initialised module left behind
             raise
     else:
-        names = catalog()
+        import varcalc.problems as pkg
+
+        # The catalog's names without reading its files (their docstrings: `varcalc list` only).
+        names = sorted(i.name for i in pkgutil.iter_modules(pkg.__path__) if not i.name.startswith("_"))
         if spec not in names:
             import difflib
 
