@@ -128,3 +128,23 @@ def test_lazy_public_names_are_not_shadowed_by_their_modules():
             "        assert not isinstance(getattr(vc, name), type(importlib)), name\n"
             "assert callable(vc.continuation)\n")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_chunked_kernel_serves_every_size_and_agrees_with_the_fused_loop():
+    """A Lagrangian of cell terms alone (P1, one rule, no global unknowns) is evaluated by one
+    compiled chunk of 1024 nodes, chunk by chunk: after the first solve, n = 1500 and 3001 (two and
+    three chunks) compile no kernel, and each agrees with the unpadded fused loop to rounding."""
+    p = vc.Problem(lambda f, df, x: (f + 0.3) * jnp.sqrt(1 + df**2), (0.0, 1.0), bc={"left": 1.0, "right": 1.2})
+    assert S._chunkable(S.discretize(p, 101))
+
+    def compiled():
+        return sum(entry.compiled() for key, entry in cache._entries.items() if key[0] == "kernel")
+
+    vc.solve(p, n=101)
+    before = compiled()
+    for n in (1500, 3001):
+        sol = vc.solve(p, n=n)
+        assert sol.converged and compiled() == before
+        disc, out = _fused(p, n)
+        np.testing.assert_allclose(sol.f, np.asarray(out["U"])[0], rtol=0, atol=1e-12)
+        assert sol.iterations == int(out["k"])
