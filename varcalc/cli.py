@@ -241,7 +241,8 @@ def _certificate_lines(sol) -> str:
         cert = sol.certificate
     except Exception as exc:  # noqa: BLE001 - a report must not fail on its diagnostics
         return f"  certificate: unavailable ({type(exc).__name__}: {exc})"
-    caveat = "" if sol.converged else " (at the last iterate, which is not converged)"
+    # (a refused certificate already says why; no caveat repeating it)
+    caveat = "" if sol.converged or cert.verdict.startswith("not certified") else " (at the last iterate, which is not converged)"
     return "\n".join([f"  verdict: {cert.verdict}{caveat}"] + [f"    {line}" for line in cert.evidence.splitlines()])
 
 
