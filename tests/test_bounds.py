@@ -16,12 +16,18 @@ def _problem(lower):
     return vc.Problem(G, (0.0, 1.0), bc={"left": 0.0, "right": 0.0}, constraints=[vc.Bound(lower=lower)])
 
 
-def _discrete_reference(lower, n=N):
-    """The same discrete J_h (P1, midpoint rule: ∫ f = Σ mass_i f_i) minimised by scipy's L-BFGS-B."""
+def _uniform_grid(n):
+    """Nodes, spacing and lumped masses of the uniform grid on [0, 1] (∫ f = Σ mass_i f_i, midpoint rule)."""
     x = np.linspace(0.0, 1.0, n)
     h = x[1] - x[0]
     mass = np.full(n, h)
     mass[[0, -1]] = h / 2
+    return x, h, mass
+
+
+def _discrete_reference(lower, n=N):
+    """The same discrete J_h (P1, midpoint rule: ∫ f = Σ mass_i f_i) minimised by scipy's L-BFGS-B."""
+    x, h, mass = _uniform_grid(n)
 
     def J(u):
         f = np.concatenate([[0.0], u, [0.0]])
@@ -111,10 +117,7 @@ def test_a_monotone_profile_and_a_height_bound_together():
                    constraints=[vc.Bound(lower=0.0, derivative=1, name="monotone"), vc.Bound(upper=0.5, name="cap")])
     sol = vc.solve(p, n=n)
     assert sol.converged, sol.message
-    x = np.linspace(0.0, 1.0, n)
-    h = x[1] - x[0]
-    mass = np.full(n, h)
-    mass[[0, -1]] = h / 2
+    x, h, mass = _uniform_grid(n)
 
     def J(u):
         f = np.concatenate([[0.0], u, [0.5]])
