@@ -161,3 +161,36 @@ def test_componentwise_bounds_of_a_vector_unknown():
     with pytest.raises(ValueError, match=r"shape \(2,\)"):
         vc.solve(vc.Problem(Gv, (0.0, 1.0), bc={"left": np.zeros(2), "right": np.zeros(2)},
                             constraints=[vc.Bound(lower=np.zeros(3))]), n=11)
+
+
+# -- bounds with Integral constraints (the SQP step with a barrier) ------------------------------------
+
+def test_an_integral_constraint_with_a_bound():
+    """min ∫ ½ f'² with ∫ f = 0.1, f(0) = f(1) = 0 and f <= 0.12: the parabola 0.6 x(1 - x) would
+    reach 0.15, so the top is flat.  Against SLSQP on the same discrete problem, and the fused loop
+    (batches, jit) agrees with the Python loop."""
+    A, cap, n = 0.1, 0.12, 41
+    p = vc.Problem(lambda f, df, x: 0.5 * df**2, (0.0, 1.0), bc={"left": 0.0, "right": 0.0},
+                   constraints=[vc.Integral(lambda f, df, x: f, A, name="area"), vc.Bound(upper=cap, name="cap")])
+    sol = vc.solve(p, n=n)
+    assert sol.converged, sol.message
+    x, h, mass = _uniform_grid(n)
+
+    def J(u):
+        return np.sum(np.diff(np.concatenate([[0.0], u, [0.0]])) ** 2) / (2 * h)
+
+    area = {"type": "eq", "fun": lambda u: np.sum(mass[1:-1] * u) - A}
+    ref = scipy.optimize.minimize(J, 0.8 * 6 * A * x[1:-1] * (1 - x[1:-1]), method="SLSQP", constraints=[area],
+                                  bounds=[(None, cap)] * (n - 2), options=dict(ftol=1e-15, maxiter=1000))
+    assert ref.success
+    np.testing.assert_allclose(sol.f[1:-1], ref.x, rtol=0, atol=1e-8)
+    assert abs(sol.value - J(ref.x)) < 1e-10
+    assert np.max(sol.f) <= cap and abs(np.sum(mass * sol.f) - A) < 1e-12
+    batch = vc.solve_batch(p, n=n, constraint_values={"area": jnp.array([0.05, A])})
+    assert bool(np.all(batch.converged))
+    np.testing.assert_allclose(batch.f[1], sol.f, rtol=0, atol=1e-10)
+    assert np.max(batch.f[0]) < cap - 0.04  # area 0.05: the bound inactive (max ≈ 0.075, the parabola's)
+    assert abs(np.max(batch.f[1]) - cap) < 1e-9  # area 0.1: in contact
+    with pytest.raises(ValueError, match="derivative=1 cannot be combined with Integral"):
+        vc.Problem(p.integrand, p.domain, bc=p.bc,
+                   constraints=[vc.Integral(lambda f, df, x: f, A), vc.Bound(upper=2.0, derivative=1)])

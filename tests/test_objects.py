@@ -106,8 +106,8 @@ def test_new_values_keep_the_compile_key():
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(constraints=[vc.Bound(lower=0.0), vc.Integral(lambda f, df, x: f, 1.0)]),
-     "a Bound cannot be combined with Integral/Pointwise constraints yet"),
+    (dict(constraints=[vc.Bound(lower=0.0), vc.Pointwise(lambda f, x: f)]),  # (Integral + Bound: solved now)
+     "a Bound cannot be combined with Pointwise constraints yet"),
     (dict(constraints=[vc.Bound(lower=0.0), vc.Bound(upper=2.0)]), "give one Bound"),
     (dict(constraints=[vc.Bound(lower=0.0)], order=2), "Bound 'bound0' needs order=1"),  # (vector unknowns: componentwise bounds)
     (dict(constraints=[vc.Pointwise(lambda f, x: f)], order=2), "Pointwise 'pointwise0' needs order=1"),
@@ -224,7 +224,7 @@ def test_toy_side_condition_is_refused_where_not_declared(pin):
                    constraints=[pin(0.5, 1.0)])
     with pytest.raises(ValueError, match=r"degree > 1 supports Integral constraints only, not \['PinAt'\]"):
         vc.solve(p, n=5, degree=2)
-    with pytest.raises(ValueError, match="Bound cannot be combined with Integral/Pointwise/PinAt"):
+    with pytest.raises(ValueError, match="Bound cannot be combined with Pointwise/PinAt"):
         vc.Problem(p.integrand, p.domain, bc=p.bc, constraints=[pin(0.5, 1.0), vc.Bound(lower=0.0)])
 
 

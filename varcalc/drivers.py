@@ -71,7 +71,7 @@ def minimize_loop(lag, V0, x, aux, fixed, lower, upper, rtol, atol, *, max_iter,
 
 
 def stationary_loop(lag, V0, z0, x, aux, fixed, rtol, atol, *, max_iter, max_backtracks,
-                    multipliers=None, multiplier_rows=None, minimize=False):
+                    multipliers=None, multiplier_rows=None, minimize=False, lower=None, upper=None):
     """Find a stationary point of ``L(V, z)`` (KKT for constraints) in one ``lax.while_loop``.
 
     ``minimize``: SQP with inertia correction and an exact-penalty merit (constrained minima);
@@ -80,8 +80,8 @@ def stationary_loop(lag, V0, z0, x, aux, fixed, rtol, atol, *, max_iter, max_bac
     zero); ``multiplier_rows`` (bool (d,)) the rows of ``V`` that are pointwise multipliers.
     """
     step = StationaryStep(max_iter=max_iter, max_backtracks=max_backtracks, multipliers=multipliers,
-                          multiplier_rows=multiplier_rows, minimize=minimize)
-    ctx = dict(_context(aux, fixed, rtol, atol), **step.mask_context(V0.shape[0], z0.shape[0]))
+                          multiplier_rows=multiplier_rows, minimize=minimize, bounds=lower is not None)
+    ctx = dict(_context(aux, fixed, rtol, atol, lower, upper), **step.mask_context(V0.shape[0], z0.shape[0]))
     rows, mult_z = ctx["rows"], ctx["mult_z"]
 
     def body(s):
@@ -117,12 +117,12 @@ def _objective(lag, V, z, x, aux, rows, mult_z):
 
 
 def _merit_parts(lag, V, z, x, aux, rows, mult_z, with_objective):
-    """``(J with multipliers zeroed (0 unless with_objective), ∂L/∂V, ∂L/∂z, admissible(z))``."""
+    """``(J with multipliers zeroed (0 unless with_objective), ∂L/∂V, ∂L/∂z, admissible(z), V)``."""
     g, gz = lag.gradient(V, z, x, aux)
     J = 0.0
     if with_objective:
         J = lag.value(*_without_multipliers(V, z, rows, mult_z), x, aux)
-    return J, g, gz, lag.admissible(z)
+    return J, g, gz, lag.admissible(z), V
 
 
 # Up to this many nodes the size buckets are powers of two: small solves are latency-bound, and
@@ -357,7 +357,7 @@ def _python_loop(step, stationary, derivatives, z_of, z0, s, ctx):
             D_trial = derivatives(V, zz)
             if stationary:
                 parts = (D_trial["J_obj"] if step.minimize else 0.0, D_trial["g"], D_trial.get("gz", z0),
-                         D_trial["admissible"])
+                         D_trial["admissible"], V)
                 merit = step.merit(P, parts, ctx)
             else:
                 merit = step.merit(P, V, D_trial["L"], ctx)

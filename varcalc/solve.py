@@ -342,7 +342,7 @@ def _python_run(disc, solver):
         aux = {k: (v if k == "p" else np.asarray(v)) for k, v in aux.items()}
         kernel, x_k, aux_k = kernel_inputs(disc, N, x, aux)
         ctx = dict(mass=aux["mass"], fixed=np.asarray(fixed), rtol=np.float64(rtol), atol=np.float64(atol))
-        if disc.layout.has_bound and not disc.uses_kkt:
+        if disc.layout.has_bound:
             ctx.update(lower=np.asarray(lower), upper=np.asarray(upper))
             if "slope_lower" in aux:
                 ctx.update(slope_lower=aux["slope_lower"], slope_upper=aux["slope_upper"], h=np.diff(np.asarray(x)))
@@ -839,7 +839,8 @@ def _step(disc, solver, xp=jnp):
         return MinimizeStep(bounds=lay.has_bound, **opts)
     rows = np.arange(lay.d) >= lay.d_el
     mult = lay.multiplier_mask if lay.n_multipliers_global else None  # not: a free end's abscissa
-    return StationaryStep(multipliers=mult, multiplier_rows=rows, minimize=disc.mode != "stationary", **opts)
+    return StationaryStep(multipliers=mult, multiplier_rows=rows, minimize=disc.mode != "stationary",
+                          bounds=lay.has_bound, **opts)
 
 
 def _compiled_solver(disc, solver):
@@ -856,8 +857,9 @@ def _compiled_solver(disc, solver):
 
         def run(V0, z0, x, aux, fixed, lower, upper, rtol, atol):
             if isinstance(step, StationaryStep):
+                bounds = dict(lower=lower, upper=upper) if step.bounds else {}
                 return stationary_loop(lag, V0, z0, x, aux, fixed, rtol, atol, multipliers=step.multipliers,
-                                       multiplier_rows=step.multiplier_rows, minimize=step.minimize, **opts)
+                                       multiplier_rows=step.multiplier_rows, minimize=step.minimize, **bounds, **opts)
             return minimize_loop(lag, V0, x, aux, fixed, lower, upper, rtol, atol, bounds=step.bounds, **opts)
 
         return jax.jit(run)

@@ -79,28 +79,11 @@ def _operator(xp):
     return BlockTridiagonal if xp is jnp else HostBlockTridiagonal
 
 
-class MinimizeStep:
-    """Generic pieces of one iteration of unconstrained minimisation (optionally with bounds).
+class _Barrier:
+    """The bounds' pieces shared by both steps: gaps, the log barrier on values (and, for
+    :class:`MinimizeStep`, on slopes), fraction to the boundary, μ's first value.  Needs
+    ``self.xp`` and ``self.bounds``."""
 
-    ``ctx`` is a dict of arrays: ``mass`` (n,), ``fixed`` (d, n) bool, ``lower``/``upper`` (d, n)
-    (empty without bounds), ``rtol``, ``atol``.  The integrand enters only through ``D``
-    (:meth:`varcalc.lagrangian.DiscreteLagrangian.derivatives` at the iterate) and the values of
-    ``L`` handed to :meth:`merit` and :meth:`finish`.  ``D["H"]``, when given, is the Hessian
-    operator (else the block-tridiagonal one from ``D["diag"]``, ``D["upper"]``).
-
-    ``xp``: the array namespace, ``jax.numpy`` (traced, jitted by the drivers) or ``numpy`` (a
-    host step around an operator solved outside JAX, without bounds: the planar Newton).
-    """
-
-    def __init__(self, *, max_iter: int, max_backtracks: int, bounds: bool = False, xp=jnp):
-        self.max_iter, self.max_backtracks, self.bounds = int(max_iter), int(max_backtracks), bool(bounds)
-        self.xp = xp
-
-    def key(self):
-        key = ("minimize", self.max_iter, self.max_backtracks, self.bounds)
-        return key if self.xp is jnp else key + (self.xp.__name__,)
-
-    # -- bounds: barrier and projection ----------------------------------------------------------
     def _project(self, V, ctx):
         xp = self.xp
         return xp.clip(V, ctx["lower"], ctx["upper"]) if self.bounds else V
@@ -155,16 +138,76 @@ class MinimizeStep:
                            xp.where(hi_ok & (ds > 0), hi_gap / xp.maximum(ds, 1e-300), xp.inf))
         return xp.min(reach)
 
+    def _room(self, U, ctx, keep):
+        """The distance of each free unknown to its nearer finite bound (``1 + |U|`` where none)."""
+        xp = self.xp
+        lo_ok, hi_ok, lo_gap, hi_gap = self._safe_gaps(U, ctx)
+        room = xp.minimum(xp.where(lo_ok & keep, lo_gap, xp.inf), xp.where(hi_ok & keep, hi_gap, xp.inf))
+        return xp.where(xp.isfinite(room), room, 1.0 + xp.abs(U))
+
+    def _mu0(self, scale, g_obj, U, ctx, keep, domain):
+        """μ's first value: 1 % of the integrand's size per unit length — that of J's terms, or
+        where G vanishes on the guess (f = 0 in ½f'² + f) that of the gradient times the room to the
+        bounds."""
+        xp = self.xp
+        g_size = xp.sum(xp.where(keep, xp.abs(g_obj) * self._room(U, ctx, keep), 0.0))
+        return 1e-2 * xp.maximum(scale, g_size) / domain + xp.finfo(U.dtype).tiny
+
+    def _value_barrier_terms(self, U, mu, ctx, keep):
+        """Gradient and Hessian diagonal (both of ``U``'s shape) of the value barrier on the free
+        unknowns (a Dirichlet value may sit on its bound)."""
+        xp = self.xp
+        lo_ok, hi_ok, lo_gap, hi_gap = self._safe_gaps(U, ctx)
+        lo_ok, hi_ok = lo_ok & keep, hi_ok & keep
+        mass = ctx["mass"]
+        grad = -mu * mass * (xp.where(lo_ok, 1.0 / lo_gap, 0.0) - xp.where(hi_ok, 1.0 / hi_gap, 0.0))
+        hess = mu * mass * (xp.where(lo_ok, 1.0 / lo_gap**2, 0.0) + xp.where(hi_ok, 1.0 / hi_gap**2, 0.0))
+        return grad, hess
+
+    def _reach(self, U, du, ctx, keep):
+        """The largest step length along ``du`` that keeps the free unknowns inside their bounds."""
+        xp = self.xp
+        lo_ok, hi_ok, lo_gap, hi_gap = self._safe_gaps(U, ctx)
+        reach = xp.minimum(xp.where(lo_ok & (du < 0), lo_gap / xp.maximum(-du, 1e-300), xp.inf),
+                           xp.where(hi_ok & (du > 0), hi_gap / xp.maximum(du, 1e-300), xp.inf))
+        return xp.min(xp.where(keep, reach, xp.inf))
+
+    def _start_inside(self, V0, ctx):
+        """``V0`` moved strictly inside the bounds (the barrier is infinite on them)."""
+        xp = self.xp
+        lower, upper = ctx["lower"], ctx["upper"]
+        width = xp.where(xp.isfinite(upper - lower), upper - lower, xp.inf)
+        room = xp.minimum(1e-2 * (1.0 + xp.max(xp.abs(V0))), 0.25 * width)
+        return xp.where(ctx["fixed"], V0, xp.clip(V0, lower + room, upper - room))
+
+
+class MinimizeStep(_Barrier):
+    """Generic pieces of one iteration of unconstrained minimisation (optionally with bounds).
+
+    ``ctx`` is a dict of arrays: ``mass`` (n,), ``fixed`` (d, n) bool, ``lower``/``upper`` (d, n)
+    (empty without bounds), ``rtol``, ``atol``.  The integrand enters only through ``D``
+    (:meth:`varcalc.lagrangian.DiscreteLagrangian.derivatives` at the iterate) and the values of
+    ``L`` handed to :meth:`merit` and :meth:`finish`.  ``D["H"]``, when given, is the Hessian
+    operator (else the block-tridiagonal one from ``D["diag"]``, ``D["upper"]``).
+
+    ``xp``: the array namespace, ``jax.numpy`` (traced, jitted by the drivers) or ``numpy`` (a
+    host step around an operator solved outside JAX, without bounds: the planar Newton).
+    """
+
+    def __init__(self, *, max_iter: int, max_backtracks: int, bounds: bool = False, xp=jnp):
+        self.max_iter, self.max_backtracks, self.bounds = int(max_iter), int(max_backtracks), bool(bounds)
+        self.xp = xp
+
+    def key(self):
+        key = ("minimize", self.max_iter, self.max_backtracks, self.bounds)
+        return key if self.xp is jnp else key + (self.xp.__name__,)
+
     # -- the iteration ---------------------------------------------------------------------------
     def init(self, V0, ctx):
         xp = self.xp
         dtype = V0.dtype
         if self.bounds:
-            # Start strictly inside the bounds (the barrier is infinite on them).
-            lower, upper = ctx["lower"], ctx["upper"]
-            width = xp.where(xp.isfinite(upper - lower), upper - lower, xp.inf)
-            room = xp.minimum(1e-2 * (1.0 + xp.max(xp.abs(V0))), 0.25 * width)
-            V0 = xp.where(ctx["fixed"], V0, xp.clip(V0, lower + room, upper - room))
+            V0 = self._start_inside(V0, ctx)
         return dict(k=xp.zeros((), xp.int32), U=V0, J=xp.zeros((), dtype), g=xp.zeros_like(V0),
                     tau=xp.zeros((), dtype), done=xp.zeros((), bool), mu=xp.full((), -1.0, dtype),
                     mu0=xp.zeros((), dtype),
@@ -192,21 +235,11 @@ class MinimizeStep:
         domain = ctx["domain"] if "domain" in ctx else xp.sum(mass)
         if self.bounds:
             lower, upper = ctx["lower"], ctx["upper"]
-            lo_ok, hi_ok, lo_gap, hi_gap = self._safe_gaps(U, ctx)
-            # Barrier terms on the free unknowns only (a Dirichlet value may sit on its bound).
-            lo_ok, hi_ok = lo_ok & keep_fixed, hi_ok & keep_fixed
-            # μ starts at 1% of the integrand's size per unit length: that of J's terms, or where G
-            # vanishes on the guess (f = 0 in ½f'² + f) that of the gradient times the room to the
-            # bounds.  It is 0 in the projected-Newton phase.
-            room = xp.minimum(xp.where(lo_ok, lo_gap, xp.inf), xp.where(hi_ok, hi_gap, xp.inf))
-            room = xp.where(xp.isfinite(room), room, 1.0 + xp.abs(U))
-            g_size = xp.sum(xp.where(keep_fixed, xp.abs(g_obj) * room, 0.0))
-            size = xp.maximum(D["scale"], g_size) / domain
-            mu0 = xp.where(k == 0, 1e-2 * size + xp.finfo(dtype).tiny, mu0)
+            # μ starts at 1% of the integrand's size (_mu0); it is 0 in the projected-Newton phase.
+            mu0 = xp.where(k == 0, self._mu0(D["scale"], g_obj, U, ctx, keep_fixed, domain), mu0)
             mu = xp.where(k == 0, mu0, mu)
             in_barrier = mu > 0
-            barrier_g = -mu * mass * (xp.where(lo_ok, 1.0 / lo_gap, 0.0) - xp.where(hi_ok, 1.0 / hi_gap, 0.0))
-            barrier_h = mu * mass * (xp.where(lo_ok, 1.0 / lo_gap**2, 0.0) + xp.where(hi_ok, 1.0 / hi_gap**2, 0.0))
+            barrier_g, barrier_h = self._value_barrier_terms(U, mu, ctx, keep_fixed)
             g = xp.where(in_barrier, g + barrier_g, g)
             J = J + self.barrier(U, mu, ctx)
             if "slope_lower" in ctx:  # 1-D, scalar: the slope barrier couples neighbouring nodes
@@ -273,10 +306,7 @@ class MinimizeStep:
             else:
                 mu_next = xp.where(solved & (mu > 0), xp.where(r_next < _BARRIER_EXIT, 0.0, mu0 * r_next), mu)
             # Fraction to the boundary: the first trial keeps 0.5% of each gap (barrier phase).
-            lo_ok, hi_ok, lo_gap, hi_gap = self._safe_gaps(U, ctx)
-            reach = xp.minimum(xp.where(lo_ok & (du < 0), lo_gap / xp.maximum(-du, 1e-300), xp.inf),
-                               xp.where(hi_ok & (du > 0), hi_gap / xp.maximum(du, 1e-300), xp.inf))
-            reach = xp.min(xp.where(keep_fixed, reach, xp.inf))
+            reach = self._reach(U, du, ctx, keep_fixed)
             if "slope_lower" in ctx:
                 reach = xp.minimum(reach, self._slope_reach(U, du, ctx))
             a_first = xp.where(mu > 0, xp.minimum(1.0, 0.995 * reach), 1.0).astype(dtype)
@@ -355,30 +385,35 @@ class MinimizeStep:
         )
 
 
-class StationaryStep:
+class StationaryStep(_Barrier):
     """Generic pieces of one iteration of Newton on ``∇L(V, z) = 0`` (KKT with multipliers).
 
     Options: ``multipliers`` (bool (k,) mask of the global multipliers in ``z``, or None),
     ``multiplier_rows`` (bool (d,): rows of ``V`` that are pointwise multipliers), ``minimize``
     (SQP with the exact penalty) or the residual-norm merit (saddles).  The masks' values travel
     in ``ctx`` (``rows``, ``mult_z``: :meth:`mask_context`), so one compiled step serves every
-    problem with the same shapes; ``ctx`` otherwise as for :class:`MinimizeStep` (no bounds).  The integrand enters through ``D``, the gradient of
+    problem with the same shapes; ``ctx`` otherwise as for :class:`MinimizeStep`.  ``bounds``
+    (constrained minimisation only): a log barrier on the values' bounds with an interior-point
+    finish at ``μ = μ0 · 1e-9`` (no projected phase: the multipliers would have to follow it).  The integrand enters through ``D``, the gradient of
     the objective ``gJ`` (minimize only) and the merit parts at trial points
     (:meth:`merit`): ``(J at the point with multipliers zeroed, ∂L/∂V, ∂L/∂z, admissible)``.
     The objective ``J`` is ``L`` at :meth:`objective_point`.
     """
 
     def __init__(self, *, max_iter: int, max_backtracks: int, multipliers=None, multiplier_rows=None,
-                 minimize: bool = False, xp=jnp):
+                 minimize: bool = False, bounds: bool = False, xp=jnp):
         self.max_iter, self.max_backtracks = int(max_iter), int(max_backtracks)
         self.xp = xp
+        self.bounds = bool(bounds)
+        if self.bounds and not minimize:
+            raise ValueError("bounds: only with constrained minimisation (minimize=True)")
         self.multipliers = None if multipliers is None else np.asarray(multipliers, bool)
         self.multiplier_rows = None if multiplier_rows is None else np.asarray(multiplier_rows, bool)
         self.has_multipliers = multipliers is not None  # global ones: estimated at the start
         self.minimize = bool(minimize)
 
     def key(self):
-        key = ("stationary", self.max_iter, self.max_backtracks, self.has_multipliers, self.minimize)
+        key = ("stationary", self.max_iter, self.max_backtracks, self.has_multipliers, self.minimize, self.bounds)
         return key if self.xp is jnp else key + (self.xp.__name__,)
 
     # -- masks -------------------------------------------------------------------------------
@@ -404,9 +439,12 @@ class StationaryStep:
         # Estimate the multipliers first only when none were given (all zero), e.g. not after a warm start.
         estimate = (xp.all(xp.where(ctx["mult_z"], z0 == 0, True)) if self.has_multipliers
                     else xp.zeros((), bool))
+        if self.bounds:
+            V0 = self._start_inside(V0, ctx)
         return dict(k=xp.zeros((), xp.int32), U=V0, z=z0, J=xp.zeros((), dtype), g=xp.zeros_like(V0),
                     gz=xp.zeros_like(z0), tau=xp.zeros((), dtype), done=xp.zeros((), bool),
-                    estimate=estimate, nu=xp.zeros((), dtype),
+                    estimate=estimate, nu=xp.zeros((), dtype), mu=xp.full((), -1.0, dtype),
+                    mu0=xp.zeros((), dtype),
                     status=xp.full((), int(Status.MAX_ITERATIONS), xp.int32),
                     **_histories(self.max_iter, dtype, xp))
 
@@ -430,7 +468,17 @@ class StationaryStep:
         gz = D.get("gz", xp.zeros(0, dtype))
         B = xp.where(keep[..., None], D["B"], 0.0) if k_glob else xp.zeros(U.shape + (0,), dtype)
         C = D.get("C", xp.zeros((0, 0), dtype))
-        H = _operator(xp)(D["diag"], D["upper"], B, C).restrict(fixed)
+        H = _operator(xp)(D["diag"], D["upper"], B, C)
+        mu, mu0 = s["mu"], s["mu0"]
+        barrier_g = xp.zeros_like(g)
+        if self.bounds:  # the log barrier on the values' free rows (multiplier rows are unbounded)
+            values = keep & ~ctx["rows"][:, None]
+            domain = ctx["domain"] if "domain" in ctx else xp.sum(mass)
+            mu0 = xp.where(k == 0, self._mu0(D["scale"], objective[1][0], U, ctx, values, domain), mu0)
+            mu = xp.where(k == 0, mu0, mu)
+            barrier_g, barrier_h = self._value_barrier_terms(U, mu, ctx, values)
+            H = H.add_diagonal(barrier_h)
+        H = H.restrict(fixed)
         finite = H.finite(xp.all(xp.isfinite(g)) & xp.all(xp.isfinite(gz)) & xp.all(xp.isfinite(B))
                           & xp.all(xp.isfinite(C)))
         # Rounding level of the residual: the gradient is a sum of terms of size |H| |V|.
@@ -439,7 +487,8 @@ class StationaryStep:
         residual = xp.max(xp.abs(g) / mass)
         if k_glob:
             residual = xp.maximum(residual, xp.max(xp.abs(gz)))
-        dU, dz, factor_ok, tau, n_negative = shifted_solve(H, g, gz, s["tau"], n_mult if self.minimize else None)
+        dU, dz, factor_ok, tau, n_negative = shifted_solve(H, g + barrier_g, gz, s["tau"],
+                                                           n_mult if self.minimize else None)
         nu = s["nu"]
         if self.minimize:
             # Exact penalty: ν above the new multipliers (so the SQP step is a descent direction).
@@ -447,7 +496,8 @@ class StationaryStep:
                                         xp.where(mult_z, xp.abs(z + dz), 0.0)])
             viol = xp.sum(xp.where(mult_V, xp.abs(g), 0.0)) + xp.sum(xp.where(mult_z, xp.abs(gz), 0.0))
             J_obj, (gJ_V, gJ_z) = objective
-            slope_J = xp.sum(xp.where(keep, gJ_V, 0.0) * dU) + xp.sum(gJ_z * dz)
+            slope_J = xp.sum(xp.where(keep, gJ_V + barrier_g, 0.0) * dU) + xp.sum(gJ_z * dz)
+            J_obj = J_obj + self.barrier(U, mu, ctx)
             need = xp.where(viol > 0, 2.0 * slope_J / xp.maximum(viol, xp.finfo(dtype).tiny), 0.0)
             nu = xp.maximum(nu, xp.maximum(1.1 * xp.max(new_mult, initial=0.0) + 1e-12, need))
             phi = J_obj + nu * viol
@@ -478,24 +528,39 @@ class StationaryStep:
         converged = finite & factor_ok & (tau == 0) & small
         if self.has_multipliers:
             converged = converged & ~first
+        a_first, mu_next = xp.ones((), dtype), mu
+        if self.bounds:
+            # μ falls as in MinimizeStep once the barrier problem is solved (its predicted change
+            # of the merit below μ per unit length), down to an interior-point finish at μ0 · 1e-9.
+            decrement = xp.abs(xp.sum((g + barrier_g) * dU)) + xp.abs(xp.sum(gz * dz))
+            solved = finite & factor_ok & (tau == 0) & ~first & (decrement <= mu * domain)
+            r = mu / mu0
+            at_floor = r <= _SLOPE_BARRIER_FLOOR * (1 + 1e-6)
+            mu_next = xp.where(solved & ~at_floor,
+                               mu0 * xp.maximum(xp.minimum(r / 10, r**1.5), _SLOPE_BARRIER_FLOOR), mu)
+            converged = converged & at_floor
+            a_first = xp.where(first, 1.0, xp.minimum(1.0, 0.995 * self._reach(U, dU, ctx, values))).astype(dtype)
         return dict(k=k, U=U, z=z, dU=dU, dz=dz, L=D["L"], g=g, gz=gz, tau=tau, nu=nu, phi=phi, slope=slope,
                     phi_noise=phi_noise, first=first, finite=finite, factor_ok=factor_ok,
                     converged=converged, residual=residual, step_norm=step_norm, n_negative=n_negative,
-                    a_first=xp.ones((), dtype))
+                    a_first=a_first, mu=mu, mu0=mu0, mu_next=mu_next)
 
     def trial(self, P, a, ctx):
         """``(V, z)`` at step length ``a``."""
         return P["U"] + a * P["dU"], P["z"] + a * P["dz"]
 
     def merit(self, P, parts, ctx):
-        """The merit from ``parts = (J with multipliers zeroed, ∂L/∂V, ∂L/∂z, admissible)`` at a
-        trial point (exact penalty for SQP, else the residual norm); inf where inadmissible."""
+        """The merit from ``parts = (J with multipliers zeroed, ∂L/∂V, ∂L/∂z, admissible, V)`` at
+        a trial point ``V`` (exact penalty for SQP, with the barrier when bounded, else the residual
+        norm); inf where inadmissible."""
         xp = self.xp
-        J_obj, g, gz, admissible = parts
+        J_obj, g, gz, admissible, V = parts
         if self.minimize:
             mult_V, mult_z = self._mult_V(g, ctx), ctx["mult_z"]
             viol = xp.sum(xp.where(mult_V, xp.abs(g), 0.0)) + xp.sum(xp.where(mult_z, xp.abs(gz), 0.0))
             value = J_obj + P["nu"] * viol
+            if self.bounds:
+                value = value + self.barrier(V, P["mu"], ctx)
         else:
             value = self._merit_residual(g, gz, ctx)
         return xp.where(admissible, value, xp.inf)
@@ -535,7 +600,7 @@ class StationaryStep:
         return dict(
             k=xp.where(stop, k, k + 1), U=xp.where(take, U + alpha * P["dU"], U),
             z=xp.where(take, z + alpha * P["dz"], z), J=P["L"], g=P["g"], gz=P["gz"], tau=P["tau"],
-            done=stop, status=status, estimate=s["estimate"], nu=P["nu"],
+            done=stop, status=status, estimate=s["estimate"], nu=P["nu"], mu=P["mu_next"], mu0=P["mu0"],
             **_record(s, k, residual=P["residual"], value=P["L"], step=P["step_norm"],
                       alpha=xp.where(take, alpha, 0.0), shift=P["tau"], decrement=P["phi"],
                       negative=P["n_negative"].astype(xp.int32)),

@@ -23,16 +23,20 @@ class BoundSide(Side):
 
     @classmethod
     def excluded_kinds(cls):
-        # The box is kept by the minimising step, which has no multipliers: any constraint that
-        # adds unknowns (a KKT step) is not combined with it.
+        # Integral constraints: the SQP step keeps the box with its barrier.  Not yet the kinds that
+        # add rows of V (Pointwise) or move the grid (free ends), nor other registered kinds.
         from . import SIDES
-        return tuple(s.kind for s in SIDES.values() if s.slot == "constraints" and s.adds_unknowns)
+        return tuple(s.kind for s in SIDES.values()
+                     if s.slot == "constraints" and s.adds_unknowns and s.kind != "Integral")
 
     @classmethod
     def check_door(cls, problem, mine, present):
         super().check_door(problem, mine, present)
         if len({b.derivative for b in mine}) < len(mine):
             raise ValueError(cls.too_many_message())
+        if any(b.derivative == 1 for b in mine) and "Integral" in present:
+            raise ValueError("constraints: a Bound with derivative=1 cannot be combined with Integral "
+                             "constraints yet (the slope barrier is in the unconstrained step only)")
         if problem.is_vector and any(b.derivative == 1 for b in mine):
             raise ValueError("constraints: a Bound with derivative=1 needs a scalar unknown (a vector "
                              "unknown takes componentwise bounds on its values)")
