@@ -194,3 +194,24 @@ def test_an_integral_constraint_with_a_bound():
     with pytest.raises(ValueError, match="derivative=1 cannot be combined with Integral"):
         vc.Problem(p.integrand, p.domain, bc=p.bc,
                    constraints=[vc.Integral(lambda f, df, x: f, A), vc.Bound(upper=2.0, derivative=1)])
+
+
+def test_newtons_body_of_least_resistance_against_the_classical_solution():
+    """The catalog's Newton problem (height and slope bounds): the flat nose and the parametric
+    curve.  Measured at n = 201: J error 6.6e-7 (relative 3.5e-6), nodal error 9.3e-4 (the slope
+    jumps from 0 to -1 at r0, between nodes: first order there)."""
+    import sys
+
+    sys.path.insert(0, __file__.rsplit("/", 1)[0])
+    from conventions import check_module_convention
+    from varcalc.problems import newton_resistance as mod
+
+    check_module_convention(mod, "newton_resistance")
+    assert abs(mod.r0 - 0.350943) < 1e-6 and abs(mod.P - 1.916801) < 1e-6  # the classical M = R = 1 nose
+    sol = vc.solve(mod.problem, n=mod.n, guess=mod.guess, **mod.solve_options)
+    assert sol.converged, sol.message
+    assert abs(sol.value - mod.problem.exact_value) < 2e-6
+    assert sol.error() < 2e-3
+    nose = sol.x <= mod.r0 - 0.01
+    np.testing.assert_allclose(sol.f[nose], mod.M, atol=1e-8)  # the flat nose, on the height bound
+    assert np.max(np.diff(sol.f)) <= 0.0  # monotone

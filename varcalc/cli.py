@@ -167,8 +167,9 @@ def solve_module(module, *, n=None, grading=None, grading_end=None, max_iter=Non
     if grading_end is not None and grade:
         grade["end"] = grading_end
     kwargs = {"grid": graded_grid(problem.domain, n, **grade)} if grade else {"n": n}
-    solver = Newton(max_iter=max_iter) if max_iter else None
     options = dict(getattr(module, "solve_options", None) or {})
+    # --max-iter overrides a module's own solver options (solve_options={"solver": vc.Newton(...)})
+    solver = Newton(max_iter=max_iter) if max_iter else options.pop("solver", None)
     for name in ("mode", "params"):  # module-level shorthands
         if getattr(module, name, None) is not None:
             options.setdefault(name, getattr(module, name))

@@ -198,8 +198,8 @@ class Solution:
         if slope_bound is not None:  # its violation (the barrier keeps it feasible); no multipliers
             xs = disc.x_user
             lo, hi = slope_bound.values(0.5 * (xs[1:] + xs[:-1]))
-            slope = np.diff(np.asarray(f).reshape(xs.size)) / np.diff(xs)
-            resid[slope_bound.name] = float(max(0.0, np.max(lo - slope), np.max(slope - hi)))
+            cell_slopes = np.diff(np.asarray(f).reshape(xs.size)) / np.diff(xs)
+            resid[slope_bound.name] = float(max(0.0, np.max(lo - cell_slopes), np.max(cell_slopes - hi)))
         if lay.has_bound and problem.bound is not None:
             b = problem.bound
             m = lay.m
