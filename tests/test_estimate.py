@@ -30,6 +30,10 @@ def _with_exact():
         p = getattr(mod, "problem", None)
         if getattr(p, "order", None) is not None and (p.exact is not None or p.exact_value is not None):
             names.append(name)
+    # Not newton_resistance: the halved grid's solve starts from the coarse solution lifted into the
+    # height box, which flattens the nose to slope 0, outside the open slope bound f' < 0: the fine
+    # solve fails and the estimate is NaN (tested below), a known limitation of slope bounds.
+    names.remove("newton_resistance")
     return names
 
 
@@ -64,3 +68,12 @@ def test_indicator_points_at_the_singular_end():
     sol = vc.solve(brachistochrone.problem, n=N)
     ind = sol.error_estimate.cell_indicator
     assert np.argmax(ind) == 0 and ind[0] > 10 * np.median(ind)
+
+
+def test_no_estimate_from_a_failed_fine_solve():
+    """newton_resistance (see _with_exact): the estimate says NaN rather than a number from a
+    failed solve on the halved grid."""
+    sol = solve_module(load_problem_module("newton_resistance"), n=N)
+    assert sol.converged
+    est = sol.error_estimate
+    assert not est.fine.converged and np.isnan(est.value_error) and np.isnan(est.f_error)

@@ -146,7 +146,9 @@ def test_catalog_residuals_agree_with_jax_autodiff(catalog_results):
 def test_catalog_solved_forms_satisfy_the_residual(catalog_results):
     """Where an equation is shown solved for f'' (f''''), that value makes the residual vanish."""
     for name, (mod, el) in catalog_results.items():
-        if isinstance(el, str):
+        # (newton_resistance: G is piecewise in f' and linear in f' on the test curve's slopes, so
+        # f'' is not determined there: its solved form is NaN on that curve, nothing to check.)
+        if isinstance(el, str) or name == "newton_resistance":
             continue
         problem = mod.problem
         top_fun = [fi.diff(el.x, 2 * problem.order) for fi in el.functions]

@@ -107,6 +107,8 @@ def error_estimate(sol, *, solve=None) -> ErrorEstimate:
     f_fine = np.asarray(fine.f).reshape(2 * n - 1, -1)[::2]
     f_error = float(np.max(np.abs(f_coarse - f_fine))) * richardson
     indicator = _cell_indicator(sol, fine)
+    if not fine.converged:  # no estimate from a failed fine solve (``est.fine.message`` says why)
+        value_error, f_error = np.nan, np.nan
     return ErrorEstimate(value_error=float(value_error), f_error=f_error, order=q, fine=fine,
                          cell_indicator=indicator)
 
