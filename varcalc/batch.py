@@ -801,6 +801,18 @@ class BatchSolution:
         return (f"BatchSolution(size={len(self)}, converged={int(np.sum(self.converged))}/{len(self)}, "
                 f"n={self.f.shape[1]}, time={self.time:.3g} s)")
 
+    def _repr_html_(self):
+        """Jupyter: a summary (lanes converged, the range of J, nodes, time) and :meth:`plot`."""
+        from ._display import summary_html, with_figure
+
+        ok = np.asarray(self.converged, bool)
+        values = np.asarray(self.value)[ok]
+        rows = [("converged", f"{int(ok.sum())} / {len(self)}"), ("nodes", self.f.shape[1]),
+                ("J (converged lanes)", f"{values.min():.6g} .. {values.max():.6g}" if values.size else "-"),
+                ("time", f"{self.time:.3g} s")]
+        name = getattr(self.problem, "name", None) or "BatchSolution"
+        return with_figure(summary_html(f"{name}: {len(self)} problems", rows, ok=bool(ok.all())), lambda: self.plot())
+
 
 def _path_name(path) -> str:
     parts = []

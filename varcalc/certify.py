@@ -132,6 +132,15 @@ class Certificate:
         head = self.verdict if self.strong is None else f"{self.verdict}\n{self.strength}"
         return f"{head}\n{self.evidence}"
 
+    def _repr_html_(self) -> str:
+        """Jupyter: the verdict (green for a minimum), the strong-minimum sentence and the evidence."""
+        import html
+
+        colour = "#2e7d32" if self.is_minimum else "#c62828"
+        strength = "" if self.strong is None else f"<br/>{html.escape(self.strength)}"
+        return (f"<div><b style='color:{colour}'>{html.escape(self.verdict)}</b>{strength}"
+                f"<pre>{html.escape(self.evidence)}</pre></div>")
+
 
 def certificate(sol) -> Certificate:
     """The :class:`Certificate` of a :class:`~varcalc.Solution` (``sol.certificate`` calls this, once,

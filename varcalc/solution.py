@@ -491,6 +491,25 @@ class Solution:
         return (f"Solution(converged={self.converged}, status={self.status.name}, value={self.value!r}, "
                 f"iterations={self.iterations}, n={self.x.size}, f.shape={shape})")
 
+    def _repr_html_(self):
+        """Jupyter: a summary (status, J, iterations, nodes, the certificate's verdict when it has been
+        computed) and the plot.  None (the plain repr) for a traced solution."""
+        if isinstance(self, TracedSolution) or is_traced(self.f, self.value):
+            return None
+        from ._display import summary_html, with_figure
+
+        rows = [("status", self.status.name), ("J", f"{self.value:.15g}"), ("Newton iterations", self.iterations),
+                ("nodes", self.x.size), ("f.shape", self.f.shape)]
+        if self.stats.get("time") is not None:
+            rows.append(("time", f"{self.stats['time']:.3g} s"))
+        if "certificate" in self._cache:
+            rows.append(("certificate", self._cache["certificate"].verdict))
+        if not self.converged and self.message:
+            rows.append(("message", self.message))
+        name = getattr(self.problem, "name", None) or "Solution"
+        title = f"{name}: {'converged' if self.converged else 'NOT converged'}"
+        return with_figure(summary_html(title, rows, ok=bool(self.converged)), lambda: self.plot())
+
 
 def load(path) -> Solution:
     """Load a :class:`Solution` written by :meth:`Solution.save` (without its problem)."""
