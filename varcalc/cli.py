@@ -65,17 +65,19 @@ def _enable_compilation_cache():
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
 
 
+def _catalog_names() -> list[str]:
+    """The catalog's problem names, sorted (without reading the files)."""
+    import varcalc.problems as pkg
+
+    return sorted(i.name for i in pkgutil.iter_modules(pkg.__path__) if not i.name.startswith("_"))
+
+
 def catalog() -> dict[str, str]:
     """Catalog problem names -> first docstring line."""
     import varcalc.problems as pkg
 
-    out = {}
-    for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda i: i.name):
-        if info.name.startswith("_"):
-            continue
-        path = Path(pkg.__path__[0]) / f"{info.name}.py"
-        out[info.name] = _first_docstring_line(path)
-    return out
+    folder = Path(pkg.__path__[0])
+    return {name: _first_docstring_line(folder / f"{name}.py") for name in _catalog_names()}
 
 
 def _first_docstring_line(path: Path) -> str:
@@ -107,10 +109,7 @@ def load_problem_module(spec: str):
             del sys.modules[mspec.name]  # as `import` does: no half-initialised module left behind
             raise
     else:
-        import varcalc.problems as pkg
-
-        # The catalog's names without reading its files (their docstrings: `varcalc list` only).
-        names = sorted(i.name for i in pkgutil.iter_modules(pkg.__path__) if not i.name.startswith("_"))
+        names = _catalog_names()  # (not catalog(): its docstrings are for `varcalc list` only)
         if spec not in names:
             import difflib
 

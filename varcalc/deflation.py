@@ -30,6 +30,7 @@ import jax
 import numpy as np
 
 from ._entry import entry
+from .newton import lumped_mass
 
 __all__ = ["solve_all"]
 
@@ -110,15 +111,10 @@ def solve_all(problem, n=None, *, max_solutions: int = 8, guesses=(), power: flo
 
 def _distance(f, g, disc):
     """Relative discrete L² distance of two solutions on the same grid."""
-    mass = _mass(disc.x)
+    mass = lumped_mass(disc.x)
     d = np.sum(mass * np.sum((np.asarray(f) - np.asarray(g)).reshape(mass.size, -1) ** 2, axis=1))
     size = np.sum(mass * np.sum(np.asarray(g).reshape(mass.size, -1) ** 2, axis=1))
     return np.sqrt(d / max(size, 1e-300))
-
-
-def _mass(x):
-    h = np.diff(x)
-    return (np.append(h, 0.0) + np.insert(h, 0, 0.0)) / 2
 
 
 def _as_guess(U, disc):
@@ -138,7 +134,7 @@ def _deflated_newton(problem, n, disc_kw, guess, known, power, shift, max_iter):
     N = padded_nodes(disc, nn)
     kernel, x_k, aux_k = kernel_inputs(disc, N)
     fixed = pad_numpy(disc.fixed, N, 1, True)
-    mass = pad_numpy(_mass(disc.x), N, 0, 0.0)
+    mass = pad_numpy(lumped_mass(disc.x), N, 0, 0.0)
     z = np.zeros(0)
     knowns = [pad_numpy(np.asarray(s.f).reshape(nn, m).T, N, 1) for s in known]
 
