@@ -69,9 +69,9 @@ def _record(s, k, **values):
 # The barrier phase ends (μ = 0) when μ/μ0 falls below this: the barrier solution is then close
 # enough to the constrained one for projected Newton to finish on its active set in a few steps.
 _BARRIER_EXIT = 1e-6
-# With slope bounds the barrier never leaves (no projection onto coupled constraints): it ends at
-# μ = μ0 times this.
-_SLOPE_BARRIER_FLOOR = 1e-9
+# Where there is no projected phase (slope bounds couple nodes; the SQP step's multipliers would have
+# to follow a projection) the barrier ends the solve itself, at μ = μ0 times this.
+_BARRIER_FLOOR = 1e-9
 
 
 def _operator(xp):
@@ -171,6 +171,19 @@ class _Barrier:
         reach = xp.minimum(xp.where(lo_ok & (du < 0), lo_gap / xp.maximum(-du, 1e-300), xp.inf),
                            xp.where(hi_ok & (du > 0), hi_gap / xp.maximum(du, 1e-300), xp.inf))
         return xp.min(xp.where(keep, reach, xp.inf))
+
+    def _mu_ladder(self, mu, mu0, solved, projected: bool):
+        """``(μ_next, at_floor)``: once the barrier problem for μ is solved, μ falls superlinearly
+        (``r = μ/μ0 -> min(r/10, r^1.5)``, as IPOPT's κ/θ rule).  ``projected``: down to
+        ``r < _BARRIER_EXIT``, then 0 (projected Newton on the active set the barrier found);
+        else to the interior-point finish ``r = _BARRIER_FLOOR`` (``at_floor``: reached)."""
+        xp = self.xp
+        r = mu / mu0
+        r_next = xp.minimum(r / 10, r**1.5)
+        if projected:
+            return xp.where(solved & (mu > 0), xp.where(r_next < _BARRIER_EXIT, 0.0, mu0 * r_next), mu), mu == 0
+        at_floor = r <= _BARRIER_FLOOR * (1 + 1e-6)
+        return xp.where(solved & ~at_floor, mu0 * xp.maximum(r_next, _BARRIER_FLOOR), mu), at_floor
 
     def _start_inside(self, V0, ctx):
         """``V0`` moved strictly inside the bounds (the barrier is infinite on them)."""
@@ -290,21 +303,15 @@ class MinimizeStep(_Barrier):
         if self.bounds:
             converged = converged & (mu == 0)
             saddle = saddle & (mu == 0)
-            # The barrier problem for this μ is solved (decrement ~ μ): decrease μ superlinearly
-            # (r = μ/μ0 -> min(r/10, r^1.5), as IPOPT's κ/θ rule), and leave the barrier (μ = 0:
-            # projected Newton on the active set it found) once r < 1e-6.
+            # The barrier problem for this μ is solved (decrement ~ μ): decrease μ (_mu_ladder).
+            # Slope constraints couple nodes: no projection, so the barrier itself ends the solve
+            # (an interior-point finish): the constraints are then met to ~1e-9.
             solved = finite & factor_ok & (tau == 0) & (decrement <= mu * domain)
-            r = mu / mu0
-            r_next = xp.minimum(r / 10, r**1.5)
-            if "slope_lower" in ctx:
-                # Slope constraints couple nodes: no projection, so the barrier itself ends the solve
-                # (an interior-point finish), at μ = μ0 · 1e-9: the constraints are then met to ~1e-9.
-                at_floor = r <= _SLOPE_BARRIER_FLOOR * (1 + 1e-6)
-                mu_next = xp.where(solved & ~at_floor, mu0 * xp.maximum(r_next, _SLOPE_BARRIER_FLOOR), mu)
+            slopes = "slope_lower" in ctx
+            mu_next, at_floor = self._mu_ladder(mu, mu0, solved, projected=not slopes)
+            if slopes:
                 converged = finite & factor_ok & (tau == 0) & small & at_floor
                 saddle = finite & factor_ok & (tau > 0) & (tau <= 1.0) & small & at_floor
-            else:
-                mu_next = xp.where(solved & (mu > 0), xp.where(r_next < _BARRIER_EXIT, 0.0, mu0 * r_next), mu)
             # Fraction to the boundary: the first trial keeps 0.5% of each gap (barrier phase).
             reach = self._reach(U, du, ctx, keep_fixed)
             if "slope_lower" in ctx:
@@ -534,10 +541,7 @@ class StationaryStep(_Barrier):
             # of the merit below μ per unit length), down to an interior-point finish at μ0 · 1e-9.
             decrement = xp.abs(xp.sum((g + barrier_g) * dU)) + xp.abs(xp.sum(gz * dz))
             solved = finite & factor_ok & (tau == 0) & ~first & (decrement <= mu * domain)
-            r = mu / mu0
-            at_floor = r <= _SLOPE_BARRIER_FLOOR * (1 + 1e-6)
-            mu_next = xp.where(solved & ~at_floor,
-                               mu0 * xp.maximum(xp.minimum(r / 10, r**1.5), _SLOPE_BARRIER_FLOOR), mu)
+            mu_next, at_floor = self._mu_ladder(mu, mu0, solved, projected=False)
             converged = converged & at_floor
             a_first = xp.where(first, 1.0, xp.minimum(1.0, 0.995 * self._reach(U, dU, ctx, values))).astype(dtype)
         return dict(k=k, U=U, z=z, dU=dU, dz=dz, L=D["L"], g=g, gz=gz, tau=tau, nu=nu, phi=phi, slope=slope,
