@@ -30,10 +30,14 @@ __all__ = ["Kernel", "ChunkedKernel", "chunked_nodes", "bucket", "minimize_loop"
 
 
 # -- fused: one lax.while_loop ---------------------------------------------------------------------
-def _context(aux, fixed, rtol, atol, lower=None, upper=None):
+def context(aux, fixed, rtol, atol, lower=None, upper=None, x=None):
+    """The step's ``ctx`` (numpy or traced alike): masses, fixed unknowns, tolerances, and with
+    ``lower``/``upper`` the bounds, with the slope bounds of ``aux`` and the cell widths of ``x``."""
     ctx = dict(mass=aux["mass"], fixed=fixed, rtol=rtol, atol=atol)
     if lower is not None:
         ctx.update(lower=lower, upper=upper)
+        if "slope_lower" in aux:
+            ctx.update(slope_lower=aux["slope_lower"], slope_upper=aux["slope_upper"], h=x[1:] - x[:-1])
     return ctx
 
 
@@ -47,9 +51,7 @@ def minimize_loop(lag, V0, x, aux, fixed, lower, upper, rtol, atol, *, max_iter,
     per-iteration histories of length ``max_iter + 1``.
     """
     step = MinimizeStep(max_iter=max_iter, max_backtracks=max_backtracks, bounds=bounds)
-    ctx = _context(aux, fixed, rtol, atol, lower, upper)
-    if bounds and "slope_lower" in aux:
-        ctx.update(slope_lower=aux["slope_lower"], slope_upper=aux["slope_upper"], h=jnp.diff(x))
+    ctx = context(aux, fixed, rtol, atol, lower, upper, x) if bounds else context(aux, fixed, rtol, atol)
     z = jnp.zeros(0, V0.dtype)
     value = lambda V: lag.value(V, z, x, aux)
 
@@ -81,7 +83,7 @@ def stationary_loop(lag, V0, z0, x, aux, fixed, rtol, atol, *, max_iter, max_bac
     """
     step = StationaryStep(max_iter=max_iter, max_backtracks=max_backtracks, multipliers=multipliers,
                           multiplier_rows=multiplier_rows, minimize=minimize, bounds=lower is not None)
-    ctx = dict(_context(aux, fixed, rtol, atol, lower, upper), **step.mask_context(V0.shape[0], z0.shape[0]))
+    ctx = dict(context(aux, fixed, rtol, atol, lower, upper), **step.mask_context(V0.shape[0], z0.shape[0]))
     rows, mult_z = ctx["rows"], ctx["mult_z"]
 
     def body(s):

@@ -28,8 +28,8 @@ from .implicit import implicit_solver, is_traced
 from .lagrangian import DiscreteLagrangian, Layout, internal_integrand
 from .mesh import check_grid, uniform_grid
 from . import cache
-from .drivers import (_BASELINE_OPTIONS, CHUNK_NODES, ChunkedKernel, Kernel, bucket, chunked_nodes, minimize_loop, pad_grid, pad_numpy, padded_context,
-                      run_python, stationary_loop)
+from .drivers import (_BASELINE_OPTIONS, CHUNK_NODES, ChunkedKernel, Kernel, bucket, chunked_nodes, context,
+                      minimize_loop, pad_grid, pad_numpy, padded_context, run_python, stationary_loop)
 from .newton import Newton, lumped_mass
 from .steps import MinimizeStep, StationaryStep
 from .problem import Problem
@@ -341,11 +341,8 @@ def _python_run(disc, solver):
         N = padded_nodes(disc, n)
         aux = {k: (v if k == "p" else np.asarray(v)) for k, v in aux.items()}
         kernel, x_k, aux_k = kernel_inputs(disc, N, x, aux)
-        ctx = dict(mass=aux["mass"], fixed=np.asarray(fixed), rtol=np.float64(rtol), atol=np.float64(atol))
-        if disc.layout.has_bound:
-            ctx.update(lower=np.asarray(lower), upper=np.asarray(upper))
-            if "slope_lower" in aux:
-                ctx.update(slope_lower=aux["slope_lower"], slope_upper=aux["slope_upper"], h=np.diff(np.asarray(x)))
+        bounds = (np.asarray(lower), np.asarray(upper), np.asarray(x)) if disc.layout.has_bound else ()
+        ctx = context(aux, np.asarray(fixed), np.float64(rtol), np.float64(atol), *bounds)
         out = run_python(step, kernel, pad_numpy(np.asarray(V0), N, 1), np.asarray(z0), x_k, aux_k,
                          padded_context(ctx, n, N))
         for key in ("U", "g"):
