@@ -162,26 +162,7 @@ def _scalar_solve_parallel(d, e, r):
     ([2.0, 3.0, 3.0, 2.0], 0, 1.25)
     """
     zero = jnp.zeros((1,), d.dtype)
-    M = (d, -jnp.concatenate([zero, e * e]), jnp.ones_like(d), jnp.zeros_like(d))  # entries a, b, c, d
-
-    def compose(earlier, later):  # the map "earlier, then later" = later @ earlier, entrywise
-        a1, b1, c1, d1 = earlier
-        a2, b2, c2, d2 = later
-        P = (a2 * a1 + b2 * c1, a2 * b1 + b2 * d1, c2 * a1 + d2 * c1, c2 * b1 + d2 * d1)
-        s = jnp.maximum(jnp.maximum(jnp.abs(P[0]), jnp.abs(P[1])), jnp.maximum(jnp.abs(P[2]), jnp.abs(P[3])))
-        s = jnp.where(s > 0, s, 1.0)
-        return tuple(v / s for v in P)
-
-    # Inclusive prefix products by doubling (Hillis–Steele): log2(n) steps of elementwise work.
-    # (lax.associative_scan gives the same in O(n) work but took 10-20 s to compile here.)
-    n = d.shape[0]
-    P, k = M, 1
-    while k < n:
-        shifted = tuple(jnp.concatenate([jnp.full((k,), ident, d.dtype), v[:-k]])
-                        for v, ident in zip(P, (1.0, 0.0, 0.0, 1.0)))  # identity map before the start
-        P, k = compose(shifted, P), 2 * k
-    a, _, c, _ = P
-    p = a / c
+    p = _ldl_pivots(d, e, jnp)
     x = lax.linalg.tridiagonal_solve(jnp.concatenate([zero, e]), d, jnp.concatenate([e, zero]), r)
     return x, jnp.sum(p < 0), jnp.min(p)
 
@@ -308,23 +289,32 @@ def host_scalar_pivots(d, e):
     matrix (``d`` (n,), ``e`` (n-1,)), in numpy without a loop over the nodes: ``p_i`` is the Möbius
     map ``[[d_i, -e_{i-1}²], [1, 0]]`` applied to ``p_{i-1}``, so the pivots come from prefix
     products of 2×2 matrices by doubling (``log2 n`` vectorised steps, each product rescaled by its
-    largest entry: a Möbius map is unchanged by scaling).  The numpy twin of
-    :func:`_scalar_solve_parallel`'s inertia; the Jacobi test reads the running count of negatives.
+    largest entry: a Möbius map is unchanged by scaling; :func:`_ldl_pivots`, which
+    :func:`_scalar_solve_parallel` traces for its inertia).  The Jacobi test reads the running count
+    of negatives.
 
     >>> [round(float(p), 6) for p in host_scalar_pivots(np.full(4, 2.0), np.full(3, -1.0))]
     [2.0, 1.5, 1.333333, 1.25]
     """
-    d = np.asarray(d, dtype=np.float64)
-    n = d.size
-    P = (d.copy(), -np.concatenate([[0.0], np.asarray(e, dtype=np.float64) ** 2]), np.ones(n), np.zeros(n))
-    k = 1
     with np.errstate(all="ignore"):
-        while k < n:
-            earlier = tuple(np.concatenate([np.full(k, ident), v[:-k]]) for v, ident in zip(P, (1.0, 0.0, 0.0, 1.0)))
-            a1, b1, c1, d1 = earlier
-            a2, b2, c2, d2 = P
-            Q = (a2 * a1 + b2 * c1, a2 * b1 + b2 * d1, c2 * a1 + d2 * c1, c2 * b1 + d2 * d1)
-            s = np.maximum(np.maximum(np.abs(Q[0]), np.abs(Q[1])), np.maximum(np.abs(Q[2]), np.abs(Q[3])))
-            s = np.where(s > 0, s, 1.0)
-            P, k = tuple(v / s for v in Q), 2 * k
-        return P[0] / P[2]
+        return _ldl_pivots(np.asarray(d, dtype=np.float64), np.asarray(e, dtype=np.float64), np)
+
+
+def _ldl_pivots(d, e, xp):
+    """The pivots ``p_i = d_i - e_{i-1}² / p_{i-1}`` by prefix products of their Möbius maps, in
+    ``xp`` (``jax.numpy`` traced, or ``numpy``): inclusive products by doubling (Hillis–Steele),
+    ``log2 n`` steps of elementwise work.  (``lax.associative_scan`` gives the same in O(n) work
+    but took 10-20 s to compile here.)"""
+    zero = xp.zeros((1,), d.dtype)
+    P = (d, -xp.concatenate([zero, e * e]), xp.ones_like(d), xp.zeros_like(d))  # entries a, b, c, d
+    n, k = d.shape[0], 1
+    while k < n:
+        # the map "earlier, then later" = later @ earlier, entrywise; the identity before the start
+        a1, b1, c1, d1 = (xp.concatenate([xp.full((k,), ident, d.dtype), v[:-k]])
+                          for v, ident in zip(P, (1.0, 0.0, 0.0, 1.0)))
+        a2, b2, c2, d2 = P
+        Q = (a2 * a1 + b2 * c1, a2 * b1 + b2 * d1, c2 * a1 + d2 * c1, c2 * b1 + d2 * d1)
+        scale = xp.maximum(xp.maximum(xp.abs(Q[0]), xp.abs(Q[1])), xp.maximum(xp.abs(Q[2]), xp.abs(Q[3])))
+        scale = xp.where(scale > 0, scale, 1.0)  # a Möbius map is unchanged by scaling: no overflow
+        P, k = tuple(v / scale for v in Q), 2 * k
+    return P[0] / P[2]
