@@ -200,10 +200,7 @@ def test_newtons_body_of_least_resistance_against_the_classical_solution():
     """The catalog's Newton problem (height and slope bounds): the flat nose and the parametric
     curve.  Measured at n = 201: J error 6.6e-7 (relative 3.5e-6), nodal error 9.3e-4 (the slope
     jumps from 0 to -1 at r0, between nodes: first order there)."""
-    import sys
-
-    sys.path.insert(0, __file__.rsplit("/", 1)[0])
-    from conventions import check_module_convention
+    from conventions import check_module_convention  # (tests/ is on the path, as for test_catalog)
     from varcalc.problems import newton_resistance as mod
 
     check_module_convention(mod, "newton_resistance")
