@@ -342,7 +342,7 @@ def arclength(problem, path_fn, parameter_at, name, *, n=None, grid=None, degree
                 if any(abs(s.t - o.t) < 1e-6 and _distance(sys, s.U, _padded(sys, o.f)) < 1e-4 for o in bps):
                     continue  # the same branch point seen again from another branch
                 bps.append(SpecialPoint("branch point", parameter_at(s.t), s.t, s.value, k, sys.nodal(s.U)))
-                starts.extend(_switch(sys, tracer, s, tangent))
+                starts.extend(_switch(sys, s, tangent, f"branch point at {name} = {parameter_at(s.t):.6g}"))
     message = "; ".join(messages) or "no branch followed"
     return Diagram(branches, folds, bps, name, message)
 
@@ -353,7 +353,7 @@ def _padded(sys, f):
     return U
 
 
-def _switch(sys, tracer, s, tangent):
+def _switch(sys, s, tangent, origin):
     """Starts of the branches crossing at the branch point ``s``: its null vector φ, made
     orthogonal to the followed branch's tangent, taken a small step both ways."""
     phi = _null_vector(sys, s.U, s.t)
@@ -376,7 +376,7 @@ def _switch(sys, tracer, s, tangent):
                 if sys.dot(start.tangent[0], out[0] - s.U) + start.tangent[1] * (out[1] - s.t) < 0:
                     start = _Point(start.U, start.t, start.value, start.negatives,
                                    (-start.tangent[0], -start.tangent[1]))
-                starts.append((start, f"branch point at t = {s.t:.6g}", s))
+                starts.append((start, origin, s))
                 break
             h *= 0.5
     return starts
