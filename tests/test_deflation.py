@@ -67,3 +67,23 @@ def test_refusals():
         vc.solve_all(chain, n=21)
     with pytest.raises(ValueError, match="max_solutions"):
         vc.solve_all(_bratu(1.0), n=21, max_solutions=0)
+
+
+def test_modes_past_two_conjugate_points_and_none_past_the_fold():
+    """The oscillator over [0, 7] (past 2π): its one extremal is a saddle of index 2, returned with
+    mode="stationary" and filtered out with mode="minimize"; past the catenoid's fold the warning
+    says that no extremal was found and none may exist."""
+    from varcalc.problems import harmonic_oscillator_long as ho
+
+    p = ho.make_problem(7.0)
+    with pytest.warns(UserWarning, match="found 1 extremal"):
+        sols = vc.solve_all(p, n=81)
+    assert [s.certificate.verdict for s in sols] == ["saddle of index 2"]
+    assert np.max(np.abs(sols[0].f - p.exact(sols[0].x))) < 1e-2
+    with pytest.warns(UserWarning, match="0 of them local minima"):
+        assert vc.solve_all(p, n=81, mode="minimize") == []
+    with pytest.raises(ValueError, match="mode"):
+        vc.solve_all(p, n=81, mode="saddle")
+    past = vc.Problem(lambda f, df, x: f * jnp.sqrt(1 + df**2), (-1.0, 1.0), bc={"left": 1.4, "right": 1.4})
+    with pytest.warns(UserWarning, match="no extremal found.*none may exist"):
+        assert vc.solve_all(past, n=101) == []

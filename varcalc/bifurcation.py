@@ -217,7 +217,9 @@ def _null_vector(sys, U, t, iterations=6):
 
 
 def _distance(sys, a, b):
-    return np.sqrt(sys.dot(a - b, a - b) / max(sys.dot(b, b), 1e-300))
+    """Discrete L² distance relative to 1 + ‖b‖ (relative for large f; absolute near f = 0, where
+    a relative one would call 1e-100 and 0 distinct)."""
+    return np.sqrt(sys.dot(a - b, a - b)) / (1.0 + np.sqrt(sys.dot(b, b)))
 
 
 class _Tracer:
