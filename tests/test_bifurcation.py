@@ -105,3 +105,21 @@ def test_progress_bar():
     assert pipe.getvalue() == ""
     with pytest.raises(TypeError, match="progress"):
         progress.bar(4, "sweep", enabled="yes")
+
+
+def test_cli_continue_and_solve_all(tmp_path, capsys):
+    from varcalc.cli import main
+
+    out = tmp_path / "d.png"
+    assert main(["continue", "bratu", "--param", "lam", "--values", "1:4:8", "--n", "41", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "fold at lam = 3.51" in text and out.stat().st_size > 0
+    assert main(["solve", "bratu", "--all", "--n", "41", "--no-plot"]) == 0
+    text = capsys.readouterr().out
+    assert "2 extremal(s)" in text and "saddle of index 1" in text
+    for argv in (["continue", "bratu", "--param", "mu", "--values", "1:4:8"],
+                 ["continue", "bratu", "--param", "lam", "--values", "1,2"],
+                 ["continue", "catenoid", "--param", "R", "--values", "1:2:3"]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("varcalc: error: ") and err.count("\n") == 1 and "Traceback" not in err
