@@ -294,8 +294,7 @@ class _Tracer:
                     points.append(special)  # a point of the branch too (the diagram passes through it)
             points.append(q)
             p = q
-            self.bar.update(1)
-            self.bar.note(f"t = {p.t:.4f}")
+            self.bar.note(f"t = {p.t:.4f}, step {len(points)}")
             ds = min(ds * 1.5, self.ds_max) if it <= 3 else (ds * 0.7 if it > 6 else ds)
         return points, folds, bps, message
 
@@ -313,7 +312,9 @@ def arclength(problem, path_fn, parameter_at, name, *, n=None, grid=None, degree
     path and documents the arguments."""
     sys = _System(problem, path_fn, n, grid, degree, guess, 0.0)
     ds_max = 2 * ds if ds_max is None else ds_max
-    with bar(max_steps * max_branches, "continuation", progress) as b:
+    # one unit per branch (their number is not known in advance: the bar's end is max_branches);
+    # the note follows t along the branch being traced
+    with bar(max_branches, "continuation", progress) as b:
         tracer = _Tracer(sys, ds, ds_min, ds_max, (0.0, 1.0), max_steps, b)
         branches, folds, bps, messages = [], [], [], []
         # starts: (point, origin, both directions?)
@@ -336,6 +337,7 @@ def arclength(problem, path_fn, parameter_at, name, *, n=None, grid=None, degree
                 # there (its count of negatives is the bisection side's), so it takes the branch's
                 points.insert(0, _Point(root.U, root.t, root.value, points[0].negatives, root.tangent))
             k = len(branches)
+            b.update(1)
             branches.append(_branch(sys, points, parameter_at, origin, message))
             messages.append(f"branch {k} ({origin}): {len(points)} points, {message}")
             for s, _ in fo:
