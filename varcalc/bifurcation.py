@@ -253,6 +253,27 @@ class _Tracer:
                 lo = mid
         return best
 
+    def fold(self, p, q, ds):
+        """The fold between p (0) and q (ds), where ṫ changes sign: regula falsi (Illinois) on
+        ṫ(s), smooth through the fold, to |Δt| < 1e-12 (a few correctors instead of bisection's 30)."""
+        lo, hi, f_lo, f_hi, best, side = 0.0, ds, p.tangent[1], q.tangent[1], q, 0
+        for _ in range(30):
+            s = (lo * f_hi - hi * f_lo) / (f_hi - f_lo)
+            r, _ = self.step(p, s)
+            if r is None:
+                return self.locate(p, ds, lambda r, sg=np.sign(p.tangent[1]): np.sign(r.tangent[1]) != sg)
+            converged = abs(r.t - best.t) < 1e-12
+            best = r
+            if converged or r.tangent[1] == 0.0:
+                break
+            if np.sign(r.tangent[1]) == np.sign(f_lo):
+                lo, f_lo = s, r.tangent[1]
+                f_hi, side = (f_hi / 2, side) if side == -1 else (f_hi, -1)
+            else:
+                hi, f_hi = s, r.tangent[1]
+                f_lo, side = (f_lo / 2, side) if side == 1 else (f_lo, 1)
+        return best
+
     def land(self, p, t_end):
         """The point of the branch at ``t = t_end`` (the end of the path), from p."""
         Ud, td = p.tangent
@@ -285,10 +306,9 @@ class _Tracer:
                 turned = np.sign(q.tangent[1]) != np.sign(p.tangent[1])
                 kind = "fold" if turned else "branch point"
                 if turned:
-                    changed = lambda r, s=np.sign(p.tangent[1]): np.sign(r.tangent[1]) != s
+                    special = self.fold(p, q, ds)
                 else:
-                    changed = lambda r, k=p.negatives: r.negatives != k
-                special = self.locate(p, ds, changed)
+                    special = self.locate(p, ds, lambda r, k=p.negatives: r.negatives != k)
                 if special is not None:
                     (folds if kind == "fold" else bps).append((special, p.tangent))
                     points.append(special)  # a point of the branch too (the diagram passes through it)
