@@ -49,8 +49,9 @@ def solve_all(problem, n=None, *, max_solutions: int = 8, guesses=(), power: flo
     Parameters
     ----------
     problem : Problem
-        A 1-D problem without constraints that add unknowns (multipliers, free ends): deflation here
-        acts on the nodal values.
+        A 1-D problem; Integral constraints are allowed (their multipliers are solved for with the
+        nodal values: the deflated step is the bordered KKT step, rescaled), pointwise constraints
+        and free ends are not (deflation here acts on the nodal values).
     n : int, optional
         Nodes of a uniform grid (or ``grid=`` in ``solve_kwargs``), as for :func:`varcalc.solve`.
     max_solutions : int
@@ -83,9 +84,9 @@ def solve_all(problem, n=None, *, max_solutions: int = 8, guesses=(), power: flo
         raise ValueError(f"max_solutions: expected a positive int, got {max_solutions!r}")
     disc_kw = {k: solve_kwargs[k] for k in ("grid", "params", "quadrature") if k in solve_kwargs}
     disc = discretize(problem, n, mode="stationary", **disc_kw)
-    if disc.layout.k or disc.layout.r:
-        raise ValueError("problem: solve_all deflates the nodal values; constraints with multipliers or "
-                         "free ends are not supported yet")
+    if disc.layout.r or disc.layout.free_end:
+        raise ValueError("problem: solve_all deflates the nodal values; pointwise constraints and free ends "
+                         "are not supported yet (Integral constraints are)")
     found = []
 
     def distinct(sol):
@@ -187,12 +188,12 @@ def _deflated_newton(problem, n, disc_kw, guess, known, power, shift, max_iter):
     kernel, x_k, aux_k = kernel_inputs(disc, N)
     fixed = pad_numpy(disc.fixed, N, 1, True)
     mass = pad_numpy(lumped_mass(disc.x), N, 0, 0.0)
-    z = np.zeros(0)
+    z = np.asarray(disc.z0, dtype=np.float64)  # the multipliers of Integral constraints (k,), if any
     knowns = [pad_numpy(np.asarray(s.f).reshape(nn, m).T, N, 1) for s in known]
 
-    def residual(U):
+    def residual(U, z):
         D = jax.device_get(kernel.derivatives(U, z, x_k, aux_k))
-        return D, np.where(fixed, 0.0, np.asarray(D["g"]))
+        return D, np.where(fixed, 0.0, np.asarray(D["g"])), np.asarray(D.get("gz", np.zeros(0)))
 
     def deflation(U):
         """``(M(U), ∇ log M(U))``, the gradient in the unknowns (zero at fixed ones)."""
@@ -207,36 +208,44 @@ def _deflated_newton(problem, n, disc_kw, guess, known, power, shift, max_iter):
             w += (-power / 2) * r2 ** (-power / 2 - 1) * 2 * mass * d / term
         return M, w
 
-    def merit(U, g):
+    def merit(U, g, gz):
         M, _ = deflation(U)
-        return M * np.sqrt(np.sum(np.where(mass > 0, g**2 / np.where(mass > 0, mass, 1.0), 0.0)))
+        return M * np.sqrt(np.sum(np.where(mass > 0, g**2 / np.where(mass > 0, mass, 1.0), 0.0)) + np.sum(gz**2))
+
+    def operator(D):
+        """The KKT operator: the Hessian bordered by the multipliers' columns (none without constraints)."""
+        B = C = None
+        if z.size:
+            B, C = np.where(fixed[:, :, None], 0.0, np.asarray(D["B"])), np.asarray(D["C"])
+        return HostBlockTridiagonal(np.asarray(D["diag"]), np.asarray(D["upper"]), B, C).restrict(fixed)
 
     U = pad_numpy(disc.V0, N, 1)
     with np.errstate(all="ignore"):
-        D, g = residual(U)
-        phi = merit(U, g)
+        D, g, gz = residual(U, z)
+        phi = merit(U, g, gz)
         for _ in range(max_iter):
-            H = HostBlockTridiagonal(np.asarray(D["diag"]), np.asarray(D["upper"])).restrict(fixed)
-            step, *_ = H.attempt(H.prepare(g, z), 0.0)
-            if not np.all(np.isfinite(step)):
+            H = operator(D)
+            step, dz, *_ = H.attempt(H.prepare(g, gz), 0.0)
+            if not (np.all(np.isfinite(step)) and np.all(np.isfinite(dz))):
                 return None
             _, w = deflation(U)
+            # M depends on the nodal values only: w is zero on the multipliers
             denominator = 1.0 - float(np.sum(w * step))
             if denominator == 0.0 or not np.isfinite(denominator):
                 return None
-            step = step / denominator
+            step, dz = step / denominator, dz / denominator
             small = np.max(np.abs(step)) <= 1e-12 + 1e-10 * np.max(np.abs(U))
             a = 1.0
             while a > 1e-6:
-                V = U + a * step
-                D_new, g_new = residual(V)
-                phi_new = merit(V, g_new)
+                V, y = U + a * step, z + a * dz
+                D_new, g_new, gz_new = residual(V, y)
+                phi_new = merit(V, g_new, gz_new)
                 if np.isfinite(phi_new) and (phi_new < phi or small):
                     break
                 a *= 0.5
             else:
                 return None
-            U, D, g, phi = V, D_new, g_new, phi_new
+            U, z, D, g, gz, phi = V, y, D_new, g_new, gz_new, phi_new
             if small:
                 return U[:, :nn]
     return None
