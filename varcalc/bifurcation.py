@@ -28,9 +28,11 @@ in turn (a simple form of deflated continuation, Farrell, Beentjes & Birkisson 2
 >>> import jax.numpy as jnp, varcalc as vc
 >>> bratu = vc.Problem(lambda f, df, x, p: 0.5 * df**2 - p["lam"] * jnp.exp(f), (0.0, 1.0),
 ...                    bc={"left": 0.0, "right": 0.0}, params={"lam": 1.0})
->>> d = vc.continuation(bratu, {"lam": (1.0, 4.0)}, method="arclength", n=41)
->>> len(d.folds), round(d.folds[0].parameter, 2)          # λ* = 3.5138 (+ O(h²))
-(1, 3.51)
+>>> d = vc.continuation(bratu, {"lam": (1.0, 4.0)}, method="arclength", n=101)
+>>> len(d.folds), round(d.folds[0].parameter, 3)          # λ* = 3.51383 (+ O(h²): 5e-4 here)
+(1, 3.514)
+>>> d.branches[0].negatives[[0, -1]].tolist()             # from the minimum round to the saddle
+[0, 1]
 """
 
 from __future__ import annotations
