@@ -67,6 +67,7 @@ class Branch:
     x: np.ndarray = field(repr=False)
     origin: str = "start"
     message: str = ""
+    _U: np.ndarray = field(repr=False, default=None)  # all unknowns (slopes, element interiors too)
 
     @property
     def stable(self) -> np.ndarray:
@@ -338,7 +339,7 @@ def arclength(problem, path_fn, parameter_at, name, *, n=None, grid=None, degree
     # the note follows t along the branch being traced
     with bar(max_branches, "continuation", progress) as b:
         tracer = _Tracer(sys, ds, ds_min, ds_max, (0.0, 1.0), max_steps, b)
-        branches, folds, bps, messages = [], [], [], []
+        branches, folds, bps, messages, seen = [], [], [], [], []
         # starts: (point, origin, both directions?)
         U0 = _start(sys, sys.U0, 0.0)
         if U0 is None:
@@ -347,7 +348,7 @@ def arclength(problem, path_fn, parameter_at, name, *, n=None, grid=None, degree
         forward = (np.zeros_like(U0), 1.0)
         # starts: (point, origin, the branch point it leaves from or None)
         starts = [(_point(sys, U0, 0.0, forward), "start", None)]
-        if deflate:
+        if deflate and sys.disc.layout.d == sys.m:  # deflation acts on nodal values (not slopes, interiors)
             starts += [(_point(sys, U, 0.0, forward), "deflation", None)
                        for U in _deflated_starts(problem, sys, U0, max_branches)]
         while starts and len(branches) < max_branches:
@@ -365,8 +366,9 @@ def arclength(problem, path_fn, parameter_at, name, *, n=None, grid=None, degree
             for s, _ in fo:
                 folds.append(SpecialPoint("fold", parameter_at(s.t), s.t, s.value, k, sys.nodal(s.U)))
             for s, tangent in bp:
-                if any(abs(s.t - o.t) < 1e-6 and _distance(sys, s.U, _padded(sys, o.f)) < 1e-4 for o in bps):
+                if any(abs(s.t - t) < 1e-6 and _distance(sys, s.U, V) < 1e-4 for t, V in seen):
                     continue  # the same branch point seen again from another branch
+                seen.append((s.t, s.U))
                 bps.append(SpecialPoint("branch point", parameter_at(s.t), s.t, s.value, k, sys.nodal(s.U)))
                 starts.extend(_switch(sys, s, tangent, f"branch point at {name} = {parameter_at(s.t):.6g}"))
     message = "; ".join(messages) or "no branch followed"
@@ -439,8 +441,7 @@ def _on_branch(sys, p, branch):
     U = p.U
     for i in np.flatnonzero((t[:-1] - p.t) * (t[1:] - p.t) <= 0):
         w = 0.0 if t[i + 1] == t[i] else (p.t - t[i]) / (t[i + 1] - t[i])
-        f = (1 - w) * branch.f[i] + w * branch.f[i + 1]
-        if _distance(sys, _padded(sys, f), U) < 1e-3:
+        if _distance(sys, (1 - w) * branch._U[i] + w * branch._U[i + 1], U) < 1e-3:
             return True
     return False
 
@@ -450,7 +451,7 @@ def _branch(sys, points, parameter_at, origin, message):
     return Branch(t=t, parameter=np.array([parameter_at(v) for v in t]), value=np.array([q.value for q in points]),
                   negatives=np.array([q.negatives for q in points], dtype=int),
                   f=np.stack([sys.nodal(q.U) for q in points]), x=np.asarray(sys.disc.x_user), origin=origin,
-                  message=message)
+                  message=message, _U=np.stack([q.U for q in points]))
 
 
 def plot_diagram(diagram, path=None, *, measure=None, axes=None):
