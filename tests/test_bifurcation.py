@@ -37,6 +37,15 @@ def test_bratu_fold_and_both_branches_at_second_order(bratu_diagrams):
     assert 0 < fold_err[1] < 1e-3  # the discrete fold lies just above λ* here (measured 5.2e-4)
 
 
+def test_deflated_continuation_from_where_none_exists():
+    """λ from 4 (past the fold: no solution, the start fails) to 1: deflation at the end of the
+    path finds the two solutions there, and the branch is followed backwards round the fold."""
+    d = vc.continuation(bratu.problem, {"lam": (4.0, 1.0)}, method="arclength", n=51)
+    assert [b.origin for b in d.branches] == ["deflation at the end"] and len(d.folds) == 1
+    assert abs(d.folds[0].parameter - bratu.LAMBDA_STAR) < 3e-3  # the n = 51 grid's fold (2.1e-3 above)
+    assert d.branches[0].parameter.tolist()[::len(d.branches[0].t) - 1] == [1.0, 1.0]
+
+
 def test_bratu_diagram_plot(bratu_diagrams, tmp_path):
     d = bratu_diagrams[51]
     ax = d.plot(tmp_path / "bratu.png", measure=bratu.measure)

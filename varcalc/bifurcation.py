@@ -19,11 +19,14 @@ Inertia: the LDLᵀ pivots of ``H`` count the negative eigenvalues of the second
 (Sylvester) at every point: 0 on stable stretches (drawn solid), ≥ 1 on unstable ones (dashed).
 Where the count changes between two points, the branch passes a singular point: a **fold** if
 ``ṫ`` changes sign there too (the branch turns back), else a **branch point** (another branch
-crosses).  Both are located by bisection in the arclength.  At a branch point the null vector
-``φ`` of ``H`` (inverse iteration) gives the new branch's direction, which is followed both ways
-(branch switching).  Branches that meet none of these (disconnected ones) are found by
-deflation (:func:`varcalc.solve_all`'s operator) at the start of the path, and each is followed
-in turn (a simple form of deflated continuation, Farrell, Beentjes & Birkisson 2016).
+crosses).  A fold is located by regula falsi on ``ṫ``, a branch point by bisection in the
+arclength.  At a branch point the null vector ``φ`` of ``H`` (inverse iteration) gives the new
+branch's direction, which is followed both ways (branch switching).  Branches that meet none of
+these (disconnected ones) are found by deflation (:func:`varcalc.solve_all`'s operator) at both
+ends of the path — at ``t = 1`` with the followed branches' ends deflated — and each is followed
+in turn (a simple form of deflated continuation, Farrell, Beentjes & Birkisson 2016, which
+deflates at every step; an isola that exists at neither end is not found).  A step that jumps
+two singular points at once (the count changes back) sees neither: ``ds`` bounds that.
 
 >>> import jax.numpy as jnp, varcalc as vc
 >>> bratu = vc.Problem(lambda f, df, x, p: 0.5 * df**2 - p["lam"] * jnp.exp(f), (0.0, 1.0),
@@ -340,37 +343,51 @@ def arclength(problem, path_fn, parameter_at, name, *, n=None, grid=None, degree
     with bar(max_branches, "continuation", progress) as b:
         tracer = _Tracer(sys, ds, ds_min, ds_max, (0.0, 1.0), max_steps, b)
         branches, folds, bps, messages, seen = [], [], [], [], []
-        # starts: (point, origin, both directions?)
+        can_deflate = deflate and sys.disc.layout.d == sys.m  # deflation acts on nodal values only
+
+        def trace(starts):
+            """Follow each start (point, origin, the branch point it leaves or None) not on a
+            followed branch yet; the starts that branch points add are followed too."""
+            while starts and len(branches) < max_branches:
+                p, origin, root = starts.pop(0)
+                if any(_on_branch(sys, p, br) for br in branches):
+                    continue
+                points, fo, bp, message = tracer.follow(p)
+                if root is not None:  # the branch drawn from the branch point it leaves; H is singular
+                    # there (its count of negatives is the bisection side's), so it takes the branch's
+                    points.insert(0, _Point(root.U, root.t, root.value, points[0].negatives, root.tangent))
+                k = len(branches)
+                b.update(1)
+                branches.append(_branch(sys, points, parameter_at, origin, message))
+                messages.append(f"branch {k} ({origin}): {len(points)} points, {message}")
+                for s, _ in fo:
+                    folds.append(SpecialPoint("fold", parameter_at(s.t), s.t, s.value, k, sys.nodal(s.U)))
+                for s, tangent in bp:
+                    if any(abs(s.t - t) < 1e-6 and _distance(sys, s.U, V) < 1e-4 for t, V in seen):
+                        continue  # the same branch point seen again from another branch
+                    seen.append((s.t, s.U))
+                    bps.append(SpecialPoint("branch point", parameter_at(s.t), s.t, s.value, k, sys.nodal(s.U)))
+                    starts.extend(_switch(sys, s, tangent, f"branch point at {name} = {parameter_at(s.t):.6g}"))
+
+        # From the guess at t = 0, then the extremals deflation finds there, then (deflated
+        # continuation) those it finds at t = 1 besides the followed branches' ends there, followed
+        # backwards: a branch that exists at the end of the path but not at its start.
         U0 = _start(sys, sys.U0, 0.0)
-        if U0 is None:
-            raise ValueError(f"guess: Newton did not converge at the start of the path ({name} = "
-                             f"{parameter_at(0.0):.8g}); give a guess= near an extremal there")
-        forward = (np.zeros_like(U0), 1.0)
-        # starts: (point, origin, the branch point it leaves from or None)
-        starts = [(_point(sys, U0, 0.0, forward), "start", None)]
-        if deflate and sys.disc.layout.d == sys.m:  # deflation acts on nodal values (not slopes, interiors)
+        forward, backward = (np.zeros_like(sys.U0), 1.0), (np.zeros_like(sys.U0), -1.0)
+        known = [] if U0 is None else [U0]
+        starts = [] if U0 is None else [(_point(sys, U0, 0.0, forward), "start", None)]
+        if can_deflate:
             starts += [(_point(sys, U, 0.0, forward), "deflation", None)
-                       for U in _deflated_starts(problem, sys, U0, max_branches)]
-        while starts and len(branches) < max_branches:
-            p, origin, root = starts.pop(0)
-            if any(_on_branch(sys, p, br) for br in branches):
-                continue
-            points, fo, bp, message = tracer.follow(p)
-            if root is not None:  # the branch drawn from the branch point it leaves; H is singular
-                # there (its count of negatives is the bisection side's), so it takes the branch's
-                points.insert(0, _Point(root.U, root.t, root.value, points[0].negatives, root.tangent))
-            k = len(branches)
-            b.update(1)
-            branches.append(_branch(sys, points, parameter_at, origin, message))
-            messages.append(f"branch {k} ({origin}): {len(points)} points, {message}")
-            for s, _ in fo:
-                folds.append(SpecialPoint("fold", parameter_at(s.t), s.t, s.value, k, sys.nodal(s.U)))
-            for s, tangent in bp:
-                if any(abs(s.t - t) < 1e-6 and _distance(sys, s.U, V) < 1e-4 for t, V in seen):
-                    continue  # the same branch point seen again from another branch
-                seen.append((s.t, s.U))
-                bps.append(SpecialPoint("branch point", parameter_at(s.t), s.t, s.value, k, sys.nodal(s.U)))
-                starts.extend(_switch(sys, s, tangent, f"branch point at {name} = {parameter_at(s.t):.6g}"))
+                       for U in _deflated_starts(problem, sys, known, 0.0, max_branches)]
+        trace(starts)
+        if can_deflate and len(branches) < max_branches:
+            ends = [br._U[i] for br in branches for i in (0, -1) if br.t[i] == 1.0]
+            trace([(_point(sys, U, 1.0, backward), "deflation at the end", None)
+                   for U in _deflated_starts(problem, sys, ends, 1.0, max_branches - len(branches))])
+    if not branches:
+        raise ValueError(f"guess: Newton did not converge at the start of the path ({name} = "
+                         f"{parameter_at(0.0):.8g}){' and deflation found no extremal at either end' * can_deflate}"
+                         "; give a guess= near an extremal there")
     message = "; ".join(messages) or "no branch followed"
     return Diagram(branches, folds, bps, name, message)
 
@@ -410,19 +427,20 @@ def _switch(sys, s, tangent, origin):
     return starts
 
 
-def _deflated_starts(problem, sys, U0, max_count):
-    """Further extremals at the start of the path, by deflation of the known ones."""
+def _deflated_starts(problem, sys, known_U, t, max_count):
+    """Further extremals at ``t`` by deflation of the ``known_U`` ones (from the default guess);
+    their unknowns, polished by Newton at ``t``."""
     from .deflation import _deflated_newton
 
-    known = [_Known(sys.nodal(U0))]
+    known = [_Known(sys.nodal(U)) for U in known_U]
     found = []
     for power in (2.0, 1.0):
-        while len(found) < max_count - 1:
-            U = _deflated_newton(problem, None, {"grid": sys.disc.x_user, "params": sys.p(0.0)}, None, known,
+        while len(found) < max_count:
+            U = _deflated_newton(problem, None, {"grid": sys.disc.x_user, "params": sys.p(t)}, None, known,
                                  power, 1.0, 100)
             if U is None:
                 break
-            polished = _start(sys, _padded(sys, U.T.reshape((sys.nn,) + sys.disc.problem.shape)), 0.0)
+            polished = _start(sys, _padded(sys, U.T.reshape((sys.nn,) + sys.disc.problem.shape)), t)
             if polished is None or any(_distance(sys, polished, _padded(sys, k.f)) < 1e-6 for k in known):
                 break
             known.append(_Known(sys.nodal(polished)))
