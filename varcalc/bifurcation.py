@@ -244,6 +244,10 @@ class _Tracer:
         U, t, it = out
         return _point(self.sys, U, t, p.tangent), it
 
+    def turn(self, p, q):
+        """cos of the angle between the unit tangents at p and q."""
+        return self.sys.dot(p.tangent[0], q.tangent[0]) + p.tangent[1] * q.tangent[1]
+
     def locate(self, p, ds, changed):
         """Bisection in the arclength from p (0) to ds for the first ``changed(point)``; the point
         there (to ds·2⁻³⁰)."""
@@ -295,7 +299,9 @@ class _Tracer:
         message = f"reached the step limit ({self.max_steps})"
         for _ in range(self.max_steps):
             q, it = self.step(p, ds)
-            if q is None or abs(q.t - p.t) > 0.5 * (self.t_hi - self.t_lo):
+            # A corrector that lands far round the curve (the tangent turned by more than ~37°) may
+            # have jumped to another branch: the step is retried shorter.
+            if q is None or abs(q.t - p.t) > 0.5 * (self.t_hi - self.t_lo) or self.turn(p, q) < 0.8:
                 ds *= 0.5
                 if ds < self.ds_min:
                     message = f"corrector failed with the step below ds_min = {self.ds_min:g} at t = {p.t:.8g}"
