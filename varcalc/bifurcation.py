@@ -116,6 +116,17 @@ class Diagram:
             count += int(np.sum(s[:-1] * s[1:] < 0)) + int(np.sum(s == 0))
         return count
 
+    def summary(self) -> str:
+        """One line per branch (origin, points, parameter range, negative eigenvalues, how it
+        ended) and per fold / branch point."""
+        name = self.parameter_name
+        lines = [f"branch {k} ({b.origin}): {b.t.size} points, {name} from {b.parameter[0]:.6g} to "
+                 f"{b.parameter[-1]:.6g}, negative eigenvalues {b.negatives.min()}..{b.negatives.max()}; {b.message}"
+                 for k, b in enumerate(self.branches)]
+        lines += [f"{s.kind} at {name} = {s.parameter:.10g} (J = {s.value:.10g}, branch {s.branch})"
+                  for s in self.folds + self.branch_points]
+        return "\n".join(lines)
+
     def plot(self, path=None, *, measure=None, axes=None):
         """:func:`plot_diagram` of this diagram."""
         return plot_diagram(self, path, measure=measure, axes=axes)
@@ -144,7 +155,9 @@ class _System:
 
     def p(self, t):
         # numpy float64 leaves: the kernel is compiled once for strongly typed parameters
-        return jax.tree.map(lambda v: np.asarray(v, dtype=np.float64), self.params_at(float(t)))
+        # (integer leaves, e.g. a count, stay as they are)
+        as_float = lambda v: np.asarray(v, dtype=np.float64) if np.asarray(v).dtype.kind == "f" else v
+        return jax.tree.map(as_float, self.params_at(float(t)))
 
     def derivatives(self, U, t):
         D = jax.device_get(self.kernel.derivatives(U, self.z, self.x_k, dict(self.aux_k, p=self.p(t))))

@@ -356,11 +356,7 @@ def _cmd_continue(args) -> int:
     elapsed = time.perf_counter() - t0
     print(f"{problem.name}: {len(d.branches)} branch(es) over {args.param} in [{values[0]:g}, {values[-1]:g}], "
           f"{elapsed:.2f} s")
-    for k, b in enumerate(d.branches):
-        print(f"  branch {k} ({b.origin}): {b.t.size} points, {args.param} from {b.parameter[0]:.6g} to "
-              f"{b.parameter[-1]:.6g}, negative eigenvalues {b.negatives.min()}..{b.negatives.max()}; {b.message}")
-    for s in d.folds + d.branch_points:
-        print(f"  {s.kind} at {args.param} = {s.parameter:.10g} (J = {s.value:.10g}, branch {s.branch})")
+    print("\n".join(f"  {line}" for line in d.summary().splitlines()))
     path = Path(args.out) if args.out else Path("plots") / f"{problem.name}_diagram.png"
     path.parent.mkdir(parents=True, exist_ok=True)
     _close(d.plot(path, measure=getattr(module, "measure", None)).figure)
