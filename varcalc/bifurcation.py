@@ -25,7 +25,9 @@ branch's direction, which is followed both ways (branch switching).  Branches th
 these (disconnected ones) are found by deflation (:func:`varcalc.solve_all`'s operator) at both
 ends of the path — at ``t = 1`` with the followed branches' ends deflated — and each is followed
 in turn (a simple form of deflated continuation, Farrell, Beentjes & Birkisson 2016, which
-deflates at every step; an isola that exists at neither end is not found).  A step that jumps
+deflates at every step; an isola that exists at neither end is not found).  Integral constraints
+are followed with their multipliers (the Hessian bordered by their columns; the count of negatives
+is then that of the second variation on the constraints' tangent space).  A step that jumps
 two singular points at once (the count changes back) sees neither: ``ds`` bounds that.
 
 >>> import jax.numpy as jnp, varcalc as vc
@@ -133,7 +135,12 @@ class Diagram:
 
 
 class _System:
-    """``g(U, t) = 0`` of a parametrised 1-D problem on one grid, on the host (the compiled kernel)."""
+    """``g(X, t) = 0`` of a parametrised 1-D problem on one grid, on the host (the compiled kernel).
+
+    The state ``X`` is flat: the nodal unknowns ``U`` (d, N) (padded to the kernel's bucket) then
+    the multipliers ``z`` (k,) of Integral constraints, so the predictor–corrector arithmetic is
+    plain vector arithmetic.  ``W`` weighs the discrete L² norm (the lumped mass on the free
+    unknowns; zero on fixed ones and on the multipliers)."""
 
     def __init__(self, problem, params_at, n, grid, degree, guess, t0):
         discretize, kernel_inputs, padded_nodes = entry("discretize"), entry("kernel_inputs"), entry("padded_nodes")
@@ -141,16 +148,19 @@ class _System:
 
         self.params_at = params_at
         disc = discretize(problem, n, grid=grid, guess=guess, mode="stationary", params=self.p(t0), degree=degree)
-        if disc.layout.k or disc.layout.r:
-            raise ValueError("problem: arclength continuation acts on the nodal values; constraints with "
-                             "multipliers or free ends are not supported yet")
-        self.disc, self.nn = disc, disc.x.size
+        if disc.layout.r or disc.layout.free_end:
+            raise ValueError("problem: arclength continuation supports Integral constraints, not pointwise "
+                             "constraints or free ends (yet)")
+        self.disc, self.nn, self.k = disc, disc.x.size, disc.layout.k
         N = padded_nodes(disc, self.nn)
         self.kernel, self.x_k, self.aux_k = kernel_inputs(disc, N)
-        self.fixed = pad_numpy(disc.fixed, N, 1, True)
-        self.W = np.where(self.fixed, 0.0, pad_numpy(lumped_mass(disc.x), N, 0, 0.0)[None, :])
-        self.U0 = pad_numpy(disc.V0, N, 1)
-        self.z = np.zeros(0)
+        fixed = pad_numpy(disc.fixed, N, 1, True)
+        self.shape = fixed.shape
+        self.size = fixed.size
+        W = np.where(fixed, 0.0, pad_numpy(lumped_mass(disc.x), N, 0, 0.0)[None, :])
+        self.fixed = np.concatenate([fixed.ravel(), np.zeros(self.k, bool)])
+        self.W = np.concatenate([W.ravel(), np.zeros(self.k)])
+        self.U0 = np.concatenate([pad_numpy(disc.V0, N, 1).ravel(), np.asarray(disc.z0, dtype=np.float64)])
         self.m = disc.layout.m
 
     def p(self, t):
@@ -159,23 +169,50 @@ class _System:
         as_float = lambda v: np.asarray(v, dtype=np.float64) if np.asarray(v).dtype.kind == "f" else v
         return jax.tree.map(as_float, self.params_at(float(t)))
 
-    def derivatives(self, U, t):
-        D = jax.device_get(self.kernel.derivatives(U, self.z, self.x_k, dict(self.aux_k, p=self.p(t))))
-        return D, np.where(self.fixed, 0.0, np.asarray(D["g"]))
+    def split(self, X):
+        return X[: self.size].reshape(self.shape), X[self.size:]
 
-    def g_t(self, U, t, eps=1e-6):
+    def derivatives(self, X, t):
+        U, z = self.split(X)
+        D = jax.device_get(self.kernel.derivatives(U, z, self.x_k, dict(self.aux_k, p=self.p(t))))
+        g = np.concatenate([np.asarray(D["g"]).ravel(), np.asarray(D["gz"]) if self.k else np.zeros(0)])
+        return D, np.where(self.fixed, 0.0, g)
+
+    def g_t(self, X, t, eps=1e-6):
         """∂g/∂t by a central difference (error O(eps²): only the Newton matrix sees it)."""
-        return (self.derivatives(U, t + eps)[1] - self.derivatives(U, t - eps)[1]) / (2 * eps)
+        return (self.derivatives(X, t + eps)[1] - self.derivatives(X, t - eps)[1]) / (2 * eps)
 
     def solve(self, D, rhs):
-        """``H⁻¹ rhs`` (rhs (d, N, r)) with the inertia: one factorisation for all columns."""
-        diag, upper = restrict(np.asarray(D["diag"]), np.asarray(D["upper"]), self.fixed, np)
-        return host_solve_nodes_last(diag, upper, rhs)
+        """``K⁻¹ rhs`` (rhs (n, r), flat rows) and the count of negative eigenvalues of the second
+        variation (on the constraints' tangent space).  ``K`` is the Hessian, bordered by the
+        multipliers' columns ``B`` and block ``C`` when there are constraints: one factorisation of
+        the block-tridiagonal part for all columns ``[rhs | B]``, then the k × k Schur complement
+        ``S = C - Bᵀ H⁻¹ B`` (Haynsworth: negatives of K = those of H and of S; k of them are the
+        multipliers')."""
+        fixed = self.fixed[: self.size].reshape(self.shape)
+        diag, upper = restrict(np.asarray(D["diag"]), np.asarray(D["upper"]), fixed, np)
+        r = rhs.shape[1]
+        R = rhs[: self.size].reshape(self.shape + (r,))
+        if not self.k:
+            X, negatives, min_pivot = host_solve_nodes_last(diag, upper, R)
+            return X.reshape(self.size, r), negatives, min_pivot
+        B = np.where(fixed[:, :, None], 0.0, np.asarray(D["B"]))
+        Y, negatives, min_pivot = host_solve_nodes_last(diag, upper, np.concatenate([R, B], axis=-1))
+        YR, YB = Y[..., :r], Y[..., r:]
+        S = np.asarray(D["C"]) - np.einsum("dnk,dnl->kl", B, YB)
+        S = 0.5 * (S + S.T)
+        with np.errstate(all="ignore"):
+            z = np.linalg.solve(S, rhs[self.size:] - np.einsum("dnk,dnr->kr", B, YR)) if np.all(np.isfinite(S)) \
+                else np.full((self.k, r), np.nan)
+        V = YR - np.einsum("dnk,kr->dnr", YB, z)
+        negatives = negatives + int(np.sum(np.linalg.eigvalsh(S) < 0)) - self.k if np.all(np.isfinite(S)) else negatives
+        return np.concatenate([V.reshape(self.size, r), z]), negatives, min_pivot
 
     def dot(self, a, b):
         return float(np.sum(self.W * a * b))
 
-    def nodal(self, U):
+    def nodal(self, X):
+        U = self.split(X)[0]
         return np.asarray(U[: self.m, : self.nn]).T.reshape((self.nn,) + self.disc.problem.shape)
 
 
@@ -227,7 +264,7 @@ def _point(sys, U, t, previous_tangent):
 def _null_vector(sys, U, t, iterations=6):
     """Inverse iteration for the eigenvector of ``H`` nearest zero (M-normalised), at a branch point."""
     D, _ = sys.derivatives(U, t)
-    v = np.where(sys.fixed, 0.0, 1.0 + 0.1 * np.cos(np.arange(U.size).reshape(U.shape)))
+    v = np.where(sys.fixed | (sys.W == 0), 0.0, 1.0 + 0.1 * np.cos(np.arange(U.size)))
     for _ in range(iterations):
         X, _, _ = sys.solve(D, (sys.W * v)[..., None])
         v = np.where(sys.fixed, 0.0, X[..., 0])
@@ -362,7 +399,7 @@ def arclength(problem, path_fn, parameter_at, name, *, n=None, grid=None, degree
     with bar(max_branches, "continuation", progress) as b:
         tracer = _Tracer(sys, ds, ds_min, ds_max, (0.0, 1.0), max_steps, b)
         branches, folds, bps, messages, seen = [], [], [], [], []
-        can_deflate = deflate and sys.disc.layout.d == sys.m  # deflation acts on nodal values only
+        can_deflate = deflate and sys.shape[0] == sys.m  # deflation acts on nodal values only
 
         def trace(starts):
             """Follow each start (point, origin, the branch point it leaves or None) not on a
@@ -392,6 +429,8 @@ def arclength(problem, path_fn, parameter_at, name, *, n=None, grid=None, degree
         # continuation) those it finds at t = 1 besides the followed branches' ends there, followed
         # backwards: a branch that exists at the end of the path but not at its start.
         U0 = _start(sys, sys.U0, 0.0)
+        if U0 is None:  # plain Newton from the guess failed: the engine's globalised solve
+            U0 = _engine_start(problem, sys, guess, degree)
         forward, backward = (np.zeros_like(sys.U0), 1.0), (np.zeros_like(sys.U0), -1.0)
         known = [] if U0 is None else [U0]
         starts = [] if U0 is None else [(_point(sys, U0, 0.0, forward), "start", None)]
@@ -411,10 +450,31 @@ def arclength(problem, path_fn, parameter_at, name, *, n=None, grid=None, degree
     return Diagram(branches, folds, bps, name, message)
 
 
+def _engine_start(problem, sys, guess, degree):
+    """The state of :func:`varcalc.solve`'s extremal at ``t = 0`` (a minimum, else a stationary
+    point), polished at fixed ``t``; None when neither converges.  (Its line search and inertia
+    correction reach extremals that the corrector's plain Newton does not from a poor guess, e.g.
+    a constraint's multiplier from zero.)"""
+    from .drivers import pad_numpy
+
+    solve = entry("solve")
+    for mode in ("minimize", "stationary"):
+        try:
+            sol = solve(problem, grid=sys.disc.x_user, guess=guess, params=sys.p(0.0), degree=degree, mode=mode)
+        except ValueError:
+            return None
+        if sol.converged:
+            _, V, z = sol._state
+            X = np.concatenate([pad_numpy(np.asarray(V), sys.shape[1], 1).ravel(), np.asarray(z, dtype=np.float64)])
+            return _start(sys, X, 0.0)
+    return None
+
+
 def _padded(sys, f):
-    U = np.zeros_like(sys.U0)
-    U[: sys.m, : sys.nn] = np.asarray(f).reshape(sys.nn, -1).T
-    return U
+    """The state of node values ``f`` (n,) + shape (other unknowns and multipliers zero)."""
+    X = np.zeros_like(sys.U0)
+    sys.split(X)[0][: sys.m, : sys.nn] = np.asarray(f).reshape(sys.nn, -1).T
+    return X
 
 
 def _switch(sys, s, tangent, origin):
