@@ -60,10 +60,49 @@ def test_catenoid_branches_and_none_past_the_fold():
     assert _solve_all(past, 101) == []
 
 
-def test_refusals():
+def test_integral_constraint_chain_and_arch():
+    """A chain of length 3 between (±1, 1): the hanging catenary (the minimum) and its mirror image,
+    the arch 2 - f (a saddle), both with the multiplier of the length constraint (the deflated
+    Newton steps on the bordered KKT system).  Closed form f = c cosh(x/c) + 1 - c cosh(1/c),
+    2c sinh(1/c) = 3.  From the default guess only the chain is reached; the guess bulging up
+    reaches the arch."""
     chain = vc.Problem(lambda f, df, x: f * jnp.sqrt(1 + df**2), (-1.0, 1.0), bc={"left": 1.0, "right": 1.0},
                        constraints=[vc.Integral(lambda f, df, x: jnp.sqrt(1 + df**2), 3.0)])
-    with pytest.raises(ValueError, match="multipliers or free ends"):
-        vc.solve_all(chain, n=21)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        sols = vc.solve_all(chain, n=101, guesses=[lambda x: 1 + 0.1 * np.cos(np.pi * x / 2)])
+    c = scipy.optimize.brentq(lambda c: 2 * c * np.sinh(1 / c) - 3, 0.1, 5)
+    hang = lambda x: c * np.cosh(x / c) + 1 - c * np.cosh(1 / c)
+    assert len(sols) == 2
+    for s, exact in zip(sols, (hang, lambda x: 2 - hang(x))):
+        assert np.max(np.abs(s.f - exact(s.x))) < 1e-4  # O(h²) at n = 101 (measured 3.9e-5)
+    assert sols[0].certificate.verdict == "strict local minimum" and sols[1].certificate.negative > 0
+
+
+def test_refusals():
+    free = vc.Problem(lambda f, df, x: jnp.sqrt(1 + df**2), (0.0, 1.0), bc={"left": 0.0},
+                      right_end=vc.OnCurve(lambda x, f: x + f - 2.0))
+    with pytest.raises(ValueError, match="pointwise constraints and free ends"):
+        vc.solve_all(free, n=21)
     with pytest.raises(ValueError, match="max_solutions"):
         vc.solve_all(_bratu(1.0), n=21, max_solutions=0)
+
+
+def test_modes_past_two_conjugate_points_and_none_past_the_fold():
+    """The oscillator over [0, 7] (past 2π): its one extremal is a saddle of index 2, returned with
+    mode="stationary" and filtered out with mode="minimize"; past the catenoid's fold the warning
+    says that no extremal was found and none may exist."""
+    from varcalc.problems import harmonic_oscillator_long as ho
+
+    p = ho.make_problem(7.0)
+    with pytest.warns(UserWarning, match="found 1 extremal"):
+        sols = vc.solve_all(p, n=81)
+    assert [s.certificate.verdict for s in sols] == ["saddle of index 2"]
+    assert np.max(np.abs(sols[0].f - p.exact(sols[0].x))) < 1e-2
+    with pytest.warns(UserWarning, match="0 of them local minima"):
+        assert vc.solve_all(p, n=81, mode="minimize") == []
+    with pytest.raises(ValueError, match="mode"):
+        vc.solve_all(p, n=81, mode="saddle")
+    past = vc.Problem(lambda f, df, x: f * jnp.sqrt(1 + df**2), (-1.0, 1.0), bc={"left": 1.4, "right": 1.4})
+    with pytest.warns(UserWarning, match="no extremal found.*none may exist"):
+        assert vc.solve_all(past, n=101) == []

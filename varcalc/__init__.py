@@ -42,7 +42,7 @@ _LAZY = {
                    "compare_sensitivities", "plot_ensemble", "sample_extremals", "sensitivity",
                    "solve_expected"),
     "diagnostics": ("euler_lagrange_residual", "first_integral", "plot_diagnostics"),
-    "deflation": ("solve_all",),
+    "deflation": ("solve_all", "plot_extremals"),
 }
 _LAZY_NAMES = {name: module for module, names in _LAZY.items() for name in names}
 
@@ -70,4 +70,4 @@ __all__ = ["Problem", "solve", "discretize", "Newton", "Status", "Solution", "lo
            "Normal", "LogNormal", "Uniform", "Distribution", "ExpectedProblem", "ExpectedSolution",
            "solve_expected", "sample_extremals", "sensitivity", "compare_sensitivities", "plot_ensemble",
            "euler_lagrange_residual", "first_integral", "plot_diagnostics",
-           "continuation", "Continuation", "plot_continuation", "clear_cache", "solve_all"]
+           "continuation", "Continuation", "plot_continuation", "clear_cache", "solve_all", "plot_extremals"]

@@ -264,6 +264,8 @@ def _cmd_solve(args) -> int:
     _enable_compilation_cache()
     _use_file_backend()
     module = load_problem_module(args.problem)
+    if getattr(args, "all", False):
+        return _solve_all(module, args)
     t0 = time.perf_counter()
     with _Ticker(f"solving {module.problem.name}"):
         sol = solve_module(module, n=args.n, grading=args.grading, grading_end=args.grading_end,
@@ -287,6 +289,79 @@ def _cmd_solve(args) -> int:
         Path(args.json).write_text(json.dumps(sol.to_dict(), indent=1))
         print(f"  json: {args.json}")
     return 0 if sol.converged else 1
+
+
+def _module_grid(module, n, grading=None):
+    """``{"n": n}`` or ``{"grid": graded grid}`` for a problem module (its own n and grading by default)."""
+    from . import graded_grid
+
+    n = n if n is not None else getattr(module, "n", DEFAULT_N)
+    grade = dict(getattr(module, "grading", None) or {})
+    if grading is not None:
+        grade = {} if grading == 1 else {**grade, "power": grading}
+    return {"grid": graded_grid(module.problem.domain, n, **grade)} if grade else {"n": n}
+
+
+def _solve_all(module, args) -> int:
+    """``varcalc solve NAME --all``: every extremal deflation finds, a table and one plot."""
+    import warnings
+
+    from .deflation import plot_extremals, solve_all
+
+    problem = module.problem
+    guess = getattr(module, "guess", None)
+    t0 = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught, _Ticker(f"deflating {problem.name}"):
+        warnings.simplefilter("always", UserWarning)
+        sols = solve_all(problem, guesses=() if guess is None else (guess,), **_module_grid(module, args.n, args.grading))
+    elapsed = time.perf_counter() - t0
+    print(f"{problem.name}: {len(sols)} extremal(s) in {elapsed:.2f} s (sorted by J)")
+    print(f"  {'#':>2}  {'J':>22}  {'max |f|':>10}  verdict")
+    for i, s in enumerate(sols):
+        strong = "" if s.certificate.strong is None else f" ({'strong' if s.certificate.strong else 'weak only'})"
+        print(f"  {i:2d}  {s.value:22.15g}  {float(abs(s.f).max()):10.4g}  {s.certificate.verdict}{strong}")
+    for w in caught:
+        if str(w.message).startswith("solve_all:"):
+            print(f"  {str(w.message)[len('solve_all: '):]}")
+    if not args.no_plot and sols:
+        stem = problem.name if problem.name != "problem" else Path(args.problem).stem
+        path = Path(args.plot) if args.plot else Path("plots") / f"{stem}_all.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _close(plot_extremals(sols, path).figure)
+        print(f"  plot: {path}")
+    return 0 if sols else 1
+
+
+def _cmd_continue(args) -> int:
+    """``varcalc continue NAME --param P --values a:b:count``: the bifurcation diagram to a PNG."""
+    _enable_compilation_cache()
+    _use_file_backend()
+    from .continuation import continuation
+
+    module = load_problem_module(args.problem)
+    problem = module.problem
+    base = problem.params
+    if not isinstance(base, dict):
+        raise ValueError(f"--param: {args.problem} has no dict of parameters to continue in")
+    if args.param not in base:
+        raise ValueError(f"--param: expected one of {list(base)}, got {args.param!r}")
+    values = _parse_values(args.values, "--values")
+    if ":" not in args.values or values.size < 2 or values[0] == values[-1]:
+        raise ValueError(f"--values: expected a:b:count with a != b and count >= 2, got {args.values!r}")
+    t0 = time.perf_counter()
+    with _Ticker(f"continuing {problem.name} in {args.param}"):
+        d = continuation(problem, {args.param: (values[0], values[-1])}, method="arclength",
+                         steps=values.size - 1, guess=getattr(module, "guess", None),
+                         **_module_grid(module, args.n, None))
+    elapsed = time.perf_counter() - t0
+    print(f"{problem.name}: {len(d.branches)} branch(es) over {args.param} in [{values[0]:g}, {values[-1]:g}], "
+          f"{elapsed:.2f} s")
+    print("\n".join(f"  {line}" for line in d.summary().splitlines()))
+    path = Path(args.out) if args.out else Path("plots") / f"{problem.name}_diagram.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _close(d.plot(path, measure=getattr(module, "measure", None)).figure)
+    print(f"  diagram: {path}")
+    return 0
 
 
 def _cmd_plots(args) -> int:
@@ -548,6 +623,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-plot", action="store_true", help="do not plot")
     s.add_argument("--json", help="write the solution as JSON to this path")
     s.add_argument("--quiet", action="store_true", help="no Newton iteration table")
+    s.add_argument("--all", action="store_true",
+                   help="find all extremals by deflation (table of J and verdicts; plot default plots/<name>_all.png)")
     s.add_argument("--estimate", action="store_true",
                    help="also estimate the discretization error (one more solve on the halved grid)")
     s.set_defaults(func=_cmd_solve)
@@ -570,6 +647,14 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--devices", help="shard the batch over 'all' devices or the first k")
     w.add_argument("--quiet", action="store_true", help="no progress line")
     w.set_defaults(func=_cmd_sweep)
+    c = add("continue", help="follow a parameter by pseudo-arclength continuation: folds, branch points, "
+                             "the bifurcation diagram to a PNG")
+    c.add_argument("problem", help="catalog name or path to a .py file defining `problem` (with params)")
+    c.add_argument("--param", required=True, help="the parameter to continue in (a key of the problem's params)")
+    c.add_argument("--values", required=True, help="a:b:count: from a to b, count - 1 nominal steps")
+    c.add_argument("--n", type=int, help="number of grid nodes (default: the problem's own, else 401)")
+    c.add_argument("--out", help="PNG path of the diagram (default plots/<name>_diagram.png)")
+    c.set_defaults(func=_cmd_continue)
     e = add("euler", help="print the Euler–Lagrange equation of a problem, symbolically (needs SymPy)")
     e.add_argument("problem", help="catalog name or path to a .py file defining `problem`")
     e.add_argument("--latex", action="store_true", help="print LaTeX instead of text")

@@ -128,7 +128,8 @@ def _path_function(problem, path):
 
 
 def continuation(problem, path, *, n=None, grid=None, steps=20, tol=1e-3, predictor="secant", guess=None,
-                 solver=None, mode="minimize", certificate=True, max_solves=200, verbose=False, degree=1):
+                 solver=None, mode="minimize", certificate=True, max_solves=200, verbose=False, degree=1,
+                 method="natural", ds=None, max_steps=400, max_branches=6, deflate=True, progress=False):
     """Follow the extremal of ``problem`` along the parameter path ``p(t)``, ``t`` from 0 to 1.
 
     Parameters
@@ -162,6 +163,19 @@ def continuation(problem, path, *, n=None, grid=None, steps=20, tol=1e-3, predic
     degree : int
         Polynomial degree of the elements, as in :func:`varcalc.solve` (the secant predictor then
         extrapolates the element polynomials, not only the nodes).
+    method : {"natural", "arclength"}
+        ``"natural"`` (the default): steps in ``t``, the branch is lost at a fold (this function's
+        :class:`Continuation`).  ``"arclength"``: pseudo-arclength continuation in ``(f, t)``
+        around folds, with folds and branch points detected from the inertia, branch switching and
+        deflation for further branches: a :class:`varcalc.bifurcation.Diagram` (see
+        :mod:`varcalc.bifurcation`; ``steps``, ``tol``, ``predictor``, ``solver``, ``mode``,
+        ``certificate``, ``max_solves``, ``verbose`` do not apply to it).
+    ds, max_steps, max_branches, deflate :
+        ``method="arclength"`` only: the initial arclength step (default ``1/steps``, in units of
+        ``t`` and the discrete L² norm of ``f``), the steps per branch, the branches followed, and
+        whether further extremals at ``t = 0`` are sought by deflation.
+    progress : bool
+        Show a progress bar (terminal or Jupyter, see :mod:`varcalc.progress`).
 
     Returns
     -------
@@ -195,6 +209,23 @@ def continuation(problem, path, *, n=None, grid=None, steps=20, tol=1e-3, predic
         raise ValueError(f"predictor: expected one of {_PREDICTORS}, got {predictor!r}")
     if isinstance(max_solves, bool) or not isinstance(max_solves, (int, np.integer)) or max_solves < 2:
         raise ValueError(f"max_solves: expected an integer >= 2, got {max_solves!r}")
+    if method not in ("natural", "arclength"):
+        raise ValueError(f"method: expected 'natural' or 'arclength', got {method!r}")
+    if method == "arclength":
+        from .bifurcation import arclength
+
+        ds = 1.0 / steps if ds is None else ds
+        if not (isinstance(ds, (int, float)) and 0 < ds < 1):
+            raise ValueError(f"ds: expected a number in (0, 1) (a step in t), got {ds!r}")
+        for key, v in (("max_steps", max_steps), ("max_branches", max_branches)):
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+                raise ValueError(f"{key}: expected a positive integer, got {v!r}")
+        return arclength(problem, params_at, parameter_at, name, n=n, grid=grid, degree=degree, guess=guess,
+                         ds=ds, max_steps=max_steps, max_branches=max_branches, deflate=bool(deflate),
+                         progress=progress)
+    from .progress import bar
+
+    progress_bar = bar(max_solves, "continuation", progress)
 
     rec = {"t": [], "params": [], "converged": [], "value": [], "iterations": [], "eig": []}
     solutions, branch = [], []  # branch: (t, f) of converged members for the predictor
@@ -220,6 +251,8 @@ def continuation(problem, path, *, n=None, grid=None, steps=20, tol=1e-3, predic
                      ("value", sol.value if sol.converged else np.nan), ("iterations", sol.iterations),
                      ("eig", eig)):
             rec[k].append(v)
+        progress_bar.update(1)
+        progress_bar.note(f"{name} = {parameter_at(t):.6g}")
         if verbose:
             print(f"t = {t:.6f}  {name} = {parameter_at(t):.8g}  converged = {sol.converged}  "
                   f"iterations = {sol.iterations}  J = {sol.value:.10g}  λ_min = {eig:.4g}")
@@ -243,31 +276,32 @@ def continuation(problem, path, *, n=None, grid=None, steps=20, tol=1e-3, predic
 
     t, h_nominal = 0.0, 1.0 / steps
     h, t_fail, lost = h_nominal, None, False
-    if not attempt(0.0, guess):
-        lost = True
-        t_fail = 0.0
-    while not lost and t < 1.0 and len(rec["t"]) < max_solves:
-        t_next = t + h
-        if t_next >= 1.0 - 1e-9 * h_nominal:  # land on the end exactly (no sliver step from round-off)
-            t_next = 1.0
-        if t_fail is not None and t_next >= t_fail:
-            t_next = 0.5 * (t + t_fail)
-        if attempt(t_next, predict(t_next)):
-            t = t_next
-            if t_fail is None:
-                h = min(2.0 * h, h_nominal)
-            elif t_fail - t <= tol:
-                # Bracket closed: retry the failed member from this (much closer) solution once, so
-                # that a step that was merely too long is not mistaken for the end of the branch.
-                if attempt(t_fail, predict(t_fail)):
-                    t, t_fail, h = t_fail, None, h_nominal / 4
-                else:
+    with progress_bar:
+        if not attempt(0.0, guess):
+            lost = True
+            t_fail = 0.0
+        while not lost and t < 1.0 and len(rec["t"]) < max_solves:
+            t_next = t + h
+            if t_next >= 1.0 - 1e-9 * h_nominal:  # land on the end exactly (no sliver step from round-off)
+                t_next = 1.0
+            if t_fail is not None and t_next >= t_fail:
+                t_next = 0.5 * (t + t_fail)
+            if attempt(t_next, predict(t_next)):
+                t = t_next
+                if t_fail is None:
+                    h = min(2.0 * h, h_nominal)
+                elif t_fail - t <= tol:
+                    # Bracket closed: retry the failed member from this (much closer) solution once, so
+                    # that a step that was merely too long is not mistaken for the end of the branch.
+                    if attempt(t_fail, predict(t_fail)):
+                        t, t_fail, h = t_fail, None, h_nominal / 4
+                    else:
+                        lost = True
+            else:
+                t_fail = t_next if t_fail is None else min(t_fail, t_next)
+                h = 0.5 * (t_next - t)
+                if t_fail - t <= tol:
                     lost = True
-        else:
-            t_fail = t_next if t_fail is None else min(t_fail, t_next)
-            h = 0.5 * (t_next - t)
-            if t_fail - t <= tol:
-                lost = True
     if not lost and t < 1.0:
         lost = True
         t_fail = t_fail if t_fail is not None else min(t + h, 1.0)
@@ -278,7 +312,8 @@ def continuation(problem, path, *, n=None, grid=None, steps=20, tol=1e-3, predic
     elif lost:
         message = (f"branch lost between {name} = {parameter_at(t):.10g} (last converged) and "
                    f"{parameter_at(t_fail):.10g} (first failed), |Δt| = {t_fail - t:.3g}: a fold (turning "
-                   "point) if the smallest eigenvalue of the second variation tends to zero there")
+                   "point) if the smallest eigenvalue of the second variation tends to zero there; "
+                   "method=\"arclength\" follows the branch around it")
     else:
         message = f"followed the branch to the end of the path ({name} = {parameter_at(1.0):.10g})"
 
