@@ -17,6 +17,7 @@ from .domain import Annulus, Disk, Polygon, Rectangle, TriMesh
 from .problem import PlanarProblem
 from .solution import PlanarSolution
 from .solve import solve_planar
+from .adapt import solve_adaptive
 
-__all__ = ["PlanarProblem", "solve_planar", "PlanarSolution", "Rectangle", "Polygon", "Disk", "Annulus",
+__all__ = ["PlanarProblem", "solve_planar", "solve_adaptive", "PlanarSolution", "Rectangle", "Polygon", "Disk", "Annulus",
            "TriMesh"]

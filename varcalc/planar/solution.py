@@ -161,6 +161,24 @@ class PlanarSolution:
 
         return plot_solution(self, path, **kwargs)
 
+    def write(self, path, file_format=None):
+        """Write the mesh and the nodal values as point data ``"u"`` with meshio: ``.vtu`` for
+        ParaView (P1 ``triangle`` cells; P2 ``triangle6``, vertices then edge midpoints, VTK's
+        quadratic-triangle order), or any format meshio writes (by extension or
+        ``file_format``).  Points get z = 0.  Returns ``path``.
+
+        >>> import os, tempfile, numpy as np, varcalc as vc
+        >>> p = vc.PlanarProblem(lambda u, du, x: 0.5 * du @ du - u, vc.Disk((0, 0), 1.0),
+        ...                      bc=lambda x: np.zeros(len(x)))
+        >>> path = vc.solve_planar(p, n=9).write(os.path.join(tempfile.mkdtemp(), "u.vtu"))
+        """
+        import meshio
+
+        pts = np.column_stack([self.nodes, np.zeros(len(self.nodes))])
+        cells = [("triangle", self.triangles)] if self.element == "P1" else [("triangle6", self.elements)]
+        meshio.write(path, meshio.Mesh(pts, cells, point_data={"u": np.asarray(self.u)}), file_format=file_format)
+        return path
+
     def to_dict(self) -> dict:
         """JSON-ready summary and nodal values."""
         d = dict(name=getattr(self.problem, "name", None), element=self.element, value=self.value,
