@@ -28,7 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .assemble import Discretization
-from .domain import refine_mesh
+from .domain import _tri_area2, refine_mesh
 
 __all__ = ["solve_adaptive", "estimate", "dorfler"]
 
@@ -87,8 +87,7 @@ def estimate(sol, params=None):
     fn = _kernel(problem.integrand, problem.shape, problem.with_params)
     R, q = fn(jnp.asarray(sol.u[t][pad]), jnp.asarray(X[pad]), params)
     R, q = np.asarray(R)[:T], np.asarray(q)[:T]  # (T,) + shape, (T, 3) + shape + (2,)
-    area = 0.5 * np.abs((X[:, 1, 0] - X[:, 0, 0]) * (X[:, 2, 1] - X[:, 0, 1])
-                        - (X[:, 2, 0] - X[:, 0, 0]) * (X[:, 1, 1] - X[:, 0, 1]))
+    area = 0.5 * np.abs(_tri_area2(X))
     edge = np.roll(X, -1, axis=1) - X  # (T, 3, 2): edges 01, 12, 20 (counter-clockwise)
     length = np.hypot(edge[..., 0], edge[..., 1])
     normal = np.stack([edge[..., 1], -edge[..., 0]], -1) / length[..., None]  # outward
@@ -191,8 +190,7 @@ def solve_adaptive(problem, tol=None, *, n=None, theta=0.5, max_nodes=50_000, ma
             print(f"level {level:2d}: {len(sol.nodes):7d} nodes, estimate {est:.3e}", flush=True)
         if (tol is not None and est <= tol) or level == max_levels - 1:
             break
-        area = 0.5 * np.abs(np.cross(mesh.nodes[mesh.triangles[:, 1]] - mesh.nodes[mesh.triangles[:, 0]],
-                                     mesh.nodes[mesh.triangles[:, 2]] - mesh.nodes[mesh.triangles[:, 0]]))
+        area = 0.5 * np.abs(_tri_area2(mesh.nodes[mesh.triangles]))
         new = refine_mesh(mesh, np.where(dorfler(eta, theta), area / 4, -1.0))
         if len(new.nodes) > max_nodes:
             break
