@@ -162,7 +162,7 @@ def solve_adaptive(problem, tol=None, *, n=None, theta=0.5, max_nodes=50_000, ma
     >>> import numpy as np, varcalc as vc
     >>> L = vc.Polygon([(0, 0), (1, 0), (1, 1), (-1, 1), (-1, -1), (0, -1)])
     >>> p = vc.PlanarProblem(lambda u, du, x: 0.5 * du @ du - u, L, bc=lambda x: np.zeros(len(x)))
-    >>> sol = solve_adaptive(p, max_levels=3)
+    >>> sol = solve_adaptive(p, n=5, max_levels=2)
     >>> [lv["nodes"] for lv in sol.stats["mesh_history"]][0] < len(sol.nodes)
     True
     """

@@ -208,10 +208,14 @@ class TriMesh:
         >>> TriMesh.read(path)
         TriMesh(4 nodes, 2 triangles)
         """
+        import contextlib
+        import io
+
         import meshio
 
         try:
-            m = meshio.read(path)
+            with contextlib.redirect_stdout(io.StringIO()):  # meshio's gmsh reader prints blank lines
+                m = meshio.read(path)
         except Exception as exc:  # noqa: BLE001 - meshio raises many kinds; re-raised with the path
             raise ValueError(f"path: meshio could not read {str(path)!r}: {exc}") from exc
         blocks = [np.asarray(c.data)[:, :3] for c in m.cells if c.type in ("triangle", "triangle6", "triangle7")]

@@ -170,7 +170,7 @@ class PlanarSolution:
         >>> import os, tempfile, numpy as np, varcalc as vc
         >>> p = vc.PlanarProblem(lambda u, du, x: 0.5 * du @ du - u, vc.Disk((0, 0), 1.0),
         ...                      bc=lambda x: np.zeros(len(x)))
-        >>> path = vc.solve_planar(p, n=9).write(os.path.join(tempfile.mkdtemp(), "u.vtu"))
+        >>> path = vc.solve_planar(p, n=5).write(os.path.join(tempfile.mkdtemp(), "u.vtu"))
         """
         import meshio
 
