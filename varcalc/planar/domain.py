@@ -597,6 +597,16 @@ def _ring(v, name):
     return r
 
 
+def _meeting_point(s, t):
+    """Where segments s, t (2, 2) meet: the lines' intersection, or (parallel) t's first end on s."""
+    d1, d2 = s[1] - s[0], t[1] - t[0]
+    den = d1[0] * d2[1] - d1[1] * d2[0]
+    if abs(den) <= 1e-14 * (np.abs(d1).max() * np.abs(d2).max()):
+        return t[0]
+    r = t[0] - s[0]
+    return s[0] + (r[0] * d2[1] - r[1] * d2[0]) / den * d1
+
+
 def _check_rings(rings):
     """Rings simple and disjoint; holes inside the outer ring and not inside each other."""
     names = ["vertices"] + [f"holes[{i}]" for i in range(len(rings) - 1)]
@@ -611,8 +621,9 @@ def _check_rings(rings):
         ra, rb = ring_of[a], ring_of[b]
         ea, eb = a - start[ra], b - start[rb]
         if ra == rb:
+            where = np.round(_meeting_point(pts[seg[a]], pts[seg[b]]), 12).tolist()
             raise ValueError(f"{names[ra]}: the boundary crosses or touches itself (edges {ea} and {eb}, "
-                             f"near {pts[seg[a, 0]].tolist()}); a polygon must be simple")
+                             f"near {where}); a polygon must be simple")
         ra, rb, ea, eb = (rb, ra, eb, ea) if ra > rb else (ra, rb, ea, eb)
         what = "crosses or touches the outer boundary" if ra == 0 else f"overlaps or touches {names[ra]}"
         raise ValueError(f"{names[rb]}: the hole {what} (its edge {eb} meets edge {ea} of {names[ra]})")
