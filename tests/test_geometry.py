@@ -174,3 +174,25 @@ def test_adaptive_refinement_at_the_l_corner():
     assert np.max(estimate(lin)) < 1e-12
     assert dorfler(np.array([3.0, 1.0, 2.0]), 0.5).tolist() == [True, False, False]
     assert dorfler(np.array([3.0, 1.0, 2.0]), 0.8).tolist() == [True, False, True]
+
+
+def test_gmsh_physical_lines_become_boundary_parts(tmp_path):
+    """Named Gmsh physical lines of a read mesh are boundary parts (vertices and P2 midpoints)."""
+    import meshio
+
+    m = vc.Rectangle((0, 2), (0, 1)).triangulate((5, 3))
+    x = m.nodes[m.boundary_edges][:, :, 0]
+    left, right = m.boundary_edges[np.all(x == 0, axis=1)], m.boundary_edges[np.all(x == 2, axis=1)]
+    tags = np.r_[np.full(len(left), 1), np.full(len(right), 2)]
+    tri_tags = np.full(len(m.triangles), 3)
+    mesh = meshio.Mesh(np.column_stack([m.nodes, np.zeros(len(m.nodes))]),
+                       [("line", np.r_[left, right]), ("triangle", m.triangles)],
+                       cell_data={"gmsh:physical": [tags, tri_tags], "gmsh:geometrical": [tags, tri_tags]},
+                       field_data={"inlet": np.array([1, 1]), "outlet": np.array([2, 1]), "fluid": np.array([3, 2])})
+    meshio.write(tmp_path / "parts.msh", mesh, file_format="gmsh22")
+    back = TriMesh.read(tmp_path / "parts.msh")
+    assert back.part_names == ("boundary", "inlet", "outlet")
+    parts = back.boundary_parts(np.r_[back.nodes, [[0, 0.25], [2, 0.75], [1, 0.5]]])  # + two midpoints, one inside
+    assert parts["inlet"].sum() == 4 and parts["outlet"].sum() == 4
+    assert parts["inlet"][-3:].tolist() == [True, False, False] and parts["outlet"][-3:].tolist() == [False, True, False]
+    vc.PlanarProblem(lambda u, du, x: 0.5 * du @ du, back, bc={"inlet": 0.0, "outlet": 1.0})  # accepted by name

@@ -199,7 +199,9 @@ class TriMesh:
         All ``triangle`` cell blocks are used (``triangle6``: their vertices; the P2 nodes are
         rebuilt by the solver); nodes used by no triangle (geometry points of a Gmsh file) are
         dropped; points must be planar (a third coordinate, if any, constant).  The boundary is
-        the mesh's boundary edges.  The mesh is checked like any :class:`TriMesh`.
+        the mesh's boundary edges (part ``"boundary"``); Gmsh physical lines with a name become
+        boundary parts of that name (for ``bc={"inlet": ...}``).  The mesh is checked like any
+        :class:`TriMesh`.
 
         >>> import meshio, tempfile, os
         >>> path = os.path.join(tempfile.mkdtemp(), "square.msh")
@@ -233,7 +235,22 @@ class TriMesh:
         used = np.unique(tri)
         remap = np.full(len(pts), -1, np.int64)
         remap[used] = np.arange(len(used))
-        return cls(pts[used, :2], remap[tri])
+        mesh = cls(pts[used, :2], remap[tri])
+        # Gmsh physical lines ("$PhysicalNames" of dimension 1) become named boundary parts
+        names = {int(tag): name for name, (tag, dim) in getattr(m, "field_data", {}).items()
+                 if np.ndim((tag, dim)) == 1 and int(dim) == 1}
+        phys = m.cell_data.get("gmsh:physical")
+        if names and phys is not None:
+            parts = {}
+            for c, tags in zip(m.cells, phys):
+                if c.type != "line":
+                    continue
+                e = remap[np.asarray(c.data)[:, :2]]
+                for tag in np.unique(tags):
+                    if int(tag) in names and np.all(e[tags == tag] >= 0):
+                        parts.setdefault(names[int(tag)], []).append(e[tags == tag])
+            mesh._parts = {k: np.concatenate(v) for k, v in parts.items() if k != "boundary"}
+        return mesh
 
     def __repr__(self):
         return f"TriMesh({len(self.nodes)} nodes, {len(self.triangles)} triangles)"
@@ -253,12 +270,27 @@ class TriMesh:
     def triangulate(self, n=None):
         return self
 
+    _parts = {}  # named boundary parts read from a file: name -> edges (k, 2)
+
     def boundary_parts(self, points):
-        return {"boundary": np.ones(len(points), bool)}
+        """``"boundary"``: every boundary point; parts read from a file (Gmsh physical lines):
+        the points at a vertex or an edge midpoint of that part's edges (k-d tree, tolerance
+        1e-9 of the mesh size)."""
+        p = np.asarray(points, dtype=np.float64)
+        out = {"boundary": np.ones(len(p), bool)}
+        if self._parts:
+            from scipy.spatial import cKDTree
+
+            tol = 1e-9 * float(np.ptp(self.nodes, axis=0).max())
+            for name, e in self._parts.items():
+                ends = self.nodes[e]  # (k, 2, 2)
+                marks = np.concatenate([ends.reshape(-1, 2), ends.mean(axis=1)])
+                out[name] = cKDTree(marks).query(p, distance_upper_bound=tol)[0] <= tol
+        return out
 
     @property
     def part_names(self):
-        return ("boundary",)
+        return ("boundary",) + tuple(self._parts)
 
 
 def _boundary_edges(t, n_nodes):
