@@ -97,7 +97,7 @@ def meshing_times(sizes):
 
 def curved_orders(quick):
     print("\n## 3. Orders on curved domains (non-nested meshes, h halving; order from consecutive rows)")
-    zero = lambda p: np.zeros(len(p))  # noqa: E731
+    zero = lambda p: np.zeros(len(p))
     cases = (("disk", vc.Disk((0, 0), 1.0), lambda u, du, x: 0.5 * du @ du - (4 + 8 * x[0]) * u,
               lambda p: (1 - (p**2).sum(1)) * (1 + p[:, 0])),
              ("annulus", vc.Annulus((0, 0), 0.5, 1.0), lambda u, du, x: 0.5 * du @ du - (16 * (x @ x) - 5) * u,
@@ -153,7 +153,16 @@ def energy_error(nodes, tri, u):
 
 def skfem_adaptive(nodes, triangles, max_nodes, theta=0.5):
     """An adaptive Laplace loop in the style of scikit-fem's ex22 (written here, not copied)."""
-    from skfem import Basis, ElementTriP1, Functional, InteriorFacetBasis, MeshTri, adaptive_theta, condense, solve
+    from skfem import (
+        Basis,
+        ElementTriP1,
+        Functional,
+        InteriorFacetBasis,
+        MeshTri,
+        adaptive_theta,
+        condense,
+        solve,
+    )
     from skfem.helpers import grad
     from skfem.models.poisson import laplace
 
@@ -192,7 +201,7 @@ def rate(rows, last=5):
 def adaptive_l(max_nodes, uniform_ns):
     print(f"\n## 4. Adaptive P1 on the L-shape, u = r^(2/3) sin(2θ/3), up to ~{max_nodes:,} nodes")
     L = vc.Polygon(L_VERTICES)
-    G = lambda u, du, x: 0.5 * du @ du  # noqa: E731
+    G = lambda u, du, x: 0.5 * du @ du
     prob = vc.PlanarProblem(G, L, bc=l_exact, exact=l_exact)
     rows, t0 = [], time.perf_counter()
 

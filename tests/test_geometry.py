@@ -95,8 +95,8 @@ def test_bad_geometry_is_rejected():
 def test_disk_p1_order_and_meshio_round_trip(tmp_path):
     import meshio
 
-    G = lambda u, du, x: 0.5 * du @ du - (4 + 8 * x[0]) * u  # noqa: E731
-    exact = lambda p: (1 - (p**2).sum(1)) * (1 + p[:, 0])  # noqa: E731
+    G = lambda u, du, x: 0.5 * du @ du - (4 + 8 * x[0]) * u
+    exact = lambda p: (1 - (p**2).sum(1)) * (1 + p[:, 0])
     disk = vc.Disk((0.0, 0.0), 1.0)
     prob = vc.PlanarProblem(G, disk, bc=zero, exact=exact)
     s17, s33 = vc.solve_planar(prob, n=17), vc.solve_planar(prob, n=33)
@@ -128,8 +128,8 @@ def test_disk_p1_order_and_meshio_round_trip(tmp_path):
 def test_annulus_p2_isoparametric_third_order():
     """P2 with the boundary mid-edge nodes on the circles (isoparametric) converges at order 3 in
     L²; with straight chords the O(h²) geometry error caps it at 2 (measured: 2.0 vs 3.0)."""
-    G = lambda u, du, x: 0.5 * du @ du - (16 * (x @ x) - 5) * u  # noqa: E731
-    exact = lambda p: ((p**2).sum(1) - 0.25) * (1 - (p**2).sum(1))  # noqa: E731
+    G = lambda u, du, x: 0.5 * du @ du - (16 * (x @ x) - 5) * u
+    exact = lambda p: ((p**2).sum(1) - 0.25) * (1 - (p**2).sum(1))
     ann = vc.Annulus((0.0, 0.0), 0.5, 1.0)
     prob = vc.PlanarProblem(G, ann, bc={"inner": 0.0, "outer": 0.0}, exact=exact)
     s9, s17 = (vc.solve_planar(prob, n=n, element="P2") for n in (9, 17))
@@ -155,7 +155,7 @@ def test_adaptive_refinement_at_the_l_corner():
         th = np.mod(np.arctan2(p[:, 1], p[:, 0]), 2 * np.pi)
         return np.hypot(p[:, 0], p[:, 1]) ** (2 / 3) * np.sin(2 * th / 3)
 
-    G = lambda u, du, x: 0.5 * du @ du  # noqa: E731
+    G = lambda u, du, x: 0.5 * du @ du
     levels = []
     sol = solve_adaptive(vc.PlanarProblem(G, L, bc=exact, exact=exact), n=5, max_levels=3,
                          callback=lambda k, s, eta: levels.append((len(s.nodes), s.l2_error(), eta)))

@@ -30,7 +30,7 @@ import numpy as np
 from .assemble import Discretization
 from .domain import _tri_area2, refine_mesh
 
-__all__ = ["solve_adaptive", "estimate", "dorfler"]
+__all__ = ["dorfler", "estimate", "solve_adaptive"]
 
 
 def _kernel(integrand, shape, with_params):
@@ -51,7 +51,7 @@ def _kernel(integrand, shape, with_params):
             g = jnp.einsum("a...,ai->...i", uT, dl)  # the constant gradient
             xc = XT.mean(0)
             uc = uT.mean(0)
-            u_at = lambda x: uc + g @ (x - xc)  # noqa: E731 - u_h on T
+            u_at = lambda x: uc + g @ (x - xc)
 
             def flux(x):
                 return Gp(u_at(x), g, x, p)
@@ -195,7 +195,7 @@ def solve_adaptive(problem, tol=None, *, n=None, theta=0.5, max_nodes=50_000, ma
         if len(new.nodes) > max_nodes:
             break
         prev = sol
-        guess = lambda pts, prev=prev: np.nan_to_num(prev(pts))  # noqa: E731 - NaN: on a boundary, overwritten
+        guess = lambda pts, prev=prev: np.nan_to_num(prev(pts))
         mesh = new
     sol.stats["mesh_history"] = history
     if history and sol.converged:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["Rectangle", "Polygon", "Disk", "Annulus", "TriMesh", "DOMAINS"]
+__all__ = ["DOMAINS", "Annulus", "Disk", "Polygon", "Rectangle", "TriMesh"]
 
 MIN_ANGLE = 30  # degrees: Triangle's quality bound (it guarantees termination up to ~33.8°)
 
@@ -218,7 +218,7 @@ class TriMesh:
         try:
             with contextlib.redirect_stdout(io.StringIO()):  # meshio's gmsh reader prints blank lines
                 m = meshio.read(path)
-        except Exception as exc:  # noqa: BLE001 - meshio raises many kinds; re-raised with the path
+        except Exception as exc:
             raise ValueError(f"path: meshio could not read {str(path)!r}: {exc}") from exc
         blocks = [np.asarray(c.data)[:, :3] for c in m.cells if c.type in ("triangle", "triangle6", "triangle7")]
         if not blocks:
@@ -451,7 +451,7 @@ def _run_triangle(pslg, opts):
 
     try:
         out = triangle.triangulate(pslg, opts)
-    except Exception as exc:  # noqa: BLE001 - Triangle's errors are bare RuntimeErrors
+    except Exception as exc:
         raise ValueError(f"Triangle failed to mesh the domain ({exc}); check the geometry") from exc
     if "triangles" not in out or len(out["triangles"]) == 0:
         raise ValueError("Triangle produced no triangles; check the geometry (are the holes inside?)")
