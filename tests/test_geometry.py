@@ -84,6 +84,9 @@ def test_bad_geometry_is_rejected():
     # valid input in any orientation still passes, and the mesh's checks agree with the Rectangle's
     ok = TriMesh(m.nodes, m.triangles[:, ::-1])
     assert sorted(map(tuple, ok.boundary_edges)) == sorted(map(tuple, m.boundary_edges))
+    from varcalc.planar.domain import _boundary_edges  # as plot.py calls it (triangles only)
+
+    assert sorted(map(tuple, _boundary_edges(m.triangles))) == sorted(map(tuple, m.boundary_edges))
     with pytest.raises(ValueError, match="radius"):
         vc.Disk((0, 0), -1.0)
     with pytest.raises(ValueError, match="r_inner"):

@@ -186,7 +186,7 @@ class TriMesh:
         m = cls.__new__(cls)
         m.nodes = np.ascontiguousarray(nodes, dtype=np.float64)
         m.triangles = np.ascontiguousarray(triangles, dtype=np.int64)
-        m.boundary_edges = (_boundary_edges(m.triangles, len(m.nodes))[0] if boundary_edges is None
+        m.boundary_edges = (_boundary_edges(m.triangles, len(m.nodes)) if boundary_edges is None
                             else boundary_edges)
         m.boundary_projection = boundary_projection
         return m
@@ -293,7 +293,12 @@ class TriMesh:
         return ("boundary",) + tuple(self._parts)
 
 
-def _boundary_edges(t, n_nodes):
+def _boundary_edges(t, n_nodes=None):
+    """Boundary edges (B, 2) of triangles t (T, 3), as directed in their triangle."""
+    return _edge_groups(t, int(t.max()) + 1 if n_nodes is None else n_nodes)[0]
+
+
+def _edge_groups(t, n_nodes):
     """Boundary edges (B, 2) as directed in their triangle, and for the checks: the unique-edge
     index of each directed edge (3T,), the edge counts and the directed edges (3T, 2).  One
     integer sort of the 3T edge keys (faster than ``np.unique(axis=0)`` on pairs)."""
@@ -312,7 +317,7 @@ def _boundary_edges(t, n_nodes):
 def _check_triangulation(nodes, t, area2):
     """The validity checks of :class:`TriMesh` (t counter-clockwise); returns the boundary edges."""
     T = len(t)
-    bedges, inv, counts, e = _boundary_edges(t, len(nodes))
+    bedges, inv, counts, e = _edge_groups(t, len(nodes))
     tri_of = np.tile(np.arange(T), 3)
     if np.any(counts > 2):
         k = int(np.argmax(counts > 2))
