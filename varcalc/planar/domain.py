@@ -595,10 +595,6 @@ class Polygon:
         v, s, holes = self._pslg(h)
         return mesh_pslg(v, s, holes, h)
 
-    def _distance(self, points):
-        """Distance (k,) from each point to the nearest boundary edge."""
-        return np.min([Polygon._ring_distance(points, r) for r in self.rings], axis=0)
-
     def boundary_parts(self, points):
         p = np.asarray(points, dtype=np.float64)
         lo, hi = self.rings[0].min(0), self.rings[0].max(0)
