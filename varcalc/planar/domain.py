@@ -488,17 +488,15 @@ def mesh_pslg(vertices, segments, holes, h, curved=False, projection=None):
     # nearest boundary point at distance d_p: the boundary (pieces <= h) is at least
     # sqrt(d_p² - h²/4) away, so d_p >= 0.7 h keeps the lattice >= 0.49 h from it
     lattice = lattice[cKDTree(vertices).query(lattice, distance_upper_bound=0.7 * h)[0] > 0.7 * h]
-    nb = len(vertices)
     pslg = dict(vertices=np.concatenate([vertices, lattice]), segments=np.asarray(segments, np.int32))
     if len(holes):
         pslg["holes"] = np.asarray(holes, np.float64)
     opts = f"pjq{MIN_ANGLE}{_area_option(1.2 * np.sqrt(3) / 4 * h * h)}Q" + ("Y" if curved else "")
     out = _run_triangle(pslg, opts)
-    assert np.array_equal(out["vertices"][:nb], vertices)  # boundary points first, as given
     return TriMesh._trusted(out["vertices"], out["triangles"], projection)
 
 
-def refine_mesh(mesh, max_area, domain=None):
+def refine_mesh(mesh, max_area):
     """Refine ``mesh`` with Triangle (``r``): triangle ``i`` is split until its pieces have area
     at most ``max_area[i]`` (<= 0: no constraint), keeping the boundary (its edges as segments)
     and the quality bound.  Points added on the boundary lie on its edges (on curved domains the
