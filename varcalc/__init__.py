@@ -35,7 +35,7 @@ from .continuation import Continuation, continuation, plot_continuation  # noqa:
 # `from varcalc import solve_batch`, ... work as before.  No lazy name may equal its module's name
 # (importing the submodule would bind the module under that name first; tests/test_engine.py checks).
 _LAZY = {
-    "planar": ("PlanarProblem", "Polygon", "Rectangle", "TriMesh", "solve_planar"),
+    "planar": ("PlanarProblem", "Polygon", "Rectangle", "Disk", "Annulus", "TriMesh", "solve_planar"),
     "batch": ("BatchSolution", "solve_batch"),
     "symbolic": ("EulerLagrange", "euler_lagrange"),
     "stochastic": ("Distribution", "ExpectedProblem", "ExpectedSolution", "LogNormal", "Normal", "Uniform",
@@ -66,7 +66,7 @@ __all__ = ["Problem", "solve", "discretize", "Newton", "Status", "Solution", "lo
            "uniform_grid", "graded_grid", "check_grid",
            "Integral", "Pointwise", "Bound", "Data", "OnCurve", "solve_batch", "BatchSolution",
            "euler_lagrange", "EulerLagrange",
-           "PlanarProblem", "solve_planar", "Rectangle", "Polygon", "TriMesh",
+           "PlanarProblem", "solve_planar", "Rectangle", "Polygon", "Disk", "Annulus", "TriMesh",
            "Normal", "LogNormal", "Uniform", "Distribution", "ExpectedProblem", "ExpectedSolution",
            "solve_expected", "sample_extremals", "sensitivity", "compare_sensitivities", "plot_ensemble",
            "euler_lagrange_residual", "first_integral", "plot_diagnostics",

@@ -93,12 +93,12 @@ class Problem:
     left_end: OnCurve | None = None
 
     def __new__(cls, *args, **kwargs):
-        # A planar domain (Rectangle, Polygon, TriMesh) makes a 2-D problem: G(u, ∇u, x).
+        # A planar domain (Rectangle, Polygon, Disk, Annulus, TriMesh) makes a 2-D problem: G(u, ∇u, x).
         domain = kwargs.get("domain", args[1] if len(args) > 1 else None)
         # Such a domain exists only once varcalc.planar.domain is imported: do not import the planar
         # layer (~0.27 s: SciPy's sparse solvers) for every 1-D problem.
         planar = sys.modules.get("varcalc.planar.domain")
-        if planar is not None and isinstance(domain, (planar.Rectangle, planar.Polygon, planar.TriMesh)):
+        if planar is not None and isinstance(domain, planar.DOMAINS):
             from .planar import PlanarProblem
 
             return PlanarProblem(*args, **kwargs)

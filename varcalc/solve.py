@@ -135,6 +135,10 @@ def solve(problem: Problem, n: int | None = None, *, grid=None, guess=None,
         if given:
             raise ValueError(f"{', '.join(given)}: not combined with tol= (the adaptive solve chooses "
                              "the grid and its quadrature); give them without tol=")
+        if _is_planar(problem):  # 2-D: residual estimator, Dörfler marking, Triangle's refinement
+            from .planar.adapt import solve_adaptive as planar_adaptive
+
+            return planar_adaptive(problem, tol, n=n, solver=solver, params=params, verbose=verbose)
         from .adaptive import solve_adaptive, solve_p_adaptive
 
         if degree != 1:  # p-refinement from this degree (high-order elements, singular ends mapped)

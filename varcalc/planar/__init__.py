@@ -13,9 +13,11 @@ sparse direct (SuperLU) or AMG-preconditioned CG solve.
 True
 """
 
-from .domain import Polygon, Rectangle, TriMesh
+from .domain import Annulus, Disk, Polygon, Rectangle, TriMesh
 from .problem import PlanarProblem
 from .solution import PlanarSolution
 from .solve import solve_planar
+from .adapt import solve_adaptive
 
-__all__ = ["PlanarProblem", "solve_planar", "PlanarSolution", "Rectangle", "Polygon", "TriMesh"]
+__all__ = ["PlanarProblem", "solve_planar", "solve_adaptive", "PlanarSolution", "Rectangle", "Polygon", "Disk", "Annulus",
+           "TriMesh"]

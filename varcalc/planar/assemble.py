@@ -35,8 +35,9 @@ class Discretization:
         Coordinates of the nodes (P2: vertices first, then edge midpoints).
     edofs : ndarray of int, shape (T, nloc)
         Nodes of each triangle in the element's local order.
-    X : ndarray, shape (T, 3, 2)
-        Vertex coordinates of each triangle.
+    X : ndarray, shape (T, 3, 2) or (T, 6, 2)
+        Vertex coordinates of each triangle; for P2 on a mesh with a ``boundary_projection``
+        (curved boundary) the six node coordinates (isoparametric).
     on_boundary : ndarray of bool, shape (N,)
     fixed : ndarray of bool, shape (N·m,)
         Dirichlet unknowns.
@@ -68,8 +69,17 @@ class Discretization:
             self.edofs = np.concatenate([t, mid], axis=1)
             on_b = np.zeros(len(self.points), bool)
             on_b[bedges.ravel()] = True
-            on_b[nv + np.searchsorted(ukey, bedges[:, 0] * nv + bedges[:, 1])] = True
+            bmid = nv + np.searchsorted(ukey, bedges[:, 0] * nv + bedges[:, 1])
+            on_b[bmid] = True
         self.X = mesh.nodes[t]  # (T, 3, 2)
+        project = getattr(mesh, "boundary_projection", None)
+        if el.order == 2 and project is not None:
+            # Curved boundary (Disk, Annulus): the boundary mid-edge nodes go onto the curve and
+            # every triangle is mapped by its six nodes (isoparametric P2, X shape (T, 6, 2)).
+            # With the straight chords instead, the O(h²) gap between polygon and curve would
+            # cap P2 at order 2.
+            self.points[bmid] = project(self.points[bmid])
+            self.X = self.points[self.edofs]
         self.on_boundary = on_b
         self.shape = problem.shape
         self.m = m = 1 if problem.shape == () else problem.shape[0]
@@ -154,7 +164,10 @@ def _functions(integrand, el, shape, with_params):
     Gq = jax.vmap(G, in_axes=(0, 0, 0, None))
 
     def element_energy(uloc, Xe, p):
-        """Energy of one triangle: uloc (nloc,) + shape, Xe (3, 2) vertices."""
+        """Energy of one triangle: uloc (nloc,) + shape, Xe (3, 2) vertices (affine) or, for
+        isoparametric P2 on curved domains, (6, 2) nodes."""
+        if Xe.shape[0] == 6:
+            return curved_energy(uloc, Xe, p)
         e1, e2 = Xe[1] - Xe[0], Xe[2] - Xe[0]
         det = e1[0] * e2[1] - e2[0] * e1[1]  # 2·area (> 0: counter-clockwise)
         # ∇_x φ = J^{-T} ∇_ξ φ with J = [e1 e2]; as rows: ∇_ξ φ · J^{-1}
@@ -169,6 +182,19 @@ def _functions(integrand, el, shape, with_params):
             gq = jnp.einsum("qai,am->qmi", grads, uloc)
         # ∫_T G = det · Σ_q w_q G(x_q): reference weights sum to 1/2, |T| = det / 2
         return det * jnp.sum(w * Gq(uq, gq, xq, p))
+
+    def curved_energy(uloc, Xe, p):
+        """Isoparametric P2: x(ξ) = Σ_a X_a φ_a(ξ); the Jacobian J_q = Σ_a X_a ⊗ ∇_ξ φ_a varies
+        over the triangle, so it is formed at every quadrature point (Xe (6, 2))."""
+        Jq = jnp.einsum("ai,qaj->qij", Xe, dphi)  # (Q, 2, 2): ∂x_i/∂ξ_j
+        det = Jq[:, 0, 0] * Jq[:, 1, 1] - Jq[:, 0, 1] * Jq[:, 1, 0]
+        inv = jnp.stack([jnp.stack([Jq[:, 1, 1], -Jq[:, 0, 1]], -1),
+                         jnp.stack([-Jq[:, 1, 0], Jq[:, 0, 0]], -1)], -2) / det[:, None, None]
+        grads = jnp.einsum("qaj,qji->qai", dphi, inv)  # ∇_x φ = J^{-T} ∇_ξ φ, as rows
+        xq = phi @ Xe
+        uq = phi @ uloc
+        gq = jnp.einsum("qai,a->qi", grads, uloc) if shape == () else jnp.einsum("qai,am->qmi", grads, uloc)
+        return jnp.sum(w * det * Gq(uq, gq, xq, p))
 
     batched = jax.vmap(element_energy, in_axes=(0, 0, None))
 

@@ -8,11 +8,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .domain import Polygon, Rectangle, TriMesh
+from .domain import DOMAINS as _DOMAINS
 
 __all__ = ["PlanarProblem"]
-
-_DOMAINS = (Rectangle, Polygon, TriMesh)
 
 
 class PlanarProblem:
@@ -24,7 +22,7 @@ class PlanarProblem:
         ``G(u, grad_u, x)`` (or ``G(u, grad_u, x, p)`` with ``params``) written with
         ``jax.numpy``: ``u`` scalar (or shape (m,)), ``grad_u`` shape (2,) (or (m, 2), row i the
         gradient of component i), ``x`` shape (2,); returns a scalar.
-    domain : Rectangle, Polygon or TriMesh
+    domain : Rectangle, Polygon, Disk, Annulus or TriMesh
     bc : callable or dict or None
         Dirichlet data.  A callable ``g(points)`` (points shape (k, 2) -> shape (k,) or (k, m))
         applies on the whole boundary; a dict maps a boundary part name (``"left"``, ``"outer"``,
@@ -57,7 +55,7 @@ class PlanarProblem:
         if not callable(integrand):
             raise TypeError(f"integrand: expected a callable G(u, grad_u, x), got {type(integrand).__name__}")
         if not isinstance(domain, _DOMAINS):
-            raise TypeError("domain: expected varcalc.planar.Rectangle, Polygon or TriMesh, "
+            raise TypeError("domain: expected varcalc.planar.Rectangle, Polygon, Disk, Annulus or TriMesh, "
                             f"got {type(domain).__name__}")
         if components is not None:
             if isinstance(components, bool) or not isinstance(components, (int, np.integer)) or components < 1:

@@ -128,14 +128,22 @@ class PlanarSolution:
         lam, w = rule(5)
         X = self.nodes[self.triangles]  # (T, 3, 2)
         xq = np.einsum("qv,tvi->tqi", lam, X)
-        phi = _element(self.element).basis(lam)  # (Q, nloc)
+        el = _element(self.element)
+        phi = el.basis(lam)  # (Q, nloc)
         uh = np.einsum("qa,ta...->tq...", phi, self.u[self.elements])
-        ue = np.asarray(ex(xq.reshape(-1, 2)), dtype=np.float64).reshape(uh.shape)
         e1, e2 = X[:, 1] - X[:, 0], X[:, 2] - X[:, 0]
-        det = np.abs(e1[:, 0] * e2[:, 1] - e2[:, 0] * e1[:, 1])
+        det = np.abs(e1[:, 0] * e2[:, 1] - e2[:, 0] * e1[:, 1])[:, None]
+        if el.order == 2:
+            # mapped by the six nodes: isoparametric on curved boundaries (Disk, Annulus), the
+            # affine map where the mid-edge nodes are the edges' midpoints
+            Xn = self.nodes[self.elements]  # (T, 6, 2)
+            xq = np.einsum("qa,tai->tqi", phi, Xn)
+            J = np.einsum("tai,qaj->tqij", Xn, el.basis_gradients(lam))
+            det = np.abs(J[..., 0, 0] * J[..., 1, 1] - J[..., 0, 1] * J[..., 1, 0])
+        ue = np.asarray(ex(xq.reshape(-1, 2)), dtype=np.float64).reshape(uh.shape)
         sq = (uh - ue) ** 2
         sq = sq.reshape(sq.shape[0], sq.shape[1], -1).sum(-1)
-        return float(np.sqrt(np.sum(det[:, None] * w * sq)))
+        return float(np.sqrt(np.sum(det * w * sq)))
 
     def value_error(self) -> float:
         """``|J_h(u_h) - exact_value|``."""
@@ -152,6 +160,24 @@ class PlanarSolution:
         from .plot import plot_solution
 
         return plot_solution(self, path, **kwargs)
+
+    def write(self, path, file_format=None):
+        """Write the mesh and the nodal values as point data ``"u"`` with meshio: ``.vtu`` for
+        ParaView (P1 ``triangle`` cells; P2 ``triangle6``, vertices then edge midpoints, VTK's
+        quadratic-triangle order), or any format meshio writes (by extension or
+        ``file_format``).  Points get z = 0.  Returns ``path``.
+
+        >>> import os, tempfile, numpy as np, varcalc as vc
+        >>> p = vc.PlanarProblem(lambda u, du, x: 0.5 * du @ du - u, vc.Disk((0, 0), 1.0),
+        ...                      bc=lambda x: np.zeros(len(x)))
+        >>> path = vc.solve_planar(p, n=5).write(os.path.join(tempfile.mkdtemp(), "u.vtu"))
+        """
+        import meshio
+
+        pts = np.column_stack([self.nodes, np.zeros(len(self.nodes))])
+        cells = [("triangle", self.triangles)] if self.element == "P1" else [("triangle6", self.elements)]
+        meshio.write(path, meshio.Mesh(pts, cells, point_data={"u": np.asarray(self.u)}), file_format=file_format)
+        return path
 
     def to_dict(self) -> dict:
         """JSON-ready summary and nodal values."""

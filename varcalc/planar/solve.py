@@ -48,7 +48,7 @@ SEQUENCE_MIN = 20_000  # free unknowns above which "auto" grid sequencing starts
 
 
 def solve_planar(problem, n=None, *, mesh=None, element="P1", guess=None, linear_solver="auto",
-                 solver=None, verbose=False, params=None, sequence="auto"):
+                 solver=None, verbose=False, params=None, sequence="auto", tol=None):
     """Minimise a :class:`PlanarProblem` by Newton's method on P1 or P2 triangles.
 
     Parameters
@@ -79,6 +79,9 @@ def solve_planar(problem, n=None, *, mesh=None, element="P1", guess=None, linear
         with ``(n + 1) // 2`` (recursively) and start from that solution interpolated; the fine
         mesh then needs few Newton iterations.  ``"auto"``: when the mesh comes from ``n`` and
         has more than ``SEQUENCE_MIN`` free unknowns.  ``stats["sequence"]`` lists the levels.
+    tol : float, optional
+        Adaptive P1 refinement from the mesh of ``n`` (default 9) until the residual estimate of
+        the energy-norm error is below ``tol``: :func:`varcalc.planar.adapt.solve_adaptive`.
 
     Returns
     -------
@@ -94,6 +97,13 @@ def solve_planar(problem, n=None, *, mesh=None, element="P1", guess=None, linear
     >>> sol.converged, sol.iterations < 10
     (True, True)
     """
+    if tol is not None:  # adaptive refinement: its own loop over meshes (varcalc/planar/adapt.py)
+        from .adapt import solve_adaptive
+
+        if mesh is not None or guess is not None or element != "P1":
+            raise ValueError("tol: adaptive refinement starts from the domain's mesh of n, with P1 and no guess")
+        return solve_adaptive(problem, tol, n=n, solver=solver, params=params, linear_solver=linear_solver,
+                              verbose=verbose)
     t_start = time.perf_counter()
     if not isinstance(problem, PlanarProblem):
         raise TypeError(f"problem: expected a varcalc.planar.PlanarProblem, got {type(problem).__name__}")
