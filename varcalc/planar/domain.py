@@ -41,9 +41,13 @@ class TriMesh:
     triangles : array_like of int, shape (T, 3)
         Node indices of each triangle (any orientation; stored counter-clockwise).
 
+    Notes
+    -----
     ``boundary_edges`` (B, 2) are the edges that belong to one triangle only; the only named
     boundary part is ``"boundary"`` (select other parts with a callable in ``bc``).
 
+    Examples
+    --------
     >>> m = TriMesh([[0, 0], [1, 0], [0, 1]], [[0, 1, 2]])
     >>> m.nodes.shape, m.triangles.shape, m.boundary_edges.shape
     ((3, 2), (1, 3), (3, 2))
@@ -175,9 +179,13 @@ class Polygon:
     holes : sequence of array_like, each shape (k_i, 2)
         Holes strictly inside.
 
+    Notes
+    -----
     Boundary parts: ``"outer"``, ``"hole0"``, ``"hole1"``, ...  ``triangulate(n)`` uses the
     spacing ``h = (bounding-box width) / (n - 1)``; polygon vertices are always nodes.
 
+    Examples
+    --------
     >>> L = Polygon([(0, 0), (2, 0), (2, 1), (1, 1), (1, 2), (0, 2)])
     >>> m = L.triangulate(9); round(float(L.area), 12), m.nodes.shape[1]
     (3.0, 2)
