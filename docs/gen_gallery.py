@@ -73,7 +73,7 @@ def _e(row: dict, key: str) -> str:
 
 
 def index_page(rows: list[dict]) -> str:
-    lines = ["# Gallery", "",
+    lines = ["---", "hide:", "  - toc", "---", "", "# Gallery", "",
              "Every problem of the catalog (`problems/`), solved when this site was built with the",
              "problem file's own defaults (what `varcalc solve NAME` does), against its exact or",
              "independent reference. *J error* is relative; the nodal error is the largest over the",
@@ -82,7 +82,7 @@ def index_page(rows: list[dict]) -> str:
              "| problem | what it shows | size | J error | nodal error | L² error | Newton its |",
              "|---|---|---|---:|---:|---:|---:|"]
     if any(r.get("skipped") for r in rows):
-        lines[1:] = ["", "**Preview: built with `VARCALC_DOCS_NO_SOLVE=1`, so nothing was solved and no error "
+        lines[6:] = ["", "**Preview: built with `VARCALC_DOCS_NO_SOLVE=1`, so nothing was solved and no error "
                      "is shown.**", "", "| problem | what it shows |", "|---|---|"]
         for r in rows:
             lines.append(f"| [{r['name']}]({r['name']}.md) | {_title(r['name'])} |")
