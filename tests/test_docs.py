@@ -70,3 +70,15 @@ def test_page_examples_run(page, tmp_path, monkeypatch):
             exec(compile("\n" * (line - 1) + code, str(page), "exec"), namespace)  # line numbers of the page
         finally:
             plt.close("all")
+
+
+def test_readme_is_short_and_its_links_resolve():
+    """Issue 19: the README stays a front page (≤ 200 lines); the manual is docs/.  Its relative
+    links point at files that exist (the site's pages), so a renamed page cannot leave it dangling."""
+    text = (ROOT / "README.md").read_text()
+    assert len(text.splitlines()) <= 200
+    links = re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", text)
+    local = [link for link in links if "://" not in link]
+    assert local, "the README links into docs/"
+    missing = [link for link in local if not (ROOT / link).exists()]
+    assert not missing, f"README.md links to missing files: {missing}"
