@@ -330,12 +330,12 @@ def test_cli_euler(capsys, tmp_path):
     assert "'sort'" in capsys.readouterr().err
 
 
-def test_readme_snippet_prints_what_the_readme_shows(capsys):
+def test_docs_snippet_prints_what_the_page_shows(capsys):
     import pathlib
     import re
 
-    readme = (pathlib.Path(__file__).parents[1] / "README.md").read_text()
-    block = re.search(r"<!-- euler -->\s*```python\n(.*?)```\s*```\n(.*?)```", readme, re.S)
-    assert block, "README.md must hold the euler_lagrange example after <!-- euler -->"
-    exec(compile(block.group(1), "README.md", "exec"), {})
+    page = (pathlib.Path(__file__).parents[1] / "docs" / "guide" / "symbolic.md").read_text()
+    block = re.search(r"<!-- euler -->\s*```python\n(.*?)```\s*```\n(.*?)```", page, re.S)
+    assert block, "docs/guide/symbolic.md must hold the euler_lagrange example after <!-- euler -->"
+    exec(compile(block.group(1), "docs/guide/symbolic.md", "exec"), {})
     assert capsys.readouterr().out == block.group(2)

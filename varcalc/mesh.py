@@ -50,6 +50,8 @@ def graded_grid(domain, n: int, power: float = 2.0, end: str = "left") -> np.nda
     end : {"left", "right", "both"}
         Where the nodes cluster.  ``"both"`` grades symmetrically toward each end.
 
+    Examples
+    --------
     >>> np.round(graded_grid((0.0, 1.0), 5, power=2), 4)
     array([0.    , 0.0625, 0.25  , 0.5625, 1.    ])
     """

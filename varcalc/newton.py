@@ -276,6 +276,8 @@ class Newton:
     max_backtracks : int
         Halvings of the step in the line search before giving up.
 
+    Examples
+    --------
     >>> Newton(max_iter=50).rtol
     1e-10
     """

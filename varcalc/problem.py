@@ -65,6 +65,8 @@ class Problem:
         A free end on a curve ``φ(x, f) = 0`` (the end's abscissa is an unknown; the domain's
         end is its initial guess).
 
+    Notes
+    -----
     After construction ``bc`` holds floats (scalar unknown) or arrays of the unknown's shape, so
     ``vc.Problem(G, domain, bc=other.bc)`` states the same conditions; ``bc_flat`` holds them
     flattened to shape ``(m,)`` (what the solver uses).

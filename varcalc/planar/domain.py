@@ -135,6 +135,8 @@ class TriMesh:
     triangles : array_like of int, shape (T, 3)
         Node indices of each triangle (any orientation; stored counter-clockwise).
 
+    Notes
+    -----
     The mesh must be a valid triangulation of a planar domain: no degenerate triangle, every node
     a vertex of some triangle, every edge in one (boundary) or two (interior) triangles, the two
     triangles of an interior edge on opposite sides of it (orientation consistent: not folded),
@@ -151,6 +153,8 @@ class TriMesh:
     Read a mesh file (Gmsh ``.msh``, VTK/VTU, Medit, XDMF, ... through meshio) with
     :meth:`TriMesh.read`.
 
+    Examples
+    --------
     >>> m = TriMesh([[0, 0], [1, 0], [0, 1]], [[0, 1, 2]])
     >>> m.nodes.shape, m.triangles.shape, m.boundary_edges.shape
     ((3, 2), (1, 3), (3, 2))
@@ -529,6 +533,8 @@ class Polygon:
     holes : sequence of array_like, each shape (k_i, 2)
         Holes strictly inside.
 
+    Notes
+    -----
     Raises ``ValueError`` when a ring crosses or touches itself (or has a repeated vertex), when
     holes overlap or touch each other or the outer boundary, lie outside the polygon or inside
     another hole.
@@ -538,6 +544,8 @@ class Polygon:
     ``<= h``, triangles of area ``<= (√3/4) h²`` and angles ``>= 30°``; polygon vertices are
     always nodes.
 
+    Examples
+    --------
     >>> L = Polygon([(0, 0), (2, 0), (2, 1), (1, 1), (1, 2), (0, 2)])
     >>> m = L.triangulate(9); round(float(L.area), 12), round(m.area, 12)
     (3.0, 3.0)
