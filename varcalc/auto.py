@@ -63,6 +63,7 @@ GRADING = 0.15  # geometric grading ratio toward an end (the hp literature's σ 
 MARK = 0.1  # cells with an indicator >= this fraction of the largest are refined
 MAX_UNKNOWNS = 4000  # per component; past it the best solution so far is returned (tol not met)
 MAX_LAYERS = 8  # graded layers added toward one end per level
+MAX_LEVELS = 40
 _N0 = 4  # first grid: 3 cells (uniform in s at a mapped end); halved, 7 nodes: one size bucket (8), one compile
 
 
@@ -138,9 +139,9 @@ def solve_auto(problem, tol, *, rel: bool = True, guess=None, solver=None, param
         run.estimate(est)
         if est <= run.target(base):
             return run.finish(base, est, True, None, strategy)
-        if run.unknowns(probe) > max_unknowns:
+        if run.unknowns(probe) > max_unknowns or run.level >= MAX_LEVELS:
             return run.finish(base, est, False, f" (automatic: the estimate {est:.2e} did not reach the tolerance "
-                                                f"within max_unknowns = {max_unknowns})", strategy)
+                                                f"within max_unknowns = {max_unknowns} or {MAX_LEVELS} levels)", strategy)
         ratio = None if prev_est is None else est / max(prev_est, 1e-300)
         prev_est, guess_sol = est, probe
         # Spectral: keep raising the degree while a step cuts the estimate >= 10-fold.
@@ -168,7 +169,10 @@ def solve_auto(problem, tol, *, rel: bool = True, guess=None, solver=None, param
         why = (f"not spectral ({slow}): {sum(layers.values())} graded layer(s) toward "
                f"{', '.join(e for e, L in layers.items() if L) or '-'}, {int(np.sum(halve))} cell(s) halved "
                f"(largest indicator share {eta.max() / max(eta.sum(), 1e-300):.0%})")
-        s, action, last = _refined(s, layers, halve), "h", "h"
+        s_new = _refined(s, layers, halve)
+        if s_new.size == s.size:  # nothing marked (indicators not finite): halve every cell
+            s_new = _halved(s)
+        s, action, last = s_new, "h", "h"
         strategy = "hp" if strategy == "p" else strategy
 
 
@@ -304,8 +308,8 @@ def _marked(eta, s, powers, target, est):
     ``η_end · GRADING^(L/2) <= target / 2`` (the share of a ``(x - a)^α`` end cell falls at least
     like the square root of its width for ``α >= 1/4``), between 1 and :data:`MAX_LAYERS`."""
     scale = est / max(eta.sum(), 1e-300)  # indicators in units of the value difference
-    eta = eta * scale
-    marked = eta >= MARK * eta.max()
+    eta = np.where(np.isfinite(eta), eta, 0.0) * scale
+    marked = eta >= MARK * eta.max() if eta.max() > 0 else np.zeros(eta.shape, bool)
     layers = {"left": 0, "right": 0}
     for end, cell, k in (("left", 0, powers[0]), ("right", -1, powers[1])):
         if marked[cell] and k == 1:
