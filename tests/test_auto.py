@@ -51,6 +51,24 @@ def test_smooth_after_the_map_takes_the_p_path_and_its_estimate_is_of_the_return
     assert _unknowns(sol) < 30 and sol.degree == 6  # the h-path: 49,153 nodes for 1e-10
 
 
+def _oscillator(f, df, x):
+    return 0.5 * (df**2 + 25.0 * f**2)
+
+
+def test_smooth_problem_raises_the_degree_and_refines_no_cell():
+    # f'' = 25 f, f(0) = 0, f(1) = 1: f = sinh(5x)/sinh(5), J = 5 coth(5)/2.
+    p = vc.Problem(_oscillator, (0.0, 1.0), bc={"left": 0.0, "right": 1.0})
+    sol = vc.solve(p, tol=1e-12)
+    assert sol.stats["tol_met"] and sol.stats["strategy"] == "p" and sol.end_map is None
+    bases = [h for h in sol.stats["mesh_history"] if h["role"] == "base"]
+    assert [h["action"] for h in bases] == ["start", "p"] and bases[-1]["degree"] == 8
+    assert all(h["nodes"] in (4, 7) for h in sol.stats["mesh_history"])  # 3 cells, halved by the probe
+    # The degree step cut the estimate > 10-fold: spectral, so the degree rose again (no h-step).
+    assert bases[1]["estimate"] < 0.1 * bases[0]["estimate"]
+    exact = 2.5 / np.tanh(5.0)
+    assert _rel(sol, exact) <= 1e-12 and _unknowns(sol) < 30
+
+
 def test_mesh_history_records_each_solve_and_why(brach):
     hist = brach.stats["mesh_history"]
     assert [(h["role"], h["action"]) for h in hist] == [("base", "start"), ("probe", "probe")]
