@@ -76,7 +76,7 @@ def test_mesh_history_records_each_solve_and_why(brach):
     assert base["estimate"] == brach.stats["error_estimate"] and probe["estimate"] is None
     assert probe["nodes"] == 2 * base["nodes"] - 1 and probe["degree"] == base["degree"] == brach.degree
     assert base["unknowns"] == _unknowns(brach) and base["end_map"] == (3, 1)
-    assert all(h["why"] and h["time"] >= 0 for h in hist)
+    assert all(h["why"] and h["time"] >= 0 for h in hist) and "mapped, powers (3, 1)" in base["why"]
     assert base["value"] == brach.value
 
 

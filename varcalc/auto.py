@@ -89,7 +89,8 @@ def solve_auto(problem, tol, *, rel: bool = True, guess=None, solver=None, param
     tol : float
         Target for the estimate of ``|J_h - J|``, relative to ``|J_h|`` when ``rel`` (default).
     guess : callable or Solution, optional
-        Start of the first level (as :func:`varcalc.solve`'s ``guess``).
+        Start of the first level, a function of ``x`` (node values would have to match its 4
+        nodes).
     solver, params, mode
         As for :func:`varcalc.solve`.
     verbose : bool
@@ -121,7 +122,7 @@ def solve_auto(problem, tol, *, rel: bool = True, guess=None, solver=None, param
         return _warn_if_missed(sol, tol)
     run = _Runner(problem, solver, params, mode, verbose, rel, tol)
     s, powers, p = None, None, DEGREES[0]
-    action, why = "start", (f"degree {p} on {_N0 - 1} cells (a singular end seen along the guess is mapped)")
+    action, why = "start", f"degree {p} on {_N0 - 1} cells"
     guess_sol, prev_est, last = guess, None, "p"
     strategy, graded = "p", {"left": 0, "right": 0}
     while True:
@@ -200,6 +201,8 @@ class _Runner:
             options.update(grid=_physical(self.problem, s, powers),
                            singular_ends={e: k for e, k in zip(("left", "right"), powers) if k > 1})
         sol = entry("solve")(self.problem, **options)
+        if action == "start" and sol.end_map is not None:
+            why += f"; singular end(s) {sol.singular_ends} along the guess: mapped, powers {sol.end_map.powers}"
         if action != "probe":
             self.level += 1
         self.history.append(dict(level=self.level - 1, role="probe" if action == "probe" else "base",
