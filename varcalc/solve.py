@@ -234,6 +234,8 @@ def run_newton(disc, solver, t0=None, fused=None) -> Solution:
 
 
 def _is_planar(problem):
+    if isinstance(problem, Problem):  # 1-D: no import of varcalc.planar (~0.3-0.6 s on a first solve)
+        return False
     from .planar import PlanarProblem
 
     return isinstance(problem, PlanarProblem)
