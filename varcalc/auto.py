@@ -107,7 +107,7 @@ def solve_auto(problem, tol, *, rel: bool = True, guess=None, solver=None, param
         (see the module) and ``stats["strategy"]`` (``"p"``, ``"hp"``, ``"map"`` or ``"h-path"``).
         When the estimate misses ``tol`` a :class:`UserWarning` says so.
     """
-    from .adaptive import _checked_tol, _with_message, solve_adaptive
+    from .adaptive import _checked_tol, solve_adaptive
 
     tol = _checked_tol(tol)
     reason = not_served(problem)
@@ -162,7 +162,7 @@ def solve_auto(problem, tol, *, rel: bool = True, guess=None, solver=None, param
             strategy = "map"
             continue
         eta = _cell_indicator(base, probe)
-        layers, halve = _marked(eta, s, powers, run.target(base), est)
+        layers, halve = _marked(eta, powers, run.target(base), est)
         for end, L in layers.items():
             graded[end] += L
         slow = "top of the degree ladder" if p >= DEGREES[-1] and last == "p" else (
@@ -310,7 +310,7 @@ def _cell_indicator(base, probe):
     return indicator(base, probe)
 
 
-def _marked(eta, s, powers, target, est):
+def _marked(eta, powers, target, est):
     """Layers to add toward each end and the interior cells to halve, from the cell indicators ``eta``.
 
     A marked end cell (not already mapped) gets ``L`` graded layers, ``L`` the least with
