@@ -142,7 +142,8 @@ def test_max_nodes_stops_and_says_so(catenoid_run):
 
 
 def test_vc_solve_tol_dispatches_to_the_adaptive_solve():
-    sol = vc.solve(catenoid.problem, tol=1e-6)
+    # tol= with degree=1 (or n=): the piecewise-linear h-path; tol= alone is automatic (test_auto.py).
+    sol = vc.solve(catenoid.problem, tol=1e-6, degree=1)
     assert sol.stats["tol_met"] and sol.value_error() <= 1e-6 * abs(sol.value)
     assert [h["nodes"] for h in sol.stats["mesh_history"]][0] == 33
     with pytest.raises(ValueError, match="grid: not combined with tol="):

@@ -138,8 +138,9 @@ def _is_planar(holder) -> bool:
 def solve_module(module, *, n=None, grading=None, grading_end=None, max_iter=None, verbose=False,
                  degree=None, tol=None):
     """Solve a problem module with its own defaults, overridden by the arguments.  With ``tol``:
-    refine to that relative tolerance (``vc.solve(problem, tol=...)``: h-refinement from ``n``
-    nodes, or p-refinement from ``degree`` when it, or the module's degree, is above 1)."""
+    refine to that relative tolerance (``vc.solve(problem, tol=...)``: the automatic choice of
+    :mod:`varcalc.auto` when neither ``n`` nor a degree is given, h-refinement from ``n`` nodes, or
+    p-refinement from ``degree`` when it, or the module's degree, is above 1)."""
     from . import Newton, graded_grid, solve
 
     if _is_planar(module):  # 2-D problems (grading does not apply)
@@ -231,7 +232,8 @@ def _mesh_history_lines(sol, tol) -> str:
         size = (f"degree {h['degree']:2d}, {h['nodes']} nodes, {h['unknowns']} unknowns" if "degree" in h
                 else f"{h['nodes']} -> {h['fine_nodes']} nodes")
         est = "-" if h["estimate"] is None else f"{h['estimate']:.2e}"
-        lines.append(f"    level {h['level']:2d}: {size}, J = {h['value']:.16g}, estimate {est}, t = {h['time']:.2f} s")
+        why = f"  [{h.get('role', '')} {h['action']}: {h['why']}]" if "why" in h and "action" in h else ""
+        lines.append(f"    level {h['level']:2d}: {size}, J = {h['value']:.16g}, estimate {est}, t = {h['time']:.2f} s{why}")
     return "\n".join(lines)
 
 

@@ -344,11 +344,67 @@ class Solution:
         return self._jets(xq, 0)[0]
 
     def derivative(self, xq, order: int = 1):
-        """The ``order``-th derivative (1 or 2) in ``x`` of the interpolant ``sol(x)`` at ``xq``,
-        shape ``xq.shape (+ (m,))`` (for P1: the cell's slope, and 0)."""
-        if order not in (1, 2):
+        """The ``order``-th derivative in ``x`` of the solution's piecewise polynomial at ``xq``.
+
+        Parameters
+        ----------
+        xq : float or array_like, any shape
+            Points in the domain ``[x_0, x_{n-1}]``.
+        order : {1, 2}
+            ``1``: ``f'``; ``2``: ``f''`` (cubic Hermite of ``order=2`` problems and degree-``p``
+            Lagrange elements; piecewise-linear P1 elements have none: ValueError).
+
+        Returns
+        -------
+        ndarray, shape ``xq.shape`` (scalar unknown) or ``xq.shape + shape`` (vector unknown of
+        ``shape``, e.g. ``(m,)``); JAX values inside a transformation.
+
+        Per element family:
+
+        * P1 (``degree=1``): the slope of the cell holding the point — piecewise constant; at an
+          interior node the cell to its right, at the last node the last cell (the midpoint of a
+          cell is where it is most accurate, O(h²));
+        * cubic Hermite (``order=2``): the cubic's derivatives, continuous ``f'`` (the nodal
+          ``slope`` at nodes);
+        * Lagrange (``degree=p``): the polynomial's derivatives, by the chain rule through
+          ``x = φ(s)`` at a mapped end.  At the mapped end point itself, where ``φ'(s) = 0``, the
+          limit: ``±inf`` when ``|f'|`` grows without bound there (``f ~ (x - a)^α``, ``α < 1``:
+          the brachistochrone's vertical start), else the finite value next to it.
+
+        Examples
+        --------
+        >>> import numpy as np, varcalc as vc
+        >>> p = vc.Problem(lambda f, df, x: 0.5 * df**2 + f, (0.0, 1.0), bc={"left": 0.0, "right": 0.0})
+        >>> sol = vc.solve(p, n=3, degree=2)                 # f = x(x-1)/2, exact at degree 2
+        >>> sol.derivative([0.0, 0.25]).round(12).tolist(), round(float(sol.derivative(0.5, order=2)), 12)
+        ([-0.5, -0.25], 1.0)
+        """
+        if isinstance(order, bool) or order not in (1, 2):
             raise ValueError(f"order: expected 1 or 2, got {order!r}")
-        return self._jets(xq, order)[order]
+        if order == 2 and self.element_values is None and self.slope is None:
+            raise ValueError("order: P1 elements (degree=1) are piecewise linear, with no second derivative "
+                             "(zero inside each cell); solve with degree >= 2, or tol=, for f''")
+        out = self._jets(xq, order)[order]
+        if self.end_map is not None and not isinstance(out, jax.Array):
+            out = self._mapped_end_limits(np.asarray(xq, dtype=np.float64), out, order)
+        return out
+
+    def _mapped_end_limits(self, xq, out, order):
+        """``out`` with the values at a mapped end point replaced by the limit (see :meth:`derivative`):
+        ``|f^(order)|`` at distances ``1e-6`` and ``1e-9`` of the domain's length from the end —
+        growing more than 1.5-fold: ``±inf``; else the nearer value."""
+        a, b = float(self.x[0]), float(self.x[-1])
+        out = np.array(out, dtype=np.float64)
+        for end, k, sign in ((a, self.end_map.powers[0], 1.0), (b, self.end_map.powers[1], -1.0)):
+            at = np.abs(xq - end) <= 1e-15 * (b - a)
+            if k == 1 or not at.any():
+                continue
+            near = self._jets(np.array([end + sign * 1e-6 * (b - a), end + sign * 1e-9 * (b - a)]), order)[order]
+            near = np.asarray(near).reshape(2, -1)
+            grows = np.abs(near[1]) > 1.5 * np.abs(near[0])
+            limit = np.where(grows, np.sign(near[1]) * np.inf, near[1]).reshape(out.shape[at.ndim:] if out.ndim > at.ndim else ())
+            out[at] = limit
+        return out
 
     @property
     def success(self) -> bool:

@@ -46,7 +46,7 @@ _QUADRATURES = QUADRATURES  # ("auto", "midpoint", "accurate"); each element fam
 def solve(problem: Problem, n: int | None = None, *, grid=None, guess=None,
           solver: Newton | None = None, quadrature: str = "auto", singular_ends=None,
           warm_start: bool | None = None, verbose: bool = False, params=None,
-          mode: str = "minimize", bc=None, constraint_values=None, degree: int = 1,
+          mode: str = "minimize", bc=None, constraint_values=None, degree: int | None = None,
           tol: float | None = None) -> Solution:
     """Find the extremal of ``problem`` on a grid by Newton's method on the exact Hessian.
 
@@ -92,9 +92,9 @@ def solve(problem: Problem, n: int | None = None, *, grid=None, guess=None,
         Dirichlet values replacing some of ``problem.bc`` (same keys; no new free or fixed ends).
     constraint_values : dict, optional
         ``{name: value}`` replacing the values of the problem's :class:`Integral` constraints.
-    degree : int
+    degree : int, optional
         Polynomial degree ``p`` of the elements of an ``order=1`` problem (default 1: piecewise
-        linear).  ``p >= 2``: continuous Lagrange elements on the ``p + 1`` Gauss–Lobatto nodes of
+        linear; with ``tol=`` and no ``n``/``grid``: chosen automatically).  ``p >= 2``: continuous Lagrange elements on the ``p + 1`` Gauss–Lobatto nodes of
         each cell with ``p + 2`` Gauss points (:mod:`varcalc.elements`): for a smooth problem the
         nodal and L² errors are O(h^{p+1}) and ``|J_h - J|`` is O(h^{2p}).  The ``n`` nodes are the
         cell ends; the unknowns are ``(n - 1) p + 1`` values per component.  A singular end is
@@ -102,11 +102,18 @@ def solve(problem: Problem, n: int | None = None, *, grid=None, guess=None,
         Pointwise, Bound, Data or OnCurve.
 
     tol : float, optional
-        Accuracy on demand: refine the grid adaptively (from ``n`` nodes, default 33) until the
-        estimate of ``|J_h - J| / |J_h|`` is below ``tol`` (:func:`varcalc.adaptive.solve_adaptive`;
-        the mesh history is in ``sol.stats["mesh_history"]``).  With ``degree=p > 1``: raise the
-        degree from ``p`` instead (``n`` default 5; :func:`varcalc.adaptive.solve_p_adaptive`).
-        Not combined with ``grid``, ``guess`` or the quadrature options.
+        Accuracy on demand: a target for the estimate of ``|J_h - J| / |J_h|``.  Alone (no
+        ``degree``, ``n`` or ``grid``): the discretization is chosen automatically
+        (:func:`varcalc.auto.solve_auto`): degree-p elements raised while the estimates fall
+        spectrally, graded or halved cells where they do not, the end map at a singular end found
+        along the guess or from the iterates; the returned solution is the one the estimate
+        ``sol.stats["error_estimate"]`` measures, ``sol.stats["mesh_history"]`` says what was chosen
+        and why, and a warning says when the tolerance was not met.  ``guess`` starts it.  With
+        ``n`` or ``degree=1``: piecewise-linear h-refinement from ``n`` nodes (default 33;
+        :func:`varcalc.adaptive.solve_adaptive`).  With ``degree=p > 1``: raise the degree from
+        ``p`` (``n`` default 5; :func:`varcalc.adaptive.solve_p_adaptive`).  Not combined with
+        ``grid``, ``singular_ends``, ``warm_start``, ``bc``, ``constraint_values`` or the
+        quadrature options (nor ``guess``, except alone).
 
     Returns
     -------
@@ -124,6 +131,11 @@ def solve(problem: Problem, n: int | None = None, *, grid=None, guess=None,
     >>> sol.converged, sol.iterations, round(float(sol(0.5)), 6)   # exact: f = x(x-1)/2
     (True, 1, -0.125)
     """
+    if tol is not None and degree is None and n is None and grid is None and not _is_planar(problem):
+        return _solve_auto(problem, tol, guess=guess, solver=solver, params=params, mode=mode, verbose=verbose,
+                           others=dict(singular_ends=singular_ends, warm_start=warm_start, bc=bc,
+                                       constraint_values=constraint_values), quadrature=quadrature)
+    degree = 1 if degree is None else degree
     if degree != 1 and _is_planar(problem):
         raise ValueError("degree: not available for a 2-D (planar) problem; use "
                          "vc.solve_planar(problem, n=..., element='P2')")
@@ -180,6 +192,18 @@ def solve(problem: Problem, n: int | None = None, *, grid=None, guess=None,
     return sol
 
 
+def _solve_auto(problem, tol, *, guess, solver, params, mode, verbose, others, quadrature):
+    """``vc.solve(problem, tol=...)`` without ``degree``, ``n`` or ``grid``: the automatic choice of
+    :func:`varcalc.auto.solve_auto` (``guess`` starts its first level)."""
+    from .auto import solve_auto
+
+    given = [name for name, v in others.items() if v is not None] + ["quadrature"] * (quadrature != "auto")
+    if given:
+        raise ValueError(f"{', '.join(given)}: not combined with tol= (the automatic solve chooses the "
+                         "discretization and its quadrature); give them without tol=")
+    return solve_auto(problem, tol, guess=guess, solver=solver, params=params, mode=mode, verbose=verbose)
+
+
 # Up to this many nodes a single solve runs the Python loop: its step is numpy (nothing generic
 # compiles), so a new functional or a new size bucket costs the kernel's compile alone (catenary,
 # first solve: 0.4-0.7 s at 10³-1.6·10⁴ nodes, against 1.1-2.2 s for the fused loop, which compiles
@@ -210,6 +234,8 @@ def run_newton(disc, solver, t0=None, fused=None) -> Solution:
 
 
 def _is_planar(problem):
+    if isinstance(problem, Problem):  # 1-D: no import of varcalc.planar (~0.3-0.6 s on a first solve)
+        return False
     from .planar import PlanarProblem
 
     return isinstance(problem, PlanarProblem)
