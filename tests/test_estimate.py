@@ -14,6 +14,7 @@ made by the free boundary's position inside a cell.  At the module's n = 81 the 
 the value estimate is fine on both grids.
 """
 
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -77,3 +78,31 @@ def test_no_estimate_from_a_failed_fine_solve():
     assert sol.converged
     est = sol.error_estimate
     assert not est.fine.converged and np.isnan(est.value_error) and np.isnan(est.f_error)
+
+
+def test_the_default_call_reports_its_estimate_and_warns_when_poor():
+    """vc.solve(problem) with no discretization argument: P1 on 201 nodes, with the two-grid estimate
+    of |J_h - J| / |J_h| in sol.stats and a warning when it exceeds DEFAULT_GRID_POOR.
+    Resolved: G = ½(ε² f'² + f²), f(0) = 1, f(1) = 0, ε = 0.3, J = ½ ε coth(1/ε) (no warning).
+    Poor: G = ½ √x f'², f(0) = 0, f(1) = 1, f = √x (infinite slope at 0), J = ¼ (warned, and the
+    estimate still within 3x of the truth)."""
+    import warnings
+
+    import varcalc as vc
+    from varcalc.solve import DEFAULT_GRID_POOR
+
+    eps = 0.3
+    resolved = vc.Problem(lambda f, df, x: 0.5 * (eps**2 * df**2 + f**2), (0.0, 1.0), bc={"left": 1.0, "right": 0.0})
+    singular = vc.Problem(lambda f, df, x: 0.5 * jnp.sqrt(x) * df**2, (0.0, 1.0), bc={"left": 0.0, "right": 1.0})
+    for problem, exact, poor in ((resolved, 0.5 * eps / np.tanh(1 / eps), False), (singular, 0.25, True)):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            sol = vc.solve(problem)
+        rel_true = abs(sol.value - exact) / abs(sol.value)
+        rel_est = sol.stats["error_estimate"]
+        assert sol.x.size == 201 and 1 / 3 <= rel_est / rel_true <= 3, (rel_est, rel_true)
+        assert (rel_est > DEFAULT_GRID_POOR) is poor
+        warned = [w for w in caught if "default grid" in str(w.message)]
+        assert bool(warned) is poor and (not poor or "tol=" in str(warned[0].message))
+    # an explicit grid is the user's choice: no estimate is computed unasked
+    assert "error_estimate" not in vc.solve(resolved, n=201).stats

@@ -15,6 +15,7 @@ whether it is finite at the guess (naming the first bad ``x``).
 from __future__ import annotations
 
 import time
+import warnings
 
 import jax
 import jax.numpy as jnp
@@ -131,6 +132,9 @@ def solve(problem: Problem, n: int | None = None, *, grid=None, guess=None,
     >>> sol.converged, sol.iterations, round(float(sol(0.5)), 6)   # exact: f = x(x-1)/2
     (True, 1, -0.125)
     """
+    # No discretization given at all: the documented default (P1, 201 nodes), reported with its
+    # two-grid error estimate (see _report_default_estimate).
+    default_grid = n is None and grid is None and degree is None and tol is None
     if tol is not None and degree is None and n is None and grid is None and not _is_planar(problem):
         return _solve_auto(problem, tol, guess=guess, solver=solver, params=params, mode=mode, verbose=verbose,
                            others=dict(singular_ends=singular_ends, warm_start=warm_start, bc=bc,
@@ -187,9 +191,35 @@ def solve(problem: Problem, n: int | None = None, *, grid=None, guess=None,
     if coarse is not None:
         sol.stats["warm_start"] = {"nodes": int(coarse.x.size), "iterations": coarse.iterations,
                                    "converged": coarse.converged}
+    if default_grid and sol.converged:
+        _report_default_estimate(sol)
     if verbose:
         print(sol.table())
     return sol
+
+
+# With no discretization argument, a relative error estimate of J above this is "poor" and warned
+# about.  P1 on 201 nodes gives 1e-6 to 4e-4 on the catalog (measured: docs/guide/accuracy.md); the
+# upper end is what singular ends and layers cost, where tol= reaches 1e-8 with a few dozen unknowns.
+DEFAULT_GRID_POOR = 1e-4
+
+
+def _report_default_estimate(sol):
+    """``vc.solve(problem)`` with no ``n``, ``grid``, ``degree`` or ``tol``: the answer comes with its
+    two-grid error estimate (one more solve on the halved grid, warm-started: a few Newton steps and
+    no compile beyond the halved grid's size bucket), in ``sol.stats["error_estimate"]`` (estimate of
+    ``|J_h - J| / |J_h|``), and a warning when it is poor or cannot be computed."""
+    try:
+        rel = float(sol.error_estimate.relative_value_error)
+    except ValueError:  # elements or side conditions the estimate does not cover: say so, don't fail
+        rel = float("nan")
+    sol.stats["error_estimate"] = rel
+    if not (rel <= DEFAULT_GRID_POOR):
+        what = "could not be estimated" if not np.isfinite(rel) else f"is about {rel:.1e} (estimated)"
+        warnings.warn(f"vc.solve(problem) used the default grid (P1, {sol.x.size} nodes): the relative error "
+                      f"of J {what}. For a chosen accuracy pass tol=, e.g. vc.solve(problem, tol=1e-8), "
+                      "which picks the elements and grid itself and reports its estimate.", UserWarning,
+                      stacklevel=3)
 
 
 def _solve_auto(problem, tol, *, guess, solver, params, mode, verbose, others, quadrature):
