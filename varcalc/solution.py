@@ -174,7 +174,7 @@ class Solution:
         slope = to_user(V[lay.m:2 * lay.m]) if lay.order == 2 else None
         element_values = None
         if lay.degree > 1:  # (cells, p+1) + shape: [f_i, interior values of cell i, f_{i+1}]
-            element_values = disc.functional.element_values(V[:lay.d_el])
+            element_values = disc.functional.element_values(V[:lay.d_el], disc.x)
             element_values = element_values.reshape((n - 1, lay.degree + 1) + problem.shape)
         negative = int(out["negative"][k])
         n_mult = 0

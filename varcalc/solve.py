@@ -311,7 +311,7 @@ def _solve_traced(problem, n, *, grid, guess, solver, quadrature, singular_ends,
     slope = to_user(V[lay.m:2 * lay.m]) if lay.order == 2 else None
     elements = None
     if lay.degree > 1:  # (cells, p+1) + shape, as Solution.element_values
-        elements = disc.functional.element_values(V[:lay.d_el])
+        elements = disc.functional.element_values(V[:lay.d_el], jnp.asarray(disc.x))
         elements = elements.reshape((n_nodes - 1, lay.degree + 1) + problem.shape)
     return Solution._traced(problem, x=x_out, f=to_user(V[:lay.m]), slope=slope, value=J, multipliers=mult,
                             status=status.astype(jnp.int32), iterations=k.astype(jnp.int32), start=start, end=end,

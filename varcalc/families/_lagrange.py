@@ -30,13 +30,6 @@ class Lagrange(Element):
     def serves(cls, order, degree):
         return order == 1 and degree > 1
 
-    @classmethod
-    def refusal(cls, order, degree):
-        if degree > 1 and order != 1:
-            return ("degree: degree > 1 is for order=1 problems; order=2 problems use cubic "
-                    "Hermite elements (leave degree=1)")
-        return None
-
     def rows(self, m):
         return m * self.degree
 
@@ -191,10 +184,19 @@ def _found_power(disc, end):
 def _interior_guess(problem, disc, guess, degree):
     """``guess`` at the interior Gauss–Lobatto nodes of each cell, shape ``(n-1, p-1, m)``."""
     from ..elements import gll_nodes
-    x = disc.x  # the solver's grid: s for a mapped singular end
-    xi = x[:-1, None] + gll_nodes(degree)[None, 1:-1] * np.diff(x)[:, None]
+    return points_guess(disc, guess, gll_nodes(degree)[1:-1])
+
+
+def points_guess(disc, guess, t):
+    """``guess`` at the points ``t`` (k,) of each cell of the solver's grid, ``(n-1, k, m)``."""
+    problem = disc.problem
+    x = disc.x  # the solver's grid: s for a mapped singular end, ξ for a free end
+    xi = x[:-1, None] + np.asarray(t)[None, :] * np.diff(x)[:, None]
     if disc.end_map is not None:
         xi = disc.end_map.x_of_s(xi)
+    elif disc.layout.free_end:  # ξ ∈ [0, 1] -> the guess's abscissae
+        xu = disc.x_user
+        xi = xu[0] + (xu[-1] - xu[0]) * xi
     try:
         values = np.asarray(guess(xi.reshape(-1)), dtype=np.float64)
     except Exception as exc:  # the user's function: report what failed, keep the cause
