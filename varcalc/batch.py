@@ -347,19 +347,24 @@ def _initial_unknowns(disc, problem, U0, bc_b, B):
     if disc.lower is not None:
         U0 = np.clip(U0, disc.lower.T[None], disc.upper.T[None])
     rows = [np.swapaxes(U0, 1, 2)]
-    if lay.degree > 1:  # interior GLL values linear between the nodes; the last node's are dummies
-        from .elements import gll_nodes
-        t = gll_nodes(lay.degree)[1:-1][None, None, :, None]  # (1, 1, p-1, 1)
-        inner = (1 - t) * U0[:, :-1, None, :] + t * U0[:, 1:, None, :]  # (B, n-1, p-1, m)
-        inner = inner.reshape(B, U0.shape[1] - 1, -1)
-        inner = np.concatenate([inner, np.zeros((B, 1, inner.shape[2]))], axis=1)
-        rows.append(np.swapaxes(inner, 1, 2))
     if lay.order == 2:
         S0 = np.gradient(U0, disc.x_user, axis=1)
         for key, node in (("left'", 0), ("right'", -1)):
             if key in problem.bc:
                 S0[:, node] = _bc_flat(problem, bc_b, key, B)
         rows.append(np.swapaxes(S0, 1, 2))
+    if lay.degree > 1:  # interior values (the last node's are dummies): linear between the nodes,
+        # for C¹ elements the cubic Hermite interpolant of the values and slopes
+        from .families._hermite import hermite_interior
+        from .elements import gll_nodes
+        if lay.order == 2:
+            inner = hermite_interior(disc.x_user, U0, S0, lay.element.interior_points())
+        else:
+            t = gll_nodes(lay.degree)[1:-1][None, None, :, None]  # (1, 1, p-1, 1)
+            inner = (1 - t) * U0[:, :-1, None, :] + t * U0[:, 1:, None, :]  # (B, n-1, p-1, m)
+        inner = inner.reshape(B, U0.shape[1] - 1, -1)
+        inner = np.concatenate([inner, np.zeros((B, 1, inner.shape[2]))], axis=1)
+        rows.append(np.swapaxes(inner, 1, 2))
     if lay.r:
         rows.append(np.zeros((B, lay.r, U0.shape[1])))
     return np.ascontiguousarray(np.concatenate(rows, axis=1)), U0

@@ -62,6 +62,7 @@ class Layout:
         sides = sides_for(problem)
         for s in sides:
             s.prepare(problem)
+            s.on_element(self.element)
         self.sides = tuple(sorted(sides, key=lambda s: s.rank))  # stable: the problem's order within a rank
         row, k = self.d_el, 0
         for s in self.sides:
@@ -166,30 +167,44 @@ class DiscreteLagrangian:
 
     # -- the terms ------------------------------------------------------------------------------
     def _physical(self, x, z, aux):
-        """Physical abscissa and length factor (``x = a + T ξ``, ``dx = T dξ``) for a free end."""
+        """Physical abscissa and length factor of grid points ``x``: ``x = a + T ξ``, ``dx = T dξ``
+        for a free end; ``x = φ(s)``, ``dx = φ'(s) ds`` for an element's end map; else ``x``, 1."""
         if self.layout.free_end:
             A, B = self.layout.ends(z, aux)
             return A + (B - A) * x, B - A
+        chart = self.layout.element.chart(x, (x, x), aux)
+        if chart is not None:
+            return chart[0], chart[2]
         return x, 1.0
 
     def _nodal(self, v, z, x, node, aux):
-        """Per-node terms ``N_i`` of the sides (data misfit, pointwise-constraint multipliers)."""
+        """Per-node terms ``N_i`` of the sides (data misfit, pointwise-constraint multipliers).
+
+        ``node`` gets the element's collocation points of the node's column (the node, and for
+        high-order elements its cell's interior points): values ``F`` (P, m), physical abscissae
+        ``x`` and quadrature weights ``w`` (P,) (:meth:`varcalc.families.Element.collocation`)."""
         lay = self.layout
         xx, jac = self._physical(x, z, aux)
+        F, t, wn, wh = lay.element.collocation(v, lay.m)
+        px, pjac = self._physical(x + jnp.asarray(t) * node["h"], z, aux)
+        node = dict(node, points=dict(F=F, x=px, w=pjac * (jnp.asarray(wn) * node["mass"] + jnp.asarray(wh) * node["h"])))
         F = jnp.reshape(v[:lay.m], lay.shape)
         value = 0.0
         for s in self.nodal_sides:
             value = value + s.at_node(v, F, xx, jac, node, z, aux)
         return value
 
-    def _nodes(self, aux):
-        return {key: aux[key] for key in ("mass", "w", "y")}
+    def _nodes(self, aux, x):
+        """Per-node data: the lumped mass, the data weight and site value, and ``h``, the width of
+        the cell to the node's right (0 at the last node)."""
+        h = jnp.concatenate([jnp.diff(x), jnp.zeros(1, x.dtype)])
+        return dict({key: aux[key] for key in ("mass", "w", "y")}, h=h)
 
     def _per_node(self, fun, V, x, aux):
         """``vmap`` of ``fun(v, x, node)`` over the nodes; padded nodes evaluated at node 0 and masked."""
         padded = isinstance(aux, dict) and "cells" in aux
         mask = jnp.arange(x.shape[0]) <= aux["cells"] if padded else None  # real nodes: cells + 1
-        nodes = jax.tree.map(lambda a: mask_cells(mask, a, 0), self._nodes(aux))
+        nodes = jax.tree.map(lambda a: mask_cells(mask, a, 0), self._nodes(aux, x))
         out = jax.vmap(fun)(mask_cells(mask, V.T, 0), mask_cells(mask, x, 0), nodes)
         if mask is None:
             return out

@@ -190,7 +190,7 @@ class Solution:
             resid[c.name] = abs(float(out["gz"][j]))
         row = lay.d_el
         for c, shape, r in zip(problem.pointwise, lay.pointwise_shapes, lay.pointwise_sizes):
-            mu = V[row:row + r].T
+            mu = V[row:row + int(np.prod(shape))].T  # at the nodes (high order: then interior points)
             mult[c.name] = mu[:, 0] if shape == () else mu
             resid[c.name] = _pointwise_residual(c.fun, f, x, problem)
             row += r

@@ -303,7 +303,7 @@ def _solve_traced(problem, n, *, grid, guess, solver, quadrature, singular_ends,
     mult = {con.name: z[j] for j, con in enumerate(problem.integrals)}
     row = lay.d_el
     for con, shape, r in zip(problem.pointwise, lay.pointwise_shapes, lay.pointwise_sizes):
-        mu = V[row:row + r].T
+        mu = V[row:row + int(np.prod(shape))].T  # at the nodes (high order: then interior points)
         mult[con.name] = mu[:, 0] if shape == () else mu
         row += r
     for e in lay.curve_ends:

@@ -116,9 +116,12 @@ class HermiteP(Hermite3):
 
 def hermite_interior(x, U0, S0, t):
     """Values at the points ``t`` (k,) of each cell of the cubic Hermite interpolant of nodal values
-    ``U0`` and slopes ``S0`` (n, m) on ``x`` (n,): shape ``(n-1, k, m)``."""
+    ``U0`` and slopes ``S0`` (..., n, m) on ``x`` (n,): shape ``(..., n-1, k, m)`` (leading axes:
+    lanes of a batch)."""
     from ..functional import hermite_basis
     h = np.diff(x)[:, None, None]
-    phi = np.asarray(hermite_basis(np.asarray(t, float), 1.0)[0])  # (4, k) in t (slopes times h)
-    return (phi[0][None, :, None] * U0[:-1, None] + phi[1][None, :, None] * h * S0[:-1, None]
-            + phi[2][None, :, None] * U0[1:, None] + phi[3][None, :, None] * h * S0[1:, None])
+    phi = np.asarray(hermite_basis(np.asarray(t, float), 1.0)[0])[:, None, :, None]  # (4, 1, k, 1), slopes × h
+    L, R = (slice(None, -1), slice(1, None))
+    U0, S0 = np.asarray(U0)[..., None, :], np.asarray(S0)[..., None, :]  # (..., n, 1, m)
+    return (phi[0] * U0[..., L, :, :] + phi[1] * h * S0[..., L, :, :]
+            + phi[2] * U0[..., R, :, :] + phi[3] * h * S0[..., R, :, :])

@@ -15,7 +15,7 @@ class Lagrange(Element):
 
     name = "Lagrange"
     orders = (1,)
-    sides = frozenset({"Integral"})
+    sides = None  # every side condition that does not refuse Lagrange elements itself
     quadratures = ("auto",)
     warm_start = False
 
@@ -32,6 +32,21 @@ class Lagrange(Element):
 
     def rows(self, m):
         return m * self.degree
+
+    @property
+    def collocation_count(self):
+        return self.degree  # the node and the p - 1 interior GLL nodes of its cell
+
+    def collocation(self, v, m):
+        """The node and its cell's interior GLL nodes, weighted by the GLL rule (node: ``2 w_0`` times
+        the lumped mass ``(h_{i-1} + h_i) / 2``, i.e. ``w_0`` from each neighbour cell)."""
+        from ..elements import gll_nodes, gll_weights
+        p = self.degree
+        t, w = gll_nodes(p)[:-1], gll_weights(p)[:-1]
+        wn = np.zeros(p)
+        wn[0] = 2.0 * w[0]
+        wh = np.concatenate([[0.0], w[1:]])
+        return v[:m * p].reshape(p, m), t, wn, wh
 
     def key(self):
         return (("degree", self.degree),) + ((("end_powers", self.end_powers),) if self.mapped else ())
@@ -60,6 +75,11 @@ class Lagrange(Element):
             fixed[m:2 * m, 0] = True
         if self.end_powers[1] > 1:
             fixed[(p - 1) * m:p * m, -2] = True
+
+    def fixed_points(self, fixed, m):
+        """``(P, n)``: is collocation point ``j`` of node ``i`` not an unknown (a Dirichlet node, a
+        dummy)?  From the element rows of ``fixed`` (d, n)."""
+        return fixed[:m * self.degree].reshape(self.degree, m, -1).all(axis=1)
 
     def guess_rows(self, disc, U0, coarse):
         from ..elements import gll_nodes
@@ -95,8 +115,7 @@ class Lagrange(Element):
         return out
 
     def sides_message(self, what):
-        return (f"degree: degree > 1 supports {', '.join(sorted(self.sides))} constraints only, not {what}; "
-                "use degree=1 for this problem")
+        return f"degree: degree > 1 does not support {what} yet; use degree=1 for this problem"
 
     def quadrature_message(self, quadrature):
         return (f"quadrature: {quadrature!r} applies to degree=1; degree > 1 uses Gauss–Legendre "
