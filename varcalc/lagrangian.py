@@ -11,7 +11,8 @@ of the nodal unknowns ``V`` (shape ``(d, n)``) and a few global unknowns ``z`` (
   reference interval ``ξ ∈ [0, 1]``, ``x = A + (B - A) ξ`` with the free end's abscissa (``A`` or
   ``B``) unknown: ``G̃ = T G(f, f_ξ / T, A + T ξ)``, ``T = B - A``.
   With a singular end mapped away (``degree > 1``, :mod:`varcalc.endmap`) the grid is ``s ∈ [0, 1]``,
-  ``x = φ(s)``: ``G̃ = φ'(s) G(f, f_s / φ'(s), φ(s))``.
+  ``x = φ(s)``: ``G̃ = φ'(s) G(f, f_s / φ'(s), φ(s))``; with a free end as well, ``φ`` maps onto
+  ``[A, B]`` with the free end's abscissa unknown.
 * ``N_i``: per-node terms — the :class:`~varcalc.Data` least-squares term, and
   ``mass_i μ_i · g(f_i, x_i)`` for a :class:`~varcalc.Pointwise` constraint, whose multipliers
   ``μ_i`` are extra rows of ``V`` (so its Hessian stays block tridiagonal, with indefinite blocks).
@@ -126,15 +127,15 @@ def internal_integrand(problem, layout):
 
     def assemble(jets, x, z, aux):
         T = None
-        if free_end:
-            A, B = layout.ends(z, aux)
+        A, B = layout.ends(z, aux)  # a free end's abscissa is an unknown
+        # The element's own change of variable (a mapped singular end) on [A, B], if any.
+        chart = element.chart(x, jets, {"a": A, "b": B})
+        if chart is not None:
+            x, jets, T = chart
+        elif free_end:  # the reference interval ξ ∈ [0, 1]
             T = B - A
             x = A + T * x
             jets = (jets[0], jets[1] / T) + jets[2:]
-        else:  # the element's own change of variable (a mapped singular end), if any
-            chart = element.chart(x, jets, aux)
-            if chart is not None:
-                x, jets, T = chart
         args = tuple(as_shape(j) for j in jets) + (x,) + ((aux["p"],) if has_params else ())
         value = aux["sign"] * G(*args)
         for s in integrals:
@@ -169,12 +170,12 @@ class DiscreteLagrangian:
     def _physical(self, x, z, aux):
         """Physical abscissa and length factor of grid points ``x``: ``x = a + T ξ``, ``dx = T dξ``
         for a free end; ``x = φ(s)``, ``dx = φ'(s) ds`` for an element's end map; else ``x``, 1."""
-        if self.layout.free_end:
-            A, B = self.layout.ends(z, aux)
-            return A + (B - A) * x, B - A
-        chart = self.layout.element.chart(x, (x, x), aux)
+        A, B = self.layout.ends(z, aux)
+        chart = self.layout.element.chart(x, (x, x), {"a": A, "b": B})
         if chart is not None:
             return chart[0], chart[2]
+        if self.layout.free_end:
+            return A + (B - A) * x, B - A
         return x, 1.0
 
     def _nodal(self, v, z, x, node, aux):

@@ -160,9 +160,14 @@ class Solution:
         n = V.shape[1]
         x = np.asarray(disc.x_user)
         end = start = None
+        end_map = disc.end_map
         if lay.free_end:
             A, B = (float(v) for v in lay.ends(z, {"a": x[0], "b": x[-1]}))
-            x = A + (B - A) * np.asarray(disc.x)
+            if end_map is not None:  # the map onto the solved interval [A, B]
+                end_map = type(end_map)(end_map.powers, A, B)
+                x = np.asarray(end_map.x_of_s(np.asarray(disc.x)), dtype=np.float64)
+            else:
+                x = A + (B - A) * np.asarray(disc.x)
             x[0], x[-1] = A, B
             start = A if "left" in lay.curve_ends else None
             end = B if "right" in lay.curve_ends else None
@@ -263,7 +268,7 @@ class Solution:
             slope=slope, multipliers=mult, constraint_residuals=resid, complementarity=compl, end=end,
             transversality=transversality, negative=negative, mode=disc.mode, params=disc.params, start=start,
             guess_x=np.asarray(disc.x_user), _state=(disc, V, z), degree=lay.degree,
-            element_values=element_values, end_map=disc.end_map,
+            element_values=element_values, end_map=end_map,
             grid=np.asarray(disc.x) if disc.end_map is not None else None,
         )
 

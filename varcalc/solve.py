@@ -294,10 +294,13 @@ def _solve_traced(problem, n, *, grid, guess, solver, quadrature, singular_ends,
     V, z, J, status, k = core(V0, z0, p, c, (x, aux, fixed, lo, hi, solver.rtol, solver.atol))
     n_nodes = disc.x.size
     to_user = lambda rows: rows.T.reshape((n_nodes,) + problem.shape)
-    x_out, start, end = disc.x_user, None, None
+    x_out, start, end, end_map = disc.x_user, None, None, disc.end_map
     if lay.free_end:
         A, B = lay.ends(z, aux)
         x_out = A + (B - A) * jnp.asarray(disc.x)
+        if end_map is not None:  # a mapped singular end too: the map onto [A, B]
+            end_map = type(end_map)(end_map.powers, A, B)
+            x_out = end_map.x_of_s(jnp.asarray(disc.x))
         start = A if "left" in lay.curve_ends else None
         end = B if "right" in lay.curve_ends else None
     mult = {con.name: z[j] for j, con in enumerate(problem.integrals)}
@@ -315,7 +318,7 @@ def _solve_traced(problem, n, *, grid, guess, solver, quadrature, singular_ends,
         elements = elements.reshape((n_nodes - 1, lay.degree + 1) + problem.shape)
     return Solution._traced(problem, x=x_out, f=to_user(V[:lay.m]), slope=slope, value=J, multipliers=mult,
                             status=status.astype(jnp.int32), iterations=k.astype(jnp.int32), start=start, end=end,
-                            element_values=elements, end_map=disc.end_map, mode=disc.mode, degree=lay.degree,
+                            element_values=elements, end_map=end_map, mode=disc.mode, degree=lay.degree,
                             singular_ends=disc.singular_ends, grid=disc.x if disc.end_map is not None else None)
 
 
