@@ -152,13 +152,13 @@ def solve_batch(problem: Problem, n: int | None = None, *, grid=None, params=Non
 
     B, U0, V0, aux, batched = lanes(disc)
     if detect:
-        ok = _singular_lanes(disc, U0, aux, batched)  # (B, E): is G finite at the end, per lane
-        ends = tuple(e for j, e in enumerate(_dirichlet_ends(problem)) if not ok[:, j].all())
+        ends = _union_singular_ends(disc, U0, aux, batched)
         if degree == 1:  # P1: accurate rules in the end cells, for every lane
             disc.singular_ends = ends
             disc.blocks = tuple(assign_rules(disc.x, ends))
         elif ends:  # degree p: the end map x - a ∝ s^k, k found along a lane singular there
             powers = {}
+            ok = _singular_lanes(disc, U0, aux, batched)  # (B, E): is G finite at the end, per lane
             for e in ends:
                 lane = int(np.argmin(ok[:, _dirichlet_ends(problem).index(e)]))
                 one = _S.discretize(lane_problem(lane), n, grid=grid, singular_ends=(e,),
@@ -413,6 +413,12 @@ def _default_and_bc(problem, x, U, bc_b, B):
 
 def _dirichlet_ends(problem):
     return [e for e in ("left", "right") if e in problem.bc]
+
+
+def _union_singular_ends(disc, U0, aux, batched):
+    """Dirichlet ends where G or ∂G/∂f is not finite at the end along *some* lane's guess."""
+    ok = _singular_lanes(disc, U0, aux, batched)
+    return tuple(e for j, e in enumerate(_dirichlet_ends(disc.problem)) if not ok[:, j].all())
 
 
 def _singular_lanes(disc, U0, aux, batched):

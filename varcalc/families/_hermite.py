@@ -53,6 +53,7 @@ class HermiteP(Hermite3):
     """
 
     name = "HermiteP"
+    sides = frozenset({"Integral", "Data"})  # the kinds checked with it (the others need order=1)
     quadratures = ("auto",)
     warm_start = False
 
@@ -105,6 +106,10 @@ class HermiteP(Hermite3):
 
     def quadrature_summary(self, disc):
         return {f"gauss{self.degree + 2} (C¹ degree {self.degree})": disc.x.size - 1}
+
+    def sides_message(self, what):
+        return (f"degree: C¹ elements of degree > 3 support {', '.join(sorted(self.sides))} only, not {what}; "
+                "use degree=1 for this problem")
 
     def quadrature_message(self, quadrature):
         return (f"quadrature: {quadrature!r} does not apply to C¹ elements of degree > 1; they use "

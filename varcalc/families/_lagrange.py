@@ -15,7 +15,7 @@ class Lagrange(Element):
 
     name = "Lagrange"
     orders = (1,)
-    sides = None  # every side condition that does not refuse Lagrange elements itself
+    sides = frozenset({"Integral", "Pointwise", "Data", "OnCurve"})  # the kinds checked at degree > 1
     quadratures = ("auto",)
     warm_start = False
 
@@ -115,7 +115,8 @@ class Lagrange(Element):
         return out
 
     def sides_message(self, what):
-        return f"degree: degree > 1 does not support {what} yet; use degree=1 for this problem"
+        return (f"degree: degree > 1 supports {', '.join(sorted(self.sides))} constraints only, not {what}; "
+                "use degree=1 for this problem")
 
     def quadrature_message(self, quadrature):
         return (f"quadrature: {quadrature!r} applies to degree=1; degree > 1 uses Gauss–Legendre "
