@@ -67,6 +67,15 @@ def test_order2_degree_p():
     # benchmarks/bench_degree.py.)
     with pytest.raises(ValueError, match="degree >= 3"):
         vc.solve(SIN, n=5, degree=2)
+    # With an Integral: min ∫ ½ f''² with ∫ f = 1, clamped ends: f^(4) = -λ, f = 30 x² (1 - x)²
+    # (a quartic: exact at degree 4 on 2 cells), J = 360.
+    area = vc.Problem(lambda f, df, d2f, x: 0.5 * d2f**2, (0.0, 1.0), order=2,
+                      bc={"left": 0.0, "left'": 0.0, "right": 0.0, "right'": 0.0},
+                      constraints=[vc.Integral(lambda f, df, d2f, x: f, 1.0, name="area")])
+    sol = vc.solve(area, n=3, degree=4)
+    xa = np.linspace(0.0, 1.0, 11)
+    assert sol.converged and abs(sol.value - 360.0) < 1e-10
+    assert np.max(np.abs(sol(xa) - 30 * xa**2 * (1 - xa) ** 2)) < 1e-13
 
 
 def test_order2_degree_grad_and_tol():
