@@ -315,7 +315,7 @@ def hermite_points(p: int) -> np.ndarray:
     nodes of degree ``p - 2`` (well spread, so the cell's basis stays well conditioned).
 
     >>> hermite_points(3).tolist(), hermite_points(4).tolist()
-    [[], [0.5]]
+    ([], [0.5])
     """
     return gll_nodes(p - 2)[1:-1] if p > 3 else np.zeros(0)
 
