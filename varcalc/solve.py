@@ -98,8 +98,10 @@ def solve(problem: Problem, n: int | None = None, *, grid=None, guess=None,
         each cell with ``p + 2`` Gauss points (:mod:`varcalc.elements`): for a smooth problem the
         nodal and L² errors are O(h^{p+1}) and ``|J_h - J|`` is O(h^{2p}).  The ``n`` nodes are the
         cell ends; the unknowns are ``(n - 1) p + 1`` values per component.  A singular end is
-        mapped away (``x - a ∝ s^k``, see ``singular_ends`` and :mod:`varcalc.endmap`); no
-        Pointwise, Bound, Data or OnCurve.
+        mapped away (``x - a ∝ s^k``, see ``singular_ends`` and :mod:`varcalc.endmap`).
+        ``order=2``: C¹ elements of degree ``p >= 3`` (value and slope at each node, ``p - 3``
+        values inside each cell; :class:`varcalc.families.HermiteP`).  Integral, Pointwise (at
+        every Gauss–Lobatto node), Data and OnCurve side conditions apply; Bound does not yet.
 
     tol : float, optional
         Accuracy on demand: refine the grid adaptively (from ``n`` nodes, default 33) until the
