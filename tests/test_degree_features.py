@@ -63,6 +63,10 @@ def test_order2_degree_p():
     assert _order(*eJ) > 9.0  # 2p - 2 = 10 (measured 9.6: 3.8e-11 -> 4.9e-14)
     assert _order(*ef) > 6.3  # p + 1 = 7 (measured 6.85: 8.2e-8 -> 7.1e-10)
     assert ef[1] < 2e-9 and np.max(np.abs(s2.derivative(x, 2) + np.sin(x))) < 3e-6  # f'' from the element (1.0e-6)
+    # The certificate's pencil on C¹ elements: the first eigenvalue of v^(4) = λ v, v = v' = 0 at both
+    # ends of [0, 2] is (4.7300407449 / 2)⁴ = 31.285 (the clamped beam; measured 31.2852).
+    cert = s2.certificate
+    assert cert.negative == 0 and abs(cert.smallest_eigenvalue - (4.7300407448627 / L2) ** 4) < 1e-3
     # (Cubic Hermite, the default, on the same 4 cells: 1.6e-4, 5 orders of magnitude worse in f;
     # benchmarks/bench_degree.py.)
     with pytest.raises(ValueError, match="degree >= 3"):

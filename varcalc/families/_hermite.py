@@ -107,6 +107,20 @@ class HermiteP(Hermite3):
     def quadrature_summary(self, disc):
         return {f"gauss{self.degree + 2} (C¹ degree {self.degree})": disc.x.size - 1}
 
+    def mass_rows(self, m, mass, x_grid, end_map=None):
+        """Lumped mass of the value rows (the certificate's pencil): the Gauss–Lobatto weights of the
+        points ``[0, τ…, 1]`` (GLL nodes of degree p - 2) per cell; slopes get none."""
+        from ..elements import gll_weights
+        w = gll_weights(self.degree - 2)
+        h = np.diff(x_grid)
+        node = np.zeros(np.shape(x_grid)[0])
+        node[:-1] += h * w[0]
+        node[1:] += h * w[-1]
+        out = np.zeros((node.size, self.rows(m)))
+        out[:, :m] = node[:, None]
+        out[:-1, 2 * m:] = (h[:, None] * w[None, 1:-1]).repeat(m, axis=1)  # each point's weight per component
+        return out
+
     def sides_message(self, what):
         return (f"degree: C¹ elements of degree > 3 support {', '.join(sorted(self.sides))} only, not {what}; "
                 "use degree=1 for this problem")
