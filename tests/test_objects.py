@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import varcalc as vc
-from varcalc.families import ELEMENTS, Element, Hermite3, Lagrange, P1, element_for, register_element
+from varcalc.families import ELEMENTS, Element, Hermite3, HermiteP, Lagrange, P1, element_for, register_element
 from varcalc.lagrangian import Layout
 from varcalc.sides import SIDES, Side, register_side, sides_for, unregister_side
 from varcalc.solve import discretize
@@ -33,9 +33,11 @@ def test_registry_yields_the_element(order, degree, cls, rows):
     assert el.rows(1) == rows and el.rows(3) == 3 * rows
 
 
-def test_registry_refuses_high_degree_for_order_2():
-    with pytest.raises(ValueError, match="degree > 1 is for order=1 problems"):
-        element_for(2, 3)
+def test_registry_refuses_degree_2_for_order_2():
+    with pytest.raises(ValueError, match="degree >= 3"):  # C¹ piecewise polynomials: degree 3 and up
+        element_for(2, 2)
+    el = element_for(2, 5)
+    assert type(el) is HermiteP and el.rows(1) == 4 and el.rows(3) == 12  # f, f', 2 interior values
 
 
 def test_layout_asks_the_element():
@@ -127,7 +129,7 @@ def test_refusals_come_from_declared_capabilities(kwargs, match):
 def test_element_refusals_keep_their_messages():
     p = vc.Problem(lambda f, df, x: 0.5 * df**2, (0.0, 1.0), bc={"left": 1.0, "right": 0.5},
                    constraints=[vc.Bound(lower=0.0)])
-    with pytest.raises(ValueError, match=r"degree > 1 supports Integral constraints only, not \['Bound'\]"):
+    with pytest.raises(ValueError, match=r"degree > 1 supports .* only, not \['Bound'\]"):
         discretize(p, 5, degree=2)
     with pytest.raises(ValueError, match="'stationary' cannot be combined with a Bound"):
         discretize(p, 5, mode="stationary")
@@ -222,7 +224,7 @@ def test_toy_side_condition_on_hermite_beam(pin):
 def test_toy_side_condition_is_refused_where_not_declared(pin):
     p = vc.Problem(lambda f, df, x: 0.5 * df**2, (0.0, 1.0), bc={"left": 0.0, "right": 0.0},
                    constraints=[pin(0.5, 1.0)])
-    with pytest.raises(ValueError, match=r"degree > 1 supports Integral constraints only, not \['PinAt'\]"):
+    with pytest.raises(ValueError, match=r"degree > 1 supports .* only, not \['PinAt'\]"):
         vc.solve(p, n=5, degree=2)
     with pytest.raises(ValueError, match="Bound cannot be combined with Pointwise/PinAt"):
         vc.Problem(p.integrand, p.domain, bc=p.bc, constraints=[pin(0.5, 1.0), vc.Bound(lower=0.0)])

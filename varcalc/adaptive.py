@@ -384,7 +384,8 @@ def solve_p_adaptive(problem, tol, *, degree: int = 4, n0: int = 5, max_nodes: i
     k = 0
     while True:
         p = degrees[min(k, len(degrees) - 1)]
-        sol = solve(problem, n=n, degree=p, guess=prev, solver=solver, params=params, mode=mode)
+        sol = solve(_on_guess_domain(problem, prev), n=n, degree=p, guess=prev, solver=solver, params=params,
+                    mode=mode)
         if not sol.converged:
             out = prev if prev is not None else sol
             out.stats.update(mesh_history=history, tol_met=False,
@@ -413,6 +414,15 @@ def solve_p_adaptive(problem, tol, *, degree: int = 4, n0: int = 5, max_nodes: i
         sol = _with_message(sol, f" (p-adaptive: the estimate {history[-1]['estimate']:.2e} did not reach the "
                                  f"tolerance with degree {degrees[-1]} on {n} <= max_nodes = {max_nodes} nodes)")
     return sol
+
+
+def _on_guess_domain(problem, prev):
+    """``problem`` on the interval ``prev`` was solved on: a free end (on a curve) moved, and the
+    guess ``prev`` is defined there only (the free end starts from where it was found)."""
+    if prev is None or (prev.start is None and prev.end is None):
+        return problem
+    return dataclasses.replace(problem, domain=(float(prev.x[0]), float(prev.x[-1])),
+                               components=problem.shape if problem.is_vector else None)
 
 
 def _with_message(sol, more: str):

@@ -87,9 +87,10 @@ def solve_batch(problem: Problem, n: int | None = None, *, grid=None, params=Non
         ``True``: print a line per chunk to stderr (lanes done, converged, elapsed, estimate).
         A callable is called after each chunk as ``progress(done, total, converged, elapsed)``.
     degree : int
-        Polynomial degree of the elements, as in :func:`varcalc.solve`.  With ``degree > 1`` a
-        singular end is found along lane 0's guess and mapped away for every lane, and each lane
-        starts from its guess at the nodes, linear in between.
+        Polynomial degree of the elements, as in :func:`varcalc.solve`.  With ``degree > 1`` an end
+        that is singular for *any* lane is mapped away for every lane (``x - a ∝ s^k``, ``k`` found
+        along a lane singular there; the map keeps a smooth lane smooth), and each lane starts from
+        its guess at the nodes, linear in between (cubic Hermite for ``order=2``).
 
     Returns
     -------
@@ -123,34 +124,52 @@ def solve_batch(problem: Problem, n: int | None = None, *, grid=None, params=Non
     # The template: lane 0's discretization (validates everything once).  Singular ends: detected
     # below over all lanes, so the template is built without detection.
     order1 = problem.order == 1
-    # degree > 1: lane 0's discretization finds (and maps away) singular ends itself.
-    detect = order1 and singular_ends is None and quadrature == "auto" and degree == 1
+    detect = order1 and singular_ends is None and quadrature == "auto"
     disc = _S.discretize(lane_problem(0), n, grid=grid, guess=None,
                          quadrature=quadrature, singular_ends=() if detect else singular_ends,
                          params=lane_params(0), mode=mode, degree=degree)
+
+    def lanes(disc):
+        """Every lane's initial unknowns on the template's grid, and ``aux`` with its batch axes."""
+        x_user, lay = disc.x_user, disc.layout
+        U0 = _batched_guess(problem, lay, x_user, guess_values, sizes)
+        B = _batch_size(sizes)
+        U0 = _default_and_bc(problem, x_user, U0, bc_b, B)
+        if guess is None and problem.integrals and not problem.is_vector and order1:
+            sign = -1.0 if mode == "maximize" else 1.0
+            U0 = np.stack([_S._feasible_default_guess(lane_problem(i), x_user, U0[i], lane_params(i), sign)
+                           for i in range(B)])
+        V0, U0 = _initial_unknowns(disc, problem, U0, bc_b, B)
+        aux = disc.aux()
+        batched = set()  # entries of aux with a batch axis
+        if params_b is not None:
+            aux, batched = dict(aux, p=params_b), batched | {"p"}
+        if cv_b is not None:
+            c = np.array([cv_b[con.name] if con.name in cv_b else np.full(B, con.value)
+                          for con in problem.integrals]).T  # (B, k_int)
+            aux, batched = dict(aux, c=c), batched | {"c"}
+        return B, U0, V0, aux, frozenset(batched)
+
+    B, U0, V0, aux, batched = lanes(disc)
+    if detect:
+        ends = _union_singular_ends(disc, U0, aux, batched)
+        if degree == 1:  # P1: accurate rules in the end cells, for every lane
+            disc.singular_ends = ends
+            disc.blocks = tuple(assign_rules(disc.x, ends))
+        elif ends:  # degree p: the end map x - a ∝ s^k, k found along a lane singular there
+            powers = {}
+            ok = _singular_lanes(disc, U0, aux, batched)  # (B, E): is G finite at the end, per lane
+            for e in ends:
+                lane = int(np.argmin(ok[:, _dirichlet_ends(problem).index(e)]))
+                one = _S.discretize(lane_problem(lane), n, grid=grid, singular_ends=(e,),
+                                    params=lane_params(lane), mode=mode, degree=degree)
+                powers[e] = one.layout.end_powers[0 if e == "left" else 1]
+            disc = _S.discretize(lane_problem(0), n, grid=grid, singular_ends=powers,
+                                 params=lane_params(0), mode=mode, degree=degree)
+            B, U0, V0, aux, batched = lanes(disc)
     x_user = disc.x_user
     nn = x_user.size
     lay = disc.layout
-    U0 = _batched_guess(problem, lay, x_user, guess_values, sizes)
-    B = _batch_size(sizes)
-    U0 = _default_and_bc(problem, x_user, U0, bc_b, B)
-    if guess is None and problem.integrals and not problem.is_vector and order1:
-        sign = -1.0 if mode == "maximize" else 1.0
-        U0 = np.stack([_S._feasible_default_guess(lane_problem(i), x_user, U0[i], lane_params(i), sign)
-                       for i in range(B)])
-    V0, U0 = _initial_unknowns(disc, problem, U0, bc_b, B)
-    aux = disc.aux()
-    batched = set()  # entries of aux with a batch axis
-    if params_b is not None:
-        aux, batched = dict(aux, p=params_b), batched | {"p"}
-    if cv_b is not None:
-        c = np.array([cv_b[con.name] if con.name in cv_b else np.full(B, con.value)
-                      for con in problem.integrals]).T  # (B, k_int)
-        aux, batched = dict(aux, c=c), batched | {"c"}
-    batched = frozenset(batched)
-    if detect:
-        disc.singular_ends = _union_singular_ends(disc, U0, aux, batched)
-        disc.blocks = tuple(assign_rules(disc.x, disc.singular_ends))
 
     mesh = _device_mesh(devices)
     n_dev = 1 if mesh is None else mesh.devices.size
@@ -347,19 +366,24 @@ def _initial_unknowns(disc, problem, U0, bc_b, B):
     if disc.lower is not None:
         U0 = np.clip(U0, disc.lower.T[None], disc.upper.T[None])
     rows = [np.swapaxes(U0, 1, 2)]
-    if lay.degree > 1:  # interior GLL values linear between the nodes; the last node's are dummies
-        from .elements import gll_nodes
-        t = gll_nodes(lay.degree)[1:-1][None, None, :, None]  # (1, 1, p-1, 1)
-        inner = (1 - t) * U0[:, :-1, None, :] + t * U0[:, 1:, None, :]  # (B, n-1, p-1, m)
-        inner = inner.reshape(B, U0.shape[1] - 1, -1)
-        inner = np.concatenate([inner, np.zeros((B, 1, inner.shape[2]))], axis=1)
-        rows.append(np.swapaxes(inner, 1, 2))
     if lay.order == 2:
         S0 = np.gradient(U0, disc.x_user, axis=1)
         for key, node in (("left'", 0), ("right'", -1)):
             if key in problem.bc:
                 S0[:, node] = _bc_flat(problem, bc_b, key, B)
         rows.append(np.swapaxes(S0, 1, 2))
+    if lay.degree > 1:  # interior values (the last node's are dummies): linear between the nodes,
+        # for C¹ elements the cubic Hermite interpolant of the values and slopes
+        from .families._hermite import hermite_interior
+        from .elements import gll_nodes
+        if lay.order == 2:
+            inner = hermite_interior(disc.x_user, U0, S0, lay.element.interior_points())
+        else:
+            t = gll_nodes(lay.degree)[1:-1][None, None, :, None]  # (1, 1, p-1, 1)
+            inner = (1 - t) * U0[:, :-1, None, :] + t * U0[:, 1:, None, :]  # (B, n-1, p-1, m)
+        inner = inner.reshape(B, U0.shape[1] - 1, -1)
+        inner = np.concatenate([inner, np.zeros((B, 1, inner.shape[2]))], axis=1)
+        rows.append(np.swapaxes(inner, 1, 2))
     if lay.r:
         rows.append(np.zeros((B, lay.r, U0.shape[1])))
     return np.ascontiguousarray(np.concatenate(rows, axis=1)), U0
@@ -387,12 +411,23 @@ def _default_and_bc(problem, x, U, bc_b, B):
     return U
 
 
+def _dirichlet_ends(problem):
+    return [e for e in ("left", "right") if e in problem.bc]
+
+
 def _union_singular_ends(disc, U0, aux, batched):
     """Dirichlet ends where G or ∂G/∂f is not finite at the end along *some* lane's guess."""
+    ok = _singular_lanes(disc, U0, aux, batched)
+    return tuple(e for j, e in enumerate(_dirichlet_ends(disc.problem)) if not ok[:, j].all())
+
+
+def _singular_lanes(disc, U0, aux, batched):
+    """``(B, E)`` bool: are G and ∂G/∂f finite at each Dirichlet end (``E`` of them) along each
+    lane's guess?  False: the end is singular for that lane."""
     problem = disc.problem
-    ends = [e for e in ("left", "right") if e in problem.bc]
+    ends = _dirichlet_ends(problem)
     if not ends:
-        return ()
+        return np.ones((U0.shape[0], 0), bool)
     x = disc.x
     idx = [(0, 1) if e == "left" else (-1, -2) for e in ends]
     f = np.stack([U0[:, i] for i, _ in idx], axis=1)  # (B, E, m)
@@ -402,8 +437,7 @@ def _union_singular_ends(disc, U0, aux, batched):
     key = ("ends", check, batched, tuple(sorted(aux)))
     aux_axes = {k: (0 if k in batched else None) for k in aux}
     fn = cache.get(key, lambda: jax.jit(jax.vmap(check, in_axes=(0, 0, None, None, aux_axes))))
-    ok = np.asarray(fn(f, df, xe, jnp.asarray(disc.z0), aux))  # (B, E)
-    return tuple(e for j, e in enumerate(ends) if not ok[:, j].all())
+    return np.asarray(fn(f, df, xe, jnp.asarray(disc.z0), aux))  # (B, E)
 
 
 # -- devices, chunks, the compiled call -------------------------------------------------------

@@ -31,7 +31,7 @@ import numpy as np
 
 from .functional import mask_cells, real_cells, zero_padded
 
-__all__ = ["LagrangeFunctional", "gll_nodes", "lagrange_basis", "evaluate_elements"]
+__all__ = ["LagrangeFunctional", "HermitePFunctional", "hermite_points", "gll_nodes", "lagrange_basis", "evaluate_elements"]
 
 
 def gll_nodes(p: int) -> np.ndarray:
@@ -174,6 +174,7 @@ class LagrangeFunctional:
         self.phi, self.dphi, self.flat_maps = _element_tables(self.p, self.rule.size)
         self.blocks = ()
         self.flat_ends = tuple(bool(e) for e in flat_ends)
+        self.shared = m  # rows of the right node's column a cell reads (its value f_{i+1})
 
     def _flatten_end_cells(self, coef, first, last):
         """Coefficients (p+1, m) of a cell with the flat-end constraint applied where it holds."""
@@ -200,9 +201,15 @@ class LagrangeFunctional:
         return V
 
     # -- layout ----------------------------------------------------------------------------------
+    @property
+    def rows(self):
+        """Element rows of ``V`` per node (``d_el``)."""
+        return self.m * self.p
+
     def local(self, V):
-        """Per-cell coefficients at the ``p + 1`` GLL nodes, flattened: shape ``(n-1, (p+1) m)``."""
-        return jnp.concatenate([V[:, :-1].T, V[:self.m, 1:].T], axis=1)
+        """Per-cell local unknowns, flattened: its column and the shared rows of the next one,
+        shape ``(n-1, rows + shared)`` (here the values at the ``p + 1`` GLL nodes)."""
+        return jnp.concatenate([V[:, :-1].T, V[:self.shared, 1:].T], axis=1)
 
     def interpolate(self, fun, x):
         """Unknowns ``V`` (m p, n) of the interpolant of ``fun`` (vectorised, ``x -> (…,) or (…, m)``)."""
@@ -217,9 +224,10 @@ class LagrangeFunctional:
         inner = np.concatenate([interior.reshape(n - 1, -1), np.zeros((1, (self.p - 1) * m))], axis=0)
         return np.concatenate([nodal, inner], axis=1).T
 
-    def element_values(self, V):
+    def element_values(self, V, x=None):
         """Each cell's values at its GLL nodes, ``(n-1, p+1, m)``: ``[f_i, interior, f_{i+1}]``, from
-        ``V`` (m p, n) with the dummy rows of flat ends filled in (numpy or JAX, as ``V``)."""
+        ``V`` (m p, n) with the dummy rows of flat ends filled in (numpy or JAX, as ``V``; the
+        grid ``x`` is not needed here, :class:`HermitePFunctional` reads its cell widths)."""
         V = self.complete(V)
         xp = jnp if isinstance(V, jax.Array) else np
         m, p, n = self.m, self.p, V.shape[1]
@@ -267,8 +275,9 @@ class LagrangeFunctional:
 
         Returns ``(J, scale, grad (d, n), diag (d, d, n), upper (d, d, n-1), extra)``, ``d = m p``.
         """
-        m, d = self.m, self.m * self.p
-        D = d + m  # local unknowns of a cell
+        m, d = self.m, self.rows
+        s = self.shared
+        D = d + s  # local unknowns of a cell: its left column and the shared rows of the right one
         k = z.shape[0]
         h = jnp.diff(x)
 
@@ -285,7 +294,7 @@ class LagrangeFunctional:
             E, g, H = zero_padded(mask, (E, g, H))
         pad_end = lambda a: jnp.pad(a, [(0, 0)] * (a.ndim - 1) + [(0, 1)])
         pad_start = lambda a: jnp.pad(a, [(0, 0)] * (a.ndim - 1) + [(1, 0)])
-        rows = lambda a, axis: jnp.pad(a, [(0, d - m) if ax == axis else (0, 0) for ax in range(a.ndim)])
+        rows = lambda a, axis: jnp.pad(a, [(0, d - s) if ax == axis else (0, 0) for ax in range(a.ndim)])
         nodes_last = lambda a: jnp.moveaxis(a, 0, -1)
         grad = pad_end(nodes_last(g[:, :d])) + pad_start(nodes_last(rows(g[:, d:D], 1)))
         HRR = rows(rows(H[:, d:D, d:D], 1), 2)
@@ -298,3 +307,114 @@ class LagrangeFunctional:
             B = jnp.moveaxis(pad_end(bL) + pad_start(bR), 1, 2)  # (d, n, k)
             extra = (jnp.sum(g[:, D:], axis=0), B, jnp.sum(H[:, D:, D:], axis=0))
         return jnp.sum(E), jnp.sum(jnp.abs(E)), grad, diag, upper, extra
+
+
+def hermite_points(p: int) -> np.ndarray:
+    """The ``p - 3`` interior points ``τ`` (in ``(0, 1)``) whose values, with the values and slopes
+    at both cell ends, are the unknowns of a C¹ degree-``p`` cell: the interior Gauss–Lobatto
+    nodes of degree ``p - 2`` (well spread, so the cell's basis stays well conditioned).
+
+    >>> hermite_points(3).tolist(), hermite_points(4).tolist()
+    ([], [0.5])
+    """
+    return gll_nodes(p - 2)[1:-1] if p > 3 else np.zeros(0)
+
+
+@lru_cache(maxsize=None)
+def _hermite_tables(p: int, q: int):
+    """The C¹ degree-``p`` cell's basis on ``t ∈ [0, 1]``: one polynomial per local unknown, in the
+    order ``[f(0), f_t(0), f(τ_1) … f(τ_{p-3}), f(1), f_t(1)]`` (Hermite–Birkhoff interpolation,
+    :func:`hermite_points`), built in the Legendre basis (monomials are ill-conditioned at p ~ 16).
+
+    Returns ``(psi, dpsi, d2psi, gll)``: values and first and second ``t``-derivatives at the
+    ``q`` Gauss points, each ``(p+1, q)``, and the values at the ``p + 1`` GLL nodes ``(p+1, p+1)``
+    (the cell as a degree-``p`` Lagrange polynomial: what :mod:`varcalc.piecewise` evaluates)."""
+    from numpy.polynomial import legendre as leg
+    from .quadrature import gauss_rule
+
+    eye = np.eye(p + 1)  # Legendre P_k(2t - 1), k = 0..p: d/dt = 2 d/ds
+    val = lambda t: np.stack([leg.legval(2 * np.asarray(t) - 1, eye[k]) for k in range(p + 1)])
+    der = lambda t, r: np.stack([2.0**r * leg.legval(2 * np.asarray(t) - 1, leg.legder(eye[k], r))
+                                 for k in range(p + 1)])
+    tau = hermite_points(p)
+    C = np.concatenate([val([0.0]), der([0.0], 1), val(tau), val([1.0]), der([1.0], 1)], axis=1).T  # (dof, k)
+    A = np.linalg.inv(C)  # column j: the coefficients of the basis polynomial of unknown j
+    t = np.asarray(gauss_rule(q).t)
+    return A.T @ val(t), A.T @ der(t, 1), A.T @ der(t, 2), A.T @ val(gll_nodes(p))
+
+
+class HermitePFunctional(LagrangeFunctional):
+    """``J_h`` of an integrand ``G(f, f', f'', x, z, aux)`` on C¹ elements of degree ``p >= 3``.
+
+    Per node ``[f_i (m), f'_i (m), f at the p - 3 points τ of cell i (m each)]`` (``V`` of shape
+    ``(m (p-1), n)``; the last column's interior rows are dummies); cell ``i`` reads column ``i``
+    and the value and slope of node ``i + 1``, so the Hessian stays block tridiagonal.  Values and
+    slopes are shared by neighbouring cells: the trial functions are C¹, conforming for ``f''``.
+    ``p = 3`` is the cubic Hermite space.  Gauss–Legendre with ``p + 2`` points per cell.  For a
+    smooth problem the ``f''`` error is O(h^(p-1)), the L² error O(h^(p+1)) and ``|J_h - J|``
+    O(h^(2p-2)).
+
+    >>> import jax.numpy as jnp, numpy as np
+    >>> J = HermitePFunctional(lambda f, df, d2f, x, z, aux: d2f**2, False, 1, 5)
+    >>> x = np.linspace(0.0, 1.0, 3); tau = hermite_points(5)
+    >>> inner = (x[:-1, None] + tau * np.diff(x)[:, None])**3      # f = x³: ∫ (6x)² = 12
+    >>> V = J.unknowns(x**3, 3 * x**2, inner[:, :, None])
+    >>> round(float(J.value(jnp.asarray(V), jnp.asarray(x), jnp.zeros(0), None)), 12)
+    12.0
+    """
+
+    def __init__(self, integrand, vector: bool, m: int, degree: int, points: int | None = None):
+        super().__init__(integrand, vector, m, degree, points)
+        if self.p < 3:
+            raise ValueError(f"degree: C¹ elements need degree >= 3, got {self.p}")
+        self.shared = 2 * m  # the right node's value and slope
+        self.psi, self.dpsi, self.d2psi, self.gll = _hermite_tables(self.p, self.rule.size)
+        slope = np.zeros(self.p + 1, bool)
+        slope[[1, self.p]] = True  # f_t = h f' at both ends
+        self.slope_dofs = slope
+
+    @property
+    def rows(self):
+        return self.m * (self.p - 1)
+
+    def complete(self, V):
+        return V  # no dummy rows to fill in
+
+    def _coef(self, loc, h, xp=jnp):
+        """Cells' local unknowns ``(..., (p+1) m)`` — the rows they read, already in the basis's order
+        ``[f_i, f'_i, f(τ…), f_{i+1}, f'_{i+1}]`` — as coefficients ``(..., p+1, m)``, slopes times
+        the widths ``h`` (...,) (``f_t = h f'``)."""
+        coef = xp.reshape(loc, xp.shape(loc)[:-1] + (self.p + 1, self.m))
+        h = xp.asarray(h)[..., None, None]
+        return coef * xp.where(xp.asarray(self.slope_dofs)[:, None], h, 1.0)
+
+    def _cell_energy(self, loc, xL, h, z, aux, first=False, last=False):
+        t, w = jnp.asarray(self.rule.t), jnp.asarray(self.rule.w)
+        coef = self._coef(loc, h)
+        f = jnp.asarray(self.psi).T @ coef  # (q, m)
+        df = (jnp.asarray(self.dpsi).T @ coef) / h
+        d2f = (jnp.asarray(self.d2psi).T @ coef) / h**2
+        xq = xL + t * h
+
+        def G(ff, dd, d2, xx):
+            if not self.vector:
+                ff, dd, d2 = ff[0], dd[0], d2[0]
+            return self.integrand(ff, dd, d2, xx, z, aux)
+
+        return h * jnp.sum(w * jax.vmap(G)(f, df, d2f, xq))
+
+    def unknowns(self, nodal, slopes, interior):
+        """``V`` (m (p-1), n) from nodal values and slopes (n,) or (n, m) and the values at the
+        points τ (n-1, p-3, m) (dummies: 0)."""
+        n = np.shape(nodal)[0]
+        nodal, slopes = (np.reshape(a, (n, self.m)) for a in (nodal, slopes))
+        inner = np.concatenate([np.reshape(interior, (n - 1, -1)), np.zeros((1, (self.p - 3) * self.m))], axis=0)
+        return np.concatenate([nodal, slopes, inner], axis=1).T
+
+    def element_values(self, V, x=None):
+        """Each cell's values at its ``p + 1`` GLL nodes, ``(n-1, p+1, m)`` (numpy or JAX, as ``V``;
+        ``x`` (n,): the grid, whose cell widths scale the slopes)."""
+        xp = jnp if isinstance(V, jax.Array) or isinstance(x, jax.Array) else np
+        loc = xp.concatenate([V[:, :-1].T, V[:self.shared, 1:].T], axis=1)
+        coef = self._coef(loc, xp.diff(xp.asarray(x)), xp)
+        return xp.einsum("jk,cjm->ckm", xp.asarray(self.gll), coef)

@@ -11,7 +11,8 @@ of the nodal unknowns ``V`` (shape ``(d, n)``) and a few global unknowns ``z`` (
   reference interval ``ξ ∈ [0, 1]``, ``x = A + (B - A) ξ`` with the free end's abscissa (``A`` or
   ``B``) unknown: ``G̃ = T G(f, f_ξ / T, A + T ξ)``, ``T = B - A``.
   With a singular end mapped away (``degree > 1``, :mod:`varcalc.endmap`) the grid is ``s ∈ [0, 1]``,
-  ``x = φ(s)``: ``G̃ = φ'(s) G(f, f_s / φ'(s), φ(s))``.
+  ``x = φ(s)``: ``G̃ = φ'(s) G(f, f_s / φ'(s), φ(s))``; with a free end as well, ``φ`` maps onto
+  ``[A, B]`` with the free end's abscissa unknown.
 * ``N_i``: per-node terms — the :class:`~varcalc.Data` least-squares term, and
   ``mass_i μ_i · g(f_i, x_i)`` for a :class:`~varcalc.Pointwise` constraint, whose multipliers
   ``μ_i`` are extra rows of ``V`` (so its Hessian stays block tridiagonal, with indefinite blocks).
@@ -62,6 +63,7 @@ class Layout:
         sides = sides_for(problem)
         for s in sides:
             s.prepare(problem)
+            s.on_element(self.element)
         self.sides = tuple(sorted(sides, key=lambda s: s.rank))  # stable: the problem's order within a rank
         row, k = self.d_el, 0
         for s in self.sides:
@@ -125,15 +127,15 @@ def internal_integrand(problem, layout):
 
     def assemble(jets, x, z, aux):
         T = None
-        if free_end:
-            A, B = layout.ends(z, aux)
+        A, B = layout.ends(z, aux)  # a free end's abscissa is an unknown
+        # The element's own change of variable (a mapped singular end) on [A, B], if any.
+        chart = element.chart(x, jets, {"a": A, "b": B})
+        if chart is not None:
+            x, jets, T = chart
+        elif free_end:  # the reference interval ξ ∈ [0, 1]
             T = B - A
             x = A + T * x
             jets = (jets[0], jets[1] / T) + jets[2:]
-        else:  # the element's own change of variable (a mapped singular end), if any
-            chart = element.chart(x, jets, aux)
-            if chart is not None:
-                x, jets, T = chart
         args = tuple(as_shape(j) for j in jets) + (x,) + ((aux["p"],) if has_params else ())
         value = aux["sign"] * G(*args)
         for s in integrals:
@@ -166,30 +168,44 @@ class DiscreteLagrangian:
 
     # -- the terms ------------------------------------------------------------------------------
     def _physical(self, x, z, aux):
-        """Physical abscissa and length factor (``x = a + T ξ``, ``dx = T dξ``) for a free end."""
+        """Physical abscissa and length factor of grid points ``x``: ``x = a + T ξ``, ``dx = T dξ``
+        for a free end; ``x = φ(s)``, ``dx = φ'(s) ds`` for an element's end map; else ``x``, 1."""
+        A, B = self.layout.ends(z, aux)
+        chart = self.layout.element.chart(x, (x, x), {"a": A, "b": B})
+        if chart is not None:
+            return chart[0], chart[2]
         if self.layout.free_end:
-            A, B = self.layout.ends(z, aux)
             return A + (B - A) * x, B - A
         return x, 1.0
 
     def _nodal(self, v, z, x, node, aux):
-        """Per-node terms ``N_i`` of the sides (data misfit, pointwise-constraint multipliers)."""
+        """Per-node terms ``N_i`` of the sides (data misfit, pointwise-constraint multipliers).
+
+        ``node`` gets the element's collocation points of the node's column (the node, and for
+        high-order elements its cell's interior points): values ``F`` (P, m), physical abscissae
+        ``x`` and quadrature weights ``w`` (P,) (:meth:`varcalc.families.Element.collocation`)."""
         lay = self.layout
         xx, jac = self._physical(x, z, aux)
+        F, t, wn, wh = lay.element.collocation(v, lay.m)
+        px, pjac = self._physical(x + jnp.asarray(t) * node["h"], z, aux)
+        node = dict(node, points=dict(F=F, x=px, w=pjac * (jnp.asarray(wn) * node["mass"] + jnp.asarray(wh) * node["h"])))
         F = jnp.reshape(v[:lay.m], lay.shape)
         value = 0.0
         for s in self.nodal_sides:
             value = value + s.at_node(v, F, xx, jac, node, z, aux)
         return value
 
-    def _nodes(self, aux):
-        return {key: aux[key] for key in ("mass", "w", "y")}
+    def _nodes(self, aux, x):
+        """Per-node data: the lumped mass, the data weight and site value, and ``h``, the width of
+        the cell to the node's right (0 at the last node)."""
+        h = jnp.concatenate([jnp.diff(x), jnp.zeros(1, x.dtype)])
+        return dict({key: aux[key] for key in ("mass", "w", "y")}, h=h)
 
     def _per_node(self, fun, V, x, aux):
         """``vmap`` of ``fun(v, x, node)`` over the nodes; padded nodes evaluated at node 0 and masked."""
         padded = isinstance(aux, dict) and "cells" in aux
         mask = jnp.arange(x.shape[0]) <= aux["cells"] if padded else None  # real nodes: cells + 1
-        nodes = jax.tree.map(lambda a: mask_cells(mask, a, 0), self._nodes(aux))
+        nodes = jax.tree.map(lambda a: mask_cells(mask, a, 0), self._nodes(aux, x))
         out = jax.vmap(fun)(mask_cells(mask, V.T, 0), mask_cells(mask, x, 0), nodes)
         if mask is None:
             return out

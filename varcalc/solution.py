@@ -160,9 +160,14 @@ class Solution:
         n = V.shape[1]
         x = np.asarray(disc.x_user)
         end = start = None
+        end_map = disc.end_map
         if lay.free_end:
             A, B = (float(v) for v in lay.ends(z, {"a": x[0], "b": x[-1]}))
-            x = A + (B - A) * np.asarray(disc.x)
+            if end_map is not None:  # the map onto the solved interval [A, B]
+                end_map = type(end_map)(end_map.powers, A, B)
+                x = np.asarray(end_map.x_of_s(np.asarray(disc.x)), dtype=np.float64)
+            else:
+                x = A + (B - A) * np.asarray(disc.x)
             x[0], x[-1] = A, B
             start = A if "left" in lay.curve_ends else None
             end = B if "right" in lay.curve_ends else None
@@ -174,7 +179,7 @@ class Solution:
         slope = to_user(V[lay.m:2 * lay.m]) if lay.order == 2 else None
         element_values = None
         if lay.degree > 1:  # (cells, p+1) + shape: [f_i, interior values of cell i, f_{i+1}]
-            element_values = disc.functional.element_values(V[:lay.d_el])
+            element_values = disc.functional.element_values(V[:lay.d_el], disc.x)
             element_values = element_values.reshape((n - 1, lay.degree + 1) + problem.shape)
         negative = int(out["negative"][k])
         n_mult = 0
@@ -190,7 +195,7 @@ class Solution:
             resid[c.name] = abs(float(out["gz"][j]))
         row = lay.d_el
         for c, shape, r in zip(problem.pointwise, lay.pointwise_shapes, lay.pointwise_sizes):
-            mu = V[row:row + r].T
+            mu = V[row:row + int(np.prod(shape))].T  # at the nodes (high order: then interior points)
             mult[c.name] = mu[:, 0] if shape == () else mu
             resid[c.name] = _pointwise_residual(c.fun, f, x, problem)
             row += r
@@ -263,7 +268,7 @@ class Solution:
             slope=slope, multipliers=mult, constraint_residuals=resid, complementarity=compl, end=end,
             transversality=transversality, negative=negative, mode=disc.mode, params=disc.params, start=start,
             guess_x=np.asarray(disc.x_user), _state=(disc, V, z), degree=lay.degree,
-            element_values=element_values, end_map=disc.end_map,
+            element_values=element_values, end_map=end_map,
             grid=np.asarray(disc.x) if disc.end_map is not None else None,
         )
 

@@ -99,8 +99,10 @@ def solve(problem: Problem, n: int | None = None, *, grid=None, guess=None,
         each cell with ``p + 2`` Gauss points (:mod:`varcalc.elements`): for a smooth problem the
         nodal and L² errors are O(h^{p+1}) and ``|J_h - J|`` is O(h^{2p}).  The ``n`` nodes are the
         cell ends; the unknowns are ``(n - 1) p + 1`` values per component.  A singular end is
-        mapped away (``x - a ∝ s^k``, see ``singular_ends`` and :mod:`varcalc.endmap`); no
-        Pointwise, Bound, Data or OnCurve.
+        mapped away (``x - a ∝ s^k``, see ``singular_ends`` and :mod:`varcalc.endmap`).
+        ``order=2``: C¹ elements of degree ``p >= 3`` (value and slope at each node, ``p - 3``
+        values inside each cell; :class:`varcalc.families.HermiteP`).  Integral, Pointwise (at
+        every Gauss–Lobatto node), Data and OnCurve side conditions apply; Bound does not yet.
 
     tol : float, optional
         Accuracy on demand: a target for the estimate of ``|J_h - J| / |J_h|``.  Alone (no
@@ -354,16 +356,19 @@ def _solve_traced(problem, n, *, grid, guess, solver, quadrature, singular_ends,
     V, z, J, status, k = core(V0, z0, p, c, (x, aux, fixed, lo, hi, solver.rtol, solver.atol))
     n_nodes = disc.x.size
     to_user = lambda rows: rows.T.reshape((n_nodes,) + problem.shape)
-    x_out, start, end = disc.x_user, None, None
+    x_out, start, end, end_map = disc.x_user, None, None, disc.end_map
     if lay.free_end:
         A, B = lay.ends(z, aux)
         x_out = A + (B - A) * jnp.asarray(disc.x)
+        if end_map is not None:  # a mapped singular end too: the map onto [A, B]
+            end_map = type(end_map)(end_map.powers, A, B)
+            x_out = end_map.x_of_s(jnp.asarray(disc.x))
         start = A if "left" in lay.curve_ends else None
         end = B if "right" in lay.curve_ends else None
     mult = {con.name: z[j] for j, con in enumerate(problem.integrals)}
     row = lay.d_el
     for con, shape, r in zip(problem.pointwise, lay.pointwise_shapes, lay.pointwise_sizes):
-        mu = V[row:row + r].T
+        mu = V[row:row + int(np.prod(shape))].T  # at the nodes (high order: then interior points)
         mult[con.name] = mu[:, 0] if shape == () else mu
         row += r
     for e in lay.curve_ends:
@@ -371,11 +376,11 @@ def _solve_traced(problem, n, *, grid, guess, solver, quadrature, singular_ends,
     slope = to_user(V[lay.m:2 * lay.m]) if lay.order == 2 else None
     elements = None
     if lay.degree > 1:  # (cells, p+1) + shape, as Solution.element_values
-        elements = disc.functional.element_values(V[:lay.d_el])
+        elements = disc.functional.element_values(V[:lay.d_el], jnp.asarray(disc.x))
         elements = elements.reshape((n_nodes - 1, lay.degree + 1) + problem.shape)
     return Solution._traced(problem, x=x_out, f=to_user(V[:lay.m]), slope=slope, value=J, multipliers=mult,
                             status=status.astype(jnp.int32), iterations=k.astype(jnp.int32), start=start, end=end,
-                            element_values=elements, end_map=disc.end_map, mode=disc.mode, degree=lay.degree,
+                            element_values=elements, end_map=end_map, mode=disc.mode, degree=lay.degree,
                             singular_ends=disc.singular_ends, grid=disc.x if disc.end_map is not None else None)
 
 

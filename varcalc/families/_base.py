@@ -92,6 +92,21 @@ class Element:
         f0, f1 = v0[:m], v1[:m]
         return [0.5 * (f0 + f1), (f1 - f0) / h]
 
+    # -- collocation points (where a Pointwise constraint holds) ---------------------------------
+    collocation_count = 1  # points per node column: the node (and, for high order, its cell's)
+
+    def collocation(self, v, m):
+        """The unknown at node ``i``'s collocation points — the node, then the interior points of
+        cell ``i`` whose values are rows of the same column — from its column ``v`` (d,):
+        ``(F (P, m), t (P,), wn (P,), wh (P,))`` with ``t`` the points' offsets in the cell (a
+        fraction of its width ``h``) and the quadrature weight of a point ``wn * mass_i + wh * h``
+        (GLL-lumped: ``∫ μ g dx`` for a multiplier ``μ``).  Default: the node alone, weight ``mass_i``."""
+        return v[:m][None, :], np.zeros(1), np.ones(1), np.zeros(1)
+
+    def fixed_points(self, fixed, m):
+        """``(P, n)``: is collocation point ``j`` of node ``i`` fixed (its values not unknowns)?"""
+        return fixed[:m].all(axis=0)[None, :]
+
     def mass_rows(self, m, mass, x_grid, end_map=None):
         """The lumped mass of the element rows, ``(n, d_el)`` (the certificate's pencil)."""
         out = np.zeros((np.shape(x_grid)[0], self.rows(m)))

@@ -15,7 +15,7 @@ class Lagrange(Element):
 
     name = "Lagrange"
     orders = (1,)
-    sides = frozenset({"Integral"})
+    sides = frozenset({"Integral", "Pointwise", "Data", "OnCurve"})  # the kinds checked at degree > 1
     quadratures = ("auto",)
     warm_start = False
 
@@ -30,15 +30,23 @@ class Lagrange(Element):
     def serves(cls, order, degree):
         return order == 1 and degree > 1
 
-    @classmethod
-    def refusal(cls, order, degree):
-        if degree > 1 and order != 1:
-            return ("degree: degree > 1 is for order=1 problems; order=2 problems use cubic "
-                    "Hermite elements (leave degree=1)")
-        return None
-
     def rows(self, m):
         return m * self.degree
+
+    @property
+    def collocation_count(self):
+        return self.degree  # the node and the p - 1 interior GLL nodes of its cell
+
+    def collocation(self, v, m):
+        """The node and its cell's interior GLL nodes, weighted by the GLL rule (node: ``2 w_0`` times
+        the lumped mass ``(h_{i-1} + h_i) / 2``, i.e. ``w_0`` from each neighbour cell)."""
+        from ..elements import gll_nodes, gll_weights
+        p = self.degree
+        t, w = gll_nodes(p)[:-1], gll_weights(p)[:-1]
+        wn = np.zeros(p)
+        wn[0] = 2.0 * w[0]
+        wh = np.concatenate([[0.0], w[1:]])
+        return v[:m * p].reshape(p, m), t, wn, wh
 
     def key(self):
         return (("degree", self.degree),) + ((("end_powers", self.end_powers),) if self.mapped else ())
@@ -67,6 +75,11 @@ class Lagrange(Element):
             fixed[m:2 * m, 0] = True
         if self.end_powers[1] > 1:
             fixed[(p - 1) * m:p * m, -2] = True
+
+    def fixed_points(self, fixed, m):
+        """``(P, n)``: is collocation point ``j`` of node ``i`` not an unknown (a Dirichlet node, a
+        dummy)?  From the element rows of ``fixed`` (d, n)."""
+        return fixed[:m * self.degree].reshape(self.degree, m, -1).all(axis=1)
 
     def guess_rows(self, disc, U0, coarse):
         from ..elements import gll_nodes
@@ -191,10 +204,19 @@ def _found_power(disc, end):
 def _interior_guess(problem, disc, guess, degree):
     """``guess`` at the interior Gauss–Lobatto nodes of each cell, shape ``(n-1, p-1, m)``."""
     from ..elements import gll_nodes
-    x = disc.x  # the solver's grid: s for a mapped singular end
-    xi = x[:-1, None] + gll_nodes(degree)[None, 1:-1] * np.diff(x)[:, None]
+    return points_guess(disc, guess, gll_nodes(degree)[1:-1])
+
+
+def points_guess(disc, guess, t):
+    """``guess`` at the points ``t`` (k,) of each cell of the solver's grid, ``(n-1, k, m)``."""
+    problem = disc.problem
+    x = disc.x  # the solver's grid: s for a mapped singular end, ξ for a free end
+    xi = x[:-1, None] + np.asarray(t)[None, :] * np.diff(x)[:, None]
     if disc.end_map is not None:
         xi = disc.end_map.x_of_s(xi)
+    elif disc.layout.free_end:  # ξ ∈ [0, 1] -> the guess's abscissae
+        xu = disc.x_user
+        xi = xu[0] + (xu[-1] - xu[0]) * xi
     try:
         values = np.asarray(guess(xi.reshape(-1)), dtype=np.float64)
     except Exception as exc:  # the user's function: report what failed, keep the cause

@@ -58,6 +58,10 @@ class Side:
     def prepare(self, problem) -> None:
         """Probe what the sizes depend on (sets ``rows`` and ``z``)."""
 
+    def on_element(self, element) -> None:
+        """Called by the layout after :meth:`prepare` with the element object (rows that depend on
+        it: a Pointwise constraint's multipliers at each of its collocation points)."""
+
     def bind(self, layout) -> None:
         """Called by the layout once the offsets are set: the unknown's size ``m`` and shape."""
         self.m, self.value_shape = layout.m, layout.shape

@@ -21,11 +21,28 @@ class PointwiseSide(Side):
 
     def prepare(self, problem):
         self.shape = _pointwise_shape(self.con, problem)
-        self.rows = int(np.prod(self.shape, dtype=int))
+        self.size = int(np.prod(self.shape, dtype=int))  # equations per point
+        self.rows = self.size
+
+    def on_element(self, element):
+        """One multiplier per equation at each collocation point of a node column (the node; with
+        degree-p elements also its cell's interior GLL nodes, so g = 0 holds at all of them)."""
+        self.element = element
+        self.points = element.collocation_count
+        self.rows = self.size * self.points
 
     def at_node(self, v, F, xx, jac, node, z, aux):
-        mu = v[self.row0:self.row0 + self.rows]
-        return jac * node["mass"] * jnp.dot(mu, jnp.reshape(self.con.fun(F, xx), (self.rows,)))
+        pts = node["points"]  # the element's collocation points of this column: F (P, m), x, w (P,)
+        mu = jnp.reshape(v[self.row0:self.row0 + self.rows], (self.points, self.size))
+        g = jax.vmap(lambda f, x: jnp.reshape(self.con.fun(jnp.reshape(f, self.value_shape), x),
+                                              (self.size,)))(pts["F"], pts["x"])
+        return jnp.sum(pts["w"][:, None] * mu * g)
+
+    def init(self, disc):
+        """Multipliers are not unknowns at points whose values are fixed (Dirichlet nodes, dummies)."""
+        fixed = self.element.fixed_points(disc.fixed, disc.layout.m)  # (P, n)
+        rows = np.repeat(fixed, self.size, axis=0)  # (P size, n), point-major as at_node reads them
+        disc.fixed[self.row0:self.row0 + self.rows] |= rows
 
     def check_grid(self, problem, x):
         c = self.con
@@ -40,7 +57,7 @@ class PointwiseSide(Side):
                         "the boundary values must satisfy g(f, x) = 0")
 
     def report(self, disc, V, z):
-        mu = np.asarray(V)[self.row0:self.row0 + self.rows].T
+        mu = np.asarray(V)[self.row0:self.row0 + self.size].T  # at the nodes
         return {self.name: mu[:, 0] if self.shape == () else mu}
 
 
