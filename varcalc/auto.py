@@ -33,9 +33,10 @@ None for probes), ``time`` (since the start, compilation included), ``action`` (
 ``"p"``, ``"h"``, ``"map"``, ``"probe"``), ``why`` (the measurement that led to it) and
 ``end_map`` (the map powers, or None).
 
-Problems the degree-``p`` elements do not serve yet (``order=2``, Pointwise, Bound, OnCurve,
-Data) take the piecewise-linear h-path, :func:`varcalc.adaptive.solve_adaptive`, and say so in
-their history.
+Every problem the degree-``p`` elements serve takes this path: ``order=2`` (C¹ elements of degree
+``p``; no end map), Pointwise, OnCurve, Data and Integral side conditions, vector unknowns.  Those
+they do not serve (a Bound, until degree-``p`` elements accept one) take the piecewise-linear
+h-path, :func:`varcalc.adaptive.solve_adaptive`, and say so in their history.
 
 >>> import numpy as np, varcalc as vc
 >>> p = vc.Problem(lambda f, df, x: 0.5 * (df**2 + f**2), (0.0, 1.0), bc={"left": 0.0, "right": 1.0})
@@ -69,14 +70,18 @@ _N0 = 4  # first grid: 3 cells (uniform in s at a mapped end); halved, 7 nodes: 
 
 def not_served(problem) -> str | None:
     """Why the degree-``p`` path does not apply to ``problem`` (then the h-path runs), or None."""
-    if problem.order != 1:
-        return "order=2 problems use cubic Hermite elements"
-    curve = problem.end_curve("left") is not None or problem.end_curve("right") is not None
-    what = [name for name, there in (("Pointwise", bool(problem.pointwise)), ("Bound", problem.bound is not None),
-                                     ("OnCurve", curve), ("Data", problem.data is not None)) if there]
-    if what:
-        return f"degree > 1 elements do not support {', '.join(what)} yet"
+    if problem.bound is not None and not _degree_bounds():
+        return "degree > 1 elements do not support Bound yet"
     return None
+
+
+def _degree_bounds() -> bool:
+    """Whether degree-``p`` elements accept a :class:`~varcalc.Bound` (the Lagrange family lists
+    the side conditions it serves)."""
+    from .families import element_for
+
+    sides = element_for(order=1, degree=2).sides
+    return sides is None or "Bound" in sides
 
 
 def solve_auto(problem, tol, *, rel: bool = True, guess=None, solver=None, params=None, mode: str = "minimize",
@@ -349,7 +354,7 @@ def _map_from_iterates(sol, graded, powers, problem):
     graded nodes of the solution (at least 3 layers, the slopes of successive pairs agreeing to 0.03)."""
     from .endmap import MAX_POWER
 
-    if problem.is_vector:
+    if problem.is_vector or problem.order != 1:  # no end map for the C¹ elements of order=2
         return None
     x = np.asarray(sol.x, dtype=np.float64)
     f = np.asarray(sol.f, dtype=np.float64).reshape(x.size)
