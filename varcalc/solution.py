@@ -195,15 +195,19 @@ class Solution:
             resid[c.name] = _pointwise_residual(c.fun, f, x, problem)
             row += r
         slope_bound = problem.slope_bound
-        if slope_bound is not None:  # its violation (the barrier keeps it feasible); no multipliers
-            xs = disc.x_user
-            lo, hi = slope_bound.values(0.5 * (xs[1:] + xs[:-1]))
-            cell_slopes = np.diff(np.asarray(f).reshape(xs.size)) / np.diff(xs)
-            resid[slope_bound.name] = float(max(0.0, np.max(lo - cell_slopes), np.max(cell_slopes - hi)))
+        if slope_bound is not None:  # its violation at its points (the barrier keeps it feasible)
+            side = next(sd for sd in lay.sides if sd.con is slope_bound)
+            xq, _, _, Dm = side.slope_points(disc)
+            p = Dm.shape[1] - 1
+            Vn = np.asarray(V)
+            cells = np.concatenate([Vn[:p, :-1].T, Vn[:1, 1:].T], axis=1)
+            slopes = cells @ Dm.T / np.diff(disc.x_user)[:, None]
+            lo, hi = (v.reshape(xq.shape) for v in slope_bound.values(xq.reshape(-1)))
+            resid[slope_bound.name] = float(max(0.0, np.max(lo - slopes), np.max(slopes - hi)))
         if lay.has_bound and problem.bound is not None:
             b = problem.bound
             m = lay.m
-            lo, hi, fv = to_user(disc.lower), to_user(disc.upper), to_user(V[:m])  # (n,) + shape
+            lo, hi, fv = to_user(disc.lower[:m]), to_user(disc.upper[:m]), to_user(V[:m])  # (n,) + shape
             g = np.asarray(out["g"])[:m]
             mass = lumped_mass(disc.x)
             mu = to_user(np.where(disc.fixed[:m], 0.0, g / mass))

@@ -105,35 +105,53 @@ class _Barrier:
         if "slope_lower" in ctx:
             lo_ok, hi_ok, lo_gap, hi_gap = self._slope_gaps(V, ctx)
             logs = xp.where(lo_ok, xp.log(lo_gap), 0.0) + xp.where(hi_ok, xp.log(hi_gap), 0.0)
-            total = total + xp.sum(ctx["h"] * logs)
+            total = total + xp.sum(ctx["h"][:, None] * ctx["slope_w"] * logs)
         return xp.where(mu > 0, -mu * total, 0.0)
 
-    # -- slope bounds (Bound(derivative=1)): a barrier on the cells' slopes ----------------------
+    # -- slope bounds (Bound(derivative=1)): a barrier on f' at each cell's points ---------------
+    # A cell's values w = [f_i, (interior GLL values,) f_{i+1}] (p + 1 of them: rows 0..p-1 of node
+    # i, row 0 of node i + 1; scalar unknown) give its slopes s = D w / h at the rule's q points
+    # (ctx["slope_D"] (q, p + 1), weights ctx["slope_w"]; P1: D = [[-1, 1]], one point).
+    @staticmethod
+    def _slope_p(ctx):
+        return ctx["slope_D"].shape[1] - 1
+
+    def _cells(self, V, ctx):
+        """Each cell's values ``w`` (n - 1, p + 1) from ``V`` (d, n)."""
+        p = self._slope_p(ctx)
+        return self.xp.concatenate([V[:p, :-1].T, V[:1, 1:].T], axis=1)
+
     def _slope_gaps(self, V, ctx):
-        """Per cell (n - 1,): which slope bounds are finite, and the gaps to them (scalar ``V``)."""
+        """Per cell and point (n - 1, q): which slope bounds are finite, and the gaps to them."""
         xp = self.xp
         lower, upper = ctx["slope_lower"], ctx["slope_upper"]
-        s = (V[0, 1:] - V[0, :-1]) / ctx["h"]
+        s = self._cells(V, ctx) @ ctx["slope_D"].T / ctx["h"][:, None]
         lo_ok, hi_ok = xp.isfinite(lower), xp.isfinite(upper)
         return lo_ok, hi_ok, xp.where(lo_ok, s - lower, 1.0), xp.where(hi_ok, upper - s, 1.0)
 
     def _slope_barrier_terms(self, U, mu, ctx):
-        """Gradient (1, n) and the Hessian's diagonal (1, 1, n) and upper (1, 1, n - 1) parts of
-        ``-μ Σ h log(gap)`` over the cells' slopes ``s = (U_{i+1} - U_i) / h``."""
+        """Gradient (d, n) and the Hessian's diagonal (d, d, n) and upper (d, d, n - 1) parts of
+        ``-μ Σ_cells h Σ_q w_q log(gap)`` over the slopes ``s = D w / h``."""
         xp = self.xp
+        Dm, wq, h = ctx["slope_D"], ctx["slope_w"], ctx["h"]
+        p, d = self._slope_p(ctx), U.shape[0]
         lo_ok, hi_ok, lo_gap, hi_gap = self._slope_gaps(U, ctx)
-        c = -mu * (xp.where(lo_ok, 1.0 / lo_gap, 0.0) - xp.where(hi_ok, 1.0 / hi_gap, 0.0))  # ∂/∂U_{i+1}
-        k = mu * (xp.where(lo_ok, 1.0 / lo_gap**2, 0.0) + xp.where(hi_ok, 1.0 / hi_gap**2, 0.0)) / ctx["h"]
-        zero = xp.zeros(1, U.dtype)
-        grad = xp.concatenate([zero, c]) - xp.concatenate([c, zero])
-        diag = xp.concatenate([zero, k]) + xp.concatenate([k, zero])
-        return grad[None], diag[None, None], -k[None, None]
+        c = -mu * wq * (xp.where(lo_ok, 1.0 / lo_gap, 0.0) - xp.where(hi_ok, 1.0 / hi_gap, 0.0))  # (n-1, q)
+        k = mu * wq * (xp.where(lo_ok, 1.0 / lo_gap**2, 0.0) + xp.where(hi_ok, 1.0 / hi_gap**2, 0.0)) / h[:, None]
+        gw = c @ Dm  # (n-1, p+1): ∂/∂w
+        Hw = xp.einsum("iq,qa,qb->abi", k, Dm, Dm)  # (p+1, p+1, n-1)
+        # Scatter: local 0..p-1 -> node i's rows 0..p-1, local p -> node i + 1's row 0.
+        grad = (xp.pad(gw[:, :p].T, ((0, d - p), (0, 1))) + xp.pad(gw[:, p:].T, ((0, d - 1), (1, 0))))
+        diag = (xp.pad(Hw[:p, :p], ((0, d - p), (0, d - p), (0, 1)))
+                + xp.pad(Hw[p:, p:], ((0, d - 1), (0, d - 1), (1, 0))))
+        upper = xp.pad(Hw[:p, p:], ((0, d - p), (0, d - 1), (0, 0)))
+        return grad, diag, upper
 
     def _slope_reach(self, U, du, ctx):
         """The largest step length along ``du`` that keeps every slope inside its bounds."""
         xp = self.xp
         lo_ok, hi_ok, lo_gap, hi_gap = self._slope_gaps(U, ctx)
-        ds = (du[0, 1:] - du[0, :-1]) / ctx["h"]
+        ds = self._cells(du, ctx) @ ctx["slope_D"].T / ctx["h"][:, None]
         reach = xp.minimum(xp.where(lo_ok & (ds < 0), lo_gap / xp.maximum(-ds, 1e-300), xp.inf),
                            xp.where(hi_ok & (ds > 0), hi_gap / xp.maximum(ds, 1e-300), xp.inf))
         return xp.min(reach)
@@ -484,6 +502,10 @@ class StationaryStep(_Barrier):
             mu0 = xp.where(k == 0, self._mu0(D["scale"], objective[1][0], U, ctx, values, domain), mu0)
             mu = xp.where(k == 0, mu0, mu)
             barrier_g, barrier_h = self._value_barrier_terms(U, mu, ctx, values)
+            if "slope_lower" in ctx:  # slope bounds: their barrier couples a cell's values
+                slope_g, slope_diag, slope_upper = self._slope_barrier_terms(U, mu, ctx)
+                barrier_g = barrier_g + xp.where(keep, slope_g, 0.0)
+                H = _operator(xp)(D["diag"] + slope_diag, D["upper"] + slope_upper, B, C)
             H = H.add_diagonal(barrier_h)
         H = H.restrict(fixed)
         finite = H.finite(xp.all(xp.isfinite(g)) & xp.all(xp.isfinite(gz)) & xp.all(xp.isfinite(B))
@@ -543,7 +565,10 @@ class StationaryStep(_Barrier):
             solved = finite & factor_ok & (tau == 0) & ~first & (decrement <= mu * domain)
             mu_next, at_floor = self._mu_ladder(mu, mu0, solved, projected=False)
             converged = converged & at_floor
-            a_first = xp.where(first, 1.0, xp.minimum(1.0, 0.995 * self._reach(U, dU, ctx, values))).astype(dtype)
+            reach = self._reach(U, dU, ctx, values)
+            if "slope_lower" in ctx:
+                reach = xp.minimum(reach, self._slope_reach(U, dU, ctx))
+            a_first = xp.where(first, 1.0, xp.minimum(1.0, 0.995 * reach)).astype(dtype)
         return dict(k=k, U=U, z=z, dU=dU, dz=dz, L=D["L"], g=g, gz=gz, tau=tau, nu=nu, phi=phi, slope=slope,
                     phi_noise=phi_noise, first=first, finite=finite, factor_ok=factor_ok,
                     converged=converged, residual=residual, step_norm=step_norm, n_negative=n_negative,
