@@ -210,6 +210,14 @@ def test_newtons_body_of_least_resistance_against_the_classical_solution():
     nose = sol.x <= mod.r0 - 0.01
     np.testing.assert_allclose(sol.f[nose], mod.M, atol=1e-8)  # the flat nose, on the height bound
     assert np.max(np.diff(sol.f)) <= 0.0  # monotone
+    # The error estimate's fine solve starts from the coarse guess (it was NaN: a flattened start).
+    est = sol.error_estimate
+    assert est.fine.converged and 0.3 < est.value_error / abs(sol.value - mod.problem.exact_value) < 3
+    # The classical form r/(1 + f'²), from the envelope's solution: the same classical reference.
+    classical = vc.solve(mod.classical, grid=sol.x, guess=sol)
+    assert classical.converged, classical.message
+    assert abs(classical.value - mod.classical.exact_value) < 2e-6
+    assert classical.error() < 2e-3 and np.max(np.diff(classical.f)) <= 0.0
 
 
 def test_a_slope_bound_with_an_integral_constraint():

@@ -156,7 +156,6 @@ def test_bad_input():
     cons = {
         "Pointwise": dict(components=2, bc={"left": [1.0, 0.0], "right": [0.0, 1.0]},
                           constraints=[vc.Pointwise(lambda f, x: jnp.sum(f**2) - 1.0)]),
-        "Bound": dict(bc={"left": 1.0, "right": 0.5}, constraints=[vc.Bound(lower=0.0)]),
         "Data": dict(data=vc.Data([0.5], [0.3])),
         "OnCurve": dict(bc={"left": 1.0}, right_end=vc.OnCurve(lambda x, f: x - 1.0 + 0.1 * f)),
     }

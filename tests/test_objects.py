@@ -222,7 +222,7 @@ def test_toy_side_condition_on_hermite_beam(pin):
 def test_toy_side_condition_is_refused_where_not_declared(pin):
     p = vc.Problem(lambda f, df, x: 0.5 * df**2, (0.0, 1.0), bc={"left": 0.0, "right": 0.0},
                    constraints=[pin(0.5, 1.0)])
-    with pytest.raises(ValueError, match=r"degree > 1 supports Integral constraints only, not \['PinAt'\]"):
+    with pytest.raises(ValueError, match=r"degree > 1 supports .*constraints only, not \['PinAt'\]"):
         vc.solve(p, n=5, degree=2)
     with pytest.raises(ValueError, match="Bound cannot be combined with PinAt"):
         vc.Problem(p.integrand, p.domain, bc=p.bc, constraints=[pin(0.5, 1.0), vc.Bound(lower=0.0)])

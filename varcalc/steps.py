@@ -42,7 +42,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .newton import _ARMIJO_C1, BlockTridiagonal, HostBlockTridiagonal, Status, shifted_solve
+from .newton import _ARMIJO_C1, _SHIFT_MIN, BlockTridiagonal, HostBlockTridiagonal, Status, shifted_solve
 
 __all__ = ["MinimizeStep", "StationaryStep"]
 
@@ -209,7 +209,13 @@ class _Barrier:
         lower, upper = ctx["lower"], ctx["upper"]
         width = xp.where(xp.isfinite(upper - lower), upper - lower, xp.inf)
         room = xp.minimum(1e-2 * (1.0 + xp.max(xp.abs(V0))), 0.25 * width)
-        return xp.where(ctx["fixed"], V0, xp.clip(V0, lower + room, upper - room))
+        keep = ctx["fixed"]
+        if "slope_lower" in ctx:
+            # With slope bounds a value already strictly inside stays where it is: lifting a run of
+            # values (a solution on its height bound) onto one level would flatten their slopes onto
+            # a bound of f' (f' <= 0), where the slope barrier is infinite.
+            keep = keep | ((V0 > lower) & (V0 < upper))
+        return xp.where(keep, V0, xp.clip(V0, lower + room, upper - room))
 
 
 class MinimizeStep(_Barrier):
@@ -306,7 +312,11 @@ class MinimizeStep(_Barrier):
             snap = active & ~in_barrier & keep_fixed
             du = xp.where(snap, xp.where((U - lower <= eps) & (g > 0), lower, upper) - U, du)
         decrement = -xp.sum(g_free * du)  # λ² = gᵀ H⁻¹ g: the predicted decrease is λ²/2
-        P = dict(k=k, U=U, J=J, g=g, g_obj=g_obj, du=du, mu=mu, mu0=mu0, tau=tau, finite=finite,
+        # The value bounds' contact forces: -∇(value barrier), the barrier's multiplier estimate
+        # μ mass (1/gap_lo - 1/gap_hi).  Reported (as g) where slopes are bounded too: there the
+        # functional's gradient at a node also carries the slope constraints' forces.
+        g_contact = -barrier_g if self.bounds else g
+        P = dict(k=k, U=U, J=J, g=g, g_obj=g_obj, g_contact=g_contact, du=du, mu=mu, mu0=mu0, tau=tau, finite=finite,
                  factor_ok=factor_ok, n_negative=n_negative, residual=residual, decrement=decrement,
                  J_noise=J_noise)
         full_step = self.trial(P, 1.0, ctx) - U
@@ -328,8 +338,12 @@ class MinimizeStep(_Barrier):
             slopes = "slope_lower" in ctx
             mu_next, at_floor = self._mu_ladder(mu, mu0, solved, projected=not slopes)
             if slopes:
-                converged = finite & factor_ok & (tau == 0) & small & at_floor
-                saddle = finite & factor_ok & (tau > 0) & (tau <= 1.0) & small & at_floor
+                # At the floor the slope barrier's curvature μ/gap² on the active cells dwarfs the
+                # rest; a pivot lost to rounding there takes the smallest shift (_SHIFT_MIN), which
+                # changes the step by ~1e-8 of itself: that is rounding, not a negative direction.
+                rounding = tau <= _SHIFT_MIN
+                converged = finite & factor_ok & rounding & small & at_floor
+                saddle = finite & factor_ok & ~rounding & (tau <= 1.0) & small & at_floor
             # Fraction to the boundary: the first trial keeps 0.5% of each gap (barrier phase).
             reach = self._reach(U, du, ctx, keep_fixed)
             if "slope_lower" in ctx:
@@ -401,6 +415,8 @@ class MinimizeStep(_Barrier):
             J_next = L_next
             extra = dict(mu=mu_next, mu0=P["mu0"])
             g = xp.where(mu > 0, g, P["g_obj"])
+            if "slope_lower" in ctx:
+                g = P["g_contact"]
         return dict(
             s, **extra,
             k=xp.where(stop, k, k + 1), U=U_next, J=J_next, g=g, tau=P["tau"], done=stop, status=status,
@@ -496,12 +512,14 @@ class StationaryStep(_Barrier):
         H = _operator(xp)(D["diag"], D["upper"], B, C)
         mu, mu0 = s["mu"], s["mu0"]
         barrier_g = xp.zeros_like(g)
+        g_contact = g
         if self.bounds:  # the log barrier on the values' free rows (multiplier rows are unbounded)
             values = keep & ~ctx["rows"][:, None]
             domain = ctx["domain"] if "domain" in ctx else xp.sum(mass)
             mu0 = xp.where(k == 0, self._mu0(D["scale"], objective[1][0], U, ctx, values, domain), mu0)
             mu = xp.where(k == 0, mu0, mu)
             barrier_g, barrier_h = self._value_barrier_terms(U, mu, ctx, values)
+            g_contact = -barrier_g  # (as in MinimizeStep.plan)
             if "slope_lower" in ctx:  # slope bounds: their barrier couples a cell's values
                 slope_g, slope_diag, slope_upper = self._slope_barrier_terms(U, mu, ctx)
                 barrier_g = barrier_g + xp.where(keep, slope_g, 0.0)
@@ -569,7 +587,11 @@ class StationaryStep(_Barrier):
             if "slope_lower" in ctx:
                 reach = xp.minimum(reach, self._slope_reach(U, dU, ctx))
             a_first = xp.where(first, 1.0, xp.minimum(1.0, 0.995 * reach)).astype(dtype)
-        return dict(k=k, U=U, z=z, dU=dU, dz=dz, L=D["L"], g=g, gz=gz, tau=tau, nu=nu, phi=phi, slope=slope,
+        if self.bounds and "slope_lower" in ctx:
+            g_contact = xp.where(ctx["rows"][:, None], g, g_contact)  # (multiplier rows: ∂L/∂μ as before)
+        else:
+            g_contact = g
+        return dict(k=k, U=U, z=z, dU=dU, dz=dz, L=D["L"], g=g, g_contact=g_contact, gz=gz, tau=tau, nu=nu, phi=phi, slope=slope,
                     phi_noise=phi_noise, first=first, finite=finite, factor_ok=factor_ok,
                     converged=converged, residual=residual, step_norm=step_norm, n_negative=n_negative,
                     a_first=a_first, mu=mu, mu0=mu0, mu_next=mu_next)
@@ -628,7 +650,7 @@ class StationaryStep(_Barrier):
         U, z = P["U"], P["z"]
         return dict(
             k=xp.where(stop, k, k + 1), U=xp.where(take, U + alpha * P["dU"], U),
-            z=xp.where(take, z + alpha * P["dz"], z), J=P["L"], g=P["g"], gz=P["gz"], tau=P["tau"],
+            z=xp.where(take, z + alpha * P["dz"], z), J=P["L"], g=P["g_contact"], gz=P["gz"], tau=P["tau"],
             done=stop, status=status, estimate=s["estimate"], nu=P["nu"], mu=P["mu_next"], mu0=P["mu0"],
             **_record(s, k, residual=P["residual"], value=P["L"], step=P["step_norm"],
                       alpha=xp.where(take, alpha, 0.0), shift=P["tau"], decrement=P["phi"],
