@@ -273,6 +273,10 @@ def test_an_obstacle_with_degree_p_elements():
         errors[degree, cells] = np.max(np.abs(sol.f - exact(sol.x))), abs(sol.value - J_exact)
         if cells == 16:
             assert errors[degree, cells][1] < abs(p1.value - J_exact) / 10, (degree, errors)
+        if degree == 3:  # the certificate on the solve's admissible subspace (GLL rows in contact held)
+            cert = sol.certificate
+            assert cert.is_minimum and cert.negative == 0 and cert.zero == 0
+            assert cert.dimension == 3 * cells - 1 - np.sum(np.isclose(sol.element_values[:, :-1], lo, atol=1e-12))
     order = np.log(errors[2, 8][0] / errors[2, 32][0]) / np.log(4)
     assert order > 1.8, order  # O(h²): the contact set limits smoothness, not the degree
 
