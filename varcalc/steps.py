@@ -171,6 +171,13 @@ class _Barrier:
         g_size = xp.sum(xp.where(keep, xp.abs(g_obj) * self._room(U, ctx, keep), 0.0))
         return 1e-2 * xp.maximum(scale, g_size) / domain + xp.finfo(U.dtype).tiny
 
+    def _at_start(self, k, compute, current):
+        """``compute()`` at the first iteration, else ``current`` (μ0 is computed once, not every
+        iteration: a Python branch on the host, ``lax.cond`` when traced)."""
+        if self.xp is not jnp:
+            return self.xp.asarray(compute() if int(k) == 0 else current, dtype=current.dtype)
+        return jax.lax.cond(k == 0, lambda: jnp.asarray(compute(), current.dtype), lambda: current)
+
     def _value_barrier_terms(self, U, mu, ctx, keep):
         """Gradient and Hessian diagonal (both of ``U``'s shape) of the value barrier on the free
         unknowns (a Dirichlet value may sit on its bound)."""
@@ -273,7 +280,7 @@ class MinimizeStep(_Barrier):
         if self.bounds:
             lower, upper = ctx["lower"], ctx["upper"]
             # μ starts at 1% of the integrand's size (_mu0); it is 0 in the projected-Newton phase.
-            mu0 = xp.where(k == 0, self._mu0(D["scale"], g_obj, U, ctx, keep_fixed, domain), mu0)
+            mu0 = self._at_start(k, lambda: self._mu0(D["scale"], g_obj, U, ctx, keep_fixed, domain), mu0)
             mu = xp.where(k == 0, mu0, mu)
             in_barrier = mu > 0
             barrier_g, barrier_h = self._value_barrier_terms(U, mu, ctx, keep_fixed)
@@ -516,7 +523,7 @@ class StationaryStep(_Barrier):
         if self.bounds:  # the log barrier on the values' free rows (multiplier rows are unbounded)
             values = keep & ~ctx["rows"][:, None]
             domain = ctx["domain"] if "domain" in ctx else xp.sum(mass)
-            mu0 = xp.where(k == 0, self._mu0(D["scale"], objective[1][0], U, ctx, values, domain), mu0)
+            mu0 = self._at_start(k, lambda: self._mu0(D["scale"], objective[1][0], U, ctx, values, domain), mu0)
             mu = xp.where(k == 0, mu0, mu)
             barrier_g, barrier_h = self._value_barrier_terms(U, mu, ctx, values)
             g_contact = -barrier_g  # (as in MinimizeStep.plan)
