@@ -273,6 +273,10 @@ def test_an_obstacle_with_degree_p_elements():
         errors[degree, cells] = np.max(np.abs(sol.f - exact(sol.x))), abs(sol.value - J_exact)
         if cells == 16:
             assert errors[degree, cells][1] < abs(p1.value - J_exact) / 10, (degree, errors)
+            # The contact force per unit length, -f'' + eˣ = eˣ inside the contact set (g over each
+            # node's GLL weight; the cell integrals of eˣ φ_i by their lumped rule: ~h² off).
+            inside = (sol.x > c1 + 0.1) & (sol.x < c2 - 0.1)
+            np.testing.assert_allclose(sol.multipliers["bound0"][inside], np.exp(sol.x[inside]), rtol=1e-2)
         if degree == 3:  # the certificate on the solve's admissible subspace (GLL rows in contact held)
             cert = sol.certificate
             assert cert.is_minimum and cert.negative == 0 and cert.zero == 0

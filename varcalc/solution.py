@@ -209,7 +209,8 @@ class Solution:
             m = lay.m
             lo, hi, fv = to_user(disc.lower[:m]), to_user(disc.upper[:m]), to_user(V[:m])  # (n,) + shape
             g = np.asarray(out["g"])[:m]
-            mass = lumped_mass(disc.x)
+            # Per unit length at each node: g over the node's own weight (degree p: its GLL weight).
+            mass = lay.element.mass_rows(m, lumped_mass(disc.x), disc.x, disc.end_map)[:, :m].T  # (m, n)
             mu = to_user(np.where(disc.fixed[:m], 0.0, g / mass))
             gap = np.minimum(fv - lo, hi - fv)
             mult[b.name] = mu
