@@ -672,6 +672,10 @@ def _runaway_text(problem, disc, x, f, value, k, evidence):
     hint = {"<": "vc.Bound(lower=...)", ">": "vc.Bound(upper=...)"}.get(side, "vc.Bound(lower=..., upper=...)")
     if disc.mode == "stationary":
         what = "|f| grows without bound"
+    elif side == "slope":
+        what = (f"steep slopes make G {'positive' if up else 'negative'} (f alone does not), so J is unbounded "
+                f"{'above' if up else 'below'}")
+        hint = "vc.Bound(lower=..., upper=..., derivative=1)"
     elif side is not None:
         what = f"f {side} 0 makes G {'positive' if up else 'negative'}, so J is unbounded {'above' if up else 'below'}"
     elif evidence["falling"]:
@@ -699,4 +703,10 @@ def _runaway_side(problem, disc, x, f, sign):
     below, above = fm < -far, fm > far
     side, out = ("<", below) if np.sum(below) >= np.sum(above) else (">", above)
     total = np.sum(part[out])
-    return side if np.any(out) and np.isfinite(total) and total < 0 else None
+    if not (np.any(out) and np.isfinite(total) and total < 0):
+        return None
+    # f alone (slopes zeroed) must make G negative out there; else the slopes do (e.g. -f'² minimised).
+    G0 = jax.vmap(problem.integrand, in_axes=(0, 0, 0) + ((None,) if with_p else ()))(
+        jnp.asarray(fm), jnp.zeros_like(jnp.asarray(dfm)), jnp.asarray(xm), *((disc.params,) if with_p else ()))
+    flat = np.sum(sign * np.asarray(G0)[out] * h[out])
+    return side if np.isfinite(flat) and flat < 0 else "slope"
