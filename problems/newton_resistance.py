@@ -11,12 +11,19 @@ The classical solution has a flat nose f = M on [0, r0] and then, with p = -f' r
 P, the parametric curve r = r0 (1 + p²)² / (4p), z = M - (r0/4) (¾p⁴ + p² - ln p - 7/4); r0 and P
 solve r(P) = R, z(P) = 0.  For M = R = 1: r0 = 0.350943, P = 1.916801, J = 0.187408.
 
-G is not convex in f' where |f'| < 1/√3, and Newton's method stalls there from a straight guess.
-This module therefore states G by its convex envelope in f' on f' <= 0: r (1 + f'/2) for -1 <= f' <= 0
+G is not convex in f' where |f'| < 1/√3, and Newton's method stalls there from a straight guess
+(measured: the classical form from the straight guess below reaches a wrong local minimum at
+n = 101, J - J* = 1.3e-3, and runs out of iterations at n = 201 and 401).  ``problem`` therefore
+states G by its convex envelope in f' on f' <= 0: r (1 + f'/2) for -1 <= f' <= 0
 (the tangent from f' = 0 that touches r/(1+f'²) at f' = -1), r/(1 + f'²) beyond.  The envelope
 has the same minimisers and minimum: the optimal slopes are 0 or <= -1, where the two agree
 (the solution jumps from slope 0 to -1 at r0); on the cells where a minimiser's slope lies in
 (-1, 0) the envelope is strictly below G.  The discrete J_h converges to the exact value.
+
+The classical form itself is ``classical`` (G = r/(1 + f'²), the same bounds and reference);
+:func:`solve_classical` solves it from the envelope's solution, where every slope is 0 or <= -1
+and the classical G is convex in f' (13-14 Newton steps: J - J* = 6.6e-7 at n = 201, as the
+envelope's).
 """
 
 import jax.numpy as jnp
@@ -77,3 +84,29 @@ grading = None
 guess = lambda x: 0.9 * M * (1 - x / R) + 0.05  # noqa: E731 - strictly decreasing, below M
 solve_options = {"solver": vc.Newton(max_iter=300)}
 plot_options = {}
+
+
+def classical_integrand(f, df, x):
+    """Newton's resistance in its classical form, r / (1 + f'²) (not convex in f' for |f'| < 1/√3)."""
+    return x / (1.0 + df**2)
+
+
+classical = vc.Problem(classical_integrand, domain=(0.0, R), bc={"right": 0.0},
+                       constraints=[vc.Bound(upper=M, name="height"),
+                                    vc.Bound(upper=0.0, derivative=1, name="monotone")],
+                       exact=exact, exact_value=problem.exact_value, name="newton_resistance_classical")
+
+
+def solve_classical(n=n, **options):
+    """The classical form, solved from the convex envelope's solution on the same grid: a start
+    whose slopes are 0 (the nose, kept ~1e-10 inside f' <= 0 by the interior point) or <= -1, where
+    r/(1 + f'²) is convex in f', so Newton needs no help with the concave region.
+
+    >>> sol = solve_classical(101)
+    >>> sol.converged, abs(sol.value - classical.exact_value) < 1e-5
+    (True, True)
+    """
+    envelope = vc.solve(problem, n=n, guess=guess, **solve_options)
+    if not envelope.converged:
+        return envelope
+    return vc.solve(classical, grid=envelope.x, guess=envelope, **options)

@@ -153,11 +153,7 @@ def test_bad_input():
                       order=2)
     with pytest.raises(ValueError, match="degree >= 3"):  # order=2: C¹ elements, degree 3 and up
         vc.solve(beam, n=5, degree=2)
-    # Pointwise, Data and OnCurve take degree= (tests/test_degree_features.py); Bound does not yet.
-    bound = vc.Problem(lambda f, df, x: 0.5 * df**2 + 0.5 * f**2, (0.0, 1.0), bc={"left": 1.0, "right": 0.5},
-                       constraints=[vc.Bound(lower=0.0)])
-    with pytest.raises(ValueError, match="Bound"):
-        vc.solve(bound, n=5, degree=2)
+    # Pointwise, Data, OnCurve (tests/test_degree_features.py) and Bound (tests/test_bounds.py) take degree=.
     # A singular end whose map power cannot be found (G is not of Fermat type): the remedy is named.
     with pytest.raises(ValueError, match="Fermat type.*singular_ends=\\{'left': k\\}"):
         vc.solve(p, n=5, degree=3, singular_ends=("left",))

@@ -109,6 +109,11 @@ def test_maximisation_without_mode_maximize_runs_off_and_says_so():
     assert s.negative == 49  # all directions negative (49 free nodes)
     assert "negative in every direction" in s.message and MAXIMIZE in remedy(s.message)
     assert STATIONARY not in s.message
+    # -½f'² + ½f²: f itself does not make G negative, the slopes do (named as such).
+    s = vc.solve(vc.Problem(lambda f, df, x: -0.5 * df**2 + 0.5 * f**2, (0.0, 1.0), bc=ZERO_ENDS), n=51,
+                 guess=lambda x: x * (1 - x))
+    assert s.status == Status.UNBOUNDED and "steep slopes make G negative (f alone does not)" in s.message
+    assert MAXIMIZE in remedy(s.message)
 
 
 def test_maximisation_without_mode_maximize_at_its_maximum_says_maximize():

@@ -108,13 +108,14 @@ def test_new_values_keep_the_compile_key():
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(constraints=[vc.Bound(lower=0.0), vc.Pointwise(lambda f, x: f)]),  # (Integral + Bound: solved now)
-     "a Bound cannot be combined with Pointwise constraints yet"),
+    (dict(constraints=[vc.Bound(upper=2.0, derivative=1)], right_end=vc.OnCurve(lambda x, f: x - 1.0),
+          bc={"left": 0.0}),  # (Integral, Pointwise + Bound: solved now)
+     "derivative=1 cannot be combined with a free end"),
     (dict(constraints=[vc.Bound(lower=0.0), vc.Bound(upper=2.0)]), "give one Bound"),
     (dict(constraints=[vc.Bound(lower=0.0)], order=2), "Bound 'bound0' needs order=1"),  # (vector unknowns: componentwise bounds)
     (dict(constraints=[vc.Pointwise(lambda f, x: f)], order=2), "Pointwise 'pointwise0' needs order=1"),
     (dict(data=vc.Data([0.5], [0.3]), right_end=vc.OnCurve(lambda x, f: x - 1.0), bc={"left": 0.0}),
-     "right_end: cannot be combined with Bound or Data yet"),
+     "right_end: cannot be combined with Data yet"),
     (dict(right_end=vc.OnCurve(lambda x, f: x - 1.0), bc={"left": 0.0}, order=2),
      "right_end: a free end on a curve needs order=1"),
 ])
@@ -129,8 +130,7 @@ def test_refusals_come_from_declared_capabilities(kwargs, match):
 def test_element_refusals_keep_their_messages():
     p = vc.Problem(lambda f, df, x: 0.5 * df**2, (0.0, 1.0), bc={"left": 1.0, "right": 0.5},
                    constraints=[vc.Bound(lower=0.0)])
-    with pytest.raises(ValueError, match=r"degree > 1 supports .* only, not \['Bound'\]"):
-        discretize(p, 5, degree=2)
+    discretize(p, 5, degree=2)  # (value bounds at the GLL nodes: accepted since issue 16)
     with pytest.raises(ValueError, match="'stationary' cannot be combined with a Bound"):
         discretize(p, 5, mode="stationary")
     free = vc.Problem(lambda f, df, x: 0.5 * df**2, (0.0, 1.0), bc={"left": 1.0, "right": 0.5})
@@ -226,7 +226,7 @@ def test_toy_side_condition_is_refused_where_not_declared(pin):
                    constraints=[pin(0.5, 1.0)])
     with pytest.raises(ValueError, match=r"degree > 1 supports .* only, not \['PinAt'\]"):
         vc.solve(p, n=5, degree=2)
-    with pytest.raises(ValueError, match="Bound cannot be combined with Pointwise/PinAt"):
+    with pytest.raises(ValueError, match="Bound cannot be combined with PinAt"):
         vc.Problem(p.integrand, p.domain, bc=p.bc, constraints=[pin(0.5, 1.0), vc.Bound(lower=0.0)])
 
 

@@ -364,7 +364,8 @@ def _initial_unknowns(disc, problem, U0, bc_b, B):
     """``V0`` (B, d, n) from ``U0`` (B, n, m), as ``_Discretization.set_guess`` does per lane."""
     lay = disc.layout
     if disc.lower is not None:
-        U0 = np.clip(U0, disc.lower.T[None], disc.upper.T[None])
+        m = disc.layout.m
+        U0 = np.clip(U0, disc.lower[:m].T[None], disc.upper[:m].T[None])
     rows = [np.swapaxes(U0, 1, 2)]
     if lay.order == 2:
         S0 = np.gradient(U0, disc.x_user, axis=1)

@@ -37,7 +37,8 @@ def context(aux, fixed, rtol, atol, lower=None, upper=None, x=None):
     if lower is not None:
         ctx.update(lower=lower, upper=upper)
         if "slope_lower" in aux:
-            ctx.update(slope_lower=aux["slope_lower"], slope_upper=aux["slope_upper"], h=x[1:] - x[:-1])
+            ctx.update(slope_lower=aux["slope_lower"], slope_upper=aux["slope_upper"], h=x[1:] - x[:-1],
+                       slope_D=aux["slope_D"], slope_w=aux["slope_w"])
     return ctx
 
 
@@ -83,7 +84,7 @@ def stationary_loop(lag, V0, z0, x, aux, fixed, rtol, atol, *, max_iter, max_bac
     """
     step = StationaryStep(max_iter=max_iter, max_backtracks=max_backtracks, multipliers=multipliers,
                           multiplier_rows=multiplier_rows, minimize=minimize, bounds=lower is not None)
-    ctx = dict(context(aux, fixed, rtol, atol, lower, upper), **step.mask_context(V0.shape[0], z0.shape[0]))
+    ctx = dict(context(aux, fixed, rtol, atol, lower, upper, x), **step.mask_context(V0.shape[0], z0.shape[0]))
     rows, mult_z = ctx["rows"], ctx["mult_z"]
 
     def body(s):

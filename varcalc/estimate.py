@@ -98,7 +98,14 @@ def error_estimate(sol, *, solve=None) -> ErrorEstimate:
             options["singular_ends"] = {e: k for e, k in zip(("left", "right"), disc.end_map.powers) if k > 1}
     elif problem.order == 1:
         options["singular_ends"] = disc.singular_ends  # the same end rules as the coarse solve
-    fine = solve(problem, grid=x_fine, guess=sol, **options)
+    guess = sol
+    if problem.slope_bound is not None:
+        # A slope bound's barrier needs a start strictly inside, and the solution sits on its bounds
+        # (to ~1e-10, and the value box's lift would flatten it onto them): start the fine solve
+        # where the coarse one started (its strictly feasible guess, piecewise linear in between).
+        x_c, g_c = np.asarray(disc.x_user), np.asarray(sol.guess, dtype=np.float64).reshape(-1)
+        guess = lambda x: np.interp(x, x_c, g_c)  # noqa: E731 - (a slope bound needs a scalar f)
+    fine = solve(problem, grid=x_fine, guess=guess, **options)
     q = element_order(sol)
     richardson = 2.0**q / (2.0**q - 1.0)
     value_error = abs(sol.value - fine.value) * richardson

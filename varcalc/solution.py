@@ -200,17 +200,22 @@ class Solution:
             resid[c.name] = _pointwise_residual(c.fun, f, x, problem)
             row += r
         slope_bound = problem.slope_bound
-        if slope_bound is not None:  # its violation (the barrier keeps it feasible); no multipliers
-            xs = disc.x_user
-            lo, hi = slope_bound.values(0.5 * (xs[1:] + xs[:-1]))
-            cell_slopes = np.diff(np.asarray(f).reshape(xs.size)) / np.diff(xs)
-            resid[slope_bound.name] = float(max(0.0, np.max(lo - cell_slopes), np.max(cell_slopes - hi)))
+        if slope_bound is not None:  # its violation at its points (the barrier keeps it feasible)
+            side = next(sd for sd in lay.sides if sd.con is slope_bound)
+            xq, _, _, Dm = side.slope_points(disc)
+            p = Dm.shape[1] - 1
+            Vn = np.asarray(V)
+            cells = np.concatenate([Vn[:p, :-1].T, Vn[:1, 1:].T], axis=1)
+            slopes = cells @ Dm.T / np.diff(disc.x_user)[:, None]
+            lo, hi = (v.reshape(xq.shape) for v in slope_bound.values(xq.reshape(-1)))
+            resid[slope_bound.name] = float(max(0.0, np.max(lo - slopes), np.max(slopes - hi)))
         if lay.has_bound and problem.bound is not None:
             b = problem.bound
             m = lay.m
-            lo, hi, fv = to_user(disc.lower), to_user(disc.upper), to_user(V[:m])  # (n,) + shape
+            lo, hi, fv = to_user(disc.lower[:m]), to_user(disc.upper[:m]), to_user(V[:m])  # (n,) + shape
             g = np.asarray(out["g"])[:m]
-            mass = lumped_mass(disc.x)
+            # Per unit length at each node: g over the node's own weight (degree p: its GLL weight).
+            mass = lay.element.mass_rows(m, lumped_mass(disc.x), disc.x, disc.end_map)[:, :m].T  # (m, n)
             mu = to_user(np.where(disc.fixed[:m], 0.0, g / mass))
             gap = np.minimum(fv - lo, hi - fv)
             mult[b.name] = mu
@@ -728,6 +733,10 @@ def _runaway_text(problem, disc, x, f, value, k, evidence):
     hint = {"<": "vc.Bound(lower=...)", ">": "vc.Bound(upper=...)"}.get(side, "vc.Bound(lower=..., upper=...)")
     if disc.mode == "stationary":
         what = "|f| grows without bound"
+    elif side == "slope":
+        what = (f"steep slopes make G {'positive' if up else 'negative'} (f alone does not), so J is unbounded "
+                f"{'above' if up else 'below'}")
+        hint = "vc.Bound(lower=..., upper=..., derivative=1)"
     elif side is not None:
         what = f"f {side} 0 makes G {'positive' if up else 'negative'}, so J is unbounded {'above' if up else 'below'}"
     elif evidence["falling"]:
@@ -755,4 +764,10 @@ def _runaway_side(problem, disc, x, f, sign):
     below, above = fm < -far, fm > far
     side, out = ("<", below) if np.sum(below) >= np.sum(above) else (">", above)
     total = np.sum(part[out])
-    return side if np.any(out) and np.isfinite(total) and total < 0 else None
+    if not (np.any(out) and np.isfinite(total) and total < 0):
+        return None
+    # f alone (slopes zeroed) must make G negative out there; else the slopes do (e.g. -f'² minimised).
+    G0 = jax.vmap(problem.integrand, in_axes=(0, 0, 0) + ((None,) if with_p else ()))(
+        jnp.asarray(fm), jnp.zeros_like(jnp.asarray(dfm)), jnp.asarray(xm), *((disc.params,) if with_p else ()))
+    flat = np.sum(sign * np.asarray(G0)[out] * h[out])
+    return side if np.isfinite(flat) and flat < 0 else "slope"

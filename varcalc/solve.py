@@ -500,27 +500,41 @@ class _Discretization:
         ``coarse`` (a solution on fewer nodes) when given, else zero multipliers."""
         lay = self.layout
         if self.lower is not None:
-            U0 = np.clip(U0, self.lower.T, self.upper.T)
-        slope_bound = self.problem.slope_bound
-        if slope_bound is not None:  # the barrier needs a start strictly inside (no projection)
-            x = self.x_user
-            lo, hi = slope_bound.values(0.5 * (x[1:] + x[:-1]))
-            slope = np.diff(U0[:, 0]) / np.diff(x)
-            bad = ~((slope > lo) & (slope < hi))
-            if bad.any():
-                i = int(np.argmax(bad))
-                raise ValueError(
-                    f"guess: its slope {slope[i]:.6g} on the cell [{x[i]:.6g}, {x[i + 1]:.6g}] is not strictly "
-                    f"inside the Bound {slope_bound.name!r} on f' ({lo[i]:.6g} .. {hi[i]:.6g}); give a "
-                    "guess=... whose slopes satisfy it strictly (the end values must allow one)")
+            U0 = np.clip(U0, self.lower[:lay.m].T, self.upper[:lay.m].T)
+        self._check_slope_guess(U0, coarse)
         self.U0 = U0
         rows = [U0.T] + lay.element.guess_rows(self, U0, coarse)  # interior values, slopes
         for side in lay.sides:  # multipliers: zero, or the coarse solution's
             rows += side.guess(self, coarse)
         self.V0 = np.concatenate(rows, axis=0)
+        if self.lower is not None:  # the element's other rows too (degree p: interior GLL values)
+            self.V0 = np.where(self.fixed, self.V0, np.clip(self.V0, self.lower, self.upper))
         if coarse is not None:
             for side in lay.sides:
                 side.guess_z(self, coarse)
+
+    def _check_slope_guess(self, U0, coarse):
+        """A slope bound's barrier needs a start strictly inside (no projection): refuse a guess
+        whose slopes (at the points where the bound holds) are not, naming the cell and a remedy."""
+        bound = self.problem.slope_bound
+        if bound is None:
+            return
+        side = next(s for s in self.layout.sides if s.con is bound)
+        xq, _, _, D = side.slope_points(self)
+        rows = [U0.T] + self.layout.element.guess_rows(self, U0, coarse)
+        V = np.concatenate(rows, axis=0)
+        p = D.shape[1] - 1
+        w = np.concatenate([V[:p, :-1].T, V[:1, 1:].T], axis=1)
+        x = self.x_user
+        slope = w @ D.T / np.diff(x)[:, None]
+        lo, hi = (v.reshape(xq.shape) for v in bound.values(xq.reshape(-1)))
+        bad = ~((slope > lo) & (slope < hi))
+        if bad.any():
+            i, j = np.unravel_index(int(np.argmax(bad)), bad.shape)
+            raise ValueError(
+                f"guess: its slope {slope[i, j]:.6g} at x = {xq[i, j]:.6g} (cell [{x[i]:.6g}, {x[i + 1]:.6g}]) is "
+                f"not strictly inside the Bound {bound.name!r} on f' ({lo[i, j]:.6g} .. {hi[i, j]:.6g}); give a "
+                "guess=... whose slopes satisfy it strictly (the end values must allow one)")
 
     @property
     def functional(self):

@@ -42,7 +42,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .newton import _ARMIJO_C1, BlockTridiagonal, HostBlockTridiagonal, Status, shifted_solve
+from .newton import _ARMIJO_C1, _SHIFT_MIN, BlockTridiagonal, HostBlockTridiagonal, Status, shifted_solve
 
 __all__ = ["MinimizeStep", "StationaryStep"]
 
@@ -105,35 +105,53 @@ class _Barrier:
         if "slope_lower" in ctx:
             lo_ok, hi_ok, lo_gap, hi_gap = self._slope_gaps(V, ctx)
             logs = xp.where(lo_ok, xp.log(lo_gap), 0.0) + xp.where(hi_ok, xp.log(hi_gap), 0.0)
-            total = total + xp.sum(ctx["h"] * logs)
+            total = total + xp.sum(ctx["h"][:, None] * ctx["slope_w"] * logs)
         return xp.where(mu > 0, -mu * total, 0.0)
 
-    # -- slope bounds (Bound(derivative=1)): a barrier on the cells' slopes ----------------------
+    # -- slope bounds (Bound(derivative=1)): a barrier on f' at each cell's points ---------------
+    # A cell's values w = [f_i, (interior GLL values,) f_{i+1}] (p + 1 of them: rows 0..p-1 of node
+    # i, row 0 of node i + 1; scalar unknown) give its slopes s = D w / h at the rule's q points
+    # (ctx["slope_D"] (q, p + 1), weights ctx["slope_w"]; P1: D = [[-1, 1]], one point).
+    @staticmethod
+    def _slope_p(ctx):
+        return ctx["slope_D"].shape[1] - 1
+
+    def _cells(self, V, ctx):
+        """Each cell's values ``w`` (n - 1, p + 1) from ``V`` (d, n)."""
+        p = self._slope_p(ctx)
+        return self.xp.concatenate([V[:p, :-1].T, V[:1, 1:].T], axis=1)
+
     def _slope_gaps(self, V, ctx):
-        """Per cell (n - 1,): which slope bounds are finite, and the gaps to them (scalar ``V``)."""
+        """Per cell and point (n - 1, q): which slope bounds are finite, and the gaps to them."""
         xp = self.xp
         lower, upper = ctx["slope_lower"], ctx["slope_upper"]
-        s = (V[0, 1:] - V[0, :-1]) / ctx["h"]
+        s = self._cells(V, ctx) @ ctx["slope_D"].T / ctx["h"][:, None]
         lo_ok, hi_ok = xp.isfinite(lower), xp.isfinite(upper)
         return lo_ok, hi_ok, xp.where(lo_ok, s - lower, 1.0), xp.where(hi_ok, upper - s, 1.0)
 
     def _slope_barrier_terms(self, U, mu, ctx):
-        """Gradient (1, n) and the Hessian's diagonal (1, 1, n) and upper (1, 1, n - 1) parts of
-        ``-μ Σ h log(gap)`` over the cells' slopes ``s = (U_{i+1} - U_i) / h``."""
+        """Gradient (d, n) and the Hessian's diagonal (d, d, n) and upper (d, d, n - 1) parts of
+        ``-μ Σ_cells h Σ_q w_q log(gap)`` over the slopes ``s = D w / h``."""
         xp = self.xp
+        Dm, wq, h = ctx["slope_D"], ctx["slope_w"], ctx["h"]
+        p, d = self._slope_p(ctx), U.shape[0]
         lo_ok, hi_ok, lo_gap, hi_gap = self._slope_gaps(U, ctx)
-        c = -mu * (xp.where(lo_ok, 1.0 / lo_gap, 0.0) - xp.where(hi_ok, 1.0 / hi_gap, 0.0))  # ∂/∂U_{i+1}
-        k = mu * (xp.where(lo_ok, 1.0 / lo_gap**2, 0.0) + xp.where(hi_ok, 1.0 / hi_gap**2, 0.0)) / ctx["h"]
-        zero = xp.zeros(1, U.dtype)
-        grad = xp.concatenate([zero, c]) - xp.concatenate([c, zero])
-        diag = xp.concatenate([zero, k]) + xp.concatenate([k, zero])
-        return grad[None], diag[None, None], -k[None, None]
+        c = -mu * wq * (xp.where(lo_ok, 1.0 / lo_gap, 0.0) - xp.where(hi_ok, 1.0 / hi_gap, 0.0))  # (n-1, q)
+        k = mu * wq * (xp.where(lo_ok, 1.0 / lo_gap**2, 0.0) + xp.where(hi_ok, 1.0 / hi_gap**2, 0.0)) / h[:, None]
+        gw = c @ Dm  # (n-1, p+1): ∂/∂w
+        Hw = xp.einsum("iq,qa,qb->abi", k, Dm, Dm)  # (p+1, p+1, n-1)
+        # Scatter: local 0..p-1 -> node i's rows 0..p-1, local p -> node i + 1's row 0.
+        grad = (xp.pad(gw[:, :p].T, ((0, d - p), (0, 1))) + xp.pad(gw[:, p:].T, ((0, d - 1), (1, 0))))
+        diag = (xp.pad(Hw[:p, :p], ((0, d - p), (0, d - p), (0, 1)))
+                + xp.pad(Hw[p:, p:], ((0, d - 1), (0, d - 1), (1, 0))))
+        upper = xp.pad(Hw[:p, p:], ((0, d - p), (0, d - 1), (0, 0)))
+        return grad, diag, upper
 
     def _slope_reach(self, U, du, ctx):
         """The largest step length along ``du`` that keeps every slope inside its bounds."""
         xp = self.xp
         lo_ok, hi_ok, lo_gap, hi_gap = self._slope_gaps(U, ctx)
-        ds = (du[0, 1:] - du[0, :-1]) / ctx["h"]
+        ds = self._cells(du, ctx) @ ctx["slope_D"].T / ctx["h"][:, None]
         reach = xp.minimum(xp.where(lo_ok & (ds < 0), lo_gap / xp.maximum(-ds, 1e-300), xp.inf),
                            xp.where(hi_ok & (ds > 0), hi_gap / xp.maximum(ds, 1e-300), xp.inf))
         return xp.min(reach)
@@ -152,6 +170,13 @@ class _Barrier:
         xp = self.xp
         g_size = xp.sum(xp.where(keep, xp.abs(g_obj) * self._room(U, ctx, keep), 0.0))
         return 1e-2 * xp.maximum(scale, g_size) / domain + xp.finfo(U.dtype).tiny
+
+    def _at_start(self, k, compute, current):
+        """``compute()`` at the first iteration, else ``current`` (μ0 is computed once, not every
+        iteration: a Python branch on the host, ``lax.cond`` when traced)."""
+        if self.xp is not jnp:
+            return self.xp.asarray(compute() if int(k) == 0 else current, dtype=current.dtype)
+        return jax.lax.cond(k == 0, lambda: jnp.asarray(compute(), current.dtype), lambda: current)
 
     def _value_barrier_terms(self, U, mu, ctx, keep):
         """Gradient and Hessian diagonal (both of ``U``'s shape) of the value barrier on the free
@@ -191,7 +216,13 @@ class _Barrier:
         lower, upper = ctx["lower"], ctx["upper"]
         width = xp.where(xp.isfinite(upper - lower), upper - lower, xp.inf)
         room = xp.minimum(1e-2 * (1.0 + xp.max(xp.abs(V0))), 0.25 * width)
-        return xp.where(ctx["fixed"], V0, xp.clip(V0, lower + room, upper - room))
+        keep = ctx["fixed"]
+        if "slope_lower" in ctx:
+            # With slope bounds a value already strictly inside stays where it is: lifting a run of
+            # values (a solution on its height bound) onto one level would flatten their slopes onto
+            # a bound of f' (f' <= 0), where the slope barrier is infinite.
+            keep = keep | ((V0 > lower) & (V0 < upper))
+        return xp.where(keep, V0, xp.clip(V0, lower + room, upper - room))
 
 
 class MinimizeStep(_Barrier):
@@ -249,7 +280,7 @@ class MinimizeStep(_Barrier):
         if self.bounds:
             lower, upper = ctx["lower"], ctx["upper"]
             # μ starts at 1% of the integrand's size (_mu0); it is 0 in the projected-Newton phase.
-            mu0 = xp.where(k == 0, self._mu0(D["scale"], g_obj, U, ctx, keep_fixed, domain), mu0)
+            mu0 = self._at_start(k, lambda: self._mu0(D["scale"], g_obj, U, ctx, keep_fixed, domain), mu0)
             mu = xp.where(k == 0, mu0, mu)
             in_barrier = mu > 0
             barrier_g, barrier_h = self._value_barrier_terms(U, mu, ctx, keep_fixed)
@@ -288,7 +319,11 @@ class MinimizeStep(_Barrier):
             snap = active & ~in_barrier & keep_fixed
             du = xp.where(snap, xp.where((U - lower <= eps) & (g > 0), lower, upper) - U, du)
         decrement = -xp.sum(g_free * du)  # λ² = gᵀ H⁻¹ g: the predicted decrease is λ²/2
-        P = dict(k=k, U=U, J=J, g=g, g_obj=g_obj, du=du, mu=mu, mu0=mu0, tau=tau, finite=finite,
+        # The value bounds' contact forces: -∇(value barrier), the barrier's multiplier estimate
+        # μ mass (1/gap_lo - 1/gap_hi).  Reported (as g) where slopes are bounded too: there the
+        # functional's gradient at a node also carries the slope constraints' forces.
+        g_contact = -barrier_g if self.bounds else g
+        P = dict(k=k, U=U, J=J, g=g, g_obj=g_obj, g_contact=g_contact, du=du, mu=mu, mu0=mu0, tau=tau, finite=finite,
                  factor_ok=factor_ok, n_negative=n_negative, residual=residual, decrement=decrement,
                  J_noise=J_noise)
         full_step = self.trial(P, 1.0, ctx) - U
@@ -310,8 +345,12 @@ class MinimizeStep(_Barrier):
             slopes = "slope_lower" in ctx
             mu_next, at_floor = self._mu_ladder(mu, mu0, solved, projected=not slopes)
             if slopes:
-                converged = finite & factor_ok & (tau == 0) & small & at_floor
-                saddle = finite & factor_ok & (tau > 0) & (tau <= 1.0) & small & at_floor
+                # At the floor the slope barrier's curvature μ/gap² on the active cells dwarfs the
+                # rest; a pivot lost to rounding there takes the smallest shift (_SHIFT_MIN), which
+                # changes the step by ~1e-8 of itself: that is rounding, not a negative direction.
+                rounding = tau <= _SHIFT_MIN
+                converged = finite & factor_ok & rounding & small & at_floor
+                saddle = finite & factor_ok & ~rounding & (tau <= 1.0) & small & at_floor
             # Fraction to the boundary: the first trial keeps 0.5% of each gap (barrier phase).
             reach = self._reach(U, du, ctx, keep_fixed)
             if "slope_lower" in ctx:
@@ -383,6 +422,8 @@ class MinimizeStep(_Barrier):
             J_next = L_next
             extra = dict(mu=mu_next, mu0=P["mu0"])
             g = xp.where(mu > 0, g, P["g_obj"])
+            if "slope_lower" in ctx:
+                g = P["g_contact"]
         return dict(
             s, **extra,
             k=xp.where(stop, k, k + 1), U=U_next, J=J_next, g=g, tau=P["tau"], done=stop, status=status,
@@ -478,12 +519,18 @@ class StationaryStep(_Barrier):
         H = _operator(xp)(D["diag"], D["upper"], B, C)
         mu, mu0 = s["mu"], s["mu0"]
         barrier_g = xp.zeros_like(g)
+        g_contact = g
         if self.bounds:  # the log barrier on the values' free rows (multiplier rows are unbounded)
             values = keep & ~ctx["rows"][:, None]
             domain = ctx["domain"] if "domain" in ctx else xp.sum(mass)
-            mu0 = xp.where(k == 0, self._mu0(D["scale"], objective[1][0], U, ctx, values, domain), mu0)
+            mu0 = self._at_start(k, lambda: self._mu0(D["scale"], objective[1][0], U, ctx, values, domain), mu0)
             mu = xp.where(k == 0, mu0, mu)
             barrier_g, barrier_h = self._value_barrier_terms(U, mu, ctx, values)
+            g_contact = -barrier_g  # (as in MinimizeStep.plan)
+            if "slope_lower" in ctx:  # slope bounds: their barrier couples a cell's values
+                slope_g, slope_diag, slope_upper = self._slope_barrier_terms(U, mu, ctx)
+                barrier_g = barrier_g + xp.where(keep, slope_g, 0.0)
+                H = _operator(xp)(D["diag"] + slope_diag, D["upper"] + slope_upper, B, C)
             H = H.add_diagonal(barrier_h)
         H = H.restrict(fixed)
         finite = H.finite(xp.all(xp.isfinite(g)) & xp.all(xp.isfinite(gz)) & xp.all(xp.isfinite(B))
@@ -543,8 +590,15 @@ class StationaryStep(_Barrier):
             solved = finite & factor_ok & (tau == 0) & ~first & (decrement <= mu * domain)
             mu_next, at_floor = self._mu_ladder(mu, mu0, solved, projected=False)
             converged = converged & at_floor
-            a_first = xp.where(first, 1.0, xp.minimum(1.0, 0.995 * self._reach(U, dU, ctx, values))).astype(dtype)
-        return dict(k=k, U=U, z=z, dU=dU, dz=dz, L=D["L"], g=g, gz=gz, tau=tau, nu=nu, phi=phi, slope=slope,
+            reach = self._reach(U, dU, ctx, values)
+            if "slope_lower" in ctx:
+                reach = xp.minimum(reach, self._slope_reach(U, dU, ctx))
+            a_first = xp.where(first, 1.0, xp.minimum(1.0, 0.995 * reach)).astype(dtype)
+        if self.bounds and "slope_lower" in ctx:
+            g_contact = xp.where(ctx["rows"][:, None], g, g_contact)  # (multiplier rows: ∂L/∂μ as before)
+        else:
+            g_contact = g
+        return dict(k=k, U=U, z=z, dU=dU, dz=dz, L=D["L"], g=g, g_contact=g_contact, gz=gz, tau=tau, nu=nu, phi=phi, slope=slope,
                     phi_noise=phi_noise, first=first, finite=finite, factor_ok=factor_ok,
                     converged=converged, residual=residual, step_norm=step_norm, n_negative=n_negative,
                     a_first=a_first, mu=mu, mu0=mu0, mu_next=mu_next)
@@ -603,7 +657,7 @@ class StationaryStep(_Barrier):
         U, z = P["U"], P["z"]
         return dict(
             k=xp.where(stop, k, k + 1), U=xp.where(take, U + alpha * P["dU"], U),
-            z=xp.where(take, z + alpha * P["dz"], z), J=P["L"], g=P["g"], gz=P["gz"], tau=P["tau"],
+            z=xp.where(take, z + alpha * P["dz"], z), J=P["L"], g=P["g_contact"], gz=P["gz"], tau=P["tau"],
             done=stop, status=status, estimate=s["estimate"], nu=P["nu"], mu=P["mu_next"], mu0=P["mu0"],
             **_record(s, k, residual=P["residual"], value=P["L"], step=P["step_norm"],
                       alpha=xp.where(take, alpha, 0.0), shift=P["tau"], decrement=P["phi"],

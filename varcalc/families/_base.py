@@ -107,6 +107,18 @@ class Element:
         """``(P, n)``: is collocation point ``j`` of node ``i`` fixed (its values not unknowns)?"""
         return fixed[:m].all(axis=0)[None, :]
 
+    # -- where a Bound is imposed (varcalc.sides._bound) ----------------------------------------
+    def row_abscissae(self, x_user, x, end_map=None):
+        """The abscissa of each element row's value, ``(n, rows(m) / m)``: a value Bound holds the
+        unknowns themselves, so it is imposed at these points (the nodes, for P1)."""
+        return np.asarray(x_user, dtype=np.float64)[:, None]
+
+    def slope_rule(self):
+        """``(t (q,), w (q,), D (q, p + 1))``: where in a cell a slope Bound is imposed (reference
+        points ``t`` in [0, 1], weights ``w`` summing to 1 for its barrier) and the matrix taking a
+        cell's values ``[f_i, ..., f_{i+1}]`` to ``h f'`` there.  P1: one constant slope per cell."""
+        return np.array([0.5]), np.array([1.0]), np.array([[-1.0, 1.0]])
+
     def mass_rows(self, m, mass, x_grid, end_map=None):
         """The lumped mass of the element rows, ``(n, d_el)`` (the certificate's pencil)."""
         out = np.zeros((np.shape(x_grid)[0], self.rows(m)))

@@ -15,7 +15,7 @@ class Lagrange(Element):
 
     name = "Lagrange"
     orders = (1,)
-    sides = frozenset({"Integral", "Pointwise", "Data", "OnCurve"})  # the kinds checked at degree > 1
+    sides = frozenset({"Integral", "Pointwise", "Data", "OnCurve", "Bound"})  # the kinds checked at degree > 1
     quadratures = ("auto",)
     warm_start = False
 
@@ -90,6 +90,28 @@ class Lagrange(Element):
         inner = np.concatenate([inner.reshape(U0.shape[0] - 1, -1),
                                 np.zeros((1, inner.shape[1] * inner.shape[2]))], axis=0)  # dummies 0
         return [inner.T]
+
+    def row_abscissae(self, x_user, x, end_map=None):
+        """Node ``i``'s rows: ``f_i`` at ``x_i``, then the interior GLL nodes of cell ``i`` (the last
+        node's dummies at ``x_n``); mapped through ``x = φ(s)`` when the grid is ``s``."""
+        from ..elements import gll_nodes
+        x = np.asarray(x, dtype=np.float64)
+        inner = x[:-1, None] + gll_nodes(self.degree)[None, 1:-1] * np.diff(x)[:, None]
+        inner = np.concatenate([inner, np.full((1, inner.shape[1]), x[-1])])
+        if end_map is not None:
+            inner = end_map.x_of_s(inner)
+        else:  # the same affine map as the nodes (x_user = x unless the grid is a reference one)
+            inner = x_user[0] + (inner - x[0]) * (x_user[-1] - x_user[0]) / (x[-1] - x[0])
+        return np.concatenate([np.asarray(x_user, dtype=np.float64)[:, None], inner], axis=1)
+
+    def slope_rule(self):
+        """The cell's quadrature points (``p + 2`` Gauss points): the discrete functional sees f′
+        there and only there, so that is where a slope bound is meaningful and enough."""
+        from ..elements import _element_tables
+        from ..quadrature import gauss_rule
+        rule = gauss_rule(self.degree + 2)
+        _, dphi, _ = _element_tables(self.degree, rule.size)
+        return np.asarray(rule.t), np.asarray(rule.w), np.asarray(dphi).T
 
     def quadrature_summary(self, disc):
         p = self.degree

@@ -18,28 +18,33 @@ class BoundSide(Side):
     orders = (1,)
     max_count = 2  # one on f, one on f'
     modes = ("minimize", "maximize")
-    elements = ("P1",)
+    elements = ("P1", "Lagrange")
     box = True
 
     @classmethod
     def excluded_kinds(cls):
-        # Integral constraints: the SQP step keeps the box with its barrier.  Not yet the kinds that
-        # add rows of V (Pointwise) or move the grid (free ends), nor other registered kinds.
+        # Integral and Pointwise: the SQP step keeps the box with its barrier (multiplier rows
+        # unbounded); OnCurve: the step's box holds on the moving grid's nodes.  Not other
+        # registered kinds that add unknowns (nothing says how their rows are bounded).
         from . import SIDES
-        return tuple(s.kind for s in SIDES.values()
-                     if s.slot == "constraints" and s.adds_unknowns and s.kind != "Integral")
+        return tuple(s.kind for s in SIDES.values() if s.slot in ("constraints", "ends") and s.adds_unknowns
+                     and s.kind not in ("Integral", "Pointwise", "OnCurve"))
 
     @classmethod
     def check_door(cls, problem, mine, present):
         super().check_door(problem, mine, present)
         if len({b.derivative for b in mine}) < len(mine):
             raise ValueError(cls.too_many_message())
-        if any(b.derivative == 1 for b in mine) and "Integral" in present:
-            raise ValueError("constraints: a Bound with derivative=1 cannot be combined with Integral "
-                             "constraints yet (the slope barrier is in the unconstrained step only)")
         if problem.is_vector and any(b.derivative == 1 for b in mine):
             raise ValueError("constraints: a Bound with derivative=1 needs a scalar unknown (a vector "
                              "unknown takes componentwise bounds on its values)")
+        if "OnCurve" in present:  # the end's abscissa is an unknown: the nodes move with it
+            if any(b.derivative == 1 for b in mine):
+                raise ValueError("constraints: a Bound with derivative=1 cannot be combined with a free end "
+                                 "(OnCurve) yet: the cells' widths move with the end")
+            if any(callable(v) for b in mine for v in (b.lower, b.upper)):
+                raise ValueError("constraints: with a free end (OnCurve) give the Bound's lower=/upper= as "
+                                 "numbers, not functions of x: the nodes move with the end")
 
     @classmethod
     def too_many_message(cls):
@@ -60,7 +65,7 @@ class BoundSide(Side):
 
     def check_grid(self, problem, x):
         b = self.con
-        if b.derivative == 1:
+        if b.derivative == 1:  # (checked at the midpoints; the solve imposes it at the rule's points)
             lo, hi = b.values(0.5 * (x[1:] + x[:-1]))
             bad = lo > hi
             if bad.any():
@@ -83,18 +88,38 @@ class BoundSide(Side):
                         "end values feasible")
 
     def init(self, disc):
-        n, m = disc.x.size, disc.layout.m
-        if self.con.derivative == 0:  # rows of the unknown's components, (m, n)
-            lo, hi = self.con.values(disc.x_user, disc.problem.shape)
-            disc.lower, disc.upper = lo.reshape(n, m).T.copy(), hi.reshape(n, m).T.copy()
-        elif disc.lower is None:  # slopes only: the step's value box is unbounded
-            disc.lower = np.full((m, n), -np.inf)
-            disc.upper = np.full((m, n), np.inf)
+        """The step's value box ``disc.lower``/``disc.upper`` (d, n), one row per row of ``V``: a
+        value Bound holds at the element's nodal values (P1: the nodes; degree p: the nodes and
+        each cell's interior Gauss–Lobatto nodes, the values the unknowns are), ``∓inf`` on other
+        rows (multipliers).  Nodal values are the right set: the interpolant of any admissible
+        f is admissible (so the discrete problem is a consistent restriction), and each
+        constraint is a simple bound on one unknown (the projected finish stays a box)."""
+        lay = disc.layout
+        n, m, d = disc.x.size, lay.m, lay.d
+        if disc.lower is None:
+            disc.lower, disc.upper = np.full((d, n), -np.inf), np.full((d, n), np.inf)
+        if self.con.derivative == 0:
+            X = lay.element.row_abscissae(disc.x_user, disc.x, disc.end_map)  # (n, r)
+            lo, hi = self.con.values(X.reshape(-1), disc.problem.shape)  # (n r,) + shape
+            r = X.shape[1]
+            disc.lower[:r * m] = lo.reshape(n, r * m).T
+            disc.upper[:r * m] = hi.reshape(n, r * m).T
+        elif disc.end_map is not None:
+            raise ValueError(f"Bound {self.con.name!r}: a bound on f' with a mapped singular end (degree > 1) "
+                             "is not supported; use degree=1 or give singular_ends=()")
+
+    def slope_points(self, disc):
+        """Where the slope bound holds: ``(xq (n-1, q), t, w, D)`` (see ``Element.slope_rule``)."""
+        t, w, D = disc.layout.element.slope_rule()
+        x = disc.x_user
+        return x[:-1, None] + t[None, :] * np.diff(x)[:, None], t, w, D
 
     def aux(self, disc, aux):
-        if self.con.derivative == 1:  # per cell, with the widths the slopes are taken over
-            x = disc.x_user
-            aux["slope_lower"], aux["slope_upper"] = self.con.values(0.5 * (x[1:] + x[:-1]))
+        if self.con.derivative == 1:  # per cell and point, with the rule the slopes are taken by
+            xq, _, w, D = self.slope_points(disc)
+            lo, hi = self.con.values(xq.reshape(-1))
+            aux["slope_lower"], aux["slope_upper"] = lo.reshape(xq.shape), hi.reshape(xq.shape)
+            aux["slope_w"], aux["slope_D"] = w, D
 
     def report(self, disc, V, z):
         """Contact multipliers need the gradient at the solution: see ``Solution.multipliers``."""

@@ -16,7 +16,7 @@ class OnCurveSide(Side):
     slot = "ends"
     rank = 2
     orders = (1,)
-    excludes = ("Bound", "Data")
+    excludes = ("Data",)
     adds_unknowns = True
     point = free_end = True
 
