@@ -137,34 +137,73 @@ class SparseHessian:
         self.rtol, self.cache = rtol, cache
         self.iterations, self.time, self.time_assembly = 0, 0.0, 0.0
         self._matrix = None
+        self._diagonal = None  # added to H's diagonal (the bounds' barrier), over the free unknowns
+        self._keep = None  # positions (into free) of the unknowns solved for; None: all (no contact)
 
     @property
     def matrix(self):
-        """``H`` on the free unknowns (CSR), assembled once."""
+        """``H`` on the free unknowns (CSR), assembled once (plus the barrier's diagonal)."""
         if self._matrix is None:
             t0 = time.perf_counter()
             self._matrix = self.pattern.assemble(self.elem_hess)
+            if self._diagonal is not None:
+                self._matrix.data[self.pattern.diag] += self._diagonal
             self.time_assembly += time.perf_counter() - t0
         return self._matrix
 
     def add_diagonal(self, v):
-        raise NotImplementedError("bounds (a barrier on the diagonal) are 1-D only")
+        """``H + diag(v)`` (``v`` of the step's shape (1, size); only its free entries count): the
+        log barrier of the bounds.  Before the first solve only (the matrix is built lazily)."""
+        v = np.asarray(v).reshape(-1)[self.free]
+        if np.any(v):
+            if self._matrix is not None:
+                raise RuntimeError("add_diagonal: the matrix was already assembled")
+            self._diagonal = v if self._diagonal is None else self._diagonal + v
+        return self
 
     def restrict(self, frozen):
-        # The pattern holds the free-free block: the frozen unknowns must be the Dirichlet ones.
+        """Hold the ``frozen`` unknowns (Dirichlet ones, and with bounds the active contact set):
+        the step solves on the rest only.  The frozen set must contain the Dirichlet unknowns."""
         frozen = np.asarray(frozen).reshape(-1)
-        if frozen[self.free].any() or np.sum(~frozen) != len(self.free):
-            raise NotImplementedError("the planar operator freezes only the Dirichlet unknowns")
+        fixed = np.ones(self.size, bool)
+        fixed[self.free] = False
+        if np.any(fixed & ~frozen):
+            raise NotImplementedError("the planar operator cannot free a Dirichlet unknown")
+        keep = ~frozen[self.free]
+        self._keep = None if keep.all() else np.flatnonzero(keep)
+        self._sub = None
+        if self.cache is not None:
+            # a factorisation / AMG hierarchy belongs to one active set: drop it when that changes
+            key = None if self._keep is None else hash(self._keep.tobytes())
+            if self.cache.get("active_key", None) != key:
+                for name in ("lu", "ml", "positive", "fresh_iterations"):
+                    self.cache.pop(name, None)
+                self.cache["active_key"] = key
         return self
+
+    def _system(self):
+        """``(H, diagonal slots)`` on the unknowns solved for."""
+        H = self.matrix
+        if self._keep is None:
+            return H, self.pattern.diag
+        if getattr(self, "_sub", None) is None:
+            Hk = H[self._keep][:, self._keep].tocsr()
+            Hk.sort_indices()
+            rows = np.repeat(np.arange(Hk.shape[0]), np.diff(Hk.indptr))
+            self._sub = (Hk, np.flatnonzero(rows == Hk.indices))
+        return self._sub
 
     def finite(self, ok=True):
         return ok & np.bool_(self._finite)
 
     def prepare(self, g, gz):
         b = -np.asarray(g).reshape(-1)[self.free]
+        if self._keep is not None:
+            b = b[self._keep]
         if not self._finite or len(b) == 0:
             return b, None
-        dvals = np.abs(self.matrix.data[self.pattern.diag])
+        H, diag = self._system()
+        dvals = np.abs(H.data[diag])
         dvals = np.maximum(dvals, SHIFT_SCALE_FLOOR * max(float(np.mean(dvals)), 1e-300))
         return b, dvals
 
@@ -176,11 +215,11 @@ class SparseHessian:
         dV = np.zeros(self.size)
         if len(b) == 0:
             return dV.reshape(shape), np.zeros(0), np.int32(0), 1.0
-        H = self.matrix
+        H, diag = self._system()
         Hs = H
         if tau > 0:
             Hs = H.copy()
-            Hs.data[self.pattern.diag] += tau * dvals
+            Hs.data[diag] += tau * dvals
         gnorm = float(np.linalg.norm(b))
         # Reuse/keep factorisations of unshifted Hessians only; at g = 0 the curvature test says
         # nothing, so definiteness must come from a fresh factorisation.
@@ -196,5 +235,5 @@ class SparseHessian:
         negative = info.get("negative")
         if negative is None or (not positive and negative == 0):
             negative = 0 if positive else 1  # CG (or a failed test along the step): at least one
-        dV[self.free] = x
+        dV[self.free if self._keep is None else self.free[self._keep]] = x
         return dV.reshape(shape), np.zeros(0), np.int32(negative), (1.0 if positive else -1.0)

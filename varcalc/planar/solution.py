@@ -59,6 +59,10 @@ class PlanarSolution:
     element: str = "P1"
     problem: object = field(repr=False, default=None)
     params: object = field(repr=False, default=None)
+    multipliers: dict = field(repr=False, default_factory=dict)
+    constraint_residuals: dict = field(repr=False, default_factory=dict)
+    _state: object = field(repr=False, default=None, compare=False)
+    _cache: dict = field(repr=False, default_factory=dict, init=False, compare=False)
 
     @classmethod
     def _build(cls, problem, disc, out, params, element):
@@ -71,7 +75,9 @@ class PlanarSolution:
         return cls(nodes=disc.points, triangles=disc.mesh.triangles, elements=disc.edofs, u=u, value=value,
                    converged=status == Status.SUCCESS, status=status, message=status.message,
                    iterations=int(out["iterations"]), history=out["history"], stats=out["stats"],
-                   element=element, problem=problem, params=params)
+                   element=element, problem=problem, params=params,
+                   multipliers=_multipliers(problem, disc, out), constraint_residuals=out.get("constraint_residuals", {}),
+                   _state=disc)
 
     # -- evaluation -----------------------------------------------------------------------------
 
@@ -188,3 +194,14 @@ class PlanarSolution:
                                            for k, v in self.stats.items()},
                  history={k: [None if not np.isfinite(x) else float(x) for x in v] for k, v in self.history.items()})
         return d
+
+
+def _multipliers(problem, disc, out):
+    """``{name: λ}`` of the integral constraints; for a Bound, its contact force density at the
+    nodes ((N,) + shape: ``∂J_h/∂u_i / mass_i`` on the free nodes, ≥ 0 on a lower obstacle's
+    contact, 0 off it up to the solver's tolerance)."""
+    mult = dict(out.get("multipliers", {}))
+    b = getattr(problem, "bound", None)
+    if b is not None and "multiplier" in out["stats"]:
+        mult[b.name] = out["stats"].pop("multiplier").reshape((disc.n_nodes,) + problem.shape)
+    return mult

@@ -137,7 +137,20 @@ def solve_planar(problem, n=None, *, mesh=None, element="P1", guess=None, linear
             print(f"-- grid sequencing: start from the solution on {len(coarse.nodes)} nodes")
     U = _initial(problem, disc, guess, linear_solver)
     fns = functions(problem.integrand, disc.element, problem.shape, problem.with_params)
-    out = _newton(disc, fns, U, params, solver, linear_solver, verbose)
+    if problem.integrals:
+        from .constrained import newton_kkt
+
+        out = newton_kkt(problem, disc, fns, U, params, solver, linear_solver, verbose)
+    else:
+        bounds = None
+        if problem.bound is not None:
+            lo, hi = problem.bound_values(disc.points)
+            bounds = (lo.reshape(1, -1), hi.reshape(1, -1))
+            bad = disc.fixed & ((disc.values < bounds[0][0]) | (disc.values > bounds[1][0]))
+            if bad.any():
+                raise ValueError(f"constraints: the Dirichlet data violate the Bound {problem.bound.name!r} at "
+                                 f"{int(bad.sum())} boundary nodes")
+        out = _newton(disc, fns, U, params, solver, linear_solver, verbose, bounds)
     out["stats"]["setup_time"] = t_setup
     out["stats"]["sequence"] = levels
     out["stats"]["time"] = time.perf_counter() - t_start
@@ -198,10 +211,15 @@ def _initial(problem, disc, guess, linear_solver="auto"):
     return U
 
 
-def _newton(disc, fns, U, p, opts, linear_solver, verbose):
+def _newton(disc, fns, U, p, opts, linear_solver, verbose, bounds=None):
     """The generic Newton step (:class:`~varcalc.steps.MinimizeStep` in numpy) on the sparse
     operator (:class:`~varcalc.planar.linear.SparseHessian`), run by :func:`~varcalc.drivers.run_host`;
-    this function only supplies the kernels and turns the state into the planar histories."""
+    this function only supplies the kernels and turns the state into the planar histories.
+
+    ``bounds``: ``(lower, upper)`` of shape (1, N·m), or None.  With bounds the step is the 1-D
+    one unchanged: a log barrier (its Hessian on the sparse diagonal, ``SparseHessian.add_diagonal``)
+    with μ decreasing to ``μ0·1e-6``, then projected Newton on the ε-active set
+    (``SparseHessian.restrict`` solves on the inactive unknowns only)."""
     X = jnp.asarray(disc.X)
     edofs = jnp.asarray(disc.edofs)
     shape_full = (disc.n_nodes,) + disc.shape
@@ -256,9 +274,12 @@ def _newton(disc, fns, U, p, opts, linear_solver, verbose):
                   f"{float(s['alpha'][k]):>8.3g} {float(P['tau']):>8.1e} {H.iterations:>5d} "
                   f"{time.perf_counter() - it['t0']:>7.2f}", flush=True)
 
-    step = MinimizeStep(max_iter=opts.max_iter, max_backtracks=opts.max_backtracks, xp=np)
+    step = MinimizeStep(max_iter=opts.max_iter, max_backtracks=opts.max_backtracks, bounds=bounds is not None, xp=np)
     ctx = dict(mass=disc.mass, fixed=disc.fixed.reshape(1, size), rtol=opts.rtol, atol=opts.atol)
-    s = run_host(step, derivatives, energy, U.reshape(1, size), ctx, monitor)
+    if bounds is not None:
+        ctx.update(lower=bounds[0], upper=bounds[1])
+    with np.errstate(divide="ignore", invalid="ignore"):  # the barrier's log(0) on Dirichlet/contact nodes is masked
+        s = run_host(step, derivatives, energy, U.reshape(1, size), ctx, monitor)
     k, status = int(s["k"]), Status(int(s["status"]))
     for key in ("value", "residual", "step", "alpha", "shift"):
         hist[key] = list(s[key][: k + 1])
@@ -274,8 +295,14 @@ def _newton(disc, fns, U, p, opts, linear_solver, verbose):
         hist["value"].append(J)
         # the final pointwise residual (the compiled derivatives kernel: no new compilation)
         g_end = fns["step_derivatives"](jnp.asarray(U.reshape(shape_full)), X, edofs, p)[2]
-        g_end = np.asarray(g_end).reshape(-1)[free]
-        hist["residual"].append(float(np.max(np.abs(g_end) / disc.mass[free])))
+        r_end = np.asarray(g_end).reshape(-1) / disc.mass
+        if bounds is not None:  # on contact only a gradient pulling off the obstacle is a residual
+            near = np.sqrt(np.finfo(float).eps) * (1.0 + np.abs(U))
+            r_end = np.where(U - bounds[0][0] <= near, np.minimum(r_end, 0.0), r_end)
+            r_end = np.where(bounds[1][0] - U <= near, np.maximum(r_end, 0.0), r_end)
+            stats["contact"] = int(np.sum(((U - bounds[0][0] <= near) | (bounds[1][0] - U <= near))[free]))
+            stats["multiplier"] = np.where(disc.fixed, 0.0, np.asarray(g_end).reshape(-1) / disc.mass)
+        hist["residual"].append(float(np.max(np.abs(r_end[free]))))
     _pad(hist, iters)
     return _result(U, J, status, iters, hist, stats)
 
