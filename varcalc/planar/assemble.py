@@ -21,7 +21,36 @@ import scipy.sparse as sp
 from .domain import TriMesh
 from .elements import Element, element
 
-__all__ = ["Discretization", "Pattern", "functions"]
+__all__ = ["Discretization", "Pattern", "functions", "edge_midpoints", "refine_uniform"]
+
+
+def edge_midpoints(mesh):
+    """The vertices followed by the edge midpoints (N + E, 2), each triangle's midpoint nodes (T, 3)
+    (of edges 01, 12, 20) and the sorted edge keys ``a·N + b`` (a < b): the P2 nodes, and the
+    nodes of the uniform refinement."""
+    t, nv = mesh.triangles, len(mesh.nodes)
+    e = np.concatenate([t[:, [0, 1]], t[:, [1, 2]], t[:, [2, 0]]])
+    e.sort(axis=1)
+    ukey, inv = np.unique(e[:, 0] * nv + e[:, 1], return_inverse=True)
+    a, b = ukey // nv, ukey % nv
+    points = np.concatenate([mesh.nodes, 0.5 * (mesh.nodes[a] + mesh.nodes[b])])
+    return points, nv + inv.reshape(3, -1).T, ukey
+
+
+def refine_uniform(mesh):
+    """Every triangle cut into four by its edge midpoints: ``(TriMesh, parent (4T,))``, the fine
+    nodes being the coarse ones followed by the edge midpoints.
+
+    >>> from varcalc.planar import TriMesh
+    >>> fine, parent = refine_uniform(TriMesh([[0, 0], [1, 0], [0, 1]], [[0, 1, 2]]))
+    >>> fine.nodes.shape, fine.triangles.shape, parent.tolist()
+    ((6, 2), (4, 3), [0, 0, 0, 0])
+    """
+    points, mid, _ = edge_midpoints(mesh)
+    t = mesh.triangles
+    v0, v1, v2, m01, m12, m20 = t[:, 0], t[:, 1], t[:, 2], mid[:, 0], mid[:, 1], mid[:, 2]
+    kids = np.stack([np.stack(c, 1) for c in ((v0, m01, m20), (m01, v1, m12), (m20, m12, v2), (m01, m12, m20))], 1)
+    return TriMesh(points, kids.reshape(-1, 3)), np.repeat(np.arange(len(t)), 4)
 
 
 class Discretization:
@@ -59,13 +88,7 @@ class Discretization:
             on_b = np.zeros(nv, bool)
             on_b[bedges.ravel()] = True
         else:
-            e = np.concatenate([t[:, [0, 1]], t[:, [1, 2]], t[:, [2, 0]]])
-            e.sort(axis=1)
-            key = e[:, 0] * nv + e[:, 1]
-            ukey, inv = np.unique(key, return_inverse=True)
-            a, b = ukey // nv, ukey % nv
-            self.points = np.concatenate([mesh.nodes, 0.5 * (mesh.nodes[a] + mesh.nodes[b])])
-            mid = nv + inv.reshape(3, -1).T  # (T, 3): midpoints of edges 01, 12, 20
+            self.points, mid, ukey = edge_midpoints(mesh)
             self.edofs = np.concatenate([t, mid], axis=1)
             on_b = np.zeros(len(self.points), bool)
             on_b[bedges.ravel()] = True
@@ -226,7 +249,8 @@ def _functions(integrand, el, shape, with_params):
         (J, scale), g = vgs(U, X, edofs, p)
         return J, scale, g, hessians(U, X, edofs, p)
 
-    out = dict(energy=jax.jit(energy), grad=jax.jit(vg), hessians=jax.jit(hessians),
+    out = dict(energy=jax.jit(energy), energies=jax.jit(lambda U, X, edofs, p: batched(U[edofs], X, p)),
+               grad=jax.jit(vg), hessians=jax.jit(hessians),
                derivatives=jax.jit(derivatives), step_derivatives=jax.jit(step_derivatives),
                element_energy=element_energy)
     return out

@@ -40,7 +40,17 @@ class PlanarSolution:
         ``linear_iterations`` and the time of each phase.
     stats : dict
         ``linear_solver`` (``"direct"`` or ``"cg"``), ``n_free``, ``nnz``, total times per phase,
-        ``setup_time`` and ``time``.
+        ``setup_time`` and ``time``; with a Bound, ``contact`` (nodes on the obstacle).
+    multipliers : dict
+        ``{name: λ}`` for each ``vc.Integral``; for a ``vc.Bound``, its contact force density at
+        the nodes ((N,) + shape).
+    constraint_residuals : dict
+        ``{name: ∫H - value}`` for each ``vc.Integral``.
+
+    The result interface shared with 1-D :class:`varcalc.Solution`: ``success``, ``status``,
+    ``message``, ``certificate`` (second variation: inertia, smallest eigenvalues, Legendre),
+    ``error_estimate`` (two-grid, Richardson), ``plot()``, ``save(path)`` / ``varcalc.load(path)``,
+    ``to_dict()`` and ``_repr_html_`` (Jupyter).
 
     ``sol(points)`` evaluates the finite-element function at points (k, 2) (NaN outside the mesh).
     """
@@ -78,6 +88,91 @@ class PlanarSolution:
                    element=element, problem=problem, params=params,
                    multipliers=_multipliers(problem, disc, out), constraint_residuals=out.get("constraint_residuals", {}),
                    _state=disc)
+
+    # -- the result interface shared with 1-D ----------------------------------------------------
+
+    @property
+    def success(self) -> bool:
+        """Alias of ``converged`` (SciPy's name)."""
+        return self.converged
+
+    def _cached(self, key, compute):
+        if key not in self._cache:
+            self._cache[key] = compute(self)
+        return self._cache[key]
+
+    @property
+    def certificate(self):
+        """Second-variation certificate (:class:`varcalc.certify.Certificate`), computed on first
+        access by :func:`varcalc.planar.certify.certificate`: inertia on the admissible
+        variations, smallest eigenvalues and eigenfunction, Legendre condition, verdict."""
+        from .certify import certificate
+
+        return self._cached("certificate", certificate)
+
+    @property
+    def verdict(self) -> str:
+        return self.certificate.verdict
+
+    @property
+    def error_estimate(self):
+        """Two-grid error estimate (:class:`varcalc.estimate.ErrorEstimate`): one more solve on the
+        uniformly refined mesh and Richardson extrapolation; computed on first access by
+        :func:`varcalc.planar.estimate.error_estimate`."""
+        from .estimate import error_estimate
+
+        return self._cached("error_estimate", error_estimate)
+
+    def save(self, path) -> None:
+        """Save to ``.npz`` (nodes, triangles, elements, u, histories and a JSON header); reload with
+        :func:`varcalc.load` (without the problem: evaluation, errors against a given exact
+        solution, plots and the summary work; certificate and error estimate need a re-solve)."""
+        import json
+
+        meta = {k: v for k, v in self.to_dict().items() if k not in ("nodes", "triangles", "u", "history")}
+        meta["kind"] = "planar"
+        meta["multipliers"] = {k: v for k, v in self.multipliers.items() if np.ndim(v) == 0}
+        meta["constraint_residuals"] = self.constraint_residuals
+        arrays = {f"history_{k}": np.asarray(v) for k, v in self.history.items()}
+        arrays.update({f"multiplier_{k}": np.asarray(v) for k, v in self.multipliers.items() if np.ndim(v)})
+        np.savez(path, nodes=self.nodes, triangles=self.triangles, elements=self.elements, u=self.u,
+                 meta=np.array(json.dumps(meta)), **arrays)
+
+    @classmethod
+    def load(cls, path) -> "PlanarSolution":
+        """A :class:`PlanarSolution` saved by :meth:`save` (``varcalc.load`` dispatches here)."""
+        import json
+
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(str(data["meta"]))
+            hist = {k[8:]: data[k] for k in data.files if k.startswith("history_")}
+            mult = dict(meta.get("multipliers", {}))
+            mult.update({k[11:]: data[k] for k in data.files if k.startswith("multiplier_")})
+            return cls(nodes=data["nodes"], triangles=data["triangles"], elements=data["elements"], u=data["u"],
+                       value=meta["value"], converged=meta["converged"], status=Status[meta["status"]],
+                       message=meta["message"], iterations=meta["iterations"], history=hist, stats=meta["stats"],
+                       element=meta["element"], multipliers=mult,
+                       constraint_residuals=meta.get("constraint_residuals", {}))
+
+    def _repr_html_(self):
+        """Jupyter: a summary (status, J, iterations, nodes, the certificate's verdict when computed)
+        and the plot."""
+        from .._display import summary_html, with_figure
+
+        rows = [("status", self.status.name), ("J", f"{self.value:.15g}"), ("Newton iterations", self.iterations),
+                ("element", self.element), ("nodes", len(self.nodes)), ("triangles", len(self.triangles))]
+        if self.stats.get("time") is not None:
+            rows.append(("time", f"{self.stats['time']:.3g} s"))
+        rows += [(f"λ {k}", f"{v:.10g}") for k, v in self.multipliers.items() if np.ndim(v) == 0]
+        if "contact" in self.stats:
+            rows.append(("nodes in contact", self.stats["contact"]))
+        if "certificate" in self._cache:
+            rows.append(("certificate", self._cache["certificate"].verdict))
+        if not self.converged and self.message:
+            rows.append(("message", self.message))
+        name = getattr(self.problem, "name", None) or "PlanarSolution"
+        title = f"{name}: {'converged' if self.converged else 'NOT converged'}"
+        return with_figure(summary_html(title, rows, ok=bool(self.converged)), lambda: self.plot())
 
     # -- evaluation -----------------------------------------------------------------------------
 
@@ -117,20 +212,21 @@ class PlanarSolution:
 
     # -- errors ---------------------------------------------------------------------------------
 
-    def _exact(self):
-        ex = getattr(self.problem, "exact", None)
+    def _exact(self, exact=None):
+        ex = exact if exact is not None else getattr(self.problem, "exact", None)
         if ex is None:
             raise ValueError("this problem has no exact solution (PlanarProblem(exact=...))")
         return ex
 
-    def error(self) -> float:
-        """Max nodal error ``max |u_i - u_exact(x_i)|`` over all nodes (and components)."""
-        ex = np.asarray(self._exact()(self.nodes), dtype=np.float64).reshape(self.u.shape)
+    def error(self, exact=None) -> float:
+        """Max nodal error ``max |u_i - u_exact(x_i)|`` over all nodes (and components); ``exact``
+        defaults to the problem's."""
+        ex = np.asarray(self._exact(exact)(self.nodes), dtype=np.float64).reshape(self.u.shape)
         return float(np.max(np.abs(self.u - ex)))
 
-    def l2_error(self) -> float:
+    def l2_error(self, exact=None) -> float:
         """``‖u_h - u_exact‖_{L²(Ω_h)}`` by the degree-5 rule on every triangle."""
-        ex = self._exact()
+        ex = self._exact(exact)
         lam, w = rule(5)
         X = self.nodes[self.triangles]  # (T, 3, 2)
         xq = np.einsum("qv,tvi->tqi", lam, X)
@@ -151,9 +247,9 @@ class PlanarSolution:
         sq = sq.reshape(sq.shape[0], sq.shape[1], -1).sum(-1)
         return float(np.sqrt(np.sum(det * w * sq)))
 
-    def value_error(self) -> float:
-        """``|J_h(u_h) - exact_value|``."""
-        ev = getattr(self.problem, "exact_value", None)
+    def value_error(self, exact_value=None) -> float:
+        """``|J_h(u_h) - exact_value|`` (default: the problem's)."""
+        ev = exact_value if exact_value is not None else getattr(self.problem, "exact_value", None)
         if ev is None:
             raise ValueError("this problem has no exact value (PlanarProblem(exact_value=...))")
         return abs(self.value - ev)
@@ -191,7 +287,7 @@ class PlanarSolution:
                  converged=self.converged, status=self.status.name, message=self.message,
                  iterations=self.iterations, nodes=self.nodes.tolist(), triangles=self.triangles.tolist(),
                  u=self.u.tolist(), stats={k: (v if isinstance(v, (str, int, float, list)) else float(v))
-                                           for k, v in self.stats.items()},
+                                           for k, v in self.stats.items() if np.ndim(v) == 0 or isinstance(v, list)},
                  history={k: [None if not np.isfinite(x) else float(x) for x in v] for k, v in self.history.items()})
         return d
 
