@@ -254,3 +254,110 @@ def _functions(integrand, el, shape, with_params):
                derivatives=jax.jit(derivatives), step_derivatives=jax.jit(step_derivatives),
                element_energy=element_energy)
     return out
+
+
+# Triangles per kernel call.  The element kernels are compiled for one chunk shape and run over the
+# mesh chunk by chunk (the last one padded), so one compilation serves every mesh of any size —
+# every level of grid sequencing, every refinement — and JAX's intermediates stay O(CHUNK), not
+# O(T).  Meshes below CHUNK triangles use the next power of two (small problems stay cheap).
+CHUNK = 2**15
+
+
+def _element_kernels(integrand, el, shape, with_params, size):
+    """Jitted per-element kernels on ``size`` triangles: ``energies(uloc, X, p) -> (size,)`` and
+    ``derivatives(uloc, X, p) -> (e (size,), g (size, nl), H (size, nl, nl))`` (gradient and
+    Hessian of each triangle's energy in one forward-over-reverse pass)."""
+    from .. import cache
+
+    def make():
+        element_energy = _functions(integrand, el, shape, with_params)["element_energy"]
+
+        def vgh(uloc, Xe, p):
+            def grad_aux(u):
+                e, g = jax.value_and_grad(element_energy)(u, Xe, p)
+                return g, (e, g)
+
+            H, (e, g) = jax.jacfwd(grad_aux, has_aux=True)(uloc)
+            return e, g, H
+
+        def derivatives(uloc, X, p):
+            e, g, H = jax.vmap(vgh, in_axes=(0, 0, None))(uloc, X, p)
+            nl = g[0].size
+            return e, g.reshape(-1, nl), H.reshape(-1, nl, nl)
+
+        def gradients(uloc, X, p):
+            e, g = jax.vmap(jax.value_and_grad(element_energy), in_axes=(0, 0, None))(uloc, X, p)
+            return e, g.reshape(len(e), -1)
+
+        energies = jax.vmap(element_energy, in_axes=(0, 0, None))
+        return dict(energies=jax.jit(energies), derivatives=jax.jit(derivatives), gradients=jax.jit(gradients))
+
+    return cache.get(("planar-chunk", integrand, el.name, shape, with_params, size), make)
+
+
+class Kernels:
+    """The discrete functional ``J_h`` of one integrand on one discretization, evaluated chunk by
+    chunk (:data:`CHUNK`) by kernels compiled once per integrand (not per mesh size).  The
+    gather ``U[edofs]`` and the scatter of element gradients (``np.bincount``) run in numpy.
+
+    ``energy(U, p) -> (J, Σ_T |J_T|)``; ``energies(U, p) -> (T,)``;
+    ``derivatives(U, p, hessians=True) -> (J, Σ_T |J_T|, ∇J (N·m,), element Hessians (T, nl, nl)
+    or None)``;
+    ``U`` of shape (N·m,) or (N,) + shape.
+
+    >>> import jax.numpy as jnp, numpy as np
+    >>> from varcalc.planar import PlanarProblem, Rectangle
+    >>> p = PlanarProblem(lambda u, du, x: 0.5 * du @ du, Rectangle((0, 1), (0, 1)), bc=lambda x: x[:, 0])
+    >>> disc = Discretization(p, p.domain.triangulate(5), "P1")
+    >>> J, scale, g, H = Kernels(p.integrand, disc, False).derivatives(disc.points[:, 0], None)
+    >>> round(J, 12), H.shape                                   # ½ ∫|∇x|² = ½
+    (0.5, (32, 3, 3))
+    """
+
+    def __init__(self, integrand, disc, with_params):
+        T = len(disc.edofs)
+        self.T, self.disc = T, disc
+        self.size = CHUNK if T >= CHUNK else max(64, 1 << (T - 1).bit_length())
+        n_chunks = -(-T // self.size)
+        pad = n_chunks * self.size - T
+        edofs = np.concatenate([disc.edofs, np.repeat(disc.edofs[:1], pad, axis=0)])
+        X = np.concatenate([disc.X, np.repeat(disc.X[:1], pad, axis=0)])
+        self.edofs = edofs.reshape(n_chunks, self.size, -1)
+        # device_put (not jnp.asarray: that compiles a staging program per shape), once per mesh
+        self.X = [jax.device_put(X[i * self.size:(i + 1) * self.size]) for i in range(n_chunks)]
+        self.fns = _element_kernels(integrand, disc.element, disc.shape, with_params, self.size)
+        self.gd = disc.gdofs().reshape(-1)  # (T·nl,) global unknowns of the element vectors
+
+    def _chunks(self, U):
+        Un = np.asarray(U, dtype=np.float64).reshape((self.disc.n_nodes,) + self.disc.shape)
+        for i, Xc in enumerate(self.X):
+            yield i, jax.device_put(Un[self.edofs[i]]), Xc
+
+    def energies(self, U, p):
+        out = np.concatenate([np.asarray(self.fns["energies"](u, Xc, p)) for _, u, Xc in self._chunks(U)])
+        return out[: self.T]
+
+    def energy(self, U, p):
+        e = self.energies(U, p)
+        return float(np.sum(e)), float(np.sum(np.abs(e)))
+
+    def derivatives(self, U, p, hessians=True):
+        T, s = self.T, self.size
+        e = np.empty(len(self.X) * s)
+        g = None
+        H = None
+        kernel = self.fns["derivatives" if hessians else "gradients"]
+        for i, u, Xc in self._chunks(U):
+            ec, gc, *Hc = kernel(u, Xc, p)
+            e[i * s:(i + 1) * s] = ec
+            gc = np.asarray(gc)
+            if g is None:
+                g = np.empty((len(self.X) * s, gc.shape[1]))
+                H = np.empty((T, gc.shape[1], gc.shape[1])) if hessians else None
+            g[i * s:(i + 1) * s] = gc
+            if hessians:
+                stop = min((i + 1) * s, T)
+                H[i * s:stop] = np.asarray(Hc[0])[: stop - i * s]
+        e, g = e[:T], g[:T]
+        grad = np.bincount(self.gd, g.reshape(-1), minlength=self.disc.n_nodes * self.disc.m)
+        return float(np.sum(e)), float(np.sum(np.abs(e))), grad, H

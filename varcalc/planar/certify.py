@@ -49,7 +49,7 @@ def _refused(reason):
 
 def certificate(sol) -> Certificate:
     """The :class:`~varcalc.certify.Certificate` of a :class:`~varcalc.planar.PlanarSolution`."""
-    from .assemble import functions
+    from .assemble import Kernels
     from .constrained import lagrangian_integrand
 
     disc = sol._state
@@ -61,20 +61,16 @@ def certificate(sol) -> Certificate:
     U = np.asarray(sol.u, dtype=np.float64).reshape(-1)
     if not np.all(np.isfinite(U)):
         return _refused("non-finite values")
-    X, edofs = jnp.asarray(disc.X), jnp.asarray(disc.edofs)
-    Uj = jnp.asarray(sol.u)
     cons = problem.integrals
     if cons:
         lam = jnp.asarray([sol.multipliers[c.name] for c in cons])
-        fL = functions(lagrangian_integrand(problem), disc.element, problem.shape, True)
-        g, Hel = fL["step_derivatives"](Uj, X, edofs, (sol.params, lam))[2:]
-        C = np.stack([np.asarray(functions(c.fun, disc.element, problem.shape, problem.with_params)["grad"](
-            Uj, X, edofs, sol.params)[1]).reshape(-1) for c in cons], axis=1)
+        Hel = Kernels(lagrangian_integrand(problem), disc, True).derivatives(U, (sol.params, lam))[3]
+        C = np.stack([Kernels(c.fun, disc, problem.with_params).derivatives(U, sol.params, hessians=False)[2]
+                      for c in cons], axis=1)
     else:
-        fns = functions(problem.integrand, disc.element, problem.shape, problem.with_params)
-        g, Hel = fns["step_derivatives"](Uj, X, edofs, sol.params)[2:]
+        Hel = Kernels(problem.integrand, disc, problem.with_params).derivatives(U, sol.params)[3]
         C = np.zeros((len(U), 0))
-    K = disc.pattern.assemble(np.asarray(Hel))  # free x free
+    K = disc.pattern.assemble(Hel)  # free x free
     free = disc.free
     keep = np.ones(len(free), bool)
     held = 0

@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..newton import Status
-from .assemble import functions
+from .assemble import Kernels
 from .linear import choose, solve_linear
 
 __all__ = ["newton_kkt", "lagrangian_integrand"]
@@ -43,7 +43,7 @@ def lagrangian_integrand(problem):
     return problem._lagrangian
 
 
-def newton_kkt(problem, disc, fns, U, p, opts, linear_solver, verbose):
+def newton_kkt(problem, disc, kern, U, p, opts, linear_solver, verbose):
     """Run the constrained Newton iteration from ``U`` (N·m,); returns what ``_newton`` returns plus
     ``multipliers`` ({name: λ}) and ``constraint_residuals`` ({name: C - v})."""
     from .solve import _pad, _result
@@ -51,25 +51,21 @@ def newton_kkt(problem, disc, fns, U, p, opts, linear_solver, verbose):
     cons = problem.integrals
     k = len(cons)
     targets = np.array([c.value for c in cons])
-    shape_full = (disc.n_nodes,) + disc.shape
-    X, edofs = jnp.asarray(disc.X), jnp.asarray(disc.edofs)
     free, size, mass = disc.free, len(U), disc.mass
     kind = choose(linear_solver, len(free))
-    el, wp = disc.element, problem.with_params
-    fL = functions(lagrangian_integrand(problem), el, problem.shape, True)
-    fC = [functions(c.fun, el, problem.shape, wp) for c in cons]
+    wp = problem.with_params
+    kL = Kernels(lagrangian_integrand(problem), disc, True)
+    kC = [Kernels(c.fun, disc, wp) for c in cons]
     pattern = disc.pattern
-    Uj = lambda V: jnp.asarray(V.reshape(shape_full))  # noqa: E731
 
     def constraint(V, grad=False):
-        # value and gradient by one kernel ("grad"), also in the line search: one compilation per size
-        out = [f["grad"](Uj(V), X, edofs, p) for f in fC]
-        values = np.array([float(o[0]) for o in out])
-        return (values, np.stack([np.asarray(o[1]).reshape(-1) for o in out])) if grad else values
+        if not grad:
+            return np.array([kc.energy(V, p)[0] for kc in kC])
+        out = [kc.derivatives(V, p, hessians=False) for kc in kC]
+        return np.array([o[0] for o in out]), np.stack([o[2] for o in out])
 
-    energy = lambda V: float(fns["energy"](Uj(V), X, edofs, p))  # noqa: E731
-    _, _, g, _ = fL["step_derivatives"](Uj(U), X, edofs, (p, jnp.zeros(k)))  # ∇J: λ = 0
-    g = np.asarray(g).reshape(-1)
+    energy = lambda V: kern.energy(V, p)[0]  # noqa: E731
+    g = kern.derivatives(U, p, hessians=False)[2]
     Cv, Cg = constraint(U, grad=True)
     # First multipliers: least squares for ∇J + Cλ = 0 in the M⁻¹ metric
     Cf = Cg[:, free].T  # (nfree, k)
@@ -83,11 +79,10 @@ def newton_kkt(problem, disc, fns, U, p, opts, linear_solver, verbose):
     tol_c = 1e-10 * (1.0 + np.abs(targets))
     for it in range(opts.max_iter + 1):
         t0 = time.perf_counter()
-        L, scale, gL, Hel = fL["step_derivatives"](Uj(U), X, edofs, (p, jnp.asarray(lam)))
+        L, scale, gL, Hel = kL.derivatives(U, (p, jnp.asarray(lam)))
         Cv, Cg = constraint(U, grad=True)
-        gL = np.asarray(gL).reshape(-1)
         g = gL - Cg.T @ lam  # ∇J
-        J = float(L) - float(lam @ Cv)
+        J = L - float(lam @ Cv)
         r = Cv - targets
         t_der = time.perf_counter() - t0
         hist["value"].append(J)
@@ -98,7 +93,7 @@ def newton_kkt(problem, disc, fns, U, p, opts, linear_solver, verbose):
         if it == opts.max_iter:
             break
         t0 = time.perf_counter()
-        W = pattern.assemble(np.asarray(Hel))
+        W = pattern.assemble(Hel)
         t_asm = time.perf_counter() - t0
         Cf = Cg[:, free].T
         cache, lin_its, t_lin, ok = {}, 0, 0.0, True
@@ -148,7 +143,7 @@ def newton_kkt(problem, disc, fns, U, p, opts, linear_solver, verbose):
             it += 1
             J = energy(U)
             hist["value"].append(J)
-            gL = np.asarray(fL["step_derivatives"](Uj(U), X, edofs, (p, jnp.asarray(lam)))[2]).reshape(-1)
+            gL = kL.derivatives(U, (p, jnp.asarray(lam)), hessians=False)[2]
             hist["residual"].append(float(np.max(np.abs(gL[free]) / mass[free])))
             r = constraint(U) - targets
             break

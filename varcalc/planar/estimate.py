@@ -16,7 +16,6 @@ chords, so the estimate measures the discretization on the coarse mesh's polygon
 
 from __future__ import annotations
 
-import jax.numpy as jnp
 import numpy as np
 
 from ..estimate import ErrorEstimate
@@ -28,7 +27,7 @@ NODAL_ORDER = {"P1": 2, "P2": 3}
 
 
 def error_estimate(sol) -> ErrorEstimate:
-    from .assemble import edge_midpoints, functions, refine_uniform
+    from .assemble import Kernels, edge_midpoints, refine_uniform
     from .solve import solve_planar
 
     disc = sol._state
@@ -50,14 +49,10 @@ def error_estimate(sol) -> ErrorEstimate:
     u_f = np.asarray(fine.u)[:nv]  # the fine mesh numbers the coarse vertices first
     u_error = float(np.max(np.abs(u_c - u_f))) * 2.0**qn / (2.0**qn - 1.0)
     # per coarse triangle: coarse energy of the fine values at its vertices vs its children's
-    fns_c = functions(sol.problem.integrand, disc.element, sol.problem.shape, sol.problem.with_params)
-    fdisc = fine._state
-    E_f = np.asarray(fns_c["energies"](jnp.asarray(fine.u), jnp.asarray(fdisc.X), jnp.asarray(fdisc.edofs), sol.params))
-    if sol.element == "P1":
-        E_c = np.asarray(fns_c["energies"](jnp.asarray(u_f.reshape(sol.u.shape)), jnp.asarray(disc.X),
-                                           jnp.asarray(disc.edofs), sol.params))
-    else:  # P2 midpoint nodes do not nest: each mesh at its own solution
-        E_c = np.asarray(fns_c["energies"](jnp.asarray(sol.u), jnp.asarray(disc.X), jnp.asarray(disc.edofs), sol.params))
+    wp = sol.problem.with_params
+    E_f = Kernels(sol.problem.integrand, fine._state, wp).energies(fine.u, sol.params)
+    # P2 midpoint nodes do not nest: there each mesh is taken at its own solution
+    E_c = Kernels(sol.problem.integrand, disc, wp).energies(u_f if sol.element == "P1" else sol.u, sol.params)
     indicator = np.abs(E_c - np.bincount(parent, E_f, minlength=len(E_c)))
     if not fine.converged:
         value_error, u_error = np.nan, np.nan

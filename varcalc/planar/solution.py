@@ -191,24 +191,52 @@ class PlanarSolution:
 
     def __call__(self, points):
         """Values at ``points`` (k, 2) -> (k,) or (k, m); NaN outside the mesh."""
+        return self._evaluate(points, clamp=False)
+
+    def _evaluate(self, points, clamp=False):
+        """``sol(points)``; with ``clamp`` a point outside the mesh (or on its boundary, lost to
+        rounding) gets the value at the nearest point of a nearby triangle instead of NaN (the
+        guess that grid sequencing interpolates onto a finer mesh)."""
         p = np.asarray(points, dtype=np.float64)
         if p.ndim != 2 or p.shape[1] != 2:
             raise ValueError(f"points: expected shape (k, 2), got {p.shape}")
-        t = np.asarray(self._finder()(p[:, 0], p[:, 1]))
+        t, lam = self._locate(p, clamp)
         inside = t >= 0
         out = np.full((len(p),) + self.u.shape[1:], np.nan)
-        ti = t[inside]
-        X = self.nodes[self.triangles[ti]]  # (k, 3, 2)
-        e1, e2 = X[:, 1] - X[:, 0], X[:, 2] - X[:, 0]
-        d = p[inside] - X[:, 0]
-        det = e1[:, 0] * e2[:, 1] - e2[:, 0] * e1[:, 1]
-        xi = (d[:, 0] * e2[:, 1] - d[:, 1] * e2[:, 0]) / det
-        eta = (e1[:, 0] * d[:, 1] - e1[:, 1] * d[:, 0]) / det
-        lam = np.column_stack([1 - xi - eta, xi, eta])
-        phi = _element(self.element).basis(lam)  # (k, nloc)
-        vals = self.u[self.elements[ti]]  # (k, nloc) + shape
+        phi = _element(self.element).basis(lam[inside])  # (k, nloc)
+        vals = self.u[self.elements[t[inside]]]  # (k, nloc) + shape
         out[inside] = np.einsum("ka,ka...->k...", phi, vals)
         return out
+
+    def _locate(self, p, clamp, k=8):
+        """Triangle (k,) (-1: none) and barycentric coordinates (k, 3) of points ``p``: among the
+        ``k`` triangles with the nearest centroids (a KD-tree: O(log T) per point, vectorised) the
+        first that contains the point; the rest by matplotlib's trapezoid-map finder, or clamped."""
+        from scipy.spatial import cKDTree
+
+        if getattr(self, "_tree", None) is None:
+            self._tree = cKDTree(self.nodes[self.triangles].mean(axis=1))
+        k = min(k, len(self.triangles))
+        cand = self._tree.query(p, k=k)[1].reshape(len(p), k)
+        t = np.full(len(p), -1)
+        lam = np.zeros((len(p), 3))
+        for j in range(k):
+            todo = np.flatnonzero(t < 0)
+            if not len(todo):
+                break
+            lj = _barycentric(self.nodes[self.triangles[cand[todo, j]]], p[todo])
+            ok = np.all(lj >= -1e-12, axis=1)
+            t[todo[ok]], lam[todo[ok]] = cand[todo[ok], j], lj[ok]
+        todo = np.flatnonzero(t < 0)
+        if len(todo) and clamp:  # nearest triangle, coordinates clamped onto it
+            lj = np.clip(_barycentric(self.nodes[self.triangles[cand[todo, 0]]], p[todo]), 0.0, None)
+            t[todo], lam[todo] = cand[todo, 0], lj / lj.sum(axis=1, keepdims=True)
+        elif len(todo):  # rare (long thin triangles): the exact finder
+            tt = np.asarray(self._finder()(p[todo, 0], p[todo, 1]))
+            hit = tt >= 0
+            t[todo[hit]] = tt[hit]
+            lam[todo[hit]] = _barycentric(self.nodes[self.triangles[tt[hit]]], p[todo[hit]])
+        return t, lam
 
     # -- errors ---------------------------------------------------------------------------------
 
@@ -301,3 +329,13 @@ def _multipliers(problem, disc, out):
     if b is not None and "multiplier" in out["stats"]:
         mult[b.name] = out["stats"].pop("multiplier").reshape((disc.n_nodes,) + problem.shape)
     return mult
+
+
+def _barycentric(X, p):
+    """Barycentric coordinates (k, 3) of points ``p`` (k, 2) in triangles ``X`` (k, 3, 2)."""
+    e1, e2 = X[:, 1] - X[:, 0], X[:, 2] - X[:, 0]
+    d = p - X[:, 0]
+    det = e1[:, 0] * e2[:, 1] - e2[:, 0] * e1[:, 1]
+    xi = (d[:, 0] * e2[:, 1] - d[:, 1] * e2[:, 0]) / det
+    eta = (e1[:, 0] * d[:, 1] - e1[:, 1] * d[:, 0]) / det
+    return np.column_stack([1 - xi - eta, xi, eta])

@@ -35,7 +35,7 @@ import scipy.sparse as sp
 from ..drivers import run_host
 from ..newton import Newton, Status
 from ..steps import MinimizeStep
-from .assemble import Discretization, functions
+from .assemble import Discretization, Kernels
 from .domain import TriMesh
 from .elements import rule
 from .linear import SparseHessian, choose, solve_linear
@@ -132,15 +132,15 @@ def solve_planar(problem, n=None, *, mesh=None, element="P1", guess=None, linear
         levels = coarse.stats.get("sequence", []) + [dict(nodes=len(coarse.nodes), iterations=coarse.iterations,
                                                           time=coarse.stats["time"], converged=coarse.converged)]
         if coarse.converged:
-            guess = lambda pts: np.nan_to_num(coarse(pts))  # noqa: E731 - NaN outside a coarse polygon mesh
+            guess = lambda pts: coarse._evaluate(pts, clamp=True)  # noqa: E731 - outside a coarse polygon mesh: clamped
         if verbose:
             print(f"-- grid sequencing: start from the solution on {len(coarse.nodes)} nodes")
     U = _initial(problem, disc, guess, linear_solver)
-    fns = functions(problem.integrand, disc.element, problem.shape, problem.with_params)
+    kern = Kernels(problem.integrand, disc, problem.with_params)
     if problem.integrals:
         from .constrained import newton_kkt
 
-        out = newton_kkt(problem, disc, fns, U, params, solver, linear_solver, verbose)
+        out = newton_kkt(problem, disc, kern, U, params, solver, linear_solver, verbose)
     else:
         bounds = None
         if problem.bound is not None:
@@ -150,7 +150,7 @@ def solve_planar(problem, n=None, *, mesh=None, element="P1", guess=None, linear
             if bad.any():
                 raise ValueError(f"constraints: the Dirichlet data violate the Bound {problem.bound.name!r} at "
                                  f"{int(bad.sum())} boundary nodes")
-        out = _newton(disc, fns, U, params, solver, linear_solver, verbose, bounds)
+        out = _newton(disc, kern, U, params, solver, linear_solver, verbose, bounds)
     out["stats"]["setup_time"] = t_setup
     out["stats"]["sequence"] = levels
     out["stats"]["time"] = time.perf_counter() - t_start
@@ -211,7 +211,7 @@ def _initial(problem, disc, guess, linear_solver="auto"):
     return U
 
 
-def _newton(disc, fns, U, p, opts, linear_solver, verbose, bounds=None):
+def _newton(disc, kern, U, p, opts, linear_solver, verbose, bounds=None):
     """The generic Newton step (:class:`~varcalc.steps.MinimizeStep` in numpy) on the sparse
     operator (:class:`~varcalc.planar.linear.SparseHessian`), run by :func:`~varcalc.drivers.run_host`;
     this function only supplies the kernels and turns the state into the planar histories.
@@ -220,15 +220,12 @@ def _newton(disc, fns, U, p, opts, linear_solver, verbose, bounds=None):
     one unchanged: a log barrier (its Hessian on the sparse diagonal, ``SparseHessian.add_diagonal``)
     with μ decreasing to ``μ0·1e-6``, then projected Newton on the ε-active set
     (``SparseHessian.restrict`` solves on the inactive unknowns only)."""
-    X = jnp.asarray(disc.X)
-    edofs = jnp.asarray(disc.edofs)
-    shape_full = (disc.n_nodes,) + disc.shape
     free = disc.free
     nfree = len(free)
     size = len(U)
     kind = choose(linear_solver, nfree)
     pattern = disc.pattern if nfree else None
-    energy = lambda V: float(fns["energy"](jnp.asarray(V.reshape(shape_full)), X, edofs, p))
+    energy = lambda V: kern.energy(V, p)[0]  # noqa: E731
     stats = {"linear_solver": kind, "n_free": nfree, "nnz": pattern.nnz if pattern is not None else 0}
     per_step = ("backtracks", "linear_iterations", "time_derivatives", "time_assembly", "time_linear",
                 "time_line_search")
@@ -245,10 +242,8 @@ def _newton(disc, fns, U, p, opts, linear_solver, verbose, bounds=None):
 
     def derivatives(V):
         it["t0"] = t0 = time.perf_counter()
-        Jj, scale, gfull, Hel = fns["step_derivatives"](jnp.asarray(V.reshape(shape_full)), X, edofs, p)
-        J = float(Jj)
-        g = np.asarray(gfull).reshape(1, size)
-        Hel = np.asarray(Hel)
+        J, scale, g, Hel = kern.derivatives(V, p)
+        g = g.reshape(1, size)
         gnorm = float(np.linalg.norm(g[0, free]))
         finite = np.isfinite(J) and np.isfinite(gnorm) and bool(np.all(np.isfinite(Hel)))
         if not g0:
@@ -293,8 +288,8 @@ def _newton(disc, fns, U, p, opts, linear_solver, verbose, bounds=None):
     if status == Status.SUCCESS:  # the converged step was taken: one more iterate
         iters = k + 1
         hist["value"].append(J)
-        # the final pointwise residual (the compiled derivatives kernel: no new compilation)
-        g_end = fns["step_derivatives"](jnp.asarray(U.reshape(shape_full)), X, edofs, p)[2]
+        # the final pointwise residual
+        g_end = kern.derivatives(U, p, hessians=False)[2]
         r_end = np.asarray(g_end).reshape(-1) / disc.mass
         if bounds is not None:  # on contact only a gradient pulling off the obstacle is a residual
             near = np.sqrt(np.finfo(float).eps) * (1.0 + np.abs(U))
