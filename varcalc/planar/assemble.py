@@ -142,20 +142,29 @@ class Pattern:
     def __init__(self, edofs, m, fixed):
         T, nloc = edofs.shape
         nl = nloc * m
-        gd = (edofs[:, :, None] * m + np.arange(m)).reshape(T, nl)
         nfree = int(np.sum(~fixed))
-        ridx = np.full(len(fixed), -1, np.int64)
-        ridx[~fixed] = np.arange(nfree)
+        # int32 indices where they fit: at 10⁶ nodes the COO arrays have 18M entries, and their
+        # sort was the peak of the solve's memory
+        it = np.int32 if max(len(fixed), T * nl * nl) < 2**31 else np.int64
+        gd = (edofs[:, :, None] * m + np.arange(m)).reshape(T, nl).astype(it)
+        ridx = np.full(len(fixed), -1, it)
+        ridx[~fixed] = np.arange(nfree, dtype=it)
         lr = ridx[gd]  # (T, nl)
-        r = np.broadcast_to(lr[:, :, None], (T, nl, nl)).ravel()
-        c = np.broadcast_to(lr[:, None, :], (T, nl, nl)).ravel()
-        keep = (r >= 0) & (c >= 0)
-        self.select = np.flatnonzero(keep)  # COO entries inside the free block
-        key = r[keep] * nfree + c[keep]
-        ukey, self.inverse = np.unique(key, return_inverse=True)
+        keep = ((lr[:, :, None] >= 0) & (lr[:, None, :] >= 0)).ravel()
+        self.select = np.flatnonzero(keep).astype(it)  # COO entries inside the free block
+        del keep
+        r = np.broadcast_to(lr[:, :, None], (T, nl, nl)).ravel()[self.select].astype(np.int64)
+        key = r * nfree
+        del r
+        key += np.broadcast_to(lr[:, None, :], (T, nl, nl)).ravel()[self.select]
+        ukey, inverse = np.unique(key, return_inverse=True)
+        del key
+        self.inverse = inverse.astype(it)
+        del inverse
         self.nnz = len(ukey)
         self.indices = (ukey % nfree).astype(np.int32 if nfree < 2**31 else np.int64)
         rows = ukey // nfree
+        del ukey
         self.indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=nfree))]).astype(self.indices.dtype)
         self.shape = (nfree, nfree)
         self.diag = np.flatnonzero(rows == self.indices)  # CSR slots of the diagonal (one per row)

@@ -254,7 +254,9 @@ def _newton(disc, kern, U, p, opts, linear_solver, verbose, bounds=None):
         # the step is below the tolerance, and a step accurate to 1e-4 of itself does (solving
         # it to 1e-12 took as many CG iterations as all earlier steps together at 10⁶ nodes);
         # near the solution each step still gains at least four digits.
-        eta = float(np.clip(gnorm / g0[0], ETA_MIN, 1e-2)) if finite else 1e-2
+        # (The direct path's CG with an earlier factorisation converges in a few iterations to
+        # any tolerance: no floor there.)
+        eta = float(np.clip(gnorm / g0[0], ETA_MIN if kind == "cg" else 1e-12, 1e-2)) if finite else 1e-2
         it["H"] = SparseHessian(pattern, Hel, free, size, kind, finite=finite, rtol=eta, cache=lin_cache)
         it["t_der"] = time.perf_counter() - t0
         return dict(L=J, scale=float(scale), g=g, H=it["H"])
