@@ -212,17 +212,23 @@ def _legendre(sol, disc):
         gq = np.einsum("tqaj,ta->tqj", grads, uloc)
     else:
         gq = np.einsum("tqaj,tam->tqmj", grads, uloc)
-    G = problem.integrand
-    wp = problem.with_params
-
-    def hess_p(u, du, x):
-        f = lambda d: G(u, d, x, sol.params) if wp else G(u, d, x)  # noqa: E731
-        h = jax.hessian(f)(du)
-        s = du.size
-        return jnp.linalg.eigvalsh(h.reshape(s, s))[0]
-
-    flat = lambda a, tail: jnp.asarray(a.reshape((-1,) + tail))  # noqa: E731
-    ev = jax.jit(jax.vmap(hess_p))(flat(uq, problem.shape), flat(gq, problem.shape + (2,)), flat(xq, (2,)))
+    ev = _legendre_kernel(problem.integrand, problem.with_params)(
+        jnp.asarray(uq.reshape((-1,) + problem.shape)), jnp.asarray(gq.reshape((-1,) + problem.shape + (2,))),
+        jnp.asarray(xq.reshape(-1, 2)), sol.params)
     ev = np.asarray(ev)
     j = int(np.argmin(ev))
     return float(ev[j]), tuple(float(c) for c in xq.reshape(-1, 2)[j])
+
+
+def _legendre_kernel(G, wp):
+    """Jitted ``(u, du, x, p) -> smallest eigenvalue of ∂²G/∂(du)²`` per point, cached per integrand."""
+    from .. import cache
+
+    def make():
+        def one(u, du, x, p):
+            h = jax.hessian(lambda d: G(u, d, x, p) if wp else G(u, d, x))(du)
+            return jnp.linalg.eigvalsh(h.reshape(du.size, du.size))[0]
+
+        return jax.jit(jax.vmap(one, in_axes=(0, 0, 0, None)))
+
+    return cache.get(("planar-legendre", G, wp), make)
