@@ -137,3 +137,14 @@ def test_refusals_and_bad_input():
     # a solve stopped early is not certified, at no cost
     s = vc.solve_planar(OBSTACLE, n=17, solver=vc.Newton(max_iter=2))
     assert not s.success and s.certificate.verdict.startswith("not certified")
+
+
+def test_error_estimate_on_a_disk():
+    # -Δu = 1 on the unit disk, u = 0 on the circle: u = (1 - r²)/4, J = -π/16.  The refined mesh
+    # puts its new boundary nodes on the circle, so the estimate includes the polygon's error.
+    p = vc.PlanarProblem(lambda u, du, x: 0.5 * du @ du - u, vc.Disk((0, 0), 1.0), bc=lambda x: np.zeros(len(x)),
+                         exact=lambda p: (1 - (p**2).sum(1)) / 4, exact_value=-np.pi / 16)
+    s = vc.solve_planar(p, n=9)
+    est = s.error_estimate
+    assert 0.8 < est.value_error / s.value_error() < 1.25  # measured 0.99
+    assert 0.5 < est.f_error / s.error() < 2  # measured 0.86

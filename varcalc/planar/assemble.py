@@ -39,18 +39,25 @@ def edge_midpoints(mesh):
 
 def refine_uniform(mesh):
     """Every triangle cut into four by its edge midpoints: ``(TriMesh, parent (4T,))``, the fine
-    nodes being the coarse ones followed by the edge midpoints.
+    nodes being the coarse ones followed by the edge midpoints (those of boundary edges moved
+    onto the curve of a mesh with a ``boundary_projection``: Disk, Annulus).
 
     >>> from varcalc.planar import TriMesh
     >>> fine, parent = refine_uniform(TriMesh([[0, 0], [1, 0], [0, 1]], [[0, 1, 2]]))
     >>> fine.nodes.shape, fine.triangles.shape, parent.tolist()
     ((6, 2), (4, 3), [0, 0, 0, 0])
     """
-    points, mid, _ = edge_midpoints(mesh)
-    t = mesh.triangles
+    points, mid, ukey = edge_midpoints(mesh)
+    t, nv = mesh.triangles, len(mesh.nodes)
+    project = getattr(mesh, "boundary_projection", None)
+    if project is not None:  # a curved boundary (Disk, Annulus): the new boundary nodes go onto it
+        b = np.sort(mesh.boundary_edges, axis=1)
+        bmid = nv + np.searchsorted(ukey, b[:, 0] * nv + b[:, 1])
+        points[bmid] = project(points[bmid])
     v0, v1, v2, m01, m12, m20 = t[:, 0], t[:, 1], t[:, 2], mid[:, 0], mid[:, 1], mid[:, 2]
     kids = np.stack([np.stack(c, 1) for c in ((v0, m01, m20), (m01, v1, m12), (m20, m12, v2), (m01, m12, m20))], 1)
-    return TriMesh(points, kids.reshape(-1, 3)), np.repeat(np.arange(len(t)), 4)
+    # the children of a valid counter-clockwise mesh are one: no need for TriMesh's checks
+    return TriMesh._trusted(points, kids.reshape(-1, 3), boundary_projection=project), np.repeat(np.arange(len(t)), 4)
 
 
 class Discretization:

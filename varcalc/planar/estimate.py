@@ -10,8 +10,9 @@ per coarse triangle, ``|E_T - Σ E_children|`` with both sides at the fine solut
 energies at the fine values on the coarse vertices): where refining gains the most, the indicator
 an adaptive refinement splits by.
 
-On a curved boundary (a polygonal approximation) the midpoints of boundary edges stay on the
-chords, so the estimate measures the discretization on the coarse mesh's polygon.
+On a curved boundary (Disk, Annulus) the new boundary nodes are put on the curve, so the fine
+mesh approximates the domain better, as a finer mesh of it would: the estimate includes the
+error of the domain's approximation.
 """
 
 from __future__ import annotations
