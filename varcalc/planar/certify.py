@@ -106,7 +106,7 @@ def certificate(sol) -> Certificate:
         lam, vecs = _lobpcg(K, mass, C, min(NEV, dimension))
         negative = int(np.sum(lam < -tol))
         n_zero = int(np.sum(np.abs(lam) <= tol))
-        method = f"LOBPCG + AMG, the {lam.size} smallest eigenvalues only (no factorisation at this size)"
+        method = f"LOBPCG + AMG, the {lam.size} smallest eigenvalues only (the CG path factorises nothing)"
         if negative == lam.size:
             note = "; at least this many negative"
     positive = None if negative is None else dimension - negative - n_zero
