@@ -12,9 +12,15 @@ varcalc's side: only the energy density ``sqrt(1 + |∇u|²)`` is written; its H
 ``vmap(jax.hessian)``.  Times are wall-clock of one cold run in a fresh process state per size
 (JAX compilation included).
 
-    python benchmarks/bench_planar.py                 # 66,049 and 263,169 nodes
+    python benchmarks/bench_planar.py                 # 66,049, 263,169 and 1,002,001 nodes: the table
     python benchmarks/bench_planar.py --sizes 257     # one size
-    python benchmarks/bench_planar.py --million       # also 10^6 nodes through the CG path
+    python benchmarks/bench_planar.py --kinds auto:auto direct:off cg:on   # more varcalc variants
+
+Each row is one fresh process: wall time, CPU time (user + system of all threads: less
+sensitive to other jobs on a shared machine than the wall time), peak resident memory
+(``ru_maxrss``), the time in the JAX derivative kernels and in the linear solves of the finest
+level.  The load average (``os.getloadavg``) is printed before and after: on a loaded machine
+the wall times are inflated by about load / cores.
 """
 
 from __future__ import annotations
@@ -82,6 +88,7 @@ def varcalc_run(n, linear_solver, sequence):
                 iterations=sol.iterations, converged=sol.converged, time=elapsed, error=sol.error(),
                 value_error=sol.value_error(), levels=[(lv["nodes"], lv["iterations"]) for lv in st["sequence"]],
                 time_linear=st["time_linear_total"], time_derivatives=st["time_derivatives_total"],
+                linear_iterations=st["linear_iterations_total"],
                 peak_rss_gb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6)
 
 
@@ -119,12 +126,24 @@ def run(kind, n):
                 iterations=-1, failure=proc.stderr[-500:])
 
 
+def _row(r, base=None):
+    speed = f"{base / r['time']:6.1f}x" if base and r.get("converged") else "       "
+    return (f"| {r['nodes']:>9,} | {r['solver']:<44} | {r['iterations']:>3} | {str(r['converged']):<5} | "
+            f"{r['time']:7.2f} | {r.get('cpu_s', float('nan')):7.2f} | {r.get('peak_rss_gb', float('nan')):5.2f} | "
+            f"{r['error']:.2e} | {r.get('time_derivatives', float('nan')):6.2f} | {r.get('time_linear', float('nan')):6.2f} | "
+            f"{speed} |" + (f" levels {r['levels']}" if r.get("levels") else "")
+            + (f" warm {r['warm_time']:.2f} s" if "warm_time" in r else ""))
+
+
 def main():
+    import os
+
     ap = argparse.ArgumentParser()
-    ap.add_argument("--sizes", type=int, nargs="*", default=[257, 513], help="nodes per side")
-    ap.add_argument("--million", action="store_true", help="also 1001 x 1001 nodes through the CG path")
+    ap.add_argument("--sizes", type=int, nargs="*", default=[257, 513, 1001], help="nodes per side")
+    ap.add_argument("--skfem-max", type=int, default=257,
+                    help="run the scikit-fem-style solver up to this many nodes per side (it diverges at 513)")
     ap.add_argument("--skip-skfem", action="store_true")
-    ap.add_argument("--kinds", nargs="*", default=["direct:off", "direct:on", "cg:on"],
+    ap.add_argument("--kinds", nargs="*", default=["auto:auto"],
                     help="varcalc runs as linear_solver:sequence (sequence on/off/auto)")
     ap.add_argument("--warm", action="store_true", help="also time a second varcalc solve in the same process")
     ap.add_argument("--child")
@@ -134,22 +153,22 @@ def main():
         return _child(args)
     global WARM
     WARM = args.warm
+    print(f"load average before: {os.getloadavg()}, {os.cpu_count()} CPUs")
+    print("| nodes | solver | it | conv | wall s | cpu s | peak GB | max err | deriv s | linear s | vs skfem |")
+    print("|---:|---|---:|---|---:|---:|---:|---:|---:|---:|---:|")
     rows = []
     for n in args.sizes:
-        kinds = args.kinds + ([] if args.skip_skfem else ["skfem"])
-        for kind in kinds:
+        base = None
+        if not args.skip_skfem and n <= args.skfem_max:
+            r = run("skfem", n)
+            rows.append(r)
+            base = r["time"] if r.get("converged") else None
+            print(_row(r), flush=True)
+        for kind in args.kinds:
             r = run(kind, n)
             rows.append(r)
-            print(f"{r['nodes']:>9} {r['solver']:<62} it {r['iterations']:>3} conv {str(r['converged']):<5} "
-                  f"time {r['time']:8.2f} s  cpu {r.get('cpu_s', float('nan')):8.2f} s  max err {r['error']:.3e}  peak {r.get('peak_rss_gb', float('nan')):.2f} GB"
-                  + (f"  levels {r['levels']}" if r.get("levels") else "")
-                  + (f"  warm {r['warm_time']:.2f} s" if "warm_time" in r else ""), flush=True)
-    if args.million:
-        r = run("cg:on", 1001)
-        rows.append(r)
-        print(f"{r['nodes']:>9} {r['solver']:<62} it {r['iterations']:>3} conv {str(r['converged']):<5} "
-              f"time {r['time']:8.2f} s  cpu {r.get('cpu_s', float('nan')):8.2f} s  max err {r['error']:.3e}  peak {r.get('peak_rss_gb', float('nan')):.2f} GB"
-              + (f"  levels {r['levels']}" if r.get("levels") else ""), flush=True)
+            print(_row(r, base), flush=True)
+    print(f"load average after: {os.getloadavg()}")
     return rows
 
 

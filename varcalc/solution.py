@@ -578,8 +578,13 @@ class Solution:
 
 
 def load(path) -> Solution:
-    """Load a :class:`Solution` written by :meth:`Solution.save` (without its problem)."""
+    """Load a :class:`Solution` written by :meth:`Solution.save` (without its problem), or a
+    :class:`varcalc.planar.PlanarSolution` written by its ``save``."""
     with np.load(path, allow_pickle=False) as data:
+        if "triangles" in data.files:
+            from .planar.solution import PlanarSolution
+
+            return PlanarSolution.load(path)
         meta = json.loads(str(data["meta"]))
         stats = {k[6:]: data[k] for k in data.files if k.startswith("stats_")}
         stats["time"] = meta.get("time")

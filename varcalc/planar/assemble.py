@@ -21,7 +21,43 @@ import scipy.sparse as sp
 from .domain import TriMesh
 from .elements import Element, element
 
-__all__ = ["Discretization", "Pattern", "functions"]
+__all__ = ["Discretization", "Pattern", "functions", "edge_midpoints", "refine_uniform"]
+
+
+def edge_midpoints(mesh):
+    """The vertices followed by the edge midpoints (N + E, 2), each triangle's midpoint nodes (T, 3)
+    (of edges 01, 12, 20) and the sorted edge keys ``a·N + b`` (a < b): the P2 nodes, and the
+    nodes of the uniform refinement."""
+    t, nv = mesh.triangles, len(mesh.nodes)
+    e = np.concatenate([t[:, [0, 1]], t[:, [1, 2]], t[:, [2, 0]]])
+    e.sort(axis=1)
+    ukey, inv = np.unique(e[:, 0] * nv + e[:, 1], return_inverse=True)
+    a, b = ukey // nv, ukey % nv
+    points = np.concatenate([mesh.nodes, 0.5 * (mesh.nodes[a] + mesh.nodes[b])])
+    return points, nv + inv.reshape(3, -1).T, ukey
+
+
+def refine_uniform(mesh):
+    """Every triangle cut into four by its edge midpoints: ``(TriMesh, parent (4T,))``, the fine
+    nodes being the coarse ones followed by the edge midpoints (those of boundary edges moved
+    onto the curve of a mesh with a ``boundary_projection``: Disk, Annulus).
+
+    >>> from varcalc.planar import TriMesh
+    >>> fine, parent = refine_uniform(TriMesh([[0, 0], [1, 0], [0, 1]], [[0, 1, 2]]))
+    >>> fine.nodes.shape, fine.triangles.shape, parent.tolist()
+    ((6, 2), (4, 3), [0, 0, 0, 0])
+    """
+    points, mid, ukey = edge_midpoints(mesh)
+    t, nv = mesh.triangles, len(mesh.nodes)
+    project = getattr(mesh, "boundary_projection", None)
+    if project is not None:  # a curved boundary (Disk, Annulus): the new boundary nodes go onto it
+        b = np.sort(mesh.boundary_edges, axis=1)
+        bmid = nv + np.searchsorted(ukey, b[:, 0] * nv + b[:, 1])
+        points[bmid] = project(points[bmid])
+    v0, v1, v2, m01, m12, m20 = t[:, 0], t[:, 1], t[:, 2], mid[:, 0], mid[:, 1], mid[:, 2]
+    kids = np.stack([np.stack(c, 1) for c in ((v0, m01, m20), (m01, v1, m12), (m20, m12, v2), (m01, m12, m20))], 1)
+    # the children of a valid counter-clockwise mesh are one: no need for TriMesh's checks
+    return TriMesh._trusted(points, kids.reshape(-1, 3), boundary_projection=project), np.repeat(np.arange(len(t)), 4)
 
 
 class Discretization:
@@ -59,13 +95,7 @@ class Discretization:
             on_b = np.zeros(nv, bool)
             on_b[bedges.ravel()] = True
         else:
-            e = np.concatenate([t[:, [0, 1]], t[:, [1, 2]], t[:, [2, 0]]])
-            e.sort(axis=1)
-            key = e[:, 0] * nv + e[:, 1]
-            ukey, inv = np.unique(key, return_inverse=True)
-            a, b = ukey // nv, ukey % nv
-            self.points = np.concatenate([mesh.nodes, 0.5 * (mesh.nodes[a] + mesh.nodes[b])])
-            mid = nv + inv.reshape(3, -1).T  # (T, 3): midpoints of edges 01, 12, 20
+            self.points, mid, ukey = edge_midpoints(mesh)
             self.edofs = np.concatenate([t, mid], axis=1)
             on_b = np.zeros(len(self.points), bool)
             on_b[bedges.ravel()] = True
@@ -119,20 +149,29 @@ class Pattern:
     def __init__(self, edofs, m, fixed):
         T, nloc = edofs.shape
         nl = nloc * m
-        gd = (edofs[:, :, None] * m + np.arange(m)).reshape(T, nl)
         nfree = int(np.sum(~fixed))
-        ridx = np.full(len(fixed), -1, np.int64)
-        ridx[~fixed] = np.arange(nfree)
+        # int32 indices where they fit: at 10⁶ nodes the COO arrays have 18M entries, and their
+        # sort was the peak of the solve's memory
+        it = np.int32 if max(len(fixed), T * nl * nl) < 2**31 else np.int64
+        gd = (edofs[:, :, None] * m + np.arange(m)).reshape(T, nl).astype(it)
+        ridx = np.full(len(fixed), -1, it)
+        ridx[~fixed] = np.arange(nfree, dtype=it)
         lr = ridx[gd]  # (T, nl)
-        r = np.broadcast_to(lr[:, :, None], (T, nl, nl)).ravel()
-        c = np.broadcast_to(lr[:, None, :], (T, nl, nl)).ravel()
-        keep = (r >= 0) & (c >= 0)
-        self.select = np.flatnonzero(keep)  # COO entries inside the free block
-        key = r[keep] * nfree + c[keep]
-        ukey, self.inverse = np.unique(key, return_inverse=True)
+        keep = ((lr[:, :, None] >= 0) & (lr[:, None, :] >= 0)).ravel()
+        self.select = np.flatnonzero(keep).astype(it)  # COO entries inside the free block
+        del keep
+        r = np.broadcast_to(lr[:, :, None], (T, nl, nl)).ravel()[self.select].astype(np.int64)
+        key = r * nfree
+        del r
+        key += np.broadcast_to(lr[:, None, :], (T, nl, nl)).ravel()[self.select]
+        ukey, inverse = np.unique(key, return_inverse=True)
+        del key
+        self.inverse = inverse.astype(it)
+        del inverse
         self.nnz = len(ukey)
         self.indices = (ukey % nfree).astype(np.int32 if nfree < 2**31 else np.int64)
         rows = ukey // nfree
+        del ukey
         self.indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=nfree))]).astype(self.indices.dtype)
         self.shape = (nfree, nfree)
         self.diag = np.flatnonzero(rows == self.indices)  # CSR slots of the diagonal (one per row)
@@ -226,7 +265,115 @@ def _functions(integrand, el, shape, with_params):
         (J, scale), g = vgs(U, X, edofs, p)
         return J, scale, g, hessians(U, X, edofs, p)
 
-    out = dict(energy=jax.jit(energy), grad=jax.jit(vg), hessians=jax.jit(hessians),
+    out = dict(energy=jax.jit(energy), energies=jax.jit(lambda U, X, edofs, p: batched(U[edofs], X, p)),
+               grad=jax.jit(vg), hessians=jax.jit(hessians),
                derivatives=jax.jit(derivatives), step_derivatives=jax.jit(step_derivatives),
                element_energy=element_energy)
     return out
+
+
+# Triangles per kernel call.  The element kernels are compiled for one chunk shape and run over the
+# mesh chunk by chunk (the last one padded), so one compilation serves every mesh of any size —
+# every level of grid sequencing, every refinement — and JAX's intermediates stay O(CHUNK), not
+# O(T).  Meshes below CHUNK triangles use the next power of two (small problems stay cheap).
+CHUNK = 2**15
+
+
+def _element_kernels(integrand, el, shape, with_params, size):
+    """Jitted per-element kernels on ``size`` triangles: ``energies(uloc, X, p) -> (size,)`` and
+    ``derivatives(uloc, X, p) -> (e (size,), g (size, nl), H (size, nl, nl))`` (gradient and
+    Hessian of each triangle's energy in one forward-over-reverse pass)."""
+    from .. import cache
+
+    def make():
+        element_energy = _functions(integrand, el, shape, with_params)["element_energy"]
+
+        def vgh(uloc, Xe, p):
+            def grad_aux(u):
+                e, g = jax.value_and_grad(element_energy)(u, Xe, p)
+                return g, (e, g)
+
+            H, (e, g) = jax.jacfwd(grad_aux, has_aux=True)(uloc)
+            return e, g, H
+
+        def derivatives(uloc, X, p):
+            e, g, H = jax.vmap(vgh, in_axes=(0, 0, None))(uloc, X, p)
+            nl = g[0].size
+            return e, g.reshape(-1, nl), H.reshape(-1, nl, nl)
+
+        def gradients(uloc, X, p):
+            e, g = jax.vmap(jax.value_and_grad(element_energy), in_axes=(0, 0, None))(uloc, X, p)
+            return e, g.reshape(len(e), -1)
+
+        energies = jax.vmap(element_energy, in_axes=(0, 0, None))
+        return dict(energies=jax.jit(energies), derivatives=jax.jit(derivatives), gradients=jax.jit(gradients))
+
+    return cache.get(("planar-chunk", integrand, el.name, shape, with_params, size), make)
+
+
+class Kernels:
+    """The discrete functional ``J_h`` of one integrand on one discretization, evaluated chunk by
+    chunk (:data:`CHUNK`) by kernels compiled once per integrand (not per mesh size).  The
+    gather ``U[edofs]`` and the scatter of element gradients (``np.bincount``) run in numpy.
+
+    ``energy(U, p) -> (J, Σ_T |J_T|)``; ``energies(U, p) -> (T,)``;
+    ``derivatives(U, p, hessians=True) -> (J, Σ_T |J_T|, ∇J (N·m,), element Hessians (T, nl, nl)
+    or None)``;
+    ``U`` of shape (N·m,) or (N,) + shape.
+
+    >>> import jax.numpy as jnp, numpy as np
+    >>> from varcalc.planar import PlanarProblem, Rectangle
+    >>> p = PlanarProblem(lambda u, du, x: 0.5 * du @ du, Rectangle((0, 1), (0, 1)), bc=lambda x: x[:, 0])
+    >>> disc = Discretization(p, p.domain.triangulate(5), "P1")
+    >>> J, scale, g, H = Kernels(p.integrand, disc, False).derivatives(disc.points[:, 0], None)
+    >>> round(J, 12), H.shape                                   # ½ ∫|∇x|² = ½
+    (0.5, (32, 3, 3))
+    """
+
+    def __init__(self, integrand, disc, with_params):
+        T = len(disc.edofs)
+        self.T, self.disc = T, disc
+        self.size = CHUNK if T >= CHUNK else max(64, 1 << (T - 1).bit_length())
+        n_chunks = -(-T // self.size)
+        pad = n_chunks * self.size - T
+        edofs = np.concatenate([disc.edofs, np.repeat(disc.edofs[:1], pad, axis=0)])
+        X = np.concatenate([disc.X, np.repeat(disc.X[:1], pad, axis=0)])
+        self.edofs = edofs.reshape(n_chunks, self.size, -1)
+        # device_put (not jnp.asarray: that compiles a staging program per shape), once per mesh
+        self.X = [jax.device_put(X[i * self.size:(i + 1) * self.size]) for i in range(n_chunks)]
+        self.fns = _element_kernels(integrand, disc.element, disc.shape, with_params, self.size)
+        self.gd = disc.gdofs().reshape(-1)  # (T·nl,) global unknowns of the element vectors
+
+    def _chunks(self, U):
+        Un = np.asarray(U, dtype=np.float64).reshape((self.disc.n_nodes,) + self.disc.shape)
+        for i, Xc in enumerate(self.X):
+            yield i, jax.device_put(Un[self.edofs[i]]), Xc
+
+    def energies(self, U, p):
+        out = np.concatenate([np.asarray(self.fns["energies"](u, Xc, p)) for _, u, Xc in self._chunks(U)])
+        return out[: self.T]
+
+    def energy(self, U, p):
+        e = self.energies(U, p)
+        return float(np.sum(e)), float(np.sum(np.abs(e)))
+
+    def derivatives(self, U, p, hessians=True):
+        T, s = self.T, self.size
+        e = np.empty(len(self.X) * s)
+        g = None
+        H = None
+        kernel = self.fns["derivatives" if hessians else "gradients"]
+        for i, u, Xc in self._chunks(U):
+            ec, gc, *Hc = kernel(u, Xc, p)
+            e[i * s:(i + 1) * s] = ec
+            gc = np.asarray(gc)
+            if g is None:
+                g = np.empty((len(self.X) * s, gc.shape[1]))
+                H = np.empty((T, gc.shape[1], gc.shape[1])) if hessians else None
+            g[i * s:(i + 1) * s] = gc
+            if hessians:
+                stop = min((i + 1) * s, T)
+                H[i * s:stop] = np.asarray(Hc[0])[: stop - i * s]
+        e, g = e[:T], g[:T]
+        grad = np.bincount(self.gd, g.reshape(-1), minlength=self.disc.n_nodes * self.disc.m)
+        return float(np.sum(e)), float(np.sum(np.abs(e))), grad, H

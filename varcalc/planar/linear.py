@@ -5,8 +5,8 @@
   symmetric and, at a descent step, positive definite, so the symmetric ordering and the diagonal
   pivots are safe.  On the 2-D P1 Hessians of the benchmarks this factorisation is several times
   faster than ``spsolve``'s default (COLAMD ordering with partial pivoting).
-* ``"cg"``: conjugate gradients preconditioned by one V-cycle of pyamg's smoothed-aggregation
-  algebraic multigrid, built from the current Hessian: O(N) work and memory per solve, with an
+* ``"cg"``: conjugate gradients preconditioned by one V-cycle of pyamg's classical (Ruge–Stüben)
+  algebraic multigrid (:func:`amg_hierarchy`), built from the current Hessian: O(N) work and memory per solve, with an
   iteration count nearly independent of the mesh size.  The relative tolerance is the Newton
   forcing term chosen by the caller (inexact Newton, Eisenstat & Walker 1996).
 * ``"auto"``: direct up to :data:`AUTO_DIRECT_MAX` free unknowns, CG above (fill-in and time of
@@ -44,9 +44,9 @@ def solve_linear(H, b, kind, rtol=1e-10, cache=None):
 
     ``cache`` (a dict kept by the caller across Newton iterations) keeps the last positive
     definite factorisation (direct), used as a CG preconditioner for the next Hessian, and the
-    AMG hierarchy of an earlier Hessian (cg): pyamg's setup costs several CG solves, and near the
-    minimiser the Hessian hardly changes.  The hierarchy is rebuilt when CG needed more than
-    twice the iterations it took with a fresh one (or 30)."""
+    AMG hierarchy of an earlier Hessian (cg): near the minimiser the Hessian hardly changes.  The
+    hierarchy is rebuilt when CG needed more than twice the iterations per digit of ``rtol`` that
+    it took with a fresh one (at least 3 per digit), plus 5."""
     t0 = time.perf_counter()
     cache = {} if cache is None else cache
     if kind == "direct":
@@ -84,7 +84,7 @@ def solve_linear(H, b, kind, rtol=1e-10, cache=None):
 
     fresh = "ml" not in cache
     if fresh:
-        cache["ml"] = pyamg.smoothed_aggregation_solver(H, symmetry="hermitian", max_coarse=500)
+        cache["ml"] = amg_hierarchy(H)
     ml = cache["ml"]
     M = ml.aspreconditioner(cycle="V")
     count = [0]
@@ -93,13 +93,25 @@ def solve_linear(H, b, kind, rtol=1e-10, cache=None):
         count[0] += 1
 
     x, info = spla.cg(H, b, rtol=rtol, atol=0.0, maxiter=500, M=M, callback=cb)
-    if fresh:
-        cache["fresh_iterations"] = max(count[0], 15)
-    elif count[0] > 2 * cache["fresh_iterations"] or info != 0:
+    digits = max(-np.log10(rtol), 1.0)
+    if fresh:  # CG iterations per digit with a fresh hierarchy (the looser first solves say little)
+        cache["per_digit"] = max(count[0] / digits, 3.0)
+    elif count[0] > 2 * cache["per_digit"] * digits + 5 or info != 0:
         del cache["ml"]  # stale: rebuild at the next solve
     # CG cannot certify definiteness: the caller checks the curvature along the step
     return x, dict(time=time.perf_counter() - t0, iterations=count[0], converged=info == 0,
                    levels=len(ml.levels), positive=True)
+
+
+def amg_hierarchy(H):
+    """pyamg's classical (Ruge–Stüben) AMG hierarchy of ``H``.  On the P1 Hessians of the
+    benchmark (Scherk, 261k unknowns) its setup took 0.36 s of CPU against 3.6 s for smoothed
+    aggregation, for 34 CG iterations to 1e-8 against 29 at the same cost per iteration
+    (``benchmarks/bench_planar.py``): the setup dominated, and a Newton solve sets up once per
+    level (more when the hierarchy goes stale)."""
+    import pyamg
+
+    return pyamg.ruge_stuben_solver(H, max_coarse=500)
 
 
 # S = diag(|H_jj|) of the inertia correction, floored at this fraction of its mean where a row of H
@@ -137,34 +149,73 @@ class SparseHessian:
         self.rtol, self.cache = rtol, cache
         self.iterations, self.time, self.time_assembly = 0, 0.0, 0.0
         self._matrix = None
+        self._diagonal = None  # added to H's diagonal (the bounds' barrier), over the free unknowns
+        self._keep = None  # positions (into free) of the unknowns solved for; None: all (no contact)
 
     @property
     def matrix(self):
-        """``H`` on the free unknowns (CSR), assembled once."""
+        """``H`` on the free unknowns (CSR), assembled once (plus the barrier's diagonal)."""
         if self._matrix is None:
             t0 = time.perf_counter()
             self._matrix = self.pattern.assemble(self.elem_hess)
+            if self._diagonal is not None:
+                self._matrix.data[self.pattern.diag] += self._diagonal
             self.time_assembly += time.perf_counter() - t0
         return self._matrix
 
     def add_diagonal(self, v):
-        raise NotImplementedError("bounds (a barrier on the diagonal) are 1-D only")
+        """``H + diag(v)`` (``v`` of the step's shape (1, size); only its free entries count): the
+        log barrier of the bounds.  Before the first solve only (the matrix is built lazily)."""
+        v = np.asarray(v).reshape(-1)[self.free]
+        if np.any(v):
+            if self._matrix is not None:
+                raise RuntimeError("add_diagonal: the matrix was already assembled")
+            self._diagonal = v if self._diagonal is None else self._diagonal + v
+        return self
 
     def restrict(self, frozen):
-        # The pattern holds the free-free block: the frozen unknowns must be the Dirichlet ones.
+        """Hold the ``frozen`` unknowns (Dirichlet ones, and with bounds the active contact set):
+        the step solves on the rest only.  The frozen set must contain the Dirichlet unknowns."""
         frozen = np.asarray(frozen).reshape(-1)
-        if frozen[self.free].any() or np.sum(~frozen) != len(self.free):
-            raise NotImplementedError("the planar operator freezes only the Dirichlet unknowns")
+        fixed = np.ones(self.size, bool)
+        fixed[self.free] = False
+        if np.any(fixed & ~frozen):
+            raise NotImplementedError("the planar operator cannot free a Dirichlet unknown")
+        keep = ~frozen[self.free]
+        self._keep = None if keep.all() else np.flatnonzero(keep)
+        self._sub = None
+        if self.cache is not None:
+            # a factorisation / AMG hierarchy belongs to one active set: drop it when that changes
+            key = None if self._keep is None else hash(self._keep.tobytes())
+            if self.cache.get("active_key", None) != key:
+                for name in ("lu", "ml", "positive", "fresh_iterations"):
+                    self.cache.pop(name, None)
+                self.cache["active_key"] = key
         return self
+
+    def _system(self):
+        """``(H, diagonal slots)`` on the unknowns solved for."""
+        H = self.matrix
+        if self._keep is None:
+            return H, self.pattern.diag
+        if getattr(self, "_sub", None) is None:
+            Hk = H[self._keep][:, self._keep].tocsr()
+            Hk.sort_indices()
+            rows = np.repeat(np.arange(Hk.shape[0]), np.diff(Hk.indptr))
+            self._sub = (Hk, np.flatnonzero(rows == Hk.indices))
+        return self._sub
 
     def finite(self, ok=True):
         return ok & np.bool_(self._finite)
 
     def prepare(self, g, gz):
         b = -np.asarray(g).reshape(-1)[self.free]
+        if self._keep is not None:
+            b = b[self._keep]
         if not self._finite or len(b) == 0:
             return b, None
-        dvals = np.abs(self.matrix.data[self.pattern.diag])
+        H, diag = self._system()
+        dvals = np.abs(H.data[diag])
         dvals = np.maximum(dvals, SHIFT_SCALE_FLOOR * max(float(np.mean(dvals)), 1e-300))
         return b, dvals
 
@@ -176,11 +227,11 @@ class SparseHessian:
         dV = np.zeros(self.size)
         if len(b) == 0:
             return dV.reshape(shape), np.zeros(0), np.int32(0), 1.0
-        H = self.matrix
+        H, diag = self._system()
         Hs = H
         if tau > 0:
             Hs = H.copy()
-            Hs.data[self.pattern.diag] += tau * dvals
+            Hs.data[diag] += tau * dvals
         gnorm = float(np.linalg.norm(b))
         # Reuse/keep factorisations of unshifted Hessians only; at g = 0 the curvature test says
         # nothing, so definiteness must come from a fresh factorisation.
@@ -196,5 +247,5 @@ class SparseHessian:
         negative = info.get("negative")
         if negative is None or (not positive and negative == 0):
             negative = 0 if positive else 1  # CG (or a failed test along the step): at least one
-        dV[self.free] = x
+        dV[self.free if self._keep is None else self.free[self._keep]] = x
         return dV.reshape(shape), np.zeros(0), np.int32(negative), (1.0 if positive else -1.0)

@@ -38,6 +38,12 @@ class PlanarProblem:
     name : str, optional
     params : pytree, optional
         Default parameters passed as ``p`` (the integrand then takes four arguments).
+    constraints : sequence of vc.Bound / vc.Integral, optional
+        Side conditions, as in 1-D: ``vc.Bound(lower=psi, upper=...)`` (an obstacle: ``psi`` a
+        number or a vectorised ``psi(points (k, 2)) -> (k,)``, imposed at the nodes, which for P1
+        is the constraint itself) and ``vc.Integral(H, value)`` (``∫_Ω H(u, ∇u, x) dx = value``,
+        ``H`` with the integrand's signature; its Lagrange multiplier is returned in
+        ``sol.multipliers[name]``).  One Bound, or any number of Integrals (not both).
 
     Examples
     --------
@@ -51,7 +57,7 @@ class PlanarProblem:
     """
 
     def __init__(self, integrand, domain, bc=None, *, components=None, exact=None, exact_value=None,
-                 name=None, params=None):
+                 name=None, params=None, constraints=()):
         if not callable(integrand):
             raise TypeError(f"integrand: expected a callable G(u, grad_u, x), got {type(integrand).__name__}")
         if not isinstance(domain, _DOMAINS):
@@ -82,9 +88,68 @@ class PlanarProblem:
         self.params = params
         self.with_params = self._arity() == 4 or params is not None
         self._probe(params)
+        self.constraints = self._check_constraints(constraints, params)
 
     def __repr__(self):
         return f"PlanarProblem({self.name!r}, domain={self.domain!r}, shape={self.shape})"
+
+    def _check_constraints(self, constraints, params):
+        from ..constraints import Bound, Integral
+
+        if isinstance(constraints, (Bound, Integral)):
+            constraints = (constraints,)
+        try:
+            cons = tuple(constraints)
+        except TypeError:
+            raise TypeError(f"constraints: expected a list of vc.Bound / vc.Integral, got {constraints!r}") from None
+        counts = {}
+        for c in cons:
+            if not isinstance(c, (Bound, Integral)):
+                raise TypeError(f"constraints: a planar problem takes vc.Bound and vc.Integral, got {c!r}")
+            if isinstance(c, Bound) and c.derivative != 0:
+                raise ValueError("constraints: Bound(derivative=1) (slope bounds) is 1-D only; "
+                                 "a planar Bound bounds the values u")
+            kind = type(c).__name__.lower()
+            if c.name is None:  # default names as in 1-D: bound0, integral0, integral1, ...
+                object.__setattr__(c, "name", f"{kind}{counts.get(kind, 0)}")
+            counts[kind] = counts.get(kind, 0) + 1
+            if isinstance(c, Integral):
+                self._probe(params, c.fun, f"Integral {c.name!r}")
+        if counts.get("bound", 0) > 1:
+            raise ValueError("constraints: at most one vc.Bound (give lower= and upper= in one)")
+        if counts.get("bound", 0) and counts.get("integral", 0):
+            raise ValueError("constraints: a planar problem takes a Bound or Integrals, not both yet")
+        names = [c.name for c in cons]
+        if len(set(names)) != len(names):
+            raise ValueError(f"constraints: names must be distinct, got {names}")
+        return cons
+
+    @property
+    def bound(self):
+        """The :class:`~varcalc.Bound` constraint, or None."""
+        from ..constraints import Bound
+
+        return next((c for c in self.constraints if isinstance(c, Bound)), None)
+
+    @property
+    def integrals(self) -> tuple:
+        from ..constraints import Integral
+
+        return tuple(c for c in self.constraints if isinstance(c, Integral))
+
+    def bound_values(self, points):
+        """``(lower, upper)`` at ``points`` (k, 2), each of shape (k,) + shape (±inf where absent)."""
+        from ..constraints import _bound_values
+
+        full = (len(points),) + self.shape
+        b = self.bound
+        lo = _bound_values("lower", b.lower, points, full)
+        hi = _bound_values("upper", b.upper, points, full)
+        lo = np.full(full, -np.inf) if lo is None else lo
+        hi = np.full(full, np.inf) if hi is None else hi
+        if np.any(lo > hi):
+            raise ValueError("Bound: lower > upper at some nodes")
+        return lo, hi
 
     def _arity(self):
         try:
@@ -122,21 +187,22 @@ class PlanarProblem:
             out[key] = g
         return out
 
-    def _probe(self, params):
-        """Call G once on zeros: it must return a finite-dtype float scalar."""
+    def _probe(self, params, fun=None, what="integrand"):
+        """Call G (or ``fun``) once on zeros: it must return a finite-dtype float scalar."""
+        fun = self.integrand if fun is None else fun
         u = jnp.zeros(self.shape)
         du = jnp.zeros(self.shape + (2,))
         x = jnp.zeros(2)
         args = (u, du, x) + ((params,) if self.with_params else ())
         try:
-            out = jax.eval_shape(self.integrand, *args)
+            out = jax.eval_shape(fun, *args)
         except Exception as exc:  # noqa: BLE001 - re-raised with context
-            raise TypeError(f"integrand: calling G(u, grad_u, x{', p' if self.with_params else ''}) with u shape "
+            raise TypeError(f"{what}: calling G(u, grad_u, x{', p' if self.with_params else ''}) with u shape "
                             f"{self.shape}, grad_u shape {self.shape + (2,)}, x shape (2,) failed: {exc}") from exc
         if out.shape != ():
-            raise ValueError(f"integrand: G must return a scalar, got shape {out.shape}")
+            raise ValueError(f"{what}: G must return a scalar, got shape {out.shape}")
         if not jnp.issubdtype(out.dtype, jnp.floating):
-            raise TypeError(f"integrand: G must return a float, got dtype {out.dtype}")
+            raise TypeError(f"{what}: G must return a float, got dtype {out.dtype}")
 
     def dirichlet(self, points, on_boundary):
         """Dirichlet mask (k,) and values (k,) + shape at ``points`` (k, 2), given which points are on

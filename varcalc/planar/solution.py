@@ -40,7 +40,17 @@ class PlanarSolution:
         ``linear_iterations`` and the time of each phase.
     stats : dict
         ``linear_solver`` (``"direct"`` or ``"cg"``), ``n_free``, ``nnz``, total times per phase,
-        ``setup_time`` and ``time``.
+        ``setup_time`` and ``time``; with a Bound, ``contact`` (nodes on the obstacle).
+    multipliers : dict
+        ``{name: λ}`` for each ``vc.Integral``; for a ``vc.Bound``, its contact force density at
+        the nodes ((N,) + shape).
+    constraint_residuals : dict
+        ``{name: ∫H - value}`` for each ``vc.Integral``.
+
+    The result interface shared with 1-D :class:`varcalc.Solution`: ``success``, ``status``,
+    ``message``, ``certificate`` (second variation: inertia, smallest eigenvalues, Legendre),
+    ``error_estimate`` (two-grid, Richardson), ``plot()``, ``save(path)`` / ``varcalc.load(path)``,
+    ``to_dict()`` and ``_repr_html_`` (Jupyter).
 
     ``sol(points)`` evaluates the finite-element function at points (k, 2) (NaN outside the mesh).
     """
@@ -59,6 +69,10 @@ class PlanarSolution:
     element: str = "P1"
     problem: object = field(repr=False, default=None)
     params: object = field(repr=False, default=None)
+    multipliers: dict = field(repr=False, default_factory=dict)
+    constraint_residuals: dict = field(repr=False, default_factory=dict)
+    _state: object = field(repr=False, default=None, compare=False)
+    _cache: dict = field(repr=False, default_factory=dict, init=False, compare=False)
 
     @classmethod
     def _build(cls, problem, disc, out, params, element):
@@ -71,7 +85,94 @@ class PlanarSolution:
         return cls(nodes=disc.points, triangles=disc.mesh.triangles, elements=disc.edofs, u=u, value=value,
                    converged=status == Status.SUCCESS, status=status, message=status.message,
                    iterations=int(out["iterations"]), history=out["history"], stats=out["stats"],
-                   element=element, problem=problem, params=params)
+                   element=element, problem=problem, params=params,
+                   multipliers=_multipliers(problem, disc, out), constraint_residuals=out.get("constraint_residuals", {}),
+                   _state=disc)
+
+    # -- the result interface shared with 1-D ----------------------------------------------------
+
+    @property
+    def success(self) -> bool:
+        """Alias of ``converged`` (SciPy's name)."""
+        return self.converged
+
+    def _cached(self, key, compute):
+        if key not in self._cache:
+            self._cache[key] = compute(self)
+        return self._cache[key]
+
+    @property
+    def certificate(self):
+        """Second-variation certificate (:class:`varcalc.certify.Certificate`), computed on first
+        access by :func:`varcalc.planar.certify.certificate`: inertia on the admissible
+        variations, smallest eigenvalues and eigenfunction, Legendre condition, verdict."""
+        from .certify import certificate
+
+        return self._cached("certificate", certificate)
+
+    @property
+    def verdict(self) -> str:
+        return self.certificate.verdict
+
+    @property
+    def error_estimate(self):
+        """Two-grid error estimate (:class:`varcalc.estimate.ErrorEstimate`): one more solve on the
+        uniformly refined mesh and Richardson extrapolation; computed on first access by
+        :func:`varcalc.planar.estimate.error_estimate`."""
+        from .estimate import error_estimate
+
+        return self._cached("error_estimate", error_estimate)
+
+    def save(self, path) -> None:
+        """Save to ``.npz`` (nodes, triangles, elements, u, histories and a JSON header); reload with
+        :func:`varcalc.load` (without the problem: evaluation, errors against a given exact
+        solution, plots and the summary work; certificate and error estimate need a re-solve)."""
+        import json
+
+        meta = {k: v for k, v in self.to_dict().items() if k not in ("nodes", "triangles", "u", "history")}
+        meta["kind"] = "planar"
+        meta["multipliers"] = {k: v for k, v in self.multipliers.items() if np.ndim(v) == 0}
+        meta["constraint_residuals"] = self.constraint_residuals
+        arrays = {f"history_{k}": np.asarray(v) for k, v in self.history.items()}
+        arrays.update({f"multiplier_{k}": np.asarray(v) for k, v in self.multipliers.items() if np.ndim(v)})
+        np.savez(path, nodes=self.nodes, triangles=self.triangles, elements=self.elements, u=self.u,
+                 meta=np.array(json.dumps(meta)), **arrays)
+
+    @classmethod
+    def load(cls, path) -> "PlanarSolution":
+        """A :class:`PlanarSolution` saved by :meth:`save` (``varcalc.load`` dispatches here)."""
+        import json
+
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(str(data["meta"]))
+            hist = {k[8:]: data[k] for k in data.files if k.startswith("history_")}
+            mult = dict(meta.get("multipliers", {}))
+            mult.update({k[11:]: data[k] for k in data.files if k.startswith("multiplier_")})
+            return cls(nodes=data["nodes"], triangles=data["triangles"], elements=data["elements"], u=data["u"],
+                       value=meta["value"], converged=meta["converged"], status=Status[meta["status"]],
+                       message=meta["message"], iterations=meta["iterations"], history=hist, stats=meta["stats"],
+                       element=meta["element"], multipliers=mult,
+                       constraint_residuals=meta.get("constraint_residuals", {}))
+
+    def _repr_html_(self):
+        """Jupyter: a summary (status, J, iterations, nodes, the certificate's verdict when computed)
+        and the plot."""
+        from .._display import summary_html, with_figure
+
+        rows = [("status", self.status.name), ("J", f"{self.value:.15g}"), ("Newton iterations", self.iterations),
+                ("element", self.element), ("nodes", len(self.nodes)), ("triangles", len(self.triangles))]
+        if self.stats.get("time") is not None:
+            rows.append(("time", f"{self.stats['time']:.3g} s"))
+        rows += [(f"λ {k}", f"{v:.10g}") for k, v in self.multipliers.items() if np.ndim(v) == 0]
+        if "contact" in self.stats:
+            rows.append(("nodes in contact", self.stats["contact"]))
+        if "certificate" in self._cache:
+            rows.append(("certificate", self._cache["certificate"].verdict))
+        if not self.converged and self.message:
+            rows.append(("message", self.message))
+        name = getattr(self.problem, "name", None) or "PlanarSolution"
+        title = f"{name}: {'converged' if self.converged else 'NOT converged'}"
+        return with_figure(summary_html(title, rows, ok=bool(self.converged)), lambda: self.plot())
 
     # -- evaluation -----------------------------------------------------------------------------
 
@@ -90,41 +191,70 @@ class PlanarSolution:
 
     def __call__(self, points):
         """Values at ``points`` (k, 2) -> (k,) or (k, m); NaN outside the mesh."""
+        return self._evaluate(points, clamp=False)
+
+    def _evaluate(self, points, clamp=False):
+        """``sol(points)``; with ``clamp`` a point outside the mesh (or on its boundary, lost to
+        rounding) gets the value at the nearest point of a nearby triangle instead of NaN (the
+        guess that grid sequencing interpolates onto a finer mesh)."""
         p = np.asarray(points, dtype=np.float64)
         if p.ndim != 2 or p.shape[1] != 2:
             raise ValueError(f"points: expected shape (k, 2), got {p.shape}")
-        t = np.asarray(self._finder()(p[:, 0], p[:, 1]))
+        t, lam = self._locate(p, clamp)
         inside = t >= 0
         out = np.full((len(p),) + self.u.shape[1:], np.nan)
-        ti = t[inside]
-        X = self.nodes[self.triangles[ti]]  # (k, 3, 2)
-        e1, e2 = X[:, 1] - X[:, 0], X[:, 2] - X[:, 0]
-        d = p[inside] - X[:, 0]
-        det = e1[:, 0] * e2[:, 1] - e2[:, 0] * e1[:, 1]
-        xi = (d[:, 0] * e2[:, 1] - d[:, 1] * e2[:, 0]) / det
-        eta = (e1[:, 0] * d[:, 1] - e1[:, 1] * d[:, 0]) / det
-        lam = np.column_stack([1 - xi - eta, xi, eta])
-        phi = _element(self.element).basis(lam)  # (k, nloc)
-        vals = self.u[self.elements[ti]]  # (k, nloc) + shape
+        phi = _element(self.element).basis(lam[inside])  # (k, nloc)
+        vals = self.u[self.elements[t[inside]]]  # (k, nloc) + shape
         out[inside] = np.einsum("ka,ka...->k...", phi, vals)
         return out
 
+    def _locate(self, p, clamp, k=8):
+        """Triangle (k,) (-1: none) and barycentric coordinates (k, 3) of points ``p``: among the
+        ``k`` triangles with the nearest centroids (a KD-tree: O(log T) per point, vectorised) the
+        first that contains the point; the rest by matplotlib's trapezoid-map finder, or clamped."""
+        from scipy.spatial import cKDTree
+
+        if getattr(self, "_tree", None) is None:
+            self._tree = cKDTree(self.nodes[self.triangles].mean(axis=1))
+        k = min(k, len(self.triangles))
+        cand = self._tree.query(p, k=k)[1].reshape(len(p), k)
+        t = np.full(len(p), -1)
+        lam = np.zeros((len(p), 3))
+        for j in range(k):
+            todo = np.flatnonzero(t < 0)
+            if not len(todo):
+                break
+            lj = _barycentric(self.nodes[self.triangles[cand[todo, j]]], p[todo])
+            ok = np.all(lj >= -1e-12, axis=1)
+            t[todo[ok]], lam[todo[ok]] = cand[todo[ok], j], lj[ok]
+        todo = np.flatnonzero(t < 0)
+        if len(todo) and clamp:  # nearest triangle, coordinates clamped onto it
+            lj = np.clip(_barycentric(self.nodes[self.triangles[cand[todo, 0]]], p[todo]), 0.0, None)
+            t[todo], lam[todo] = cand[todo, 0], lj / lj.sum(axis=1, keepdims=True)
+        elif len(todo):  # rare (long thin triangles): the exact finder
+            tt = np.asarray(self._finder()(p[todo, 0], p[todo, 1]))
+            hit = tt >= 0
+            t[todo[hit]] = tt[hit]
+            lam[todo[hit]] = _barycentric(self.nodes[self.triangles[tt[hit]]], p[todo[hit]])
+        return t, lam
+
     # -- errors ---------------------------------------------------------------------------------
 
-    def _exact(self):
-        ex = getattr(self.problem, "exact", None)
+    def _exact(self, exact=None):
+        ex = exact if exact is not None else getattr(self.problem, "exact", None)
         if ex is None:
             raise ValueError("this problem has no exact solution (PlanarProblem(exact=...))")
         return ex
 
-    def error(self) -> float:
-        """Max nodal error ``max |u_i - u_exact(x_i)|`` over all nodes (and components)."""
-        ex = np.asarray(self._exact()(self.nodes), dtype=np.float64).reshape(self.u.shape)
+    def error(self, exact=None) -> float:
+        """Max nodal error ``max |u_i - u_exact(x_i)|`` over all nodes (and components); ``exact``
+        defaults to the problem's."""
+        ex = np.asarray(self._exact(exact)(self.nodes), dtype=np.float64).reshape(self.u.shape)
         return float(np.max(np.abs(self.u - ex)))
 
-    def l2_error(self) -> float:
+    def l2_error(self, exact=None) -> float:
         """``‖u_h - u_exact‖_{L²(Ω_h)}`` by the degree-5 rule on every triangle."""
-        ex = self._exact()
+        ex = self._exact(exact)
         lam, w = rule(5)
         X = self.nodes[self.triangles]  # (T, 3, 2)
         xq = np.einsum("qv,tvi->tqi", lam, X)
@@ -145,9 +275,9 @@ class PlanarSolution:
         sq = sq.reshape(sq.shape[0], sq.shape[1], -1).sum(-1)
         return float(np.sqrt(np.sum(det * w * sq)))
 
-    def value_error(self) -> float:
-        """``|J_h(u_h) - exact_value|``."""
-        ev = getattr(self.problem, "exact_value", None)
+    def value_error(self, exact_value=None) -> float:
+        """``|J_h(u_h) - exact_value|`` (default: the problem's)."""
+        ev = exact_value if exact_value is not None else getattr(self.problem, "exact_value", None)
         if ev is None:
             raise ValueError("this problem has no exact value (PlanarProblem(exact_value=...))")
         return abs(self.value - ev)
@@ -185,6 +315,27 @@ class PlanarSolution:
                  converged=self.converged, status=self.status.name, message=self.message,
                  iterations=self.iterations, nodes=self.nodes.tolist(), triangles=self.triangles.tolist(),
                  u=self.u.tolist(), stats={k: (v if isinstance(v, (str, int, float, list)) else float(v))
-                                           for k, v in self.stats.items()},
+                                           for k, v in self.stats.items() if np.ndim(v) == 0 or isinstance(v, list)},
                  history={k: [None if not np.isfinite(x) else float(x) for x in v] for k, v in self.history.items()})
         return d
+
+
+def _multipliers(problem, disc, out):
+    """``{name: λ}`` of the integral constraints; for a Bound, its contact force density at the
+    nodes ((N,) + shape: ``∂J_h/∂u_i / mass_i`` on the free nodes, ≥ 0 on a lower obstacle's
+    contact, 0 off it up to the solver's tolerance)."""
+    mult = dict(out.get("multipliers", {}))
+    b = getattr(problem, "bound", None)
+    if b is not None and "multiplier" in out["stats"]:
+        mult[b.name] = out["stats"].pop("multiplier").reshape((disc.n_nodes,) + problem.shape)
+    return mult
+
+
+def _barycentric(X, p):
+    """Barycentric coordinates (k, 3) of points ``p`` (k, 2) in triangles ``X`` (k, 3, 2)."""
+    e1, e2 = X[:, 1] - X[:, 0], X[:, 2] - X[:, 0]
+    d = p - X[:, 0]
+    det = e1[:, 0] * e2[:, 1] - e2[:, 0] * e1[:, 1]
+    xi = (d[:, 0] * e2[:, 1] - d[:, 1] * e2[:, 0]) / det
+    eta = (e1[:, 0] * d[:, 1] - e1[:, 1] * d[:, 0]) / det
+    return np.column_stack([1 - xi - eta, xi, eta])
