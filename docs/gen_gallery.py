@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -63,9 +64,26 @@ def measure(name: str) -> dict:
     return row
 
 
+# An italic span the way docstrings write one (``*Calculus of Variations*``): opened after a space,
+# closed before a non-letter.  Every other ``*`` is mathematics (``λ*``, ``T*(Y)``) and is escaped,
+# or Markdown would pair two of them into emphasis.
+_ITALIC = re.compile(r"(?<![\w*])\*(?=[A-Za-z])[^*\n]+?\*(?![\w*])")
+
+
+def markdown_text(text: str) -> str:
+    """Docstring prose as Markdown: stars outside code spans and italic spans escaped."""
+    parts = text.split("`")
+    for i in range(0, len(parts), 2):            # even parts lie outside `code`
+        keep = _ITALIC.findall(parts[i])
+        pieces = _ITALIC.split(parts[i])
+        parts[i] = "".join(p.replace("*", "\\*") + (keep[k] if k < len(keep) else "")
+                           for k, p in enumerate(pieces))
+    return "`".join(parts)
+
+
 def _title(name: str) -> str:
     doc = docstring(name)
-    return doc.splitlines()[0].rstrip(".") if doc else ""
+    return markdown_text(doc.splitlines()[0].rstrip(".")) if doc else ""
 
 
 def _e(row: dict, key: str) -> str:
@@ -112,7 +130,7 @@ def problem_page(row: dict, all_names: list[str]) -> str:
     name = row["name"]
     doc = docstring(name)
     title, _, body = doc.partition("\n")
-    lines = [f"# {name}", "", f"*{title.strip()}*", "", body.strip(), "", "## Result", ""]
+    lines = [f"# {name}", "", f"*{markdown_text(title.strip())}*", "", markdown_text(body.strip()), "", "## Result", ""]
     if row.get("skipped"):
         lines += ["Not solved in this preview build (`VARCALC_DOCS_NO_SOLVE=1`).", ""]
     else:
