@@ -111,6 +111,14 @@ def solve_auto(problem, tol, *, rel: bool = True, guess=None, solver=None, param
         absolute; an estimate of its own error), ``stats["tol_met"]``, ``stats["mesh_history"]``
         (see the module) and ``stats["strategy"]`` (``"p"``, ``"hp"``, ``"map"`` or ``"h-path"``).
         When the estimate misses ``tol`` a :class:`UserWarning` says so.
+
+    Examples
+    --------
+    >>> import varcalc as vc
+    >>> p = vc.Problem(lambda f, df, x: 0.5 * df**2 + f, (0.0, 1.0), bc={"left": 0.0, "right": 0.0})
+    >>> sol = vc.solve(p, tol=1e-10)               # exact: f = x(x - 1)/2, J = -1/24
+    >>> sol.stats["strategy"], sol.degree, abs(sol.value + 1 / 24) < 1e-14
+    ('p', 6, True)
     """
     from .adaptive import _checked_tol, solve_adaptive
 

@@ -61,8 +61,8 @@ class Branch:
 
     ``t`` (k,), ``parameter`` (k,), ``value`` (k,) (``J_h``), ``negatives`` (k,) (negative
     eigenvalues of the second variation: 0 = stable), ``f`` (k, n) + shape (the extremals' node
-    values on ``x`` (n,)), ``origin`` (how it was found: ``"start"``, ``"deflation"``, ``"branch
-    point k"``), ``message`` (why it ended)."""
+    values on ``x`` (n,)), ``origin`` (how it was found: ``"start"``, ``"deflation"``, or the
+    branch point it leaves, e.g. ``"branch point at P = 2.4675"``), ``message`` (why it ended)."""
 
     t: np.ndarray
     parameter: np.ndarray

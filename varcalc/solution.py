@@ -356,6 +356,18 @@ class Solution:
     def derivative(self, xq, order: int = 1):
         """The ``order``-th derivative in ``x`` of the solution's piecewise polynomial at ``xq``.
 
+        Per element family:
+
+        * P1 (``degree=1``): the slope of the cell holding the point — piecewise constant; at an
+          interior node the cell to its right, at the last node the last cell (the midpoint of a
+          cell is where it is most accurate, O(h²));
+        * cubic Hermite (``order=2``): the cubic's derivatives, continuous ``f'`` (the nodal
+          ``slope`` at nodes);
+        * Lagrange (``degree=p``): the polynomial's derivatives, by the chain rule through
+          ``x = φ(s)`` at a mapped end.  At the mapped end point itself, where ``φ'(s) = 0``, the
+          limit: ``±inf`` when ``|f'|`` grows without bound there (``f ~ (x - a)^α``, ``α < 1``:
+          the brachistochrone's vertical start), else the finite value next to it.
+
         Parameters
         ----------
         xq : float or array_like, any shape
@@ -368,18 +380,6 @@ class Solution:
         -------
         ndarray, shape ``xq.shape`` (scalar unknown) or ``xq.shape + shape`` (vector unknown of
         ``shape``, e.g. ``(m,)``); JAX values inside a transformation.
-
-        Per element family:
-
-        * P1 (``degree=1``): the slope of the cell holding the point — piecewise constant; at an
-          interior node the cell to its right, at the last node the last cell (the midpoint of a
-          cell is where it is most accurate, O(h²));
-        * cubic Hermite (``order=2``): the cubic's derivatives, continuous ``f'`` (the nodal
-          ``slope`` at nodes);
-        * Lagrange (``degree=p``): the polynomial's derivatives, by the chain rule through
-          ``x = φ(s)`` at a mapped end.  At the mapped end point itself, where ``φ'(s) = 0``, the
-          limit: ``±inf`` when ``|f'|`` grows without bound there (``f ~ (x - a)^α``, ``α < 1``:
-          the brachistochrone's vertical start), else the finite value next to it.
 
         Examples
         --------
