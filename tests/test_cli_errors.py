@@ -2,25 +2,48 @@
 stderr with ``file:line`` and the cause and exit code 2, never a traceback (``--debug`` shows it);
 ``varcalc new`` writes a problem file that solves; ``varcalc --version``.
 
-Each case runs the command in a subprocess, as a user would, on this checkout's code.
+The cases run ``varcalc.cli.main`` in this process, in the user's directory, with its streams and
+exit code captured (a subprocess per case cost ~2 s of start-up each, most of this file's time);
+the paths a subprocess alone shows — ``python -m varcalc`` (``run()``, which ends with
+``os._exit``) and an uncaught traceback under ``--debug`` — run as a user would run them.
 """
 
+import contextlib
+import io
 import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
-from varcalc.cli import _first_docstring_line
+from varcalc.cli import _first_docstring_line, main
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def varcalc(*args, cwd, module="varcalc.cli"):
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "VARCALC_NO_CACHE": "1", "MPLBACKEND": "Agg"}
-    return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=300)
+def varcalc(*args, cwd, module=None):
+    """``varcalc ARGS`` in directory ``cwd``: ``(returncode, stdout, stderr)``.  In this process, or
+    with ``module`` (``"varcalc"``, ``"varcalc.cli"``) as ``python -m module`` in a subprocess."""
+    env = {"VARCALC_NO_CACHE": "1", "MPLBACKEND": "Agg"}
+    if module is not None:
+        return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, capture_output=True, text=True,
+                              env={**os.environ, "PYTHONPATH": str(ROOT), **env}, timeout=300)
+    out, err, here, saved = io.StringIO(), io.StringIO(), os.getcwd(), {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    os.chdir(cwd)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main(list(args))
+            except SystemExit as stop:  # argparse and --version leave this way
+                code = stop.code if isinstance(stop.code, int) else int(stop.code is not None)
+    finally:
+        os.chdir(here)
+        for k, v in saved.items():
+            os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
+    return SimpleNamespace(returncode=code, stdout=out.getvalue(), stderr=err.getvalue())
 
 
 def error_line(result) -> str:
@@ -33,7 +56,7 @@ def error_line(result) -> str:
 
 
 # `python -m varcalc` is the console script's path (run(), which ends with os._exit).
-@pytest.mark.parametrize("module", ["varcalc.cli", "varcalc"])
+@pytest.mark.parametrize("module", [None, "varcalc"])
 def test_syntax_error_is_one_line_with_file_and_line(tmp_path, module):
     (tmp_path / "my_problem.py").write_text("import varcalc as vc\n\nproblem = vc.Problem(\n")
     line = error_line(varcalc("solve", "my_problem.py", "--no-plot", cwd=tmp_path, module=module))
@@ -58,10 +81,11 @@ def test_integrand_error_at_solve_time_points_at_its_line(tmp_path):
 
 def test_debug_shows_the_traceback(tmp_path):
     (tmp_path / "my_problem.py").write_text("x = 1 / 0\n")
-    for args in (["--debug", "solve", "my_problem.py"], ["solve", "my_problem.py", "--debug"]):
-        result = varcalc(*args, "--no-plot", cwd=tmp_path)
-        assert result.returncode != 0
-        assert "Traceback" in result.stderr and "ZeroDivisionError: division by zero" in result.stderr
+    result = varcalc("--debug", "solve", "my_problem.py", "--no-plot", cwd=tmp_path, module="varcalc.cli")
+    assert result.returncode != 0
+    assert "Traceback" in result.stderr and "ZeroDivisionError: division by zero" in result.stderr
+    with pytest.raises(ZeroDivisionError):  # --debug after the subcommand too: main() lets it out
+        varcalc("solve", "my_problem.py", "--debug", "--no-plot", cwd=tmp_path)
 
 
 @pytest.mark.parametrize("text, expected", [
