@@ -2,8 +2,6 @@
 
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import matplotlib
@@ -109,13 +107,10 @@ def test_cli_bad_input(capsys):
     assert main(["solve", "brachistochrone", "--n", "1"]) == 2
 
 
-def test_readme_example_runs(tmp_path):
+def test_readme_example_is_there_and_short():
+    """The README's example: a ```python block after ``<!-- example -->``, at most 20 lines.  It is
+    run (with every README block) by tests/test_docs.py::test_page_examples_run[README.md]."""
     readme = (ROOT / "README.md").read_text()
     block = re.search(r"<!-- example -->\s*```python\n(.*?)```", readme, re.S)
     assert block, "README.md must hold the example in a ```python block after <!-- example -->"
-    code = block.group(1)
-    assert len(code.strip().splitlines()) <= 20
-    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
-                            env={"MPLBACKEND": "Agg", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}, timeout=300)
-    assert result.returncode == 0, result.stderr
-    assert "converged" in result.stdout.lower() or "True" in result.stdout
+    assert len(block.group(1).strip().splitlines()) <= 20
