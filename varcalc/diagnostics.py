@@ -36,10 +36,13 @@ import jax
 import jax.numpy as jnp
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike
+
+if TYPE_CHECKING:  # imported where used at run time
+    from .solution import Solution
 
 __all__ = ["euler_lagrange_residual", "first_integral", "plot_diagnostics"]
 

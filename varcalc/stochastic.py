@@ -119,7 +119,8 @@ class Distribution:
 
         return scipy.special.ndtri(u) if self.standard == "normal" else u
 
-    def transform(self, xi: ArrayLike, theta: Mapping[str, Any] | None = None) -> jax.Array:
+    def transform(self, xi: jax.Array | np.ndarray,
+                  theta: Mapping[str, Any] | None = None) -> jax.Array | np.ndarray:
         """``ω = T(ξ; θ)`` in JAX (differentiable in ``θ``, a dict of this distribution's parameters)."""
         raise NotImplementedError
 
@@ -167,7 +168,8 @@ class Normal(Distribution):
 
         return scipy.stats.norm(loc=self.theta["mean"], scale=self.theta["std"])
 
-    def transform(self, xi: ArrayLike, theta: Mapping[str, Any] | None = None) -> jax.Array:
+    def transform(self, xi: jax.Array | np.ndarray,
+                  theta: Mapping[str, Any] | None = None) -> jax.Array | np.ndarray:
         th = self.theta if theta is None else theta
         return th["mean"] + th["std"] * xi
 
@@ -195,7 +197,8 @@ class LogNormal(Distribution):
 
         return scipy.stats.lognorm(s=self.theta["sigma"], scale=math.exp(self.theta["mu"]))
 
-    def transform(self, xi: ArrayLike, theta: Mapping[str, Any] | None = None) -> jax.Array:
+    def transform(self, xi: jax.Array | np.ndarray,
+                  theta: Mapping[str, Any] | None = None) -> jax.Array | np.ndarray:
         th = self.theta if theta is None else theta
         return jnp.exp(th["mu"] + th["sigma"] * xi)
 
@@ -224,7 +227,8 @@ class Uniform(Distribution):
 
         return scipy.stats.uniform(loc=self.theta["low"], scale=self.theta["high"] - self.theta["low"])
 
-    def transform(self, xi: ArrayLike, theta: Mapping[str, Any] | None = None) -> jax.Array:
+    def transform(self, xi: jax.Array | np.ndarray,
+                  theta: Mapping[str, Any] | None = None) -> jax.Array | np.ndarray:
         th = self.theta if theta is None else theta
         return th["low"] + (th["high"] - th["low"]) * xi
 
@@ -303,7 +307,7 @@ class ExpectedProblem:
     """
 
     def __init__(self, integrand: Callable, distributions: Distribution | Mapping[str, Distribution],
-                 domain: Sequence[float], bc: Mapping[str, Any] | None = None, *, samples: int | None = None,
+                 domain: tuple[float, float], bc: Mapping[str, Any] | None = None, *, samples: int | None = None,
                  rule: Literal["gauss", "gauss-hermite", "gauss-legendre"] | None = None,
                  order: int | Mapping[str, int] | None = None, seed: int = 0, capacity: int | None = None,
                  **problem_options: Any) -> None:

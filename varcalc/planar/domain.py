@@ -555,7 +555,7 @@ class Polygon:
     (3.0, 3.0)
     """
 
-    def __init__(self, vertices: ArrayLike, holes: ArrayLike | Sequence[ArrayLike] = ()) -> None:
+    def __init__(self, vertices: ArrayLike, holes: Sequence[ArrayLike] | np.ndarray = ()) -> None:
         self.rings = [_ring(vertices, "vertices")]
         if isinstance(holes, np.ndarray) and holes.ndim == 2:
             raise ValueError("holes: expected a list of (k, 2) vertex arrays, got one array; wrap it in [...]")

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-from numpy.typing import ArrayLike
 
 from .domain import DOMAINS as _DOMAINS
 from .domain import Annulus, Disk, Polygon, Rectangle, TriMesh
@@ -147,7 +146,7 @@ class PlanarProblem:
 
         return tuple(c for c in self.constraints if isinstance(c, Integral))
 
-    def bound_values(self, points: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    def bound_values(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(lower, upper)`` at ``points`` (k, 2), each of shape (k,) + shape (±inf where absent)."""
         from ..constraints import _bound_values
 
@@ -214,7 +213,7 @@ class PlanarProblem:
         if not jnp.issubdtype(out.dtype, jnp.floating):
             raise TypeError(f"{what}: G must return a float, got dtype {out.dtype}")
 
-    def dirichlet(self, points: ArrayLike, on_boundary: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    def dirichlet(self, points: np.ndarray, on_boundary: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Dirichlet mask (k,) and values (k,) + shape at ``points`` (k, 2), given which points are on
         the boundary (bool (k,)).  Later dict entries win where parts overlap."""
         k = len(points)
