@@ -23,12 +23,16 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import sys
 import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import cache
 from .newton import RUNAWAY_CHECKED, Newton, Status, runaway
@@ -36,15 +40,21 @@ from .problem import Problem
 from .quadrature import assign_rules
 from .solution import Solution
 
+if TYPE_CHECKING:  # matplotlib is imported on first plot
+    from matplotlib.figure import Figure
+
 __all__ = ["solve_batch", "BatchSolution"]
 
 _S = sys.modules[__package__ + ".solve"]  # the module (``varcalc.solve`` is also the function)
 
 
-def solve_batch(problem: Problem, n: int | None = None, *, grid=None, params=None, bc=None, guess=None,
-                constraint_values=None, solver: Newton | None = None, quadrature: str = "auto",
-                singular_ends=None, mode: str = "minimize", devices=None, chunk_size: int | None = None,
-                progress=False, degree: int = 1) -> "BatchSolution":
+def solve_batch(problem: Problem, n: int | None = None, *, grid: ArrayLike | None = None, params: Any = None,
+                bc: Mapping[str, Any] | None = None, guess: Callable[..., Any] | ArrayLike | None = None,
+                constraint_values: Mapping[str, Any] | None = None, solver: Newton | None = None,
+                quadrature: str = "auto", singular_ends: Sequence[str] | Mapping[str, int] | None = None,
+                mode: Literal["minimize", "maximize", "stationary"] = "minimize",
+                devices: str | int | Sequence[jax.Device] | None = None, chunk_size: int | None = None,
+                progress: bool | Callable[..., Any] = False, degree: int = 1) -> BatchSolution:
     """Solve ``B`` instances of ``problem`` (different parameters, boundary values, guesses) at once.
 
     Parameters
@@ -732,7 +742,7 @@ class BatchSolution:
         return cols
 
     # -- I/O ---------------------------------------------------------------------------------
-    def to_npz(self, path) -> None:
+    def to_npz(self, path: str | os.PathLike) -> None:
         """Arrays ``x``, ``f``, ``value``, ``converged``, ``status``, ``iterations``, ``residual``,
         ``guess``, the batched inputs (``param_<name>``, ``bc_<end>``) and a JSON header ``meta``."""
         arrays = dict(x=self.x, f=self.f, value=self.value, converged=self.converged, status=self.status,
@@ -746,7 +756,7 @@ class BatchSolution:
             arrays[f"constraint_{key}"] = np.asarray(values)
         np.savez(path, meta=np.array(json.dumps(self._meta())), **arrays)
 
-    def to_json(self, path=None, *, arrays: bool = False) -> dict:
+    def to_json(self, path: str | os.PathLike | None = None, *, arrays: bool = False) -> dict:
         """A per-lane summary (the :meth:`columns` and each lane's message) as JSON; with
         ``arrays=True`` also ``x`` and ``f``.  Returns the dict; writes it when ``path`` is given."""
         cols = self.columns()
@@ -764,7 +774,7 @@ class BatchSolution:
                 json.dump(d, fh, indent=1)
         return d
 
-    def to_csv(self, path) -> None:
+    def to_csv(self, path: str | os.PathLike) -> None:
         """One row per lane: the :meth:`columns` (inputs, value, converged, status, ...)."""
         import csv
 
@@ -775,7 +785,7 @@ class BatchSolution:
             for i in range(len(self)):
                 w.writerow([i] + [_csv_value(v[i]) for v in cols.values()])
 
-    def save(self, path) -> None:
+    def save(self, path: str | os.PathLike) -> None:
         """Write by extension: ``.npz``, ``.json`` or ``.csv``."""
         s = str(path).lower()
         if s.endswith(".npz"):
@@ -792,7 +802,7 @@ class BatchSolution:
                 "converged": int(np.sum(self.converged)), "time": self.time, "chunk_size": self.chunk_size,
                 "devices": self.devices, "singular_ends": list(self.singular_ends), "quadrature": self.quadrature}
 
-    def plot(self, path=None, *, against: str | None = None, ax=None):
+    def plot(self, path: str | os.PathLike | None = None, *, against: str | None = None, ax: Any = None) -> Figure:
         """Value (and convergence) of each lane against a batched input.
 
         ``against``: a column name from :meth:`columns` (default: the first batched input).

@@ -42,7 +42,10 @@ two singular points at once (the count changes back) sees neither: ``ds`` bounds
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import jax
 import numpy as np
@@ -110,7 +113,7 @@ class Diagram:
     parameter_name: str
     message: str = ""
 
-    def count_at(self, parameter) -> int:
+    def count_at(self, parameter: float) -> int:
         """How many followed extremals there are at this parameter value (crossings of the branches)."""
         count = 0
         for b in self.branches:
@@ -129,7 +132,8 @@ class Diagram:
                   for s in self.folds + self.branch_points]
         return "\n".join(lines)
 
-    def plot(self, path=None, *, measure=None, axes=None):
+    def plot(self, path: str | os.PathLike | None = None, *,
+             measure: Callable[..., Any] | tuple[str, Callable[..., Any]] | None = None, axes: Any = None) -> Any:
         """:func:`plot_diagram` of this diagram."""
         return plot_diagram(self, path, measure=measure, axes=axes)
 

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 __all__ = ["Integral", "Pointwise", "Bound", "Data", "OnCurve"]
 
@@ -136,7 +137,7 @@ class Bound:
                                     f"callable x -> values, got {v!r}")
         _check_name(self.name, "Bound")
 
-    def values(self, x, shape=()):
+    def values(self, x: ArrayLike, shape: tuple[int, ...] = ()) -> tuple[np.ndarray, np.ndarray]:
         """``(lower, upper)`` at the nodes ``x`` (n,), each of shape ``(n,) + shape`` (the unknown's
         shape; ``-inf``/``+inf`` where absent)."""
         full = np.shape(x) + tuple(shape)

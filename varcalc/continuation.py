@@ -19,10 +19,19 @@ goes to zero there (like the square root of the distance to the fold).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
+from numpy.typing import ArrayLike
+
+if TYPE_CHECKING:  # imported on first use at run time (import cost, cycles)
+    from .bifurcation import Diagram
+    from .newton import Newton
+    from .problem import Problem
+    from .solution import Solution
 
 __all__ = ["continuation", "Continuation", "plot_continuation"]
 
@@ -79,7 +88,7 @@ class Continuation:
     parameter_name: str = "t"
 
     @property
-    def solution(self):
+    def solution(self) -> Solution | None:
         """The last converged member (None if none converged)."""
         return self.solutions[-1] if self.solutions else None
 
@@ -89,7 +98,7 @@ class Continuation:
         idx = np.flatnonzero(self.converged)
         return idx[np.argsort(self.t[idx], kind="stable")]
 
-    def plot(self, path=None, **kwargs):
+    def plot(self, path: str | os.PathLike | None = None, **kwargs: Any) -> Any:
         """:func:`plot_continuation` of this result."""
         return plot_continuation(self, path, **kwargs)
 
@@ -127,9 +136,15 @@ def _path_function(problem, path):
                     f"got {type(path).__name__}")
 
 
-def continuation(problem, path, *, n=None, grid=None, steps=20, tol=1e-3, predictor="secant", guess=None,
-                 solver=None, mode="minimize", certificate=True, max_solves=200, verbose=False, degree=1,
-                 method="natural", ds=None, max_steps=400, max_branches=6, deflate=True, progress=False):
+def continuation(problem: Problem, path: Callable[[float], Any] | Mapping[str, tuple[float, float]], *,
+                 n: int | None = None, grid: ArrayLike | None = None, steps: int = 20, tol: float = 1e-3,
+                 predictor: Literal["secant", "previous"] = "secant",
+                 guess: Callable[..., Any] | ArrayLike | None = None, solver: Newton | None = None,
+                 mode: Literal["minimize", "maximize", "stationary"] = "minimize", certificate: bool = True,
+                 max_solves: int = 200, verbose: bool = False, degree: int = 1,
+                 method: Literal["natural", "arclength"] = "natural", ds: float | None = None,
+                 max_steps: int = 400, max_branches: int = 6, deflate: bool = True,
+                 progress: bool | Callable[..., Any] = False) -> Continuation | Diagram:
     """Follow the extremal of ``problem`` along the parameter path ``p(t)``, ``t`` from 0 to 1.
 
     Parameters
@@ -332,7 +347,8 @@ def continuation(problem, path, *, n=None, grid=None, steps=20, tol=1e-3, predic
     )
 
 
-def plot_continuation(result, path=None, *, exact_value: Callable | None = None, axes=None):
+def plot_continuation(result: Continuation, path: str | os.PathLike | None = None, *, exact_value: Callable | None = None,
+                      axes: Any = None) -> Any:
     """Two panels against the path parameter: ``J_h`` along the branch (failed attempts marked), and
     the smallest eigenvalue of the second variation (→ 0 at a fold); the bracket where the branch
     was lost is shaded.  ``exact_value``: optional ``params -> J`` drawn for comparison.  Returns

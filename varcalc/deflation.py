@@ -24,7 +24,10 @@ it is an ordinary :class:`~varcalc.Solution` with its certificate.
 
 from __future__ import annotations
 
+import os
 import warnings
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Literal
 
 import jax
 import numpy as np
@@ -32,6 +35,12 @@ import numpy as np
 from ._entry import entry
 from .newton import lumped_mass
 from .progress import bar
+
+if TYPE_CHECKING:  # imported on first use at run time (import cost, cycles)
+    from matplotlib.axes import Axes
+
+    from .problem import Problem
+    from .solution import Solution
 
 __all__ = ["solve_all", "plot_extremals"]
 
@@ -42,8 +51,10 @@ _KEEP = {  # mode -> which certified extremals solve_all returns
 }
 
 
-def solve_all(problem, n=None, *, max_solutions: int = 8, guesses=(), power: float = 2.0, shift: float = 1.0,
-              max_iter: int = 100, mode: str = "stationary", progress: bool = False, **solve_kwargs) -> list:
+def solve_all(problem: Problem, n: int | None = None, *, max_solutions: int = 8, guesses: Sequence[Any] = (),
+              power: float = 2.0, shift: float = 1.0, max_iter: int = 100,
+              mode: Literal["minimize", "maximize", "stationary"] = "stationary", progress: bool = False,
+              **solve_kwargs: Any) -> list[Solution]:
     """Distinct extremals of ``problem`` found by deflation, sorted by their value ``J``.
 
     Parameters
@@ -132,7 +143,7 @@ def solve_all(problem, n=None, *, max_solutions: int = 8, guesses=(), power: flo
     return kept
 
 
-def plot_extremals(solutions, path=None, *, ax=None):
+def plot_extremals(solutions: Sequence[Solution], path: str | os.PathLike | None = None, *, ax: Axes | None = None) -> Axes:
     """All the extremals on one axes (first component of ``f`` against ``x``), labelled by ``J`` and
     their certificate's verdict; minima solid, the others dashed.  Returns the Axes; saves to ``path``.
 

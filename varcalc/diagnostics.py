@@ -34,7 +34,15 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
+from numpy.typing import ArrayLike
+
+if TYPE_CHECKING:  # imported where used at run time
+    from .solution import Solution
 
 __all__ = ["euler_lagrange_residual", "first_integral", "plot_diagnostics"]
 
@@ -165,7 +173,7 @@ def _constants(sol):
     return lam, p
 
 
-def euler_lagrange_residual(sol, x=None):
+def euler_lagrange_residual(sol: Solution, x: ArrayLike | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Strong-form Euler–Lagrange residual ``∂L/∂f - d/dx ∂L/∂f'`` along the computed extremal.
 
     Parameters
@@ -199,7 +207,7 @@ def euler_lagrange_residual(sol, x=None):
     return xq, r.reshape((xq.size,) + problem.shape)
 
 
-def first_integral(sol, x=None, *, check=True):
+def first_integral(sol: Solution, x: ArrayLike | None = None, *, check: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """The first integral ``E = L - f'·∂L/∂f'`` along the extremal (constant if exact).
 
     Parameters
@@ -249,7 +257,8 @@ def first_integral(sol, x=None, *, check=True):
     return xq, E
 
 
-def plot_diagnostics(sol, path=None, *, exact=None, axes=None):
+def plot_diagnostics(sol: Solution, path: str | os.PathLike | None = None, *, exact: Callable[..., Any] | None = None,
+                     axes: Any = None) -> Any:
     """Three panels: the extremal, ``|EL residual|`` on a log scale, and ``E - mean(E)``.
 
     ``sol`` may be one :class:`~varcalc.Solution` or a sequence of them (e.g. the same problem on

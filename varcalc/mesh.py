@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import numbers
+from collections.abc import Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 __all__ = ["uniform_grid", "graded_grid", "check_grid"]
 
@@ -17,7 +19,7 @@ def _check_n(n, name="n") -> int:
     return int(n)
 
 
-def uniform_grid(domain, n: int) -> np.ndarray:
+def uniform_grid(domain: Sequence[float], n: int) -> np.ndarray:
     """``n`` equally spaced nodes from ``a`` to ``b``, both ends included. Shape ``(n,)``.
 
     >>> uniform_grid((0.0, 1.0), 5)
@@ -32,7 +34,7 @@ def uniform_grid(domain, n: int) -> np.ndarray:
     return x
 
 
-def graded_grid(domain, n: int, power: float = 2.0, end: str = "left") -> np.ndarray:
+def graded_grid(domain: Sequence[float], n: int, power: float = 2.0, end: str = "left") -> np.ndarray:
     """``n`` nodes clustered toward ``end`` as ``x_i = a + L (i/(n-1))^power``. Shape ``(n,)``.
 
     Grading resolves endpoint singularities of the extremal: the brachistochrone released at
@@ -80,7 +82,7 @@ def graded_grid(domain, n: int, power: float = 2.0, end: str = "left") -> np.nda
     return x
 
 
-def check_grid(grid, domain) -> np.ndarray:
+def check_grid(grid: ArrayLike, domain: Sequence[float]) -> np.ndarray:
     """Validate user-given nodes: strictly increasing, finite, from ``a`` to ``b``."""
     try:
         x = np.asarray(grid, dtype=np.float64)

@@ -298,7 +298,7 @@ class Newton:
                 raise ValueError(f"{name}: expected a finite number >= 0, got {v!r}")
 
     @classmethod
-    def checked(cls, solver) -> "Newton":
+    def checked(cls, solver: Newton | None) -> Newton:
         """``solver`` (the ``solver=`` argument of the solve functions) validated; ``None``: defaults."""
         if solver is None:
             return cls()

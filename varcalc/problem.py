@@ -186,7 +186,7 @@ class Problem:
         """The ends without a Dirichlet value (natural boundary condition there)."""
         return tuple(k for k in ("left", "right") if k not in self.bc)
 
-    def end_curve(self, end: str):
+    def end_curve(self, end: str) -> OnCurve | None:
         """The :class:`OnCurve` condition of ``end`` (``"left"``/``"right"``), or None."""
         return self.left_end if end == "left" else self.right_end
 
@@ -199,12 +199,12 @@ class Problem:
         return tuple(c for c in self.constraints if isinstance(c, Pointwise))
 
     @property
-    def bound(self):
+    def bound(self) -> Bound | None:
         """The :class:`Bound` constraint on the values of ``f`` (``derivative=0``), or None."""
         return next((c for c in self.constraints if isinstance(c, Bound) and c.derivative == 0), None)
 
     @property
-    def slope_bound(self):
+    def slope_bound(self) -> Bound | None:
         """The :class:`Bound` constraint on ``f'`` (``derivative=1``), or None."""
         return next((c for c in self.constraints if isinstance(c, Bound) and c.derivative == 1), None)
 

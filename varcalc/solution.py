@@ -27,14 +27,25 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import jax
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import piecewise
 from .newton import RUNAWAY_CHECKED, Status, compose_message, lumped_mass, runaway
 from .piecewise import is_traced
+
+if TYPE_CHECKING:  # imported on first use at run time (import cost)
+    from matplotlib.figure import Figure
+
+    from .certify import Certificate
+    from .estimate import ErrorEstimate
+    from .planar.solution import PlanarSolution
 
 __all__ = ["Solution", "TracedSolution", "load"]
 
@@ -302,7 +313,7 @@ class Solution:
         return self._cache[key]
 
     @property
-    def certificate(self):
+    def certificate(self) -> Certificate:
         """Second-variation certificate (:class:`varcalc.certify.Certificate`): inertia on the
         admissible variations, smallest eigenvalue and eigenfunction, Legendre and Jacobi
         conditions, and a verdict (``"strict local minimum"``, ``"saddle of index k"``,
@@ -315,7 +326,7 @@ class Solution:
         return self._cached("certificate", certificate)
 
     @property
-    def error_estimate(self):
+    def error_estimate(self) -> ErrorEstimate:
         """A-posteriori error estimate (:class:`varcalc.estimate.ErrorEstimate`): ``value_error``
         (of ``|J_h - J|``), ``f_error`` (of the max nodal error), ``cell_indicator``, from one
         more solve on the grid with every cell halved (Richardson).  Computed on first access by
@@ -353,7 +364,7 @@ class Solution:
         polynomial of the solution (P1, cubic Hermite, or the degree-p elements)."""
         return self._jets(xq, 0)[0]
 
-    def derivative(self, xq, order: int = 1):
+    def derivative(self, xq: ArrayLike, order: int = 1) -> np.ndarray | jax.Array:
         """The ``order``-th derivative in ``x`` of the solution's piecewise polynomial at ``xq``.
 
         Per element family:
@@ -421,7 +432,7 @@ class Solution:
         """Alias of ``converged`` (SciPy's name)."""
         return self.converged
 
-    def error(self, exact=None) -> float:
+    def error(self, exact: Callable[..., Any] | None = None) -> float:
         """Max nodal error ``max_i |f_i - f*(x_i)|`` against ``exact`` (default: the problem's)."""
         self._require_concrete("error()")
         exact = exact if exact is not None else getattr(self.problem, "exact", None)
@@ -430,7 +441,7 @@ class Solution:
         ref = np.asarray(exact(self.x), dtype=np.float64).reshape(self.f.shape)
         return float(np.max(np.abs(self.f - ref)))
 
-    def l2_error(self, exact=None, points: int | None = None) -> float:
+    def l2_error(self, exact: Callable[..., Any] | None = None, points: int | None = None) -> float:
         """L² error ``(∫ |f_h - f*|² dx)^{1/2}`` of the interpolant ``sol(x)`` against ``exact``.
 
         Gauss–Legendre with ``points`` per cell (default ``degree + 4``; vectorised over cells);
@@ -463,7 +474,7 @@ class Solution:
         sq = np.sum((fh - ref) ** 2, axis=-1)
         return float(np.sqrt(np.sum(w * sq)))
 
-    def value_error(self, exact_value=None) -> float:
+    def value_error(self, exact_value: float | None = None) -> float:
         """``|J_h - J*|`` against ``exact_value`` (default: the problem's)."""
         ev = exact_value if exact_value is not None else getattr(self.problem, "exact_value", None)
         if ev is None:
@@ -483,8 +494,9 @@ class Solution:
         lines.append(f"{self.status.name}: {self.message}")
         return "\n".join(lines)
 
-    def plot(self, path=None, *, exact=None, ax=None, show_guess=True, invert_yaxis=False, labels=None,
-             equal_aspect=False):
+    def plot(self, path: str | os.PathLike | None = None, *, exact: Callable[..., Any] | None = None,
+             ax: Any = None, show_guess: bool = True, invert_yaxis: bool = False,
+             labels: Sequence[str] | None = None, equal_aspect: bool = False) -> Figure:
         """Plot the extremal (with the exact solution and guess when known) and the Newton history.
 
         Parameters
@@ -533,7 +545,7 @@ class Solution:
             d["value_error"] = self.value_error()
         return d
 
-    def save(self, path) -> None:
+    def save(self, path: str | os.PathLike) -> None:
         """Save to ``.npz`` (arrays and a JSON header); reload with :func:`varcalc.load`."""
         meta = {k: v for k, v in self.to_dict().items() if k not in ("x", "f", "history")}
         arrays = {f"stats_{k}": v for k, v in self.stats.items() if isinstance(v, np.ndarray)}
@@ -577,7 +589,7 @@ class Solution:
         return with_figure(summary_html(title, rows, ok=bool(self.converged)), lambda: self.plot())
 
 
-def load(path) -> Solution:
+def load(path: str | os.PathLike) -> Solution | PlanarSolution:
     """Load a :class:`Solution` written by :meth:`Solution.save` (without its problem), or a
     :class:`varcalc.planar.PlanarSolution` written by its ``save``."""
     with np.load(path, allow_pickle=False) as data:

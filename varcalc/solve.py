@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Literal
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .functional import DiscreteFunctional
 from . import _entry
@@ -44,11 +47,14 @@ __all__ = ["solve", "discretize"]
 _QUADRATURES = QUADRATURES  # ("auto", "midpoint", "accurate"); each element family says which apply
 
 
-def solve(problem: Problem, n: int | None = None, *, grid=None, guess=None,
-          solver: Newton | None = None, quadrature: str = "auto", singular_ends=None,
-          warm_start: bool | None = None, verbose: bool = False, params=None,
-          mode: str = "minimize", bc=None, constraint_values=None, degree: int | None = None,
-          tol: float | None = None) -> Solution:
+def solve(problem: Problem, n: int | None = None, *, grid: ArrayLike | None = None,
+          guess: Callable[..., Any] | ArrayLike | None = None,
+          solver: Newton | None = None, quadrature: str = "auto",
+          singular_ends: Sequence[str] | Mapping[str, int] | None = None,
+          warm_start: bool | None = None, verbose: bool = False, params: Any = None,
+          mode: Literal["minimize", "maximize", "stationary"] = "minimize",
+          bc: Mapping[str, Any] | None = None, constraint_values: Mapping[str, Any] | None = None,
+          degree: int | None = None, tol: float | None = None) -> Solution:
     """Find the extremal of ``problem`` on a grid by Newton's method on the exact Hessian.
 
     Parameters
@@ -574,8 +580,11 @@ class _Discretization:
         return self.layout.element.quadrature_summary(self)
 
 
-def discretize(problem: Problem, n=None, *, grid=None, guess=None, quadrature="auto",
-               singular_ends=None, params=None, mode="minimize", degree=1) -> _Discretization:
+def discretize(problem: Problem, n: int | None = None, *, grid: ArrayLike | None = None,
+               guess: Callable[..., Any] | ArrayLike | None = None, quadrature: str = "auto",
+               singular_ends: Sequence[str] | Mapping[str, int] | None = None, params: Any = None,
+               mode: Literal["minimize", "maximize", "stationary"] = "minimize",
+               degree: int = 1) -> _Discretization:
     """Validate the inputs of :func:`solve` and build its discretization (no solve)."""
     _require_float64()
     if not isinstance(problem, Problem):

@@ -35,18 +35,24 @@ the normal family, Gauss–Legendre for the uniform).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import cache
 from .mesh import check_grid, uniform_grid
 from .problem import Problem
 from .solution import Solution
 from .solve import _initial_values, discretize, solve
+
+if TYPE_CHECKING:  # matplotlib is imported on first plot
+    from matplotlib.figure import Figure
 
 __all__ = ["Distribution", "Normal", "LogNormal", "Uniform", "ExpectedProblem", "ExpectedSolution",
            "solve_expected", "sample_extremals", "sensitivity", "compare_sensitivities", "plot_ensemble"]
@@ -66,7 +72,7 @@ class Distribution:
     parameters: tuple[str, ...] = ()
     standard: str = "normal"  # the standard variable: "normal" or "uniform"
 
-    def __init__(self, **theta):
+    def __init__(self, **theta: float) -> None:
         vals = {}
         for name in self.parameters:
             v = theta[name]
@@ -106,18 +112,19 @@ class Distribution:
                              f"expected some of {self.parameters}")
         return type(self)(**{**self.theta, **changes})
 
-    def to_standard(self, u):
+    def to_standard(self, u: ArrayLike) -> np.ndarray:
         """Standard variable ``ξ`` of uniforms ``u`` (numpy): ``Φ⁻¹(u)`` or ``u``."""
         u = np.asarray(u, dtype=np.float64)
         import scipy.special  # here, not at import: scipy.stats/special cost ~0.6 s of start-up
 
         return scipy.special.ndtri(u) if self.standard == "normal" else u
 
-    def transform(self, xi, theta=None):
+    def transform(self, xi: jax.Array | np.ndarray,
+                  theta: Mapping[str, Any] | None = None) -> jax.Array | np.ndarray:
         """``ω = T(ξ; θ)`` in JAX (differentiable in ``θ``, a dict of this distribution's parameters)."""
         raise NotImplementedError
 
-    def ppf(self, u):
+    def ppf(self, u: ArrayLike) -> np.ndarray:
         """Inverse CDF at uniforms ``u`` (scipy.stats), any shape."""
         with np.errstate(over="ignore"):  # an overflow is reported by name (ExpectedProblem)
             return np.asarray(self._scipy().ppf(np.asarray(u, dtype=np.float64)), dtype=np.float64)
@@ -128,7 +135,7 @@ class Distribution:
     def std(self) -> float:
         return float(self._scipy().std())
 
-    def rule(self, order: int):
+    def rule(self, order: int) -> tuple[np.ndarray, np.ndarray]:
         """Gauss rule of ``order`` points in the standard variable: ``(ξ_k, w_k)``, ``Σ w_k = 1``."""
         if self.standard == "normal":
             # Probabilists' Hermite polynomials: weight exp(-ξ²/2); normalise to the N(0, 1) density.
@@ -149,7 +156,7 @@ class Normal(Distribution):
     parameters = ("mean", "std")
     standard = "normal"
 
-    def __init__(self, mean, std):
+    def __init__(self, mean: float, std: float) -> None:
         super().__init__(mean=mean, std=std)
 
     def _validate(self):
@@ -161,7 +168,8 @@ class Normal(Distribution):
 
         return scipy.stats.norm(loc=self.theta["mean"], scale=self.theta["std"])
 
-    def transform(self, xi, theta=None):
+    def transform(self, xi: jax.Array | np.ndarray,
+                  theta: Mapping[str, Any] | None = None) -> jax.Array | np.ndarray:
         th = self.theta if theta is None else theta
         return th["mean"] + th["std"] * xi
 
@@ -177,7 +185,7 @@ class LogNormal(Distribution):
     parameters = ("mu", "sigma")
     standard = "normal"
 
-    def __init__(self, mu, sigma):
+    def __init__(self, mu: float, sigma: float) -> None:
         super().__init__(mu=mu, sigma=sigma)
 
     def _validate(self):
@@ -189,7 +197,8 @@ class LogNormal(Distribution):
 
         return scipy.stats.lognorm(s=self.theta["sigma"], scale=math.exp(self.theta["mu"]))
 
-    def transform(self, xi, theta=None):
+    def transform(self, xi: jax.Array | np.ndarray,
+                  theta: Mapping[str, Any] | None = None) -> jax.Array | np.ndarray:
         th = self.theta if theta is None else theta
         return jnp.exp(th["mu"] + th["sigma"] * xi)
 
@@ -205,7 +214,7 @@ class Uniform(Distribution):
     parameters = ("low", "high")
     standard = "uniform"
 
-    def __init__(self, low, high):
+    def __init__(self, low: float, high: float) -> None:
         super().__init__(low=low, high=high)
 
     def _validate(self):
@@ -218,7 +227,8 @@ class Uniform(Distribution):
 
         return scipy.stats.uniform(loc=self.theta["low"], scale=self.theta["high"] - self.theta["low"])
 
-    def transform(self, xi, theta=None):
+    def transform(self, xi: jax.Array | np.ndarray,
+                  theta: Mapping[str, Any] | None = None) -> jax.Array | np.ndarray:
         th = self.theta if theta is None else theta
         return th["low"] + (th["high"] - th["low"]) * xi
 
@@ -296,8 +306,11 @@ class ExpectedProblem:
     True
     """
 
-    def __init__(self, integrand: Callable, distributions, domain, bc=None, *, samples=None, rule=None,
-                 order=None, seed=0, capacity=None, **problem_options):
+    def __init__(self, integrand: Callable, distributions: Distribution | Mapping[str, Distribution],
+                 domain: tuple[float, float], bc: Mapping[str, Any] | None = None, *, samples: int | None = None,
+                 rule: Literal["gauss", "gauss-hermite", "gauss-legendre"] | None = None,
+                 order: int | Mapping[str, int] | None = None, seed: int = 0, capacity: int | None = None,
+                 **problem_options: Any) -> None:
         if not callable(integrand):
             raise TypeError(f"integrand: expected a callable G(f, df, x, omega), got {type(integrand).__name__}")
         if isinstance(distributions, Distribution):
@@ -400,7 +413,8 @@ class ExpectedProblem:
         w = np.concatenate([np.asarray(weights, dtype=np.float64), np.zeros(self.capacity - self.S)])
         return {"omega": {k: self._pad(values[k]) for k in self.names}, "w": w}
 
-    def params_with(self, weights=None, distributions=None) -> dict:
+    def params_with(self, weights: ArrayLike | None = None,
+                    distributions: Mapping[str, Distribution] | None = None) -> dict:
         """``params`` for :func:`varcalc.solve` with new ``weights`` (S,) and/or distributions
         (a dict of replacements): the same uniforms (or rule nodes) pushed through the new
         inverse CDFs — common random numbers.  Same shapes: no recompilation."""
@@ -420,7 +434,7 @@ class ExpectedProblem:
                 out[k] = np.asarray(dists[k].transform(self.standard[:, j]), dtype=np.float64)
         return out
 
-    def replace(self, seed=None, **distributions) -> "ExpectedProblem":
+    def replace(self, seed: int | None = None, **distributions: Distribution) -> ExpectedProblem:
         """The problem with some distributions replaced, on the same uniforms (common random
         numbers) — or, with ``seed=``, on fresh uniforms (independent samples).  Shares the
         compiled solver."""
@@ -430,7 +444,7 @@ class ExpectedProblem:
         return ExpectedProblem(self.integrand, dists["omega"] if self.scalar else dists, self.domain, self.bc,
                                capacity=self.capacity, **kw, **self._options)
 
-    def sample_label(self, s) -> str:
+    def sample_label(self, s: int) -> str:
         return ", ".join(f"{k} = {self.samples[k][s]:.6g}" for k in self.names)
 
     def __repr__(self):
@@ -555,11 +569,11 @@ class ExpectedSolution:
     converged: bool = True
 
     @property
-    def x(self):
+    def x(self) -> np.ndarray:
         return self.solution.x
 
     @property
-    def f(self):
+    def f(self) -> np.ndarray:
         return self.solution.f
 
     def __call__(self, xq):
@@ -572,7 +586,8 @@ def _resolve_grid(problem, n, grid):
     return uniform_grid(problem.domain, 201 if n is None else n)
 
 
-def solve_expected(ep: ExpectedProblem, n=None, *, grid=None, risk: float = 0.0, guess=None,
+def solve_expected(ep: ExpectedProblem, n: int | None = None, *, grid: ArrayLike | None = None, risk: float = 0.0,
+                   guess: Callable[..., Any] | ArrayLike | None = None,
                    max_outer: int = 50, tol: float = 1e-10, check: bool = False, **solve_options) -> ExpectedSolution:
     """Minimise ``E_ω J[f]`` (``risk = 0``) or ``mean + risk·std`` of ``J_s[f]`` over the samples.
 
@@ -699,7 +714,8 @@ def _stationarity(ep, sol, lam):
     return float(np.max(r)) if r.size else 0.0
 
 
-def sample_extremals(ep: ExpectedProblem, indices, n=None, *, grid=None, **solve_options) -> list[Solution]:
+def sample_extremals(ep: ExpectedProblem, indices: Iterable[int], n: int | None = None, *,
+                     grid: ArrayLike | None = None, **solve_options: Any) -> list[Solution]:
     """The extremals of single samples ``J_s`` (one-hot weights: the same compiled solver)."""
     x = _resolve_grid(ep.problem, n, grid)
     out = []
@@ -735,9 +751,10 @@ def _solve_value(ep, x, params, guess, solve_options):
     return sol
 
 
-def sensitivity(ep: ExpectedProblem, param: str, dist: str | None = None, *, method: str = "crn", n=None,
-                grid=None, h: float | None = None, seed=None, pathwise: str = "auto", statistic=None,
-                **solve_options) -> float:
+def sensitivity(ep: ExpectedProblem, param: str, dist: str | None = None, *, method: str = "crn",
+                n: int | None = None, grid: ArrayLike | None = None, h: float | None = None,
+                seed: int | None = None, pathwise: str = "auto", statistic: Callable[..., Any] | None = None,
+                **solve_options: Any) -> float:
     """One estimate of ``dĴ*/dθ``, ``Ĵ* = min_f Σ_s w_s J[f; ω_s(θ)]``, for ``θ = dist.param``
     (or of ``d statistic(x, f*)/dθ``).
 
@@ -873,8 +890,9 @@ _pathwise.last_method = None
 
 
 def compare_sensitivities(ep: ExpectedProblem, param: str, dist: str | None = None, *, replicates: int = 20,
-                          n=None, grid=None, h=None, methods=_METHODS, pathwise="auto", statistic=None,
-                          **solve_options) -> dict:
+                          n: int | None = None, grid: ArrayLike | None = None, h: float | None = None,
+                          methods: Sequence[str] = _METHODS, pathwise: str = "auto",
+                          statistic: Callable[..., Any] | None = None, **solve_options: Any) -> dict:
     """Estimators (a) CRN, (b) pathwise, (c) independent over ``replicates`` independent sample sets.
 
     Replicate ``r`` uses ``ep.replace(seed=ep.seed + r)`` (S samples each; the independent
@@ -917,8 +935,10 @@ def compare_sensitivities(ep: ExpectedProblem, param: str, dist: str | None = No
 
 # -- plot ------------------------------------------------------------------------------------------
 
-def plot_ensemble(ep: ExpectedProblem, path=None, *, n=None, grid=None, count: int = 12, risks=(0.0, 1.0, 2.0),
-                  exact=None, invert_yaxis=False, title=None, sample_problem=None):
+def plot_ensemble(ep: ExpectedProblem, path: str | os.PathLike | None = None, *, n: int | None = None,
+                  grid: ArrayLike | None = None, count: int = 12, risks: Sequence[float] = (0.0, 1.0, 2.0),
+                  exact: Callable[..., Any] | None = None, invert_yaxis: bool = False, title: str | None = None,
+                  sample_problem: ExpectedProblem | None = None) -> Figure:
     """Three panels: the extremals of ``count`` single samples (coloured by the first random
     parameter), their mean ± std and the expected-value extremal (and ``exact`` when given); the
     risk-aware family ``min mean + λ·std`` over ``risks``; and its trade-off (std against mean).

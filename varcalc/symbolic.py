@@ -33,9 +33,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from fractions import Fraction
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:  # imported on first use at run time (cycle)
+    from .problem import Problem
 
 __all__ = ["euler_lagrange", "EulerLagrange"]
 
@@ -566,7 +571,8 @@ def _simplify(sp, expr):
     return sp.simplify(expr)
 
 
-def euler_lagrange(problem_or_integrand, *, shape=None, order=None, params=None) -> EulerLagrange:
+def euler_lagrange(problem_or_integrand: Problem | Callable[..., Any], *, shape: int | tuple[int, ...] | None = None,
+                   order: int | None = None, params: Any = None) -> EulerLagrange:
     """The Euler–Lagrange equation(s) of an integrand, symbolically (needs SymPy).
 
     Parameters

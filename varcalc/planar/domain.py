@@ -22,7 +22,11 @@ overlapping or not a surface (an edge in three triangles) raise ``ValueError`` n
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 __all__ = ["DOMAINS", "Annulus", "Disk", "Polygon", "Rectangle", "TriMesh"]
 
@@ -162,7 +166,7 @@ class TriMesh:
 
     boundary_projection = None
 
-    def __init__(self, nodes, triangles):
+    def __init__(self, nodes: ArrayLike, triangles: ArrayLike) -> None:
         self.nodes = _as_points(nodes, "nodes")
         t = np.asarray(triangles)
         if t.ndim != 2 or t.shape[1] != 3 or t.shape[0] == 0:
@@ -196,7 +200,7 @@ class TriMesh:
         return m
 
     @classmethod
-    def read(cls, path):
+    def read(cls, path: str | os.PathLike) -> TriMesh:
         """Read a triangle mesh from a file with meshio (Gmsh ``.msh``, ``.vtu``/``.vtk``,
         ``.mesh``, ``.xdmf``, ... whatever meshio reads that holds triangles).
 
@@ -271,12 +275,12 @@ class TriMesh:
         """Total area of the triangles."""
         return 0.5 * float(np.sum(_tri_area2(self.nodes[self.triangles])))
 
-    def triangulate(self, n=None):
+    def triangulate(self, n: int | tuple[int, int] | None = None) -> TriMesh:
         return self
 
     _parts = {}  # named boundary parts read from a file: name -> edges (k, 2)
 
-    def boundary_parts(self, points):
+    def boundary_parts(self, points: ArrayLike) -> dict[str, np.ndarray]:
         """``"boundary"``: every boundary point; parts read from a file (Gmsh physical lines):
         the points at a vertex or an edge midpoint of that part's edges (k-d tree, tolerance
         1e-9 of the mesh size)."""
@@ -293,7 +297,7 @@ class TriMesh:
         return out
 
     @property
-    def part_names(self):
+    def part_names(self) -> tuple[str, ...]:
         return ("boundary",) + tuple(self._parts)
 
 
@@ -372,7 +376,7 @@ class Rectangle:
     (6, 2)
     """
 
-    def __init__(self, xrange, yrange):
+    def __init__(self, xrange: tuple[float, float], yrange: tuple[float, float]) -> None:
         self.x0, self.x1 = _interval(xrange, "xrange")
         self.y0, self.y1 = _interval(yrange, "yrange")
 
@@ -399,7 +403,7 @@ class Rectangle:
             raise ValueError(f"n: expected at least 2 nodes per side, got {n!r}")
         return nx, ny
 
-    def triangulate(self, n=None):
+    def triangulate(self, n: int | tuple[int, int] | None = None) -> TriMesh:
         nx, ny = self._sizes(n)
         x = np.linspace(self.x0, self.x1, nx)
         y = np.linspace(self.y0, self.y1, ny)
@@ -416,11 +420,11 @@ class Rectangle:
                                  np.column_stack([top + 1, top]), np.column_stack([(j + 1) * nx, j * nx])])
         return TriMesh._trusted(nodes, tri, boundary_edges=bedges)
 
-    def contains(self, points):
+    def contains(self, points: ArrayLike) -> np.ndarray:
         p = np.asarray(points, dtype=np.float64)
         return (p[:, 0] > self.x0) & (p[:, 0] < self.x1) & (p[:, 1] > self.y0) & (p[:, 1] < self.y1)
 
-    def boundary_parts(self, points):
+    def boundary_parts(self, points: ArrayLike) -> dict[str, np.ndarray]:
         p = np.asarray(points)
         tol = 1e-10 * max(self.x1 - self.x0, self.y1 - self.y0)
         return {"left": np.abs(p[:, 0] - self.x0) <= tol, "right": np.abs(p[:, 0] - self.x1) <= tol,
@@ -551,7 +555,7 @@ class Polygon:
     (3.0, 3.0)
     """
 
-    def __init__(self, vertices, holes=()):
+    def __init__(self, vertices: ArrayLike, holes: Sequence[ArrayLike] | np.ndarray = ()) -> None:
         self.rings = [_ring(vertices, "vertices")]
         if isinstance(holes, np.ndarray) and holes.ndim == 2:
             raise ValueError("holes: expected a list of (k, 2) vertex arrays, got one array; wrap it in [...]")
@@ -563,14 +567,14 @@ class Polygon:
         return f"Polygon({len(self.rings[0])} vertices, {len(self.rings) - 1} holes)"
 
     @property
-    def part_names(self):
+    def part_names(self) -> tuple[str, ...]:
         return ("outer",) + tuple(f"hole{i}" for i in range(len(self.rings) - 1))
 
     @property
     def area(self) -> float:
         return abs(_signed_area(self.rings[0])) - sum(abs(_signed_area(r)) for r in self.rings[1:])
 
-    def contains(self, points):
+    def contains(self, points: ArrayLike) -> np.ndarray:
         """Bool mask (k,): strictly inside the outer ring and outside every hole."""
         p = np.asarray(points, dtype=np.float64)
         inside = _inside_ring(p, self.rings[0])
@@ -595,13 +599,13 @@ class Polygon:
             self._hole_points = [_interior_point(r) for r in self.rings[1:]]
         return np.concatenate(pts), np.concatenate(segs), self._hole_points
 
-    def triangulate(self, n=None):
+    def triangulate(self, n: int | None = None) -> TriMesh:
         lo, hi = self.rings[0].min(0), self.rings[0].max(0)
         h = _spacing((hi - lo).max(), n)
         v, s, holes = self._pslg(h)
         return mesh_pslg(v, s, holes, h)
 
-    def boundary_parts(self, points):
+    def boundary_parts(self, points: ArrayLike) -> dict[str, np.ndarray]:
         p = np.asarray(points, dtype=np.float64)
         lo, hi = self.rings[0].min(0), self.rings[0].max(0)
         tol = 1e-9 * float((hi - lo).max())
@@ -716,7 +720,7 @@ class Disk:
     True
     """
 
-    def __init__(self, center, radius):
+    def __init__(self, center: ArrayLike, radius: float) -> None:
         self.center = _center(center)
         self.radius = _radius(radius, "radius")
 
@@ -729,10 +733,10 @@ class Disk:
     def area(self) -> float:
         return np.pi * self.radius**2
 
-    def contains(self, points):
+    def contains(self, points: ArrayLike) -> np.ndarray:
         return np.hypot(*(np.asarray(points, np.float64) - self.center).T) < self.radius
 
-    def project(self, points):
+    def project(self, points: ArrayLike) -> np.ndarray:
         """Radial projection (k, 2) of points onto the circle."""
         d = np.asarray(points, np.float64) - self.center
         return self.center + self.radius * d / np.hypot(d[:, 0], d[:, 1])[:, None]
@@ -742,12 +746,12 @@ class Disk:
         k = len(v)
         return v, np.column_stack([np.arange(k), (np.arange(k) + 1) % k]), []
 
-    def triangulate(self, n=None):
+    def triangulate(self, n: int | None = None) -> TriMesh:
         h = _spacing(2 * self.radius, n)
         v, s, holes = self._pslg(h)
         return mesh_pslg(v, s, holes, h, curved=True, projection=self.project)
 
-    def boundary_parts(self, points):
+    def boundary_parts(self, points: ArrayLike) -> dict[str, np.ndarray]:
         r = np.hypot(*(np.asarray(points, np.float64) - self.center).T)
         return {"boundary": np.abs(r - self.radius) <= 1e-9 * self.radius}
 
@@ -762,7 +766,7 @@ class Annulus:
     True
     """
 
-    def __init__(self, center, r_inner, r_outer):
+    def __init__(self, center: ArrayLike, r_inner: float, r_outer: float) -> None:
         self.center = _center(center)
         self.r_inner = _radius(r_inner, "r_inner")
         self.r_outer = _radius(r_outer, "r_outer")
@@ -778,11 +782,11 @@ class Annulus:
     def area(self) -> float:
         return np.pi * (self.r_outer**2 - self.r_inner**2)
 
-    def contains(self, points):
+    def contains(self, points: ArrayLike) -> np.ndarray:
         r = np.hypot(*(np.asarray(points, np.float64) - self.center).T)
         return (r > self.r_inner) & (r < self.r_outer)
 
-    def project(self, points):
+    def project(self, points: ArrayLike) -> np.ndarray:
         """Radial projection (k, 2) onto the nearer circle."""
         d = np.asarray(points, np.float64) - self.center
         r = np.hypot(d[:, 0], d[:, 1])
@@ -797,12 +801,12 @@ class Annulus:
                               ko + np.column_stack([np.arange(ki), (np.arange(ki) + 1) % ki])])
         return np.concatenate([outer, inner]), seg, [self.center]
 
-    def triangulate(self, n=None):
+    def triangulate(self, n: int | None = None) -> TriMesh:
         h = _spacing(2 * self.r_outer, n)
         v, s, holes = self._pslg(h)
         return mesh_pslg(v, s, holes, h, curved=True, projection=self.project)
 
-    def boundary_parts(self, points):
+    def boundary_parts(self, points: ArrayLike) -> dict[str, np.ndarray]:
         r = np.hypot(*(np.asarray(points, np.float64) - self.center).T)
         return {"outer": np.abs(r - self.r_outer) <= 1e-9 * self.r_outer,
                 "inner": np.abs(r - self.r_inner) <= 1e-9 * self.r_outer}

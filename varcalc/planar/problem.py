@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import inspect
+import os
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from .domain import DOMAINS as _DOMAINS
+from .domain import Annulus, Disk, Polygon, Rectangle, TriMesh
+
+if TYPE_CHECKING:  # imported where used at run time
+    from ..constraints import Bound, Integral
 
 __all__ = ["PlanarProblem"]
 
@@ -56,8 +63,10 @@ class PlanarProblem:
     (True, 0.073)
     """
 
-    def __init__(self, integrand, domain, bc=None, *, components=None, exact=None, exact_value=None,
-                 name=None, params=None, constraints=()):
+    def __init__(self, integrand: Callable[..., Any], domain: Rectangle | Polygon | Disk | Annulus | TriMesh,
+                 bc: Callable[..., Any] | Mapping[str, Any] | None = None, *, components: int | None = None,
+                 exact: Callable[..., Any] | None = None, exact_value: float | None = None,
+                 name: str | None = None, params: Any = None, constraints: Sequence[Bound | Integral] = ()) -> None:
         if not callable(integrand):
             raise TypeError(f"integrand: expected a callable G(u, grad_u, x), got {type(integrand).__name__}")
         if not isinstance(domain, _DOMAINS):
@@ -125,7 +134,7 @@ class PlanarProblem:
         return cons
 
     @property
-    def bound(self):
+    def bound(self) -> Bound | None:
         """The :class:`~varcalc.Bound` constraint, or None."""
         from ..constraints import Bound
 
@@ -137,7 +146,7 @@ class PlanarProblem:
 
         return tuple(c for c in self.constraints if isinstance(c, Integral))
 
-    def bound_values(self, points):
+    def bound_values(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(lower, upper)`` at ``points`` (k, 2), each of shape (k,) + shape (±inf where absent)."""
         from ..constraints import _bound_values
 
@@ -204,7 +213,7 @@ class PlanarProblem:
         if not jnp.issubdtype(out.dtype, jnp.floating):
             raise TypeError(f"{what}: G must return a float, got dtype {out.dtype}")
 
-    def dirichlet(self, points, on_boundary):
+    def dirichlet(self, points: np.ndarray, on_boundary: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Dirichlet mask (k,) and values (k,) + shape at ``points`` (k, 2), given which points are on
         the boundary (bool (k,)).  Later dict entries win where parts overlap."""
         k = len(points)

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..newton import Status
 from .elements import element as _element
 from .elements import rule
+
+if TYPE_CHECKING:  # imported on first use at run time (import cost)
+    from matplotlib.figure import Figure
+
+    from ..certify import Certificate
+    from ..estimate import ErrorEstimate
 
 __all__ = ["PlanarSolution"]
 
@@ -102,7 +111,7 @@ class PlanarSolution:
         return self._cache[key]
 
     @property
-    def certificate(self):
+    def certificate(self) -> Certificate:
         """Second-variation certificate (:class:`varcalc.certify.Certificate`), computed on first
         access by :func:`varcalc.planar.certify.certificate`: inertia on the admissible
         variations, smallest eigenvalues and eigenfunction, Legendre condition, verdict."""
@@ -115,7 +124,7 @@ class PlanarSolution:
         return self.certificate.verdict
 
     @property
-    def error_estimate(self):
+    def error_estimate(self) -> ErrorEstimate:
         """Two-grid error estimate (:class:`varcalc.estimate.ErrorEstimate`): one more solve on the
         uniformly refined mesh and Richardson extrapolation; computed on first access by
         :func:`varcalc.planar.estimate.error_estimate`."""
@@ -123,7 +132,7 @@ class PlanarSolution:
 
         return self._cached("error_estimate", error_estimate)
 
-    def save(self, path) -> None:
+    def save(self, path: str | os.PathLike) -> None:
         """Save to ``.npz`` (nodes, triangles, elements, u, histories and a JSON header); reload with
         :func:`varcalc.load` (without the problem: evaluation, errors against a given exact
         solution, plots and the summary work; certificate and error estimate need a re-solve)."""
@@ -139,7 +148,7 @@ class PlanarSolution:
                  meta=np.array(json.dumps(meta)), **arrays)
 
     @classmethod
-    def load(cls, path) -> "PlanarSolution":
+    def load(cls, path: str | os.PathLike) -> PlanarSolution:
         """A :class:`PlanarSolution` saved by :meth:`save` (``varcalc.load`` dispatches here)."""
         import json
 
@@ -246,13 +255,13 @@ class PlanarSolution:
             raise ValueError("this problem has no exact solution (PlanarProblem(exact=...))")
         return ex
 
-    def error(self, exact=None) -> float:
+    def error(self, exact: Callable[..., Any] | None = None) -> float:
         """Max nodal error ``max |u_i - u_exact(x_i)|`` over all nodes (and components); ``exact``
         defaults to the problem's."""
         ex = np.asarray(self._exact(exact)(self.nodes), dtype=np.float64).reshape(self.u.shape)
         return float(np.max(np.abs(self.u - ex)))
 
-    def l2_error(self, exact=None) -> float:
+    def l2_error(self, exact: Callable[..., Any] | None = None) -> float:
         """``‖u_h - u_exact‖_{L²(Ω_h)}`` by the degree-5 rule on every triangle."""
         ex = self._exact(exact)
         lam, w = rule(5)
@@ -275,7 +284,7 @@ class PlanarSolution:
         sq = sq.reshape(sq.shape[0], sq.shape[1], -1).sum(-1)
         return float(np.sqrt(np.sum(det * w * sq)))
 
-    def value_error(self, exact_value=None) -> float:
+    def value_error(self, exact_value: float | None = None) -> float:
         """``|J_h(u_h) - exact_value|`` (default: the problem's)."""
         ev = exact_value if exact_value is not None else getattr(self.problem, "exact_value", None)
         if ev is None:
@@ -284,14 +293,14 @@ class PlanarSolution:
 
     # -- output ---------------------------------------------------------------------------------
 
-    def plot(self, path=None, **kwargs):
+    def plot(self, path: str | os.PathLike | None = None, **kwargs: Any) -> Figure:
         """Surface, contours, error (when exact is known), mesh and Newton history; see
         :func:`varcalc.planar.plot.plot_solution`.  Returns the figure."""
         from .plot import plot_solution
 
         return plot_solution(self, path, **kwargs)
 
-    def write(self, path, file_format=None):
+    def write(self, path: str | os.PathLike, file_format: str | None = None) -> str | os.PathLike:
         """Write the mesh and the nodal values as point data ``"u"`` with meshio: ``.vtu`` for
         ParaView (P1 ``triangle`` cells; P2 ``triangle6``, vertices then edge midpoints, VTK's
         quadratic-triangle order), or any format meshio writes (by extension or

@@ -26,11 +26,14 @@ the sparse factorisation and AMG live in SciPy/pyamg; every array op inside is v
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from typing import Any, Literal
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import scipy.sparse as sp
+from numpy.typing import ArrayLike
 
 from ..drivers import run_host
 from ..newton import Newton, Status
@@ -48,8 +51,11 @@ ETA_MIN = 1e-4  # floor of the inexact-Newton forcing term (CG's relative tolera
 SEQUENCE_MIN = 20_000  # free unknowns above which "auto" grid sequencing starts from a coarser solve
 
 
-def solve_planar(problem, n=None, *, mesh=None, element="P1", guess=None, linear_solver="auto",
-                 solver=None, verbose=False, params=None, sequence="auto", tol=None):
+def solve_planar(problem: PlanarProblem, n: int | tuple[int, int] | None = None, *, mesh: TriMesh | None = None,
+                 element: Literal["P1", "P2"] = "P1", guess: Callable[..., Any] | ArrayLike | None = None,
+                 linear_solver: Literal["auto", "direct", "cg"] = "auto", solver: Newton | None = None,
+                 verbose: bool = False, params: Any = None, sequence: Literal["auto"] | bool = "auto",
+                 tol: float | None = None) -> PlanarSolution:
     """Minimise a :class:`PlanarProblem` by Newton's method on P1 or P2 triangles.
 
     Parameters
