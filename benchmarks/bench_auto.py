@@ -80,7 +80,7 @@ def main():
     print(f"machine: {os.cpu_count()} CPU cores, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (at start)")
     print("\nTable 1: vc.solve(problem, tol=1e-10) alone, each call in a fresh process (compilation included)")
     print("(time: wall clock; cpu: the process's CPU time in the call, all threads: the part the load does not inflate)")
-    print(f"| problem | target | relative error | estimate | unknowns | strategy (degree, nodes) | time | cpu | met |")
+    print("| problem | target | relative error | estimate | unknowns | strategy (degree, nodes) | time | cpu | met |")
     print("|---|---|---:|---:|---:|---|---:|---:|---|")
     for name, target, max_unknowns in TARGETS:
         out = subprocess.run([sys.executable, __file__, "--child", name, "1e-10"], capture_output=True, text=True,

@@ -52,9 +52,9 @@ if ARGS.cpu_devices > 1:  # must precede the first import of jax
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
+from varcalc.problems import brachistochrone as br  # noqa: E402
 
 import varcalc as vc  # noqa: E402
-from varcalc.problems import brachistochrone as br  # noqa: E402
 
 
 def catenary(f, df, x):

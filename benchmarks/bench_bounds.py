@@ -43,7 +43,6 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_solvers import machine_info, machine_lines, median_time  # noqa: E402
 
-import jax.numpy as jnp  # noqa: E402
 import varcalc as vc  # noqa: E402
 
 

@@ -45,10 +45,21 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_solvers import (COSH1, _catenary_G, add_ratios, fmt_n, fmt_time, log, machine_info,  # noqa: E402
-                           machine_lines, markdown_table, median_time, run_varcalc)
-
 import jax.numpy as jnp  # noqa: E402
+from bench_solvers import (  # noqa: E402
+    COSH1,
+    _catenary_G,
+    add_ratios,
+    fmt_n,
+    fmt_time,
+    log,
+    machine_info,
+    machine_lines,
+    markdown_table,
+    median_time,
+    run_varcalc,
+)
+
 import varcalc as vc  # noqa: E402
 
 hc = importlib.import_module("varcalc.problems.hanging_chain")

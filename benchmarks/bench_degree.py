@@ -38,11 +38,16 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from scipy.optimize import fsolve
+from varcalc.problems import beam, dido
+from varcalc.problems import brachistochrone as br
+from varcalc.problems import brachistochrone_design as bd
+from varcalc.problems import harmonic_oscillator as ho
+from varcalc.problems import smoothing_spline as ss
+from varcalc.problems import spd_geodesic as spd
+from varcalc.problems import sphere_geodesic as sg
+from varcalc.problems import sphere_implicit as si
 
 import varcalc as vc
-from varcalc.problems import beam, dido, harmonic_oscillator as ho, smoothing_spline as ss
-from varcalc.problems import brachistochrone as br, brachistochrone_design as bd
-from varcalc.problems import sphere_geodesic as sg, sphere_implicit as si, spd_geodesic as spd
 
 
 def unknowns(sol):

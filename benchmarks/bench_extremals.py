@@ -26,9 +26,10 @@ import warnings
 
 import jax.numpy as jnp
 import numpy as np
+from varcalc.problems import bratu
+from varcalc.problems import parametric_catenoid as pc
 
 import varcalc as vc
-from varcalc.problems import bratu, parametric_catenoid as pc
 
 
 def _median(fun, repeat=3):

@@ -22,9 +22,9 @@ import time
 import jax
 import jax.numpy as jnp
 import numpy as np
+from varcalc.problems import parametric_catenoid
 
 import varcalc as vc
-from varcalc.problems import parametric_catenoid
 
 
 def best_of(fun, *args, repeat=5):

@@ -46,10 +46,10 @@ import statistics
 import sys
 import time
 
-import numpy as np
-
 import jax
 import jax.numpy as jnp
+import numpy as np
+
 import varcalc as vc
 
 G_ACCEL = 9.81

@@ -12,9 +12,9 @@ cycloid time θ_end sqrt(R / g), solved by bisection; `problem` is the brachisto
 """
 import jax
 import numpy as np
+from varcalc.problems import brachistochrone as brach
 
 import varcalc as vc
-from varcalc.problems import brachistochrone as brach
 
 X = 1.0  # horizontal distance [m]
 TARGET = 0.6  # wanted travel time [s]; the least possible for X = 1 is sqrt(π / g) ≈ 0.5659 s
@@ -66,5 +66,5 @@ def design(target=TARGET, Y0=0.3, n=n, tol=1e-12, max_iter=20):
 if __name__ == "__main__":
     y, hist = design()
     for row in hist:
-        print("Y = %.15f  T* = %.15f  dT*/dY = %+.6f" % tuple(row))
+        print("Y = {:.15f}  T* = {:.15f}  dT*/dY = {:+.6f}".format(*row))
     print(f"designed depth {y:.12f} m; exact (closed-form cycloid) {Y:.12f} m; difference {y - Y:.2e}")

@@ -14,9 +14,9 @@ tests/test_endmap.py and benchmarks/bench_elements.py.
 """
 import jax.numpy as jnp
 import numpy as np
+from varcalc.problems import brachistochrone
 
 import varcalc as vc
-from varcalc.problems import brachistochrone
 
 g = 9.8  # PSOPT's gravitational acceleration [m/s²]
 X, Y = 2.0, 2.0  # end point: 2 across, 2 down [m]

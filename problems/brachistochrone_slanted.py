@@ -18,9 +18,9 @@ The initial guess is the 45° line f = x, ending on the line at x_b = 1/2 (domai
 """
 import jax.numpy as jnp  # noqa: F401  (the integrand is brachistochrone.integrand)
 import numpy as np
+from varcalc.problems import brachistochrone
 
 import varcalc as vc
-from varcalc.problems import brachistochrone
 
 g = brachistochrone.g  # gravitational acceleration [m/s²]
 LINE = (1.0, 1.0, 1.0)  # (a, b, c): the finish line a x + b f = c, here x + f = 1

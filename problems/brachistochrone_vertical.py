@@ -13,9 +13,9 @@ guess f = x lies inside the integrand's domain (f > 0 away from the start).
 """
 import jax.numpy as jnp  # noqa: F401  (the integrand is brachistochrone.integrand)
 import numpy as np
+from varcalc.problems import brachistochrone
 
 import varcalc as vc
-from varcalc.problems import brachistochrone
 
 g = brachistochrone.g  # gravitational acceleration [m/s²]
 X = 1.0  # abscissa of the vertical finish line [m]

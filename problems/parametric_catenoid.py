@@ -14,9 +14,9 @@ guess f = 0 (the cylinder r = R) converges to the stable branch.
 """
 import jax.numpy as jnp
 import numpy as np
+from varcalc.problems import catenoid
 
 import varcalc as vc
-from varcalc.problems import catenoid
 
 params = {"R": 1.0, "L": 0.5}  # ring radius and half the distance between the rings
 

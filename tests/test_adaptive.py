@@ -1,12 +1,11 @@
 """Adaptive refinement to a tolerance (varcalc.adaptive.solve_adaptive)."""
 import numpy as np
 import pytest
-
-import varcalc as vc
-from varcalc.adaptive import hierarchical_indicator, ladder, refine, solve_adaptive
 from varcalc.problems import brachistochrone, catenoid
 
+import varcalc as vc
 from varcalc import cache as _cache
+from varcalc.adaptive import hierarchical_indicator, ladder, refine, solve_adaptive
 
 
 def _compiled_entries():

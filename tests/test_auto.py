@@ -11,10 +11,10 @@ import warnings
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from varcalc.problems import brachistochrone, catenoid, sphere_geodesic
 
 import varcalc as vc
 from varcalc.auto import solve_auto
-from varcalc.problems import brachistochrone, catenoid, sphere_geodesic
 
 
 def _rel(sol, exact_value):

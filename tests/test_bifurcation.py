@@ -7,11 +7,13 @@ import io
 
 import numpy as np
 import pytest
+from conventions import check_module_convention
+from varcalc.problems import bratu, catenoid
+from varcalc.problems import elastica_buckling as eb
+from varcalc.problems import parametric_catenoid as pc
 
 import varcalc as vc
-from conventions import check_module_convention
 from varcalc import progress
-from varcalc.problems import bratu, catenoid, elastica_buckling as eb, parametric_catenoid as pc
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +24,7 @@ def bratu_diagrams():
 
 def test_bratu_fold_and_both_branches_at_second_order(bratu_diagrams):
     fold_err, err_lower, err_upper = [], [], []
-    for n, d in bratu_diagrams.items():
+    for d in bratu_diagrams.values():
         assert len(d.branches) == 1 and len(d.folds) == 1 and d.branch_points == []  # the upper: by the fold
         b = d.branches[0]
         assert b.parameter[0] == 1.0 and b.parameter[-1] == 1.0 and b.t[-1] == 0.0  # there and back again

@@ -13,10 +13,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conventions import check_module_convention
 from scipy.integrate import quad
 
 import varcalc as vc
-from conventions import check_module_convention
 
 NAMES = ["brachistochrone", "catenoid", "natural_boundary", "harmonic_oscillator", "sphere_geodesic"]
 SMOOTH = ["catenoid", "natural_boundary", "harmonic_oscillator", "sphere_geodesic"]

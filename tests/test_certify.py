@@ -14,9 +14,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from scipy.optimize import brentq
+from varcalc.problems import catenoid, dido, hanging_chain
 
 import varcalc as vc
-from varcalc.problems import catenoid, dido, hanging_chain
 
 OMEGA = 1.0
 N = 201

@@ -13,10 +13,10 @@ import importlib
 
 import numpy as np
 import pytest
+from conventions import check_module_convention
 from scipy.integrate import quad
 
 import varcalc as vc
-from conventions import check_module_convention
 
 N = (41, 81)  # n and 2n - 1: h halves
 NAMES = ["hanging_chain", "dido", "torus_geodesic", "sphere_implicit", "string_obstacle"]

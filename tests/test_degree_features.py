@@ -24,11 +24,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from scipy.optimize import fsolve
-
-import varcalc as vc
 from varcalc.problems import beam
 from varcalc.problems import brachistochrone as br
 from varcalc.problems import sphere_implicit as si
+
+import varcalc as vc
 
 
 def _order(e1, e2):

@@ -11,11 +11,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from scipy.optimize import brentq
-
-import varcalc as vc
 from varcalc.problems import catenoid
 from varcalc.problems import harmonic_oscillator as ho
 from varcalc.problems import parametric_catenoid as pc
+
+import varcalc as vc
 
 N = (41, 81)  # h halves
 L = pc.params["L"]

@@ -14,9 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
-
 import _distributed_worker as W
+import numpy as np
 
 TIMEOUT = 240  # seconds: a hang (e.g. a process waiting for a peer) fails the test instead of blocking
 PROCESSES = 2

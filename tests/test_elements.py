@@ -12,14 +12,14 @@ and |J_h - J| order 2p (4.0, 6.0, 8.0), for p = 2, 3, 4.  Targets of issue 4: th
 import jax.numpy as jnp
 import numpy as np
 import pytest
-
-import varcalc as vc
 from conventions import cached_solve
-from varcalc.elements import gll_nodes
-from varcalc.lagrangian import Layout
 from varcalc.problems import catenoid as cat
 from varcalc.problems import hanging_chain as hc
 from varcalc.problems import harmonic_oscillator as ho
+
+import varcalc as vc
+from varcalc.elements import gll_nodes
+from varcalc.lagrangian import Layout
 
 GRIDS = {2: (5, 9), 3: (5, 9), 4: (3, 5)}  # p -> (n, 2n - 1): h halves
 _solve = cached_solve

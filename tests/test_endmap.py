@@ -11,11 +11,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conventions import cached_solve, check_module_convention
+from varcalc.problems import brachistochrone_psopt as psopt
 
 import varcalc as vc
-from conventions import cached_solve, check_module_convention
 from varcalc.endmap import EndMap, singular_power
-from varcalc.problems import brachistochrone_psopt as psopt
 
 _solve = cached_solve
 

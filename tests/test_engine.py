@@ -6,10 +6,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from varcalc.problems import brachistochrone, hanging_chain, string_obstacle
 
 import varcalc as vc
 from varcalc import cache, drivers
-from varcalc.problems import brachistochrone, hanging_chain, string_obstacle
 
 S = importlib.import_module("varcalc.solve")
 

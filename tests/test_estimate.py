@@ -64,6 +64,7 @@ def test_estimate_within_a_factor_3_of_the_true_error(name):
 def test_indicator_points_at_the_singular_end():
     """The brachistochrone on a uniform grid: the value error comes from the cells at the start."""
     from varcalc.problems import brachistochrone
+
     import varcalc as vc
 
     sol = vc.solve(brachistochrone.problem, n=N)

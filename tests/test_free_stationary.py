@@ -20,12 +20,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conventions import check_module_convention
 from scipy.integrate import quad
 from scipy.linalg import fractional_matrix_power, logm
 from scipy.optimize import minimize_scalar
 
 import varcalc as vc
-from conventions import check_module_convention
 
 NAMES = ["brachistochrone_vertical", "brachistochrone_slanted", "harmonic_oscillator_long",
          "spd_geodesic", "parametric_catenoid"]

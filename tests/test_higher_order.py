@@ -12,10 +12,10 @@ import importlib
 
 import numpy as np
 import pytest
+from conventions import check_module_convention
 from scipy.integrate import solve_bvp
 
 import varcalc as vc
-from conventions import check_module_convention
 
 NAMES = ["beam", "smoothing_spline", "elastica"]
 N_BEAM = (11, 21)

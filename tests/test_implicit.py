@@ -10,9 +10,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from varcalc.problems import beam, dido, hanging_chain, parametric_catenoid, sphere_implicit
 
 import varcalc as vc
-from varcalc.problems import beam, dido, hanging_chain, parametric_catenoid, sphere_implicit
 
 STEP = 1e-5
 RTOL = 2e-6  # central differences of converged re-solves (rtol 1e-10 in the solves themselves)

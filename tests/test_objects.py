@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import varcalc as vc
-from varcalc.families import ELEMENTS, Element, Hermite3, HermiteP, Lagrange, P1, element_for, register_element
+from varcalc.families import ELEMENTS, P1, Element, Hermite3, HermiteP, Lagrange, element_for, register_element
 from varcalc.lagrangian import Layout
 from varcalc.sides import SIDES, Side, register_side, sides_for, unregister_side
 from varcalc.solve import discretize

@@ -21,7 +21,6 @@ import varcalc as vc
 
 sys.path.insert(0, str(Path(__file__).parent))
 from conventions import check_module_convention  # noqa: E402
-
 from varcalc.problems import random_brachistochrone as rb  # noqa: E402
 
 # -- the closed-form case: G linear in the random coefficients ----------------------------------------

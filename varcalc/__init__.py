@@ -18,16 +18,17 @@ import jax as _jax
 
 _jax.config.update("jax_enable_x64", True)
 
+from .cache import clear_cache  # noqa: E402
 from .constraints import Bound, Data, Integral, OnCurve, Pointwise  # noqa: E402
+
+# Eager: the function shares its module's name, and an import of the submodule `varcalc.continuation`
+# would otherwise leave the module, not the function, as `vc.continuation`.
+from .continuation import Continuation, continuation, plot_continuation  # noqa: E402
 from .mesh import check_grid, graded_grid, uniform_grid  # noqa: E402
 from .newton import Newton, Status  # noqa: E402
 from .problem import Problem  # noqa: E402
 from .solution import Solution, load  # noqa: E402
 from .solve import discretize, solve  # noqa: E402
-from .cache import clear_cache  # noqa: E402
-# Eager: the function shares its module's name, and an import of the submodule `varcalc.continuation`
-# would otherwise leave the module, not the function, as `vc.continuation`.
-from .continuation import Continuation, continuation, plot_continuation  # noqa: E402
 
 # The rest of the public surface is imported on first use (PEP 562): `import varcalc` then costs
 # ~0.3 s less (the planar layer pulls in scipy.sparse.linalg and pyamg, the symbolic layer

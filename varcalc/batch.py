@@ -179,7 +179,6 @@ def solve_batch(problem: Problem, n: int | None = None, *, grid: ArrayLike | Non
             B, U0, V0, aux, batched = lanes(disc)
     x_user = disc.x_user
     nn = x_user.size
-    lay = disc.layout
 
     mesh = _device_mesh(devices)
     n_dev = 1 if mesh is None else mesh.devices.size
@@ -385,8 +384,8 @@ def _initial_unknowns(disc, problem, U0, bc_b, B):
         rows.append(np.swapaxes(S0, 1, 2))
     if lay.degree > 1:  # interior values (the last node's are dummies): linear between the nodes,
         # for C¹ elements the cubic Hermite interpolant of the values and slopes
-        from .families._hermite import hermite_interior
         from .elements import gll_nodes
+        from .families._hermite import hermite_interior
         if lay.order == 2:
             inner = hermite_interior(disc.x_user, U0, S0, lay.element.interior_points())
         else:
@@ -518,7 +517,8 @@ def _place(args, mesh, batched):
     ``jax.make_array_from_callback`` so that it also works when the mesh spans several processes."""
     if mesh is None:
         return args
-    from jax.sharding import NamedSharding, PartitionSpec as P
+    from jax.sharding import NamedSharding
+    from jax.sharding import PartitionSpec as P
 
     def put(a, spec):
         a = np.asarray(a)

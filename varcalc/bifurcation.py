@@ -325,7 +325,8 @@ class _Tracer:
             s = (lo * f_hi - hi * f_lo) / (f_hi - f_lo)
             r, _ = self.step(p, s)
             if r is None:
-                return self.locate(p, ds, lambda r, sg=np.sign(p.tangent[1]): np.sign(r.tangent[1]) != sg)
+                sign = np.sign(p.tangent[1])
+                return self.locate(p, ds, lambda r: np.sign(r.tangent[1]) != sign)
             converged = abs(r.t - best.t) < 1e-12
             best = r
             if converged or r.tangent[1] == 0.0:

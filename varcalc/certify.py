@@ -319,7 +319,7 @@ class _Weierstrass:
     text: str = ""
     evidence: str = ""
 
-    def conclude(self, mode, jacobi, conj) -> "_Weierstrass":
+    def conclude(self, mode, jacobi, conj) -> _Weierstrass:
         kind = "maximum" if mode == "maximize" else "minimum"
         out = dataclasses.replace(self)
         if self.reason == _NOT_A_MINIMUM.reason:

@@ -32,12 +32,12 @@ True
 
 from __future__ import annotations
 
-import jax
-import jax.numpy as jnp
 import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 from numpy.typing import ArrayLike
 

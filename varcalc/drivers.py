@@ -23,7 +23,6 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from . import cache
 from .steps import MinimizeStep, StationaryStep
 
 __all__ = ["Kernel", "ChunkedKernel", "chunked_nodes", "bucket", "minimize_loop", "stationary_loop", "run_python", "run_host"]

@@ -23,7 +23,7 @@ the extremal, so its error is the square of the energy-norm error, O(h^p)²; the
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import jax
 import jax.numpy as jnp
@@ -45,7 +45,7 @@ def gll_nodes(p: int) -> np.ndarray:
     return _gll_nodes(int(p)).copy()
 
 
-@lru_cache(maxsize=None)
+@cache
 def _gll_nodes(p: int) -> np.ndarray:  # cached: every solve builds its elements from these
     if p < 1:
         raise ValueError(f"degree: expected an integer >= 1, got {p}")
@@ -114,7 +114,7 @@ def evaluate_elements(x, values, xq):
         return np.asarray(evaluate(np.asarray(x, float), np.asarray(xq, float), elements=np.asarray(values, float))[0])
 
 
-@lru_cache(maxsize=None)
+@cache
 def _element_tables(p: int, q: int):
     """Basis ``(phi, dphi)`` (p+1, q) at the ``q`` Gauss points, and the two flat-end maps: zero
     slope at t = 0 (t = 1) sets c_1 (c_{p-1}) = -Σ_{j≠1} c_j ℓ_j'(0) / ℓ_1'(0), a (p+1, p+1) matrix
@@ -275,7 +275,7 @@ class LagrangeFunctional:
 
         Returns ``(J, scale, grad (d, n), diag (d, d, n), upper (d, d, n-1), extra)``, ``d = m p``.
         """
-        m, d = self.m, self.rows
+        d = self.rows
         s = self.shared
         D = d + s  # local unknowns of a cell: its left column and the shared rows of the right one
         k = z.shape[0]
@@ -320,7 +320,7 @@ def hermite_points(p: int) -> np.ndarray:
     return gll_nodes(p - 2)[1:-1] if p > 3 else np.zeros(0)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _hermite_tables(p: int, q: int):
     """The C¹ degree-``p`` cell's basis on ``t ∈ [0, 1]``: one polynomial per local unknown, in the
     order ``[f(0), f_t(0), f(τ_1) … f(τ_{p-3}), f(1), f_t(1)]`` (Hermite–Birkhoff interpolation,
@@ -330,6 +330,7 @@ def _hermite_tables(p: int, q: int):
     ``q`` Gauss points, each ``(p+1, q)``, and the values at the ``p + 1`` GLL nodes ``(p+1, p+1)``
     (the cell as a degree-``p`` Lagrange polynomial: what :mod:`varcalc.piecewise` evaluates)."""
     from numpy.polynomial import legendre as leg
+
     from .quadrature import gauss_rule
 
     eye = np.eye(p + 1)  # Legendre P_k(2t - 1), k = 0..p: d/dt = 2 d/ds

@@ -193,7 +193,7 @@ class DiscreteFunctional:
             mk = lambda a: jnp.reshape(a, (m, k))
             return v, vec(gf), vec(gd), mat(hff), mat(hfd), mat(hdd), gzz, mk(hfz), mk(hdz), hzz
 
-        for b, ((f, df, xq, wh, h), derivs) in zip(self.blocks, self._pointwise(local, U, x, aux)):
+        for b, ((_, _, _, wh, h), derivs) in zip(self.blocks, self._pointwise(local, U, x, aux)):
             # Per point (trailing axes (q, k)): G, ∇G (m,), ∇²G blocks (m, m).
             G, Gf, Gd, Gff, Gfd, Gdd = derivs[:6]
             terms = wh * G

@@ -45,7 +45,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntEnum
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax

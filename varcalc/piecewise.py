@@ -34,7 +34,7 @@ reconstruction is the Hermite evaluator given :func:`spline_slopes` — the same
 
 from __future__ import annotations
 
-from functools import lru_cache, partial
+from functools import cache, partial
 
 import jax
 import jax.numpy as jnp
@@ -142,7 +142,7 @@ def _hermite(x, xq, values, slopes, derivatives):
     return jets
 
 
-@lru_cache(maxsize=None)
+@cache
 def _gll_tables(p: int):
     """GLL nodes (p+1,), barycentric weights ``w_j = 1 / Π_{k≠j} (ξ_j - ξ_k)`` and the
     differentiation matrix ``D`` (p+1, p+1) (``D @ values`` = the derivative's values at the

@@ -26,7 +26,7 @@ computed accurately, so that points within 1e-45 of a cell end are represented e
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -82,14 +82,14 @@ def rule_by_name(name: str) -> Rule:
     raise ValueError(f"unknown quadrature rule {name!r}")
 
 
-@lru_cache(maxsize=None)
+@cache
 def gauss_rule(p: int) -> Rule:
     """``p``-point Gauss–Legendre rule on ``[0, 1]`` (exact for degree ``2p - 1``)."""
     xi, wi = np.polynomial.legendre.leggauss(p)
     return Rule(f"gauss{p}", (1 + xi) / 2, (1 - xi) / 2, wi / 2)
 
 
-@lru_cache(maxsize=None)
+@cache
 def tanh_sinh_rule(step: float = _TANH_SINH_STEP, tmin: float = _TANH_SINH_TMIN) -> Rule:
     """Tanh-sinh (double exponential) rule on ``[0, 1]`` for integrable end singularities.
 

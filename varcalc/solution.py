@@ -291,7 +291,7 @@ class Solution:
     @classmethod
     def _traced(cls, problem, *, x, f, value, status, iterations, multipliers, slope=None, start=None,
                 end=None, element_values=None, end_map=None, grid=None, mode="minimize", degree=1,
-                singular_ends=()) -> "TracedSolution":
+                singular_ends=()) -> TracedSolution:
         """The result of :func:`varcalc.solve` inside a JAX transformation (JAX values; ``status``
         and ``iterations`` int32 arrays; no message, history or stats)."""
         return TracedSolution(

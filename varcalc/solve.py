@@ -24,22 +24,34 @@ import jax.numpy as jnp
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .functional import DiscreteFunctional
-from . import _entry
+from . import _entry, cache
+from .drivers import (
+    _BASELINE_OPTIONS,
+    CHUNK_NODES,
+    ChunkedKernel,
+    Kernel,
+    bucket,
+    chunked_nodes,
+    context,
+    minimize_loop,
+    pad_grid,
+    pad_numpy,
+    padded_context,
+    run_python,
+    stationary_loop,
+)
 from .families import element_for
 from .families._base import QUADRATURES
+from .functional import DiscreteFunctional
 from .implicit import implicit_solver, is_traced
 from .lagrangian import DiscreteLagrangian, Layout, internal_integrand
 from .mesh import check_grid, uniform_grid
-from . import cache
-from .drivers import (_BASELINE_OPTIONS, CHUNK_NODES, ChunkedKernel, Kernel, bucket, chunked_nodes, context,
-                      minimize_loop, pad_grid, pad_numpy, padded_context, run_python, stationary_loop)
 from .newton import Newton, lumped_mass
-from .steps import MinimizeStep, StationaryStep
 from .problem import Problem
-from .sides import sides_for
 from .quadrature import CellBlock
+from .sides import sides_for
 from .solution import Solution
+from .steps import MinimizeStep, StationaryStep
 
 __all__ = ["solve", "discretize"]
 

@@ -104,7 +104,7 @@ class Distribution:
     def __hash__(self):
         return hash((type(self).__name__, tuple(self.theta.items())))
 
-    def replace(self, **changes) -> "Distribution":
+    def replace(self, **changes) -> Distribution:
         """The same distribution with some parameters changed (validated)."""
         unknown = [k for k in changes if k not in self.parameters]
         if unknown:

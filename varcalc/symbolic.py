@@ -32,8 +32,8 @@ Eq(Derivative(f(x), (x, 2)), -4*f(x))
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
@@ -293,10 +293,10 @@ class _Translator:
     def _convert(self, a, old, new, eqn):
         sp = self.sp
         old, new = np.dtype(old), np.dtype(new)
-        if old == bool and new != bool:
+        if old == np.dtype(bool) and new != np.dtype(bool):
             return np.frompyfunc(lambda c: sp.Integer(1) if c is sp.true else sp.Integer(0) if c is sp.false
                                  else sp.Piecewise((1, c), (0, True)), 1, 1)(a)
-        if new == bool and old != bool:
+        if new == np.dtype(bool) and old != np.dtype(bool):
             return np.frompyfunc(lambda c: sp.Ne(c, 0), 1, 1)(a)
         if np.issubdtype(new, np.integer) and not np.issubdtype(old, np.integer):
             def trunc(c):
