@@ -215,11 +215,13 @@ class _Barrier:
         at_floor = r <= _BARRIER_FLOOR * (1 + 1e-6)
         return xp.where(solved & ~at_floor, mu0 * xp.maximum(r_next, _BARRIER_FLOOR), mu), at_floor
 
-    def _resolved(self, U, mu, ctx, keep, curvature):
+    def _resolved(self, U, mu, mu0, ctx, keep, curvature):
         """Whether the projected finish will find the barrier iterate's contact set at once: every
         unknown the barrier holds with a force density ``λ/m`` (``λ = μ m/gap``) within a factor 10
-        of the largest has a gap below its own Newton push ``λ/H_jj`` (the projected phase's
-        active test), i.e. ``μ m H_jj <= λ²``.  The barrier's gaps are ~μ, the push ~h² (mesh
+        of the largest and above ``μ0/(1 + max|U|)`` (μ0 is 1 % of the integrand's size per unit
+        length, so this is ~1 % of a typical force density: an inactive bound holds nothing) has a
+        gap below its own Newton push ``λ/H_jj`` (the projected phase's active test), i.e.
+        ``μ m H_jj <= λ²``.  The barrier's gaps are ~μ, the push ~h² (mesh
         and degree): with μ above that scale the first projected step frees the whole contact set,
         overshoots, and the contact set then shrinks by one node per iteration (degree 4 at
         N = 1e4: hundreds of iterations).  ``curvature``: the Hessian's diagonal ``H_jj``."""
@@ -227,9 +229,9 @@ class _Barrier:
         lo_ok, hi_ok, lo_gap, hi_gap = self._safe_gaps(U, ctx)
         gap = xp.minimum(xp.where(lo_ok & keep, lo_gap, xp.inf), xp.where(hi_ok & keep, hi_gap, xp.inf))
         mass = ctx["mass"]
-        lam = mu * mass / gap  # 0 where no finite bound (gap inf)
+        lam = mu * mass / xp.maximum(gap, xp.finfo(U.dtype).tiny)  # 0 where no finite bound (gap inf)
         density = lam / mass
-        held = density >= 0.1 * xp.max(density)
+        held = density >= xp.maximum(0.1 * xp.max(density), mu0 / (1.0 + xp.max(xp.abs(U))))
         return xp.all(xp.where(held & (lam > 0), mu * mass * curvature <= lam**2, True))
 
     def _start_inside(self, V0, ctx):
@@ -379,7 +381,7 @@ class MinimizeStep(_Barrier):
             slopes = "slope_lower" in ctx
             resolved = True
             if "diag" in D and not slopes:
-                resolved = self._resolved(U, mu, ctx, keep_fixed, xp.abs(xp.einsum("iin->in", D["diag"])))
+                resolved = self._resolved(U, mu, mu0, ctx, keep_fixed, xp.abs(xp.einsum("iin->in", D["diag"])))
             mu_next, at_floor = self._mu_ladder(mu, mu0, solved, projected=not slopes, resolved=resolved)
             if slopes:
                 # At the floor the slope barrier's curvature μ/gap² on the active cells dwarfs the
