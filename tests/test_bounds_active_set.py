@@ -82,3 +82,34 @@ def test_the_barrier_is_left_only_once_its_contact_set_is_resolved_on_the_mesh()
     assert 0 < mu_next < 1e-7  # r < _BARRIER_EXIT but unresolved: μ falls on instead of leaving
     mu_next, _ = step._mu_ladder(np.float64(1e-7), np.float64(1.0), True, projected=True, resolved=True)
     assert mu_next == 0.0
+
+
+def _slope_plan(value_before):
+    """A slope-bounded plan at the barrier's floor whose unshifted Hessian has a pivot lost to
+    rounding (the 2x2 block [[1e14, 1e7], [1e7, 1 - 1e-12]]: pivot -1e-12, positive after the
+    smallest shift) and a small step; ``value_before``: J (with the barrier) at the previous iterate."""
+    n = 3
+    step = MinimizeStep(max_iter=50, max_backtracks=5, bounds=True, xp=np)
+    aux = dict(mass=np.ones(n), slope_lower=np.full((n - 1, 1), -np.inf), slope_upper=np.full((n - 1, 1), np.inf),
+               slope_D=np.array([[-1.0, 1.0]]), slope_w=np.ones(1))
+    fixed = np.array([[True, False, False]])
+    ctx = context(aux, fixed, np.float64(1e-10), np.float64(1e-14), np.full((1, n), -np.inf),
+                  np.full((1, n), np.inf), np.linspace(0.0, 1.0, n))
+    s = step.init(np.ones((1, n)), ctx)  # (|U| = 1: the step tolerance is rtol)
+    s = dict(s, k=np.int32(5), mu=np.float64(1e-9), mu0=np.float64(1.0))
+    s["value"] = s["value"].copy()
+    s["value"][4] = value_before
+    diag = np.array([[[1.0, 1e14, 1.0 - 1e-12]]])
+    upper = np.array([[[0.0, 1e7]]])
+    D = dict(L=np.float64(1.0), g=np.array([[0.0, 1e-20, 1e-20]]), scale=np.float64(1.0), diag=diag, upper=upper)
+    return step.plan(s, D, ctx)
+
+
+def test_a_shifted_small_step_at_the_slope_floor_converges_only_once_J_has_stalled():
+    """At the slope barrier's floor a step damped by the smallest shift can be small while J still
+    falls (N = 1e4, f' <= 1: SUCCESS 1.4e-6 from the solution, J falling 3e-11 per iteration): it
+    is not convergence until J stalls at its rounding level."""
+    P = _slope_plan(1.0 + 1e-9)  # J fell by 1e-9 over the last iteration
+    assert float(P["tau"]) == 1e-8 and float(P["step_norm"]) < 1e-12
+    assert not bool(P["converged"])
+    assert bool(_slope_plan(1.0)["converged"])  # stalled: converged
