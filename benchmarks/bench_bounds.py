@@ -3,6 +3,7 @@
 
     python benchmarks/bench_bounds.py                  # N = 1001 and 10001 (~1 min on 2 cores)
     python benchmarks/bench_bounds.py --n 101 1001 --out results.md
+    python benchmarks/bench_bounds.py --auto 1e-8     # vc.solve(tol=) on the obstacles against P1
 
 Problems (P1, uniform grid of N nodes, midpoint rule: the same discrete J_h for every tool)
 --------
@@ -136,12 +137,72 @@ def ipopt(case, x):
     return t, U, int(st["iter_count"]), st["return_status"]
 
 
+def exp_obstacle(lo=-0.1):
+    """½ f'² + eˣ f, f(0) = f(1) = 0, f >= lo (tests/test_bounds.py): exact value by quadrature."""
+    import scipy.integrate
+    import scipy.optimize
+
+    c1 = scipy.optimize.brentq(lambda c: np.exp(c) * (1 - c) - 1 - lo, 1e-6, 1.0)
+    c2 = scipy.optimize.brentq(lambda c: np.exp(c) * (2 - c) - np.e - lo, 0.0, 1 - 1e-9)
+    exact = lambda x: np.where(x < c1, np.exp(x) - np.exp(c1) * x - 1,  # noqa: E731
+                               np.where(x > c2, np.exp(x) - np.exp(c2) * x - np.e + np.exp(c2), lo))
+    slope = lambda x: np.where(x < c1, np.exp(x) - np.exp(c1), np.where(x > c2, np.exp(x) - np.exp(c2), 0.0))  # noqa: E731
+    J = sum(scipy.integrate.quad(lambda x: 0.5 * slope(x) ** 2 + np.exp(x) * exact(x), a, b, epsabs=1e-14)[0]
+            for a, b in ((0.0, c1), (c1, c2), (c2, 1.0)))
+    problem = vc.Problem(lambda f, df, x: 0.5 * df**2 + jnp.exp(x) * f, (0.0, 1.0), bc={"left": 0.0, "right": 0.0},
+                         constraints=[vc.Bound(lower=lo)])
+    return problem, exact, J
+
+
+def auto_table(tol=1e-8, p1_sizes=(1001, 4001, 16001)):
+    """``vc.solve(problem, tol=tol)`` (the automatic degree-p path) against P1 on uniform grids:
+    |J_h - J| and max |f - exact| on a fine sampling; P1's nodes for the automatic path's J error,
+    extrapolated from P1's measured order between its two largest sizes."""
+    import warnings
+
+    so = importlib.import_module("varcalc.problems.string_obstacle")
+    cases = [("string over a bump", so.problem, so.exact, so.problem.exact_value), ("½f'² + eˣf, f >= -0.1",) + exp_obstacle()]
+    lines = ["| problem | solve | unknowns (returned / all solves) | J error | max f error | time [s] |", "|---|---|---|---|---|---|"]
+    for label, problem, exact, J in cases:
+        a, b = problem.domain
+        xs = np.linspace(a, b, 20001)
+        t0 = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            sol = vc.solve(problem, tol=tol)
+        t = time.perf_counter() - t0
+        hist = sol.stats["mesh_history"]
+        base = [h for h in hist if h["role"] == "base"][-1]
+        err_J = abs(sol.value - J)
+        err_f = float(np.max(np.abs(np.asarray(sol(xs)).reshape(-1) - exact(xs))))
+        lines.append(f"| {label} | tol={tol:g}: degree {sol.degree}, {sol.x.size} nodes, tol_met {sol.stats['tol_met']} | "
+                     f"{base['unknowns']} / {sum(h['unknowns'] for h in hist)} | {err_J:.1e} | {err_f:.1e} | {t:.1f} |")
+        errs = []
+        for n in p1_sizes:
+            t0 = time.perf_counter()
+            s1 = vc.solve(problem, n=n)
+            t1 = time.perf_counter() - t0
+            errs.append(abs(s1.value - J))
+            lines.append(f"| {label} | P1, n = {n} ({s1.status.name}) | {n - 2} | {errs[-1]:.1e} | "
+                         f"{float(np.max(np.abs(s1.f - exact(s1.x)))):.1e} (nodes) | {t1:.1f} |")
+        order = np.log(errs[-2] / errs[-1]) / np.log((p1_sizes[-1] - 1) / (p1_sizes[-2] - 1))
+        n_same = (p1_sizes[-1] - 1) * (errs[-1] / err_J) ** (1 / order)
+        lines.append(f"| {label} | P1 extrapolated (order {order:.2f} in J) to J error {err_J:.1e} | ~{n_same:,.0f} | | | |")
+    return "\n".join(lines)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, nargs="+", default=[1001, 10001])
     ap.add_argument("--no-ipopt", action="store_true")
     ap.add_argument("--out", help="write the table to this markdown file")
+    ap.add_argument("--auto", type=float, metavar="TOL",
+                    help="instead: vc.solve(problem, tol=TOL) on the obstacles against P1 (unknowns at the same J error)")
     args = ap.parse_args(argv)
+    if args.auto:
+        text = "\n".join(machine_lines(machine_info())) + "\n\n" + auto_table(args.auto)
+        print(text + f"\n\nLoad average at end: {os.getloadavg()}")
+        return
     cases = [("obstacle c = -0.2 (inactive)", obstacle(-0.2)), ("obstacle c = -0.1", obstacle(-0.1)),
              ("obstacle c = -0.01", obstacle(-0.01)), ("string over a bump", string()), ("slope f' <= 1", slope()),
              ("slope f' <= 0.5 + area", slope_area()), ("obstacle c = -0.1, degree 2", obstacle_degree(-0.1, 2)),
