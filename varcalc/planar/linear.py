@@ -97,6 +97,8 @@ def vcycle(ml, b, level=0):
     """One V-cycle of the pyamg hierarchy ``ml`` on ``A x = b`` from ``x = 0`` (the
     preconditioner of :func:`pcg`).  pyamg's own ``aspreconditioner`` wraps the cycle in its
     ``solve``, which also forms the residual twice and takes three BLAS norms per application."""
+    if len(ml.levels) == 1:  # a small matrix: the hierarchy is its sparse LU
+        return np.asarray(ml.coarse_solver(ml.levels[0].A, b)).reshape(b.shape)
     lv = ml.levels[level]
     x = np.zeros_like(b)
     lv.presmoother(lv.A, x, b)

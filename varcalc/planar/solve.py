@@ -36,7 +36,7 @@ from ..drivers import run_host
 from ..newton import Newton, Status
 from ..steps import MinimizeStep
 from .assemble import Discretization, Kernels
-from .domain import TriMesh
+from .domain import Rectangle, TriMesh
 from .elements import rule
 from .linear import SparseHessian, choose, solve_linear
 from .problem import PlanarProblem
@@ -133,7 +133,9 @@ def solve_planar(problem, n=None, *, mesh=None, element="P1", guess=None, linear
         levels = coarse.stats.get("sequence", []) + [dict(nodes=len(coarse.nodes), iterations=coarse.iterations,
                                                           time=coarse.stats["time"], converged=coarse.converged)]
         if coarse.converged:
-            guess = lambda pts: coarse._evaluate(pts, clamp=True)  # noqa: E731 - outside a coarse polygon mesh: clamped
+            guess = _rectangle_prolong(problem.domain, (int(n) + 1) // 2, n, coarse, element)
+            if guess is None:
+                guess = lambda pts: coarse._evaluate(pts, clamp=True)  # noqa: E731 - outside a coarse polygon mesh: clamped
         if verbose:
             print(f"-- grid sequencing: start from the solution on {len(coarse.nodes)} nodes")
     U = _initial(problem, disc, guess, linear_solver)
@@ -156,6 +158,27 @@ def solve_planar(problem, n=None, *, mesh=None, element="P1", guess=None, linear
     out["stats"]["sequence"] = levels
     out["stats"]["time"] = time.perf_counter() - t_start
     return PlanarSolution._build(problem, disc, out, params, element)
+
+
+def _rectangle_prolong(domain, n_coarse, n_fine, coarse, element):
+    """Node values (N,) + shape of the P1 interpolant of ``coarse`` (a solution on the
+    Rectangle's grid of ``n_coarse``) on the grid of ``n_fine`` when that grid is its uniform
+    refinement (every fine node a coarse node or the midpoint of a coarse edge); else None.
+    Exact and O(N) by slicing, where locating the fine nodes in the coarse triangles (KD-tree)
+    took 1 s of CPU at 263k nodes."""
+    if element != "P1" or not isinstance(domain, Rectangle):
+        return None
+    (nxc, nyc), (nxf, nyf) = domain._sizes(n_coarse), domain._sizes(n_fine)
+    if nxf - 1 != 2 * (nxc - 1) or nyf - 1 != 2 * (nyc - 1) or len(coarse.u) != nxc * nyc:
+        return None
+    shape = coarse.u.shape[1:]
+    u = coarse.u.reshape((nyc, nxc) + shape)  # node j·nx + i at row j (y), column i (x)
+    f = np.empty((nyf, nxf) + shape)
+    f[::2, ::2] = u
+    f[::2, 1::2] = 0.5 * (u[:, :-1] + u[:, 1:])
+    f[1::2, ::2] = 0.5 * (u[:-1] + u[1:])
+    f[1::2, 1::2] = 0.5 * (u[:-1, :-1] + u[1:, 1:])  # each cell's diagonal runs lower left - upper right
+    return f.reshape((nxf * nyf,) + shape)
 
 
 def harmonic_extension(disc, linear_solver="auto"):
