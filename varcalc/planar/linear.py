@@ -25,7 +25,11 @@ from ..newton import host_while_loop
 __all__ = ["solve_linear", "AUTO_DIRECT_MAX", "choose", "SparseHessian"]
 
 REUSE_MAX_ITER = 6  # CG iterations with a stale factorisation before refactoring
-AUTO_DIRECT_MAX = 300_000  # free unknowns; SuperLU was faster than AMG-CG up to 263k on 2 cores (README)
+# Free unknowns up to which "auto" factorises.  On Scherk's P1 Hessians (2 cores, shared) the
+# AMG-CG solve (own PCG, bare V-cycle) took 3.4 s of CPU at 66k nodes against 3.8 direct, 7.6
+# against 8.9 at 263k with 0.8 against 1.4 GB (benchmarks/bench_planar.py); the direct path is
+# kept below this size for the pivots' inertia (the certificate reads it).
+AUTO_DIRECT_MAX = 150_000
 
 
 def choose(kind: str, n: int) -> str:
@@ -169,7 +173,13 @@ def amg_hierarchy(H):
 
     # the coarsest level by a sparse LU: pyamg's default dense pseudo-inverse applies a dense
     # matrix-vector product per cycle (BLAS, threaded) and its SVD took 1.7 s at 10⁶ nodes
-    return pyamg.ruge_stuben_solver(H, max_coarse=500, max_levels=30, coarse_solver="splu")
+    # strength θ = 0.5 (pyamg's default 0.25) and one forward Gauss-Seidel sweep before, one
+    # backward after (a symmetric V-cycle; the default does a symmetric sweep pair each side): on
+    # the Scherk Hessian at 261k unknowns 33 CG iterations to 1e-8 in 0.83 s of CPU against 34 in
+    # 1.13 s, for an operator complexity of 2.72 against 2.31
+    return pyamg.ruge_stuben_solver(H, strength=("classical", {"theta": 0.5}), max_coarse=500, max_levels=30,
+                                    coarse_solver="splu", presmoother=("gauss_seidel", {"sweep": "forward"}),
+                                    postsmoother=("gauss_seidel", {"sweep": "backward"}))
 
 
 # S = diag(|H_jj|) of the inertia correction, floored at this fraction of its mean where a row of H
