@@ -73,7 +73,7 @@ def solve_planar(problem, n=None, *, mesh=None, element="P1", guess=None, linear
         extension of the Dirichlet data (natural condition on free edges), the 2-D analogue of
         the straight line in 1-D.
     linear_solver : {"auto", "direct", "cg"}
-        SuperLU, or CG preconditioned by smoothed-aggregation AMG; ``"auto"`` picks direct up to
+        SuperLU, or CG preconditioned by classical (Ruge–Stüben) AMG; ``"auto"`` picks direct up to
         ``varcalc.planar.linear.AUTO_DIRECT_MAX`` free unknowns.
     solver : varcalc.Newton, optional
         ``max_iter``, ``rtol``, ``atol``, ``max_backtracks``.
