@@ -19,8 +19,9 @@ varcalc's side: only the energy density ``sqrt(1 + |∇u|²)`` is written; its H
 Each row is one fresh process: wall time, CPU time (user + system of all threads: less
 sensitive to other jobs on a shared machine than the wall time), peak resident memory
 (``ru_maxrss``), the time in the JAX derivative kernels and in the linear solves of the finest
-level.  The load average (``os.getloadavg``) is printed before and after: on a loaded machine
-the wall times are inflated by about load / cores.
+level, and the 1-minute load average at the end of the row's run.  The load average
+(``os.getloadavg``) is also printed before and after: on a loaded machine the wall times are
+inflated by about load / cores.
 """
 
 from __future__ import annotations
@@ -110,6 +111,9 @@ def _child(args):
             out["warm_time"] = varcalc_run(n, ls, seq)["time"]
     ru = resource.getrusage(resource.RUSAGE_SELF)
     out["cpu_s"] = ru.ru_utime + ru.ru_stime  # CPU time of all threads: less sensitive to a shared machine
+    import os
+
+    out["load"] = os.getloadavg()[0]  # 1-minute load average at the end of this row's run
     print("RESULT " + json.dumps(out), flush=True)
 
 
@@ -131,7 +135,7 @@ def _row(r, base=None):
     return (f"| {r['nodes']:>9,} | {r['solver']:<44} | {r['iterations']:>3} | {str(r['converged']):<5} | "
             f"{r['time']:7.2f} | {r.get('cpu_s', float('nan')):7.2f} | {r.get('peak_rss_gb', float('nan')):5.2f} | "
             f"{r['error']:.2e} | {r.get('time_derivatives', float('nan')):6.2f} | {r.get('time_linear', float('nan')):6.2f} | "
-            f"{speed} |" + (f" levels {r['levels']}" if r.get("levels") else "")
+            f"{speed} | {r.get('load', float('nan')):4.1f} |" + (f" levels {r['levels']}" if r.get("levels") else "")
             + (f" warm {r['warm_time']:.2f} s" if "warm_time" in r else ""))
 
 
@@ -154,8 +158,8 @@ def main():
     global WARM
     WARM = args.warm
     print(f"load average before: {os.getloadavg()}, {os.cpu_count()} CPUs")
-    print("| nodes | solver | it | conv | wall s | cpu s | peak GB | max err | deriv s | linear s | vs skfem |")
-    print("|---:|---|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("| nodes | solver | it | conv | wall s | cpu s | peak GB | max err | deriv s | linear s | vs skfem | load |")
+    print("|---:|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     rows = []
     for n in args.sizes:
         base = None

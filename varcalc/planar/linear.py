@@ -25,7 +25,11 @@ from ..newton import host_while_loop
 __all__ = ["solve_linear", "AUTO_DIRECT_MAX", "choose", "SparseHessian"]
 
 REUSE_MAX_ITER = 6  # CG iterations with a stale factorisation before refactoring
-AUTO_DIRECT_MAX = 300_000  # free unknowns; SuperLU was faster than AMG-CG up to 263k on 2 cores (README)
+# Free unknowns up to which "auto" factorises.  On Scherk's P1 Hessians (2 cores, shared) the
+# AMG-CG solve (own PCG, bare V-cycle) took 3.4 s of CPU at 66k nodes against 3.8 direct, 7.6
+# against 8.9 at 263k with 0.8 against 1.4 GB (benchmarks/bench_planar.py); the direct path is
+# kept below this size for the pivots' inertia (the certificate reads it).
+AUTO_DIRECT_MAX = 150_000
 
 
 def choose(kind: str, n: int) -> str:
@@ -56,11 +60,9 @@ def solve_linear(H, b, kind, rtol=1e-10, cache=None):
             # minimiser); refactor when CG does not reach rtol in REUSE_MAX_ITER iterations.
             old = cache["lu"]
             M = spla.LinearOperator(H.shape, old.solve, dtype=np.float64)
-            count = [0]
-            x, info = spla.cg(H, b, rtol=rtol, atol=0.0, maxiter=REUSE_MAX_ITER, M=M,
-                              callback=lambda _: count.__setitem__(0, count[0] + 1))
+            x, info, count = pcg(H, b, old.solve, rtol, REUSE_MAX_ITER)
             if info == 0 and np.all(np.isfinite(x)):
-                return x, dict(time=time.perf_counter() - t0, iterations=count[0], converged=True,
+                return x, dict(time=time.perf_counter() - t0, iterations=count, converged=True,
                                positive=cache["positive"], reused=True)
         try:
             lu = spla.splu(H.tocsc(), permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
@@ -80,27 +82,85 @@ def solve_linear(H, b, kind, rtol=1e-10, cache=None):
             x, ok, positive, negative = np.full_like(b, np.nan), False, False, None
         return x, dict(time=time.perf_counter() - t0, iterations=0, converged=ok, positive=positive,
                        negative=negative)
-    import pyamg
-
     fresh = "ml" not in cache
     if fresh:
         cache["ml"] = amg_hierarchy(H)
     ml = cache["ml"]
-    M = ml.aspreconditioner(cycle="V")
-    count = [0]
-
-    def cb(_):
-        count[0] += 1
-
-    x, info = spla.cg(H, b, rtol=rtol, atol=0.0, maxiter=500, M=M, callback=cb)
+    x, info, count = pcg(H, b, lambda r: vcycle(ml, r), rtol, 500)
     digits = max(-np.log10(rtol), 1.0)
     if fresh:  # CG iterations per digit with a fresh hierarchy (the looser first solves say little)
-        cache["per_digit"] = max(count[0] / digits, 3.0)
-    elif count[0] > 2 * cache["per_digit"] * digits + 5 or info != 0:
+        cache["per_digit"] = max(count / digits, 3.0)
+    elif count > 2 * cache["per_digit"] * digits + 5 or info != 0:
         del cache["ml"]  # stale: rebuild at the next solve
     # CG cannot certify definiteness: the caller checks the curvature along the step
-    return x, dict(time=time.perf_counter() - t0, iterations=count[0], converged=info == 0,
+    return x, dict(time=time.perf_counter() - t0, iterations=count, converged=info == 0,
                    levels=len(ml.levels), positive=True)
+
+
+def vcycle(ml, b, level=0):
+    """One V-cycle of the pyamg hierarchy ``ml`` on ``A x = b`` from ``x = 0`` (the
+    preconditioner of :func:`pcg`).  pyamg's own ``aspreconditioner`` wraps the cycle in its
+    ``solve``, which also forms the residual twice and takes three BLAS norms per application."""
+    if len(ml.levels) == 1:  # a small matrix: the hierarchy is its sparse LU
+        return np.asarray(ml.coarse_solver(ml.levels[0].A, b)).reshape(b.shape)
+    lv = ml.levels[level]
+    x = np.zeros_like(b)
+    lv.presmoother(lv.A, x, b)
+    rc = lv.R @ (b - lv.A @ x)
+    if level == len(ml.levels) - 2:
+        xc = np.asarray(ml.coarse_solver(ml.levels[-1].A, rc)).reshape(rc.shape)
+    else:
+        xc = vcycle(ml, rc, level + 1)
+    x += lv.P @ xc
+    lv.postsmoother(lv.A, x, b)
+    return x
+
+
+def _dot(a, b):
+    # einsum's own loop, not BLAS: OpenBLAS's threaded ddot spins its threads on every call, and
+    # on a loaded 2-core machine that tripled the CPU time of SciPy's cg (0.98 of 4.1 s at 261k
+    # unknowns in 136 dot products; the whole solve 1.4 s with one BLAS thread)
+    return float(np.einsum("i,i->", a, b))
+
+
+def pcg(A, b, M, rtol, maxiter):
+    """Preconditioned conjugate gradients from ``x = 0`` until ``‖r‖₂ <= rtol ‖b‖₂``:
+    ``(x, info, iterations)`` with ``info`` 0 when converged, 1 when ``maxiter`` ran out, -1 on
+    a breakdown (non-finite or non-positive ``rᵀ M r``).  ``A`` a sparse matrix, ``M`` a
+    callable applying the preconditioner.  SciPy's ``cg`` without its BLAS dot products
+    (:func:`_dot`).
+
+    >>> import scipy.sparse as sp
+    >>> A = sp.diags([[-1.0] * 4, [2.0] * 5, [-1.0] * 4], [-1, 0, 1], format="csr")
+    >>> x, info, k = pcg(A, np.ones(5), lambda r: r, 1e-12, 10)
+    >>> info, k, bool(np.allclose(A @ x, 1.0))
+    (0, 3, True)
+    """
+    x = np.zeros_like(b)
+    bnorm = np.sqrt(_dot(b, b))
+    if bnorm == 0:
+        return x, 0, 0
+    r = b.copy()
+    z = M(r)
+    p = z.copy()
+    rz = _dot(r, z)
+    for k in range(1, maxiter + 1):
+        if not np.isfinite(rz) or rz <= 0:
+            return x, -1, k - 1
+        q = A @ p
+        pq = _dot(p, q)
+        if not np.isfinite(pq) or pq == 0:
+            return x, -1, k - 1
+        alpha = rz / pq
+        x += alpha * p
+        r -= alpha * q
+        if np.sqrt(_dot(r, r)) <= rtol * bnorm:
+            return x, 0, k
+        z = M(r)
+        rz, rz_old = _dot(r, z), rz
+        p *= rz / rz_old
+        p += z
+    return x, 1, maxiter
 
 
 def amg_hierarchy(H):
@@ -111,7 +171,15 @@ def amg_hierarchy(H):
     level (more when the hierarchy goes stale)."""
     import pyamg
 
-    return pyamg.ruge_stuben_solver(H, max_coarse=500)
+    # the coarsest level by a sparse LU: pyamg's default dense pseudo-inverse applies a dense
+    # matrix-vector product per cycle (BLAS, threaded) and its SVD took 1.7 s at 10⁶ nodes
+    # strength θ = 0.5 (pyamg's default 0.25) and one forward Gauss-Seidel sweep before, one
+    # backward after (a symmetric V-cycle; the default does a symmetric sweep pair each side): on
+    # the Scherk Hessian at 261k unknowns 33 CG iterations to 1e-8 in 0.83 s of CPU against 34 in
+    # 1.13 s, for an operator complexity of 2.72 against 2.31
+    return pyamg.ruge_stuben_solver(H, strength=("classical", {"theta": 0.5}), max_coarse=500, max_levels=30,
+                                    coarse_solver="splu", presmoother=("gauss_seidel", {"sweep": "forward"}),
+                                    postsmoother=("gauss_seidel", {"sweep": "backward"}))
 
 
 # S = diag(|H_jj|) of the inertia correction, floored at this fraction of its mean where a row of H
