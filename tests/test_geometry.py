@@ -199,3 +199,18 @@ def test_gmsh_physical_lines_become_boundary_parts(tmp_path):
     assert parts["inlet"].sum() == 4 and parts["outlet"].sum() == 4
     assert parts["inlet"][-3:].tolist() == [True, False, False] and parts["outlet"][-3:].tolist() == [False, True, False]
     vc.PlanarProblem(lambda u, du, x: 0.5 * du @ du, back, bc={"inlet": 0.0, "outlet": 1.0})  # accepted by name
+
+
+def test_refinement_puts_new_boundary_points_on_the_curve():
+    """Adaptive refinement on a Disk/Annulus refines the boundary too: the points Triangle adds on
+    boundary chords are moved onto the circles (no solve: refine_mesh alone)."""
+    from varcalc.planar.domain import refine_mesh
+
+    for domain, radii in ((vc.Disk((0.0, 0.0), 1.0), [1.0]), (vc.Annulus((0.0, 0.0), 0.5, 1.0), [0.5, 1.0])):
+        coarse = domain.triangulate(9)
+        fine = refine_mesh(coarse, np.full(len(coarse.triangles), 2e-3))
+        on_boundary = np.unique(fine.boundary_edges)
+        assert on_boundary.size > 2 * np.unique(coarse.boundary_edges).size  # the boundary was refined
+        r = np.hypot(*fine.nodes[on_boundary].T)
+        assert np.all(np.min(np.abs(r[:, None] - np.array(radii)[None, :]), axis=1) < 1e-12)
+        assert fine.boundary_projection is coarse.boundary_projection

@@ -507,13 +507,25 @@ def mesh_pslg(vertices, segments, holes, h, curved=False, projection=None):
 def refine_mesh(mesh, max_area):
     """Refine ``mesh`` with Triangle (``r``): triangle ``i`` is split until its pieces have area
     at most ``max_area[i]`` (<= 0: no constraint), keeping the boundary (its edges as segments)
-    and the quality bound.  Points added on the boundary lie on its edges (on curved domains the
-    polygon of the coarse mesh is kept).  Returns a :class:`TriMesh`."""
+    and the quality bound.  Points Triangle adds on the boundary lie on its edges; on a curved
+    domain (``mesh.boundary_projection``, a :class:`Disk` or :class:`Annulus`) they are moved onto
+    the curve, so refinement also refines the boundary (unless that would invert a triangle: then
+    the chord is kept).  Returns a :class:`TriMesh`."""
     pslg = dict(vertices=mesh.nodes, triangles=mesh.triangles.astype(np.int32),
                 segments=mesh.boundary_edges.astype(np.int32),
                 triangle_max_area=np.asarray(max_area, np.float64))
     out = _run_triangle(pslg, f"rpq{MIN_ANGLE}aQ")
-    return TriMesh._trusted(out["vertices"], out["triangles"])
+    nodes, triangles, project = out["vertices"], out["triangles"], mesh.boundary_projection
+    refined = TriMesh._trusted(nodes, triangles, project)
+    new = np.unique(refined.boundary_edges)
+    new = new[new >= len(mesh.nodes)]  # boundary points added by this refinement
+    if project is None or new.size == 0:
+        return refined
+    moved = nodes.copy()
+    moved[new] = project(nodes[new])
+    if np.all(_tri_area2(moved[refined.triangles]) > 0):  # (Triangle's output is counter-clockwise)
+        refined.nodes = moved
+    return refined
 
 
 def _interior_point(ring):
