@@ -39,15 +39,20 @@ def parse():
     p.add_argument("--loop", type=int, default=32, help="problems solved one by one for the throughput ratio")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--chunk-size", type=int, help="solve_batch chunk_size (default: automatic)")
-    p.add_argument("--cpu-devices", type=int, default=1,
-                   help="XLA host devices (CPU cores used by a sharded batch); set before JAX starts")
+    p.add_argument(
+        "--cpu-devices",
+        type=int,
+        default=1,
+        help="XLA host devices (CPU cores used by a sharded batch); set before JAX starts",
+    )
     return p.parse_args()
 
 
 ARGS = parse()
 if ARGS.cpu_devices > 1:  # must precede the first import of jax
-    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
-                               f" --xla_force_host_platform_device_count={ARGS.cpu_devices}").strip()
+    os.environ["XLA_FLAGS"] = (
+        os.environ.get("XLA_FLAGS", "") + f" --xla_force_host_platform_device_count={ARGS.cpu_devices}"
+    ).strip()
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
@@ -74,7 +79,6 @@ def timed(fn, repeats):
     return first, statistics.median(times), out
 
 
-
 def loop_row(rows, one, idx, n, t_batched):
     """Time ``one(i)`` (a vc.solve) in a Python loop over ``idx`` (compiled once first); add a row
     comparing its time per problem with ``t_batched``; return the time per problem."""
@@ -82,10 +86,20 @@ def loop_row(rows, one, idx, n, t_batched):
     t0 = time.perf_counter()
     ok = sum(one(i).converged for i in idx)
     t_loop = (time.perf_counter() - t0) / idx.size
-    rows.append(("  same, vc.solve in a Python loop", idx.size, n, None, t_loop * idx.size, ok,
-                 f"per problem {t_loop * 1e3:.2f} ms against {t_batched * 1e3:.3f} ms batched: "
-                 f"batch/loop = 1/{t_loop / t_batched:.1f}"))
+    rows.append(
+        (
+            "  same, vc.solve in a Python loop",
+            idx.size,
+            n,
+            None,
+            t_loop * idx.size,
+            ok,
+            f"per problem {t_loop * 1e3:.2f} ms against {t_batched * 1e3:.3f} ms batched: "
+            f"batch/loop = 1/{t_loop / t_batched:.1f}",
+        )
+    )
     return t_loop
+
 
 def main():
     gpu = jax.default_backend() != "cpu"
@@ -94,10 +108,13 @@ def main():
     big = ARGS.big or (10**7 if full else 10**6)
     n = ARGS.nodes
     devices = "all" if len(jax.devices()) > 1 else None
-    print(f"# bench_batch: {platform.node()}, {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} CPUs, backend {jax.default_backend()}, devices {jax.devices()}")
-    print(f"# jax {jax.__version__}, Python {platform.python_version()}, "
-          f"load average {os.getloadavg()[0]:.2f} (at start)")
+    print(
+        f"# bench_batch: {platform.node()}, {platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} CPUs, backend {jax.default_backend()}, devices {jax.devices()}"
+    )
+    print(
+        f"# jax {jax.__version__}, Python {platform.python_version()}, load average {os.getloadavg()[0]:.2f} (at start)"
+    )
     rows = []
 
     # 1. Brachistochrones to (1, Y), default guesses, one grid graded toward the singular start.
@@ -108,9 +125,18 @@ def main():
     go = lambda: vc.solve_batch(brach, grid=grid, bc={"right": Y}, devices=devices, chunk_size=ARGS.chunk_size)
     first, t_b, res = timed(go, ARGS.repeats)
     err = np.max(np.abs(res.value - exact) / exact)
-    rows.append(("brachistochrone (1, Y), Y in [0.3, 1.5]", B, n, first, t_b, int(res.converged.sum()),
-                 f"max rel. error of T {err:.1e}; Newton it. {res.iterations.min()}-{res.iterations.max()}; "
-                 f"chunks of {res.chunk_size}"))
+    rows.append(
+        (
+            "brachistochrone (1, Y), Y in [0.3, 1.5]",
+            B,
+            n,
+            first,
+            t_b,
+            int(res.converged.sum()),
+            f"max rel. error of T {err:.1e}; Newton it. {res.iterations.min()}-{res.iterations.max()}; "
+            f"chunks of {res.chunk_size}",
+        )
+    )
     # Python loop over vc.solve on a subset, compiled code cached (a first call compiles).
     idx = np.linspace(0, B - 1, min(ARGS.loop, B)).astype(int)
     loop_row(rows, lambda i: vc.solve(br.make_problem(1.0, Y[i]), grid=grid), idx, n, t_b / B)
@@ -120,16 +146,39 @@ def main():
     H = np.linspace(1.6, 2.0, B)
     go = lambda: vc.solve_batch(cat, n=n, bc={"left": H, "right": H}, devices=devices, chunk_size=ARGS.chunk_size)
     first, t_c, res = timed(go, ARGS.repeats)
-    rows.append(("catenary, end heights in [1.6, 2.0]", B, n, first, t_c, int(res.converged.sum()),
-                 f"Newton it. {res.iterations.min()}-{res.iterations.max()}; chunks of {res.chunk_size}"))
-    loop_row(rows, lambda i: vc.solve(vc.Problem(catenary, (-1.0, 1.0), bc={"left": H[i], "right": H[i]}), n=n),
-             idx, n, t_c / B)
+    rows.append(
+        (
+            "catenary, end heights in [1.6, 2.0]",
+            B,
+            n,
+            first,
+            t_c,
+            int(res.converged.sum()),
+            f"Newton it. {res.iterations.min()}-{res.iterations.max()}; chunks of {res.chunk_size}",
+        )
+    )
+    loop_row(
+        rows,
+        lambda i: vc.solve(vc.Problem(catenary, (-1.0, 1.0), bc={"left": H[i], "right": H[i]}), n=n),
+        idx,
+        n,
+        t_c / B,
+    )
 
     # 3. One big catenary (warm start from ~2049 nodes, as vc.solve does by default).
     first, t_big, sol = timed(lambda: vc.solve(cat, n=big), max(1, ARGS.repeats - 1))
-    rows.append(("catenary, single solve", 1, big, first, t_big, int(sol.converged),
-                 f"max error vs cosh {np.max(np.abs(sol.f - np.cosh(sol.x))):.1e}; "
-                 f"{sol.stats.get('warm_start', {}).get('iterations')} coarse + {sol.iterations} fine it."))
+    rows.append(
+        (
+            "catenary, single solve",
+            1,
+            big,
+            first,
+            t_big,
+            int(sol.converged),
+            f"max error vs cosh {np.max(np.abs(sol.f - np.cosh(sol.x))):.1e}; "
+            f"{sol.stats.get('warm_start', {}).get('iterations')} coarse + {sol.iterations} fine it.",
+        )
+    )
 
     print()
     print("| problem | B | nodes | first call (compile) | repeated call | per problem | converged | notes |")

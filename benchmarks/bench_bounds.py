@@ -39,6 +39,7 @@ import os
 import sys
 import time
 
+import jax.numpy as jnp
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -72,19 +73,30 @@ def slope_area(A=0.1, sig=0.5):
         return None
     a = 3 * A / sig - 0.5
     k = 2 * sig / (1 - a) ** 2
-    problem = vc.Problem(lambda f, df, x: 0.5 * df**2, (0.0, 1.0), bc={"left": 0.0, "right": 0.0},
-                         constraints=[vc.Integral(lambda f, df, x: f, A), vc.Bound(upper=sig, derivative=1)])
+    problem = vc.Problem(
+        lambda f, df, x: 0.5 * df**2,
+        (0.0, 1.0),
+        bc={"left": 0.0, "right": 0.0},
+        constraints=[vc.Integral(lambda f, df, x: f, A), vc.Bound(upper=sig, derivative=1)],
+    )
     exact = lambda x: np.where(x < a, sig * x, sig * x - k * (x - a) ** 2 / 2)  # noqa: E731
     cell = lambda fL, fR, h, m: (fR - fL) ** 2 / (2 * h)  # noqa: E731
-    return dict(problem=problem, exact=exact, cell=cell, left=0.0, right=0.0, lower=None, upper=None, slope=sig,
-                area=A)
+    return dict(problem=problem, exact=exact, cell=cell, left=0.0, right=0.0, lower=None, upper=None, slope=sig, area=A)
 
 
 def string():
     so = importlib.import_module("varcalc.problems.string_obstacle")
     cell = lambda fL, fR, h, m: (fR - fL) ** 2 / (2 * h)  # noqa: E731
-    return dict(problem=so.problem, exact=so.problem.exact, cell=cell, left=0.0, right=0.0,
-                lower=so.obstacle, upper=None, slope=None)
+    return dict(
+        problem=so.problem,
+        exact=so.problem.exact,
+        cell=cell,
+        left=0.0,
+        right=0.0,
+        lower=so.obstacle,
+        upper=None,
+        slope=None,
+    )
 
 
 def slope():
@@ -124,8 +136,7 @@ def ipopt(case, x):
         u0 = 0.5 * case["slope"] * inner  # half the bound: strictly feasible
         if not free_right:  # back to f(1) = 0 with slopes below the bound
             u0 = 0.5 * case["slope"] * np.minimum(inner, 1 - inner)
-    opts = {"ipopt.print_level": 0, "print_time": False, "ipopt.sb": "yes", "ipopt.tol": 1e-12,
-            "ipopt.max_iter": 3000}
+    opts = {"ipopt.print_level": 0, "print_time": False, "ipopt.sb": "yes", "ipopt.tol": 1e-12, "ipopt.max_iter": 3000}
     S = ca.nlpsol("S", "ipopt", nlp, opts)
     args = dict(x0=u0, lbx=lbx, ubx=np.inf * np.ones(inner.size))
     if lbg is not None and len(lbg):
@@ -144,13 +155,22 @@ def exp_obstacle(lo=-0.1):
 
     c1 = scipy.optimize.brentq(lambda c: np.exp(c) * (1 - c) - 1 - lo, 1e-6, 1.0)
     c2 = scipy.optimize.brentq(lambda c: np.exp(c) * (2 - c) - np.e - lo, 0.0, 1 - 1e-9)
-    exact = lambda x: np.where(x < c1, np.exp(x) - np.exp(c1) * x - 1,  # noqa: E731
-                               np.where(x > c2, np.exp(x) - np.exp(c2) * x - np.e + np.exp(c2), lo))
+    exact = lambda x: np.where(
+        x < c1,
+        np.exp(x) - np.exp(c1) * x - 1,  # noqa: E731
+        np.where(x > c2, np.exp(x) - np.exp(c2) * x - np.e + np.exp(c2), lo),
+    )
     slope = lambda x: np.where(x < c1, np.exp(x) - np.exp(c1), np.where(x > c2, np.exp(x) - np.exp(c2), 0.0))  # noqa: E731
-    J = sum(scipy.integrate.quad(lambda x: 0.5 * slope(x) ** 2 + np.exp(x) * exact(x), a, b, epsabs=1e-14)[0]
-            for a, b in ((0.0, c1), (c1, c2), (c2, 1.0)))
-    problem = vc.Problem(lambda f, df, x: 0.5 * df**2 + jnp.exp(x) * f, (0.0, 1.0), bc={"left": 0.0, "right": 0.0},
-                         constraints=[vc.Bound(lower=lo)])
+    J = sum(
+        scipy.integrate.quad(lambda x: 0.5 * slope(x) ** 2 + np.exp(x) * exact(x), a, b, epsabs=1e-14)[0]
+        for a, b in ((0.0, c1), (c1, c2), (c2, 1.0))
+    )
+    problem = vc.Problem(
+        lambda f, df, x: 0.5 * df**2 + jnp.exp(x) * f,
+        (0.0, 1.0),
+        bc={"left": 0.0, "right": 0.0},
+        constraints=[vc.Bound(lower=lo)],
+    )
     return problem, exact, J
 
 
@@ -161,8 +181,14 @@ def auto_table(tol=1e-8, p1_sizes=(1001, 4001, 16001)):
     import warnings
 
     so = importlib.import_module("varcalc.problems.string_obstacle")
-    cases = [("string over a bump", so.problem, so.exact, so.problem.exact_value), ("½f'² + eˣf, f >= -0.1",) + exp_obstacle()]
-    lines = ["| problem | solve | unknowns (returned / all solves) | J error | max f error | time [s] |", "|---|---|---|---|---|---|"]
+    cases = [
+        ("string over a bump", so.problem, so.exact, so.problem.exact_value),
+        ("½f'² + eˣf, f >= -0.1",) + exp_obstacle(),
+    ]
+    lines = [
+        "| problem | solve | unknowns (returned / all solves) | J error | max f error | time [s] |",
+        "|---|---|---|---|---|---|",
+    ]
     for label, problem, exact, J in cases:
         a, b = problem.domain
         xs = np.linspace(a, b, 20001)
@@ -175,19 +201,25 @@ def auto_table(tol=1e-8, p1_sizes=(1001, 4001, 16001)):
         base = [h for h in hist if h["role"] == "base"][-1]
         err_J = abs(sol.value - J)
         err_f = float(np.max(np.abs(np.asarray(sol(xs)).reshape(-1) - exact(xs))))
-        lines.append(f"| {label} | tol={tol:g}: degree {sol.degree}, {sol.x.size} nodes, tol_met {sol.stats['tol_met']} | "
-                     f"{base['unknowns']} / {sum(h['unknowns'] for h in hist)} | {err_J:.1e} | {err_f:.1e} | {t:.1f} |")
+        lines.append(
+            f"| {label} | tol={tol:g}: degree {sol.degree}, {sol.x.size} nodes, tol_met {sol.stats['tol_met']} | "
+            f"{base['unknowns']} / {sum(h['unknowns'] for h in hist)} | {err_J:.1e} | {err_f:.1e} | {t:.1f} |"
+        )
         errs = []
         for n in p1_sizes:
             t0 = time.perf_counter()
             s1 = vc.solve(problem, n=n)
             t1 = time.perf_counter() - t0
             errs.append(abs(s1.value - J))
-            lines.append(f"| {label} | P1, n = {n} ({s1.status.name}) | {n - 2} | {errs[-1]:.1e} | "
-                         f"{float(np.max(np.abs(s1.f - exact(s1.x)))):.1e} (nodes) | {t1:.1f} |")
+            lines.append(
+                f"| {label} | P1, n = {n} ({s1.status.name}) | {n - 2} | {errs[-1]:.1e} | "
+                f"{float(np.max(np.abs(s1.f - exact(s1.x)))):.1e} (nodes) | {t1:.1f} |"
+            )
         order = np.log(errs[-2] / errs[-1]) / np.log((p1_sizes[-1] - 1) / (p1_sizes[-2] - 1))
         n_same = (p1_sizes[-1] - 1) * (errs[-1] / err_J) ** (1 / order)
-        lines.append(f"| {label} | P1 extrapolated (order {order:.2f} in J) to J error {err_J:.1e} | ~{n_same:,.0f} | | | |")
+        lines.append(
+            f"| {label} | P1 extrapolated (order {order:.2f} in J) to J error {err_J:.1e} | ~{n_same:,.0f} | | | |"
+        )
     return "\n".join(lines)
 
 
@@ -196,17 +228,27 @@ def main(argv=None):
     ap.add_argument("--n", type=int, nargs="+", default=[1001, 10001])
     ap.add_argument("--no-ipopt", action="store_true")
     ap.add_argument("--out", help="write the table to this markdown file")
-    ap.add_argument("--auto", type=float, metavar="TOL",
-                    help="instead: vc.solve(problem, tol=TOL) on the obstacles against P1 (unknowns at the same J error)")
+    ap.add_argument(
+        "--auto",
+        type=float,
+        metavar="TOL",
+        help="instead: vc.solve(problem, tol=TOL) on the obstacles against P1 (unknowns at the same J error)",
+    )
     args = ap.parse_args(argv)
     if args.auto:
         text = "\n".join(machine_lines(machine_info())) + "\n\n" + auto_table(args.auto)
         print(text + f"\n\nLoad average at end: {os.getloadavg()}")
         return
-    cases = [("obstacle c = -0.2 (inactive)", obstacle(-0.2)), ("obstacle c = -0.1", obstacle(-0.1)),
-             ("obstacle c = -0.01", obstacle(-0.01)), ("string over a bump", string()), ("slope f' <= 1", slope()),
-             ("slope f' <= 0.5 + area", slope_area()), ("obstacle c = -0.1, degree 2", obstacle_degree(-0.1, 2)),
-             ("obstacle c = -0.1, degree 4", obstacle_degree(-0.1, 4))]
+    cases = [
+        ("obstacle c = -0.2 (inactive)", obstacle(-0.2)),
+        ("obstacle c = -0.1", obstacle(-0.1)),
+        ("obstacle c = -0.01", obstacle(-0.01)),
+        ("string over a bump", string()),
+        ("slope f' <= 1", slope()),
+        ("slope f' <= 0.5 + area", slope_area()),
+        ("obstacle c = -0.1, degree 2", obstacle_degree(-0.1, 2)),
+        ("obstacle c = -0.1, degree 4", obstacle_degree(-0.1, 4)),
+    ]
     rows = []
     for n in args.n:
         for label, case in cases:
@@ -222,24 +264,68 @@ def main(argv=None):
             first = time.perf_counter() - t0
             t, sol, _ = median_time(lambda: vc.solve(p, n=n, degree=degree), 5, budget_s=30)
             err = float(np.max(np.abs(sol.f - case["exact"](sol.x))))
-            row = dict(problem=label, N=n, tool="varcalc", status=sol.status.name, iterations=sol.iterations,
-                       time=t, first=first, error=err, vs_ipopt=None)
+            row = dict(
+                problem=label,
+                N=n,
+                tool="varcalc",
+                status=sol.status.name,
+                iterations=sol.iterations,
+                time=t,
+                first=first,
+                error=err,
+                vs_ipopt=None,
+            )
             rows.append(row)
             if not args.no_ipopt and degree == 1:
                 ti, U, it, status = ipopt(case, sol.x)
                 row["vs_ipopt"] = float(np.max(np.abs(sol.f - U)))
-                rows.append(dict(problem=label, N=n, tool="CasADi+IPOPT (SX)", status=status, iterations=it,
-                                 time=ti, first=None, error=float(np.max(np.abs(U - case["exact"](sol.x)))),
-                                 vs_ipopt=None))
+                rows.append(
+                    dict(
+                        problem=label,
+                        N=n,
+                        tool="CasADi+IPOPT (SX)",
+                        status=status,
+                        iterations=it,
+                        time=ti,
+                        first=None,
+                        error=float(np.max(np.abs(U - case["exact"](sol.x)))),
+                        vs_ipopt=None,
+                    )
+                )
             print(f"  {label}, N = {n}: done", file=sys.stderr, flush=True)
-    header = ["problem", "N", "tool", "status", "iterations", "time [s]", "first call [s]", "error vs exact",
-              "max |f - f_IPOPT|"]
-    table = [[r["problem"], str(r["N"]), r["tool"], r["status"], str(r["iterations"]), f"{r['time']:.4f}",
-              "" if r["first"] is None else f"{r['first']:.2f}", f"{r['error']:.1e}",
-              "" if r["vs_ipopt"] is None else f"{r['vs_ipopt']:.1e}"] for r in rows]
+    header = [
+        "problem",
+        "N",
+        "tool",
+        "status",
+        "iterations",
+        "time [s]",
+        "first call [s]",
+        "error vs exact",
+        "max |f - f_IPOPT|",
+    ]
+    table = [
+        [
+            r["problem"],
+            str(r["N"]),
+            r["tool"],
+            r["status"],
+            str(r["iterations"]),
+            f"{r['time']:.4f}",
+            "" if r["first"] is None else f"{r['first']:.2f}",
+            f"{r['error']:.1e}",
+            "" if r["vs_ipopt"] is None else f"{r['vs_ipopt']:.1e}",
+        ]
+        for r in rows
+    ]
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(r) + " |" for r in table]
-    text = "\n".join(machine_lines(machine_info())) + "\n\n" + "\n".join(lines) + f"\n\nLoad average at end: {os.getloadavg()}"
+    text = (
+        "\n".join(machine_lines(machine_info()))
+        + "\n\n"
+        + "\n".join(lines)
+        + f"\n\nLoad average at end: {os.getloadavg()}"
+    )
     print(text)
     if args.out:
         with open(args.out, "w") as fh:

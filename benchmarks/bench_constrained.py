@@ -102,8 +102,7 @@ def casadi_build(kind, grid, value):
         J, g = ca.sum2(Je), ca.sum2(Le)
     else:
         raise ValueError(kind)
-    opts = {"ipopt.print_level": 0, "print_time": False, "ipopt.sb": "yes", "ipopt.tol": 1e-12,
-            "ipopt.max_iter": 3000}
+    opts = {"ipopt.print_level": 0, "print_time": False, "ipopt.sb": "yes", "ipopt.tol": 1e-12, "ipopt.max_iter": 3000}
     S = ca.nlpsol("S", "ipopt", {"x": u, "f": J, "g": g}, opts)
     return S, time.perf_counter() - t0
 
@@ -113,22 +112,38 @@ def run_casadi(kind, grid, u0, repeats, budget_s):
 
     def once():
         r = S(x0=u0, lbg=LENGTH, ubg=LENGTH)
-        return (np.concatenate([[A_Y], np.asarray(r["x"]).ravel(), [B_Y]]), float(r["f"]),
-                float(np.asarray(r["lam_g"]).ravel()[0]))
+        return (
+            np.concatenate([[A_Y], np.asarray(r["x"]).ravel(), [B_Y]]),
+            float(r["f"]),
+            float(np.asarray(r["lam_g"]).ravel()[0]),
+        )
 
     t, (U, J, lam), runs = median_time(once, repeats, budget_s=budget_s)
     st = S.stats()
     err = float(np.max(np.abs(U - hc.exact(grid))))
-    notes = (f"{st['return_status']}, {st['iter_count']} it; λ = {lam:.10f} (IPOPT lam_g, same sign "
-             f"convention); build NLP {fmt_time(build)} s; median of {runs}")
-    return dict(problem="hanging chain", N=grid.size, tool=f"CasADi+IPOPT ({kind})", time=t, error=err,
-                notes=notes, build_time=build, iterations=int(st["iter_count"]),
-                status=st["return_status"], multiplier=lam, J=J), U
+    notes = (
+        f"{st['return_status']}, {st['iter_count']} it; λ = {lam:.10f} (IPOPT lam_g, same sign "
+        f"convention); build NLP {fmt_time(build)} s; median of {runs}"
+    )
+    return dict(
+        problem="hanging chain",
+        N=grid.size,
+        tool=f"CasADi+IPOPT ({kind})",
+        time=t,
+        error=err,
+        notes=notes,
+        build_time=build,
+        iterations=int(st["iter_count"]),
+        status=st["return_status"],
+        multiplier=lam,
+        J=J,
+    ), U
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--n", type=int, help="number of nodes (default 1e5; --quick 1e4)")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--repeats", type=int, default=5)
@@ -163,8 +178,10 @@ def main(argv=None):
             vrows[1]["notes"] += f"; warm start: {ws['iterations']} it on {ws['nodes']} nodes"
             vrows[1]["coarse_iterations"] = int(ws["iterations"])
         if "length" in sol.multipliers:
-            vrows[1]["notes"] += (f"; λ = {float(sol.multipliers['length']):.10f}; length residual "
-                                  f"{sol.constraint_residuals['length']:.1e}")
+            vrows[1]["notes"] += (
+                f"; λ = {float(sol.multipliers['length']):.10f}; length residual "
+                f"{sol.constraint_residuals['length']:.1e}"
+            )
         rows.extend(vrows)
         return vrows[1], sol
 
@@ -172,8 +189,7 @@ def main(argv=None):
     # cosh 1, no constraint): the same integrand and grid, different solutions.
     con, sol = varcalc_rows(hc.problem, hc.guess, "hanging chain", "constrained")
     con["is_reference"] = True
-    catenary = vc.Problem(_catenary_G, (-1.0, 1.0), bc={"left": COSH1, "right": COSH1}, exact=np.cosh,
-                          name="catenary")
+    catenary = vc.Problem(_catenary_G, (-1.0, 1.0), bc={"left": COSH1, "right": COSH1}, exact=np.cosh, name="catenary")
     cat, _ = varcalc_rows(catenary, None, "catenary, fixed ends", "no constraint")
     # (3) A matched pair: a shallower chain (L = 2.2), a stable catenary of its Lagrangian's
     # integrand, against that integrand without the constraint: same solution, same guess.
@@ -194,8 +210,12 @@ def main(argv=None):
     table = markdown_table(rows)
 
     def cost(c, u):
-        it = lambda r: f"{r['iterations']} Newton it" + (  # noqa: E731
-            f" + {r['coarse_iterations']} coarse" if "coarse_iterations" in r else "")
+        it = lambda r: (
+            f"{r['iterations']} Newton it"
+            + (  # noqa: E731
+                f" + {r['coarse_iterations']} coarse" if "coarse_iterations" in r else ""
+            )
+        )
         return f"{c['time']:.3g} s ({it(c)}) / {u['time']:.3g} s ({it(u)}) = {c['time'] / u['time']:.2f}x"
 
     lam = float(sol.multipliers["length"])

@@ -60,12 +60,20 @@ def rel_J(sol, exact):
 
 # -- problems with exact solutions not in the catalog ---------------------------------------------
 L2 = 2.0
-SIN = vc.Problem(lambda f, df, d2f, x: 0.5 * d2f**2 - jnp.sin(x) * f, (0.0, L2), order=2,
-                 bc={"left": 0.0, "left'": 1.0, "right": float(np.sin(L2)), "right'": float(np.cos(L2))})
+SIN = vc.Problem(
+    lambda f, df, d2f, x: 0.5 * d2f**2 - jnp.sin(x) * f,
+    (0.0, L2),
+    order=2,
+    bc={"left": 0.0, "left'": 1.0, "right": float(np.sin(L2)), "right'": float(np.cos(L2))},
+)
 SIN_J = -0.5 * (L2 / 2 - np.sin(2 * L2) / 4)
 
-CURVE = vc.Problem(lambda f, df, x: 0.5 * df**2 + 0.5 * f**2, (0.0, 1.0), bc={"left": 1.0},
-                   right_end=vc.OnCurve(lambda x, f: x - 1.0 + 0.1 * f, name="curve"))
+CURVE = vc.Problem(
+    lambda f, df, x: 0.5 * df**2 + 0.5 * f**2,
+    (0.0, 1.0),
+    bc={"left": 1.0},
+    right_end=vc.OnCurve(lambda x, f: x - 1.0 + 0.1 * f, name="curve"),
+)
 
 
 def _curve_exact():
@@ -80,8 +88,12 @@ def _curve_exact():
 
 CURVE_J = _curve_exact()
 
-DATA = vc.Problem(lambda f, df, x: 0.5 * df**2 + 0.5 * f**2, (0.0, 1.0), bc={"left": 0.0, "right": 1.0},
-                  data=vc.Data([0.5], [1.0], [1.0]))
+DATA = vc.Problem(
+    lambda f, df, x: 0.5 * df**2 + 0.5 * f**2,
+    (0.0, 1.0),
+    bc={"left": 0.0, "right": 1.0},
+    data=vc.Data([0.5], [1.0], [1.0]),
+)
 _sh, _ch = np.sinh(0.5), np.cosh(0.5)
 _f1 = (1 / _sh + 2.0) / (2 * _ch / _sh + 2.0)
 DATA_J = 0.5 * _f1**2 * _ch / _sh + 0.5 * ((-_f1 + _ch) / _sh - _f1 * (-_f1 * _ch + 1) / _sh) + (_f1 - 1.0) ** 2
@@ -128,6 +140,7 @@ def solved(problem, exact, **kw):
         sol = vc.solve(problem, n=n, degree=degree, **kw)
         assert sol.converged, sol.message
         return rel_J(sol, exact), unknowns(sol)
+
     return run
 
 
@@ -145,22 +158,37 @@ ROWS = [
     ("OnCurve", "cosh, end on a line", solved(CURVE, CURVE_J), (1, 33), (6, 5)),
     ("Data (order 1)", "f''=f, one site", solved(DATA, DATA_J), (1, 33), (6, 5)),
     ("Data (order 2)", "smoothing_spline", spline, (1, None), (5, None)),
-    ("stationary", "harmonic_oscillator", solved(ho.problem, ho.problem.exact_value, mode="stationary"), (1, 33), (6, 5)),
+    (
+        "stationary",
+        "harmonic_oscillator",
+        solved(ho.problem, ho.problem.exact_value, mode="stationary"),
+        (1, 33),
+        (6, 5),
+    ),
     ("maximize", "-harmonic_oscillator", solved(HO_MAX, -ho.problem.exact_value, mode="maximize"), (1, 33), (6, 5)),
     ("vector", "sphere_geodesic", solved(sg.problem, sg.problem.exact_value), (1, 33), (6, 5)),
     ("matrix", "spd_geodesic", solved(spd.problem, spd.exact_value), (1, 33), (6, 5)),
-    ("Integral", "dido", solved(dido.problem, dido.problem.exact_value, mode="maximize", guess=dido.guess),
-     (1, 33), (6, 5)),
+    (
+        "Integral",
+        "dido",
+        solved(dido.problem, dido.problem.exact_value, mode="maximize", guess=dido.guess),
+        (1, 33),
+        (6, 5),
+    ),
     ("params + jax.grad", "brachistochrone_design dT/dY", design_error, (1, 129), (12, 5)),
     ("batch (ends differ)", "brachistochrone lanes", batch_error, (1, 129), (8, 5)),
 ]
 
 
 def main():
-    print(f"# bench_degree: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-          f"load {os.getloadavg()[0]:.2f} (uptime); jax {jax.__version__}")
-    head = (f"{'feature':20s} {'problem':30s} | {'low-order: N':>12s} {'error':>8s} {'order':>5s} | "
-            f"{'p':>2s} {'cells':>5s} {'N_p':>4s} {'error':>8s} | {'low-order N at e_p':>18s} {'time':>6s}")
+    print(
+        f"# bench_degree: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+        f"load {os.getloadavg()[0]:.2f} (uptime); jax {jax.__version__}"
+    )
+    head = (
+        f"{'feature':20s} {'problem':30s} | {'low-order: N':>12s} {'error':>8s} {'order':>5s} | "
+        f"{'p':>2s} {'cells':>5s} {'N_p':>4s} {'error':>8s} | {'low-order N at e_p':>18s} {'time':>6s}"
+    )
     print(head)
     print("-" * len(head))
     for feature, name, run, (d1, n1), (p, n) in ROWS:
@@ -180,8 +208,11 @@ def main():
             eq = f"{N2 * (e2 / floor) ** (1 / r):18.3g}" + ("" if ep > 1e-15 else " (>)")
             order, cells = f"{r:5.2f}", n - 1
             low = f"{N2:12d} {e2:8.1e}"
-        print(f"{feature:20s} {name:30s} | {low} {order:>5s} | {p:2d} {cells:5d} {Np:4d} {ep:8.1e} | {eq:>18s} "
-              f"{time.perf_counter() - t0:6.1f}", flush=True)
+        print(
+            f"{feature:20s} {name:30s} | {low} {order:>5s} | {p:2d} {cells:5d} {Np:4d} {ep:8.1e} | {eq:>18s} "
+            f"{time.perf_counter() - t0:6.1f}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -44,8 +44,13 @@ CONFIGS = [(2, 33), (4, 9), (6, 5), (8, 5), (8, 9), (12, 3)]  # (degree p, nodes
 
 
 def catenary():
-    return vc.Problem(lambda f, df, x: f * jnp.sqrt(1.0 + df**2), (-1.0, 1.0),
-                      bc={"left": COSH1, "right": COSH1}, exact=np.cosh, name="catenary")
+    return vc.Problem(
+        lambda f, df, x: f * jnp.sqrt(1.0 + df**2),
+        (-1.0, 1.0),
+        bc={"left": COSH1, "right": COSH1},
+        exact=np.cosh,
+        name="catenary",
+    )
 
 
 def best_of(fun, repeats):
@@ -66,8 +71,16 @@ def run_varcalc(problem, p, n, repeats):
     xs = np.linspace(-1.0, 1.0, 2001)
     dense = float(np.max(np.abs(sol(xs) - np.cosh(xs))))
     unknowns = (n - 1) * p - 1  # values minus the two Dirichlet ends
-    return dict(tool=f"varcalc p={p}", n=n, unknowns=unknowns, error=sol.error(), dense=dense,
-                time=t, first=compile_s, iterations=sol.iterations)
+    return dict(
+        tool=f"varcalc p={p}",
+        n=n,
+        unknowns=unknowns,
+        error=sol.error(),
+        dense=dense,
+        time=t,
+        first=compile_s,
+        iterations=sol.iterations,
+    )
 
 
 def run_bvp(repeats, tol=1e-10):
@@ -91,10 +104,16 @@ def run_bvp(repeats, tol=1e-10):
     t, res = best_of(solve, repeats)
     assert res.success, res.message
     xs = np.linspace(-1.0, 1.0, 2001)
-    return dict(tool=f"solve_bvp tol={tol:g}", n=res.x.size, unknowns=2 * res.x.size,
-                error=float(np.max(np.abs(res.y[0] - np.cosh(res.x)))),
-                dense=float(np.max(np.abs(res.sol(xs)[0] - np.cosh(xs)))), time=t, first=None,
-                iterations=res.niter)
+    return dict(
+        tool=f"solve_bvp tol={tol:g}",
+        n=res.x.size,
+        unknowns=2 * res.x.size,
+        error=float(np.max(np.abs(res.y[0] - np.cosh(res.x)))),
+        dense=float(np.max(np.abs(res.sol(xs)[0] - np.cosh(xs)))),
+        time=t,
+        first=None,
+        iterations=res.niter,
+    )
 
 
 PSOPT_T = 0.82475914315662507
@@ -112,8 +131,14 @@ def run_psopt_varcalc(p, n, repeats, grid=None):
     assert sol.converged, sol.message
     unknowns = int(np.sum(~np.asarray(sol._state[0].fixed)))
     label = f"varcalc p={p}, start mapped (x = 2 s³)" if grid is None else "varcalc p=1, graded grid x = 2 (i/N)³"
-    return dict(tool=label, unknowns=unknowns, rel=abs(sol.value - PSOPT_T) / PSOPT_T, time=t,
-                first=compile_s, iterations=sol.iterations)
+    return dict(
+        tool=label,
+        unknowns=unknowns,
+        rel=abs(sol.value - PSOPT_T) / PSOPT_T,
+        time=t,
+        first=compile_s,
+        iterations=sol.iterations,
+    )
 
 
 def run_psopt_casadi(N, repeats, g=9.8):
@@ -149,8 +174,14 @@ def run_psopt_casadi(N, repeats, g=9.8):
     opti.solve()
     first = time.perf_counter() - t0
     t, T = best_of(lambda: float(opti.solve().value(tf)), repeats)
-    return dict(tool=f"CasADi+IPOPT, Hermite–Simpson N={N}", unknowns=3 * (N + 1) + 2 * N + 2,
-                rel=abs(T - PSOPT_T) / PSOPT_T, time=t, first=first, iterations=None)
+    return dict(
+        tool=f"CasADi+IPOPT, Hermite–Simpson N={N}",
+        unknowns=3 * (N + 1) + 2 * N + 2,
+        rel=abs(T - PSOPT_T) / PSOPT_T,
+        time=t,
+        first=first,
+        iterations=None,
+    )
 
 
 def lgr_nodes_and_differentiation(N):
@@ -206,9 +237,14 @@ def run_psopt_casadi_lgr(N, repeats, g=9.8):
     opti.solve()
     first = time.perf_counter() - t0
     t, T = best_of(lambda: float(opti.solve().value(tf)), repeats)
-    return dict(tool=f"CasADi+IPOPT, Radau pseudospectral N={N} (PSOPT's method)",
-                unknowns=3 * (N + 1) + N + 1, rel=abs(T - PSOPT_T) / PSOPT_T, time=t, first=first,
-                iterations=None)
+    return dict(
+        tool=f"CasADi+IPOPT, Radau pseudospectral N={N} (PSOPT's method)",
+        unknowns=3 * (N + 1) + N + 1,
+        rel=abs(T - PSOPT_T) / PSOPT_T,
+        time=t,
+        first=first,
+        iterations=None,
+    )
 
 
 def psopt_bvp_message(g=9.8):
@@ -234,8 +270,10 @@ def psopt_section(repeats):
     print("\n# PSOPT's brachistochrone: from rest to (2, 2), g = 9.8, exact T = 0.82475914315662507\n")
     print("| tool | unknowns | relative error in T | best time | first call | Newton its |")
     print("|---|---:|---:|---:|---:|---:|")
-    print("| PSOPT (published: 40 Legendre nodes, local error 2.8e-7; not run here) | ~160 | "
-          "(t_f = 0.8247591 printed) | 0.82 s | | |")
+    print(
+        "| PSOPT (published: 40 Legendre nodes, local error 2.8e-7; not run here) | ~160 | "
+        "(t_f = 0.8247591 printed) | 0.82 s | | |"
+    )
     for r in rows:
         first = "" if r["first"] is None else f"{r['first']:.2f} s"
         its = "" if r["iterations"] is None else r["iterations"]
@@ -255,15 +293,21 @@ def main(argv=None):
     rows = [run_bvp(args.repeats)]
     rows += [run_varcalc(problem, p, n, args.repeats) for p, n in CONFIGS]
     ref = rows[0]["time"]
-    print(f"# catenary f = cosh x on [-1, 1]: {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} CPUs (shared machine: times are indicative)\n")
-    print("| tool | nodes | unknowns | max nodal error | max error (2001 pts) | best time | "
-          "first call | Newton its | time / solve_bvp |")
+    print(
+        f"# catenary f = cosh x on [-1, 1]: {platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} CPUs (shared machine: times are indicative)\n"
+    )
+    print(
+        "| tool | nodes | unknowns | max nodal error | max error (2001 pts) | best time | "
+        "first call | Newton its | time / solve_bvp |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         first = "" if r["first"] is None else f"{r['first']:.2f} s"
-        print(f"| {r['tool']} | {r['n']} | {r['unknowns']} | {r['error']:.1e} | {r['dense']:.1e} | "
-              f"{1e3 * r['time']:.2f} ms | {first} | {r['iterations']} | {r['time'] / ref:.2f} |")
+        print(
+            f"| {r['tool']} | {r['n']} | {r['unknowns']} | {r['error']:.1e} | {r['dense']:.1e} | "
+            f"{1e3 * r['time']:.2f} ms | {first} | {r['iterations']} | {r['time'] / ref:.2f} |"
+        )
     if args.only is None:
         rows += psopt_section(args.repeats)
     return rows

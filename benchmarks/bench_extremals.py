@@ -67,11 +67,15 @@ def main():
         ta, d = _median(lambda: vc.continuation(pc.problem, path, method="arclength", n=n))
         pts = sum(b.t.size for b in d.branches)
         fold = d.folds[0].parameter if d.folds else float("nan")
-        print(f"{'arclength around the fold':<34} {n:>5} {ta:8.3f} {pts:>7} {1e3 * ta / pts:13.2f}  "
-              f"fold R = {fold:.6f}, back to R = {d.branches[0].parameter[-1]:g} on the deep branch")
+        print(
+            f"{'arclength around the fold':<34} {n:>5} {ta:8.3f} {pts:>7} {1e3 * ta / pts:13.2f}  "
+            f"fold R = {fold:.6f}, back to R = {d.branches[0].parameter[-1]:g} on the deep branch"
+        )
         tn, r = _median(lambda: vc.continuation(pc.problem, path, n=n, steps=20, certificate=False))
-        print(f"{'natural parameter (stops at fold)':<34} {n:>5} {tn:8.3f} {r.t.size:>7} {1e3 * tn / r.t.size:13.2f}  "
-              f"lost in [{min(r.fold):.6f}, {max(r.fold):.6f}]")
+        print(
+            f"{'natural parameter (stops at fold)':<34} {n:>5} {tn:8.3f} {r.t.size:>7} {1e3 * tn / r.t.size:13.2f}  "
+            f"lost in [{min(r.fold):.6f}, {max(r.fold):.6f}]"
+        )
     print(f"load average after: {os.getloadavg()}")
 
 

@@ -41,17 +41,30 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10001, 100001])
     args = parser.parse_args()
-    catenary = vc.Problem(lambda f, df, x: f * jnp.sqrt(1 + df**2), (-1.0, 1.0),
-                          bc={"left": np.cosh(1.0), "right": np.cosh(1.0)})
+    catenary = vc.Problem(
+        lambda f, df, x: f * jnp.sqrt(1 + df**2), (-1.0, 1.0), bc={"left": np.cosh(1.0), "right": np.cosh(1.0)}
+    )
     cases = [
-        ("catenary, d/d(boundary value)", lambda n: (lambda h: vc.solve(catenary, n=n, bc={"right": h}, warm_start=False).value), np.cosh(1.0),
-         lambda n: vc.solve(catenary, n=n, warm_start=False)),
-        ("catenoid, d/d(ring radius)", lambda n: (lambda R: vc.solve(parametric_catenoid.problem, n=n, params={"R": R, "L": 0.5}, warm_start=False).value), 1.0,
-         lambda n: vc.solve(parametric_catenoid.problem, n=n, warm_start=False)),
+        (
+            "catenary, d/d(boundary value)",
+            lambda n: lambda h: vc.solve(catenary, n=n, bc={"right": h}, warm_start=False).value,
+            np.cosh(1.0),
+            lambda n: vc.solve(catenary, n=n, warm_start=False),
+        ),
+        (
+            "catenoid, d/d(ring radius)",
+            lambda n: (
+                lambda R: vc.solve(parametric_catenoid.problem, n=n, params={"R": R, "L": 0.5}, warm_start=False).value
+            ),
+            1.0,
+            lambda n: vc.solve(parametric_catenoid.problem, n=n, warm_start=False),
+        ),
     ]
     print(f"JAX {jax.__version__}, backend {jax.default_backend()}, devices {jax.devices()}")
-    print(f"{'problem':<32} {'n':>8} {'iters':>5} {'solve [s]':>10} {'per iter':>10} {'value+grad':>11} "
-          f"{'extra/iter':>10} {'certificate':>11}")
+    print(
+        f"{'problem':<32} {'n':>8} {'iters':>5} {'solve [s]':>10} {'per iter':>10} {'value+grad':>11} "
+        f"{'extra/iter':>10} {'certificate':>11}"
+    )
     for name, make, theta, plain in cases:
         for n in args.sizes:
             fun = make(n)
@@ -64,8 +77,10 @@ def main():
             plain(n).certificate
             t_cert = time.perf_counter() - t0
             per_iter = t_solve / max(iters, 1)
-            print(f"{name:<32} {n:>8} {iters:>5} {t_solve:>10.4f} {per_iter:>10.4f} {t_grad:>11.4f} "
-                  f"{(t_grad - t_solve) / per_iter:>10.2f} {t_cert:>11.3f}")
+            print(
+                f"{name:<32} {n:>8} {iters:>5} {t_solve:>10.4f} {per_iter:>10.4f} {t_grad:>11.4f} "
+                f"{(t_grad - t_solve) / per_iter:>10.2f} {t_cert:>11.3f}"
+            )
 
 
 if __name__ == "__main__":

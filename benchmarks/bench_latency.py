@@ -106,8 +106,9 @@ _MAPS = textwrap.dedent(r"""
 
 def _python(code, cwd, env=None, timeout=3600):
     t = time.perf_counter()
-    res = subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True,
-                         timeout=timeout)
+    res = subprocess.run(
+        [sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )
     if res.returncode:
         raise RuntimeError(res.stderr[-3000:])
     return time.perf_counter() - t, res.stdout
@@ -123,12 +124,14 @@ def part_solve(repeats):
     fl = med["floor"]
     print(f"1. vc.solve latency at n = 1001 (median of {repeats} fresh processes):")
     print(f"   floor: compile jit(vmap(grad, hessian)) of the integrand  {fl:6.3f} s")
-    for key, label in (("first_in_process", "first solve in a fresh process"),
-                       ("new_integrand", "new integrand (another one solved before)"),
-                       ("new_n_bucket", "same integrand at a new n, same size bucket (901)"),
-                       ("new_n", "same integrand at a new n, new bucket (1500)"),
-                       ("new_lambda", "same integrand written again as a new lambda"),
-                       ("same_again", "same integrand, same n (nothing to compile)")):
+    for key, label in (
+        ("first_in_process", "first solve in a fresh process"),
+        ("new_integrand", "new integrand (another one solved before)"),
+        ("new_n_bucket", "same integrand at a new n, same size bucket (901)"),
+        ("new_n", "same integrand at a new n, new bucket (1500)"),
+        ("new_lambda", "same integrand written again as a new lambda"),
+        ("same_again", "same integrand, same n (nothing to compile)"),
+    ):
         print(f"   {label:55s} {med[key]:6.3f} s  = {med[key] / fl:5.2f} x floor")
     return med
 
@@ -143,8 +146,13 @@ def part_cli(repeats):
             floor.append(_python(_FLOOR_PROCESS, work, env)[0])
             for store in (cold, warm):
                 t = time.perf_counter()
-                subprocess.run([sys.executable, "-m", "varcalc", "solve", "brachistochrone", "--quiet"],
-                               cwd=work, env=env, check=True, stdout=subprocess.DEVNULL)
+                subprocess.run(
+                    [sys.executable, "-m", "varcalc", "solve", "brachistochrone", "--quiet"],
+                    cwd=work,
+                    env=env,
+                    check=True,
+                    stdout=subprocess.DEVNULL,
+                )
                 store.append(time.perf_counter() - t)
         finally:
             shutil.rmtree(cache, ignore_errors=True)
@@ -164,9 +172,11 @@ def part_maps(count):
     res = json.loads(out.strip().splitlines()[-1])
     m = res["maps"]
     per = (m[-1] - m[19]) / (len(m) - 20)
-    print(f"3. {count} distinct integrands in one process ({t:.0f} s): {res['converged']}/{count} converged; "
-          f"memory maps {m[0]} after the first, {m[19]} after 20, {m[-1]} at the end: "
-          f"{per:.1f} per new integrand after the first 20 (max {max(m)})")
+    print(
+        f"3. {count} distinct integrands in one process ({t:.0f} s): {res['converged']}/{count} converged; "
+        f"memory maps {m[0]} after the first, {m[19]} after 20, {m[-1]} at the end: "
+        f"{per:.1f} per new integrand after the first 20 (max {max(m)})"
+    )
     return dict(per_integrand=per, converged=res["converged"])
 
 
@@ -176,8 +186,10 @@ def main():
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--count", type=int, default=300, help="integrands for the memory-map part")
     args = ap.parse_args()
-    print(f"machine: {platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-          f"load {os.getloadavg()[0]:.2f}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    print(
+        f"machine: {platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+        f"load {os.getloadavg()[0]:.2f}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
+    )
     if args.only in (None, "solve"):
         part_solve(args.repeats)
     if args.only in (None, "cli"):

@@ -53,8 +53,13 @@ def polygons_80():
     print("\n## 1. The issue's 80 polygons (circles by n-gons, n = 17..129, with/without a hole), n = 33")
     old = None
     try:
-        src = subprocess.run(["git", "show", "38aba7f:varcalc/planar/domain.py"], capture_output=True, text=True,
-                             cwd=os.path.dirname(os.path.abspath(__file__)), check=True).stdout
+        src = subprocess.run(
+            ["git", "show", "38aba7f:varcalc/planar/domain.py"],
+            capture_output=True,
+            text=True,
+            cwd=os.path.dirname(os.path.abspath(__file__)),
+            check=True,
+        ).stdout
         if "import triangle" not in src:
             path = os.path.join(tempfile.mkdtemp(), "old_domain.py")
             open(path, "w").write(src)
@@ -92,21 +97,37 @@ def meshing_times(sizes):
             t0 = time.perf_counter()
             m = dom.triangulate(n)
             t = time.perf_counter() - t0
-            print(f"| {type(dom).__name__} | {n} | {len(m.nodes):,} | {len(m.triangles):,} | {min_angle(m):.1f}° | {t:.2f} s |")
+            print(
+                f"| {type(dom).__name__} | {n} | {len(m.nodes):,} | {len(m.triangles):,} | {min_angle(m):.1f}° | {t:.2f} s |"
+            )
 
 
 def curved_orders(quick):
     print("\n## 3. Orders on curved domains (non-nested meshes, h halving; order from consecutive rows)")
     zero = lambda p: np.zeros(len(p))
-    cases = (("disk", vc.Disk((0, 0), 1.0), lambda u, du, x: 0.5 * du @ du - (4 + 8 * x[0]) * u,
-              lambda p: (1 - (p**2).sum(1)) * (1 + p[:, 0])),
-             ("annulus", vc.Annulus((0, 0), 0.5, 1.0), lambda u, du, x: 0.5 * du @ du - (16 * (x @ x) - 5) * u,
-              lambda p: ((p**2).sum(1) - 0.25) * (1 - (p**2).sum(1))))
+    cases = (
+        (
+            "disk",
+            vc.Disk((0, 0), 1.0),
+            lambda u, du, x: 0.5 * du @ du - (4 + 8 * x[0]) * u,
+            lambda p: (1 - (p**2).sum(1)) * (1 + p[:, 0]),
+        ),
+        (
+            "annulus",
+            vc.Annulus((0, 0), 0.5, 1.0),
+            lambda u, du, x: 0.5 * du @ du - (16 * (x @ x) - 5) * u,
+            lambda p: ((p**2).sum(1) - 0.25) * (1 - (p**2).sum(1)),
+        ),
+    )
     print("| domain | element | n | nodes | max nodal error | L² error | order (nodal) | order (L²) |")
     print("|---|---|---:|---:|---:|---:|---:|---:|")
     for name, dom, G, ex in cases:
         prob = vc.PlanarProblem(G, dom, bc=zero, exact=ex)
-        for el, ns in (("P1", (9, 17, 33, 65)), ("P2 isoparametric", (5, 9, 17, 33)), ("P2 straight chords", (5, 9, 17, 33))):
+        for el, ns in (
+            ("P1", (9, 17, 33, 65)),
+            ("P2 isoparametric", (5, 9, 17, 33)),
+            ("P2 straight chords", (5, 9, 17, 33)),
+        ):
             ns = ns[:3] if quick else ns
             prev = None
             for n in ns:
@@ -206,8 +227,14 @@ def adaptive_l(max_nodes, uniform_ns):
     rows, t0 = [], time.perf_counter()
 
     def record(level, sol, eta):
-        rows.append((len(sol.nodes), energy_error(sol.nodes, sol.triangles, sol.u), time.perf_counter() - t0,
-                     float(np.sqrt(np.sum(eta**2)))))
+        rows.append(
+            (
+                len(sol.nodes),
+                energy_error(sol.nodes, sol.triangles, sol.u),
+                time.perf_counter() - t0,
+                float(np.sqrt(np.sum(eta**2))),
+            )
+        )
 
     from varcalc.planar.adapt import solve_adaptive
 
@@ -230,9 +257,13 @@ def adaptive_l(max_nodes, uniform_ns):
     if sk is not None:
         for k, r in enumerate(sk):
             print(f"| scikit-fem ex22-style adaptive | {k} | {r[0]:,} | {r[1]:.3e} | | | {r[2]:.1f} s |")
-    print("\nRates (slope of log energy error against log N, last 5 levels / last 3 uniform sizes; optimal -1/2, uniform -1/3):")
-    print(f"  varcalc adaptive {rate(rows):.3f}   uniform {rate(uni, 3):.3f}"
-          + ("" if sk is None else f"   scikit-fem adaptive {rate(sk):.3f}"))
+    print(
+        "\nRates (slope of log energy error against log N, last 5 levels / last 3 uniform sizes; optimal -1/2, uniform -1/3):"
+    )
+    print(
+        f"  varcalc adaptive {rate(rows):.3f}   uniform {rate(uni, 3):.3f}"
+        + ("" if sk is None else f"   scikit-fem adaptive {rate(sk):.3f}")
+    )
 
 
 def main():

@@ -73,32 +73,48 @@ def skfem_style(nodes, triangles, exact, max_iter=40, damping=0.7):
             break
     elapsed = time.perf_counter() - t0
     err = float(np.max(np.abs(x - exact(nodes)))) if np.all(np.isfinite(x)) else float("nan")
-    return dict(solver="scikit-fem style (P1, hand Jacobian, damping 0.7, spsolve)", nodes=len(nodes),
-                iterations=it, converged=converged, time=elapsed, error=err)
+    return dict(
+        solver="scikit-fem style (P1, hand Jacobian, damping 0.7, spsolve)",
+        nodes=len(nodes),
+        iterations=it,
+        converged=converged,
+        time=elapsed,
+        error=err,
+    )
 
 
 def varcalc_run(n, linear_solver, sequence):
-    import varcalc as vc
     from varcalc.problems import planar_scherk as S
+
+    import varcalc as vc
 
     t0 = time.perf_counter()
     sol = vc.solve_planar(S.problem, n=n, linear_solver=linear_solver, sequence=sequence)
     elapsed = time.perf_counter() - t0
     st = sol.stats
-    return dict(solver=f"varcalc ({st['linear_solver']}, sequence={sequence})", nodes=len(sol.nodes),
-                iterations=sol.iterations, converged=sol.converged, time=elapsed, error=sol.error(),
-                value_error=sol.value_error(), levels=[(lv["nodes"], lv["iterations"]) for lv in st["sequence"]],
-                time_linear=st["time_linear_total"], time_derivatives=st["time_derivatives_total"],
-                linear_iterations=st["linear_iterations_total"],
-                peak_rss_gb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6)
+    return dict(
+        solver=f"varcalc ({st['linear_solver']}, sequence={sequence})",
+        nodes=len(sol.nodes),
+        iterations=sol.iterations,
+        converged=sol.converged,
+        time=elapsed,
+        error=sol.error(),
+        value_error=sol.value_error(),
+        levels=[(lv["nodes"], lv["iterations"]) for lv in st["sequence"]],
+        time_linear=st["time_linear_total"],
+        time_derivatives=st["time_derivatives_total"],
+        linear_iterations=st["linear_iterations_total"],
+        peak_rss_gb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6,
+    )
 
 
 def _child(args):
     """One measurement in a fresh process (cold JAX, own peak memory)."""
     kind, n = args.child, args.n
     if kind == "skfem":
-        import varcalc as vc
         from varcalc.problems import planar_scherk as S
+
+        import varcalc as vc
 
         mesh = vc.Rectangle((0, 1), (0, 1)).triangulate(n)
         out = skfem_style(mesh.nodes, mesh.triangles, S.exact)
@@ -121,22 +137,35 @@ WARM = False
 
 
 def run(kind, n):
-    proc = subprocess.run([sys.executable, __file__, "--child", kind, "--n", str(n)] + (["--warm"] if WARM else []),
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, __file__, "--child", kind, "--n", str(n)] + (["--warm"] if WARM else []),
+        capture_output=True,
+        text=True,
+    )
     for line in proc.stdout.splitlines():
         if line.startswith("RESULT "):
             return json.loads(line[7:])
-    return dict(solver=kind, nodes=n * n, converged=False, time=float("nan"), error=float("nan"),
-                iterations=-1, failure=proc.stderr[-500:])
+    return dict(
+        solver=kind,
+        nodes=n * n,
+        converged=False,
+        time=float("nan"),
+        error=float("nan"),
+        iterations=-1,
+        failure=proc.stderr[-500:],
+    )
 
 
 def _row(r, base=None):
     speed = f"{base / r['time']:6.1f}x" if base and r.get("converged") else "       "
-    return (f"| {r['nodes']:>9,} | {r['solver']:<44} | {r['iterations']:>3} | {str(r['converged']):<5} | "
-            f"{r['time']:7.2f} | {r.get('cpu_s', float('nan')):7.2f} | {r.get('peak_rss_gb', float('nan')):5.2f} | "
-            f"{r['error']:.2e} | {r.get('time_derivatives', float('nan')):6.2f} | {r.get('time_linear', float('nan')):6.2f} | "
-            f"{speed} | {r.get('load', float('nan')):4.1f} |" + (f" levels {r['levels']}" if r.get("levels") else "")
-            + (f" warm {r['warm_time']:.2f} s" if "warm_time" in r else ""))
+    return (
+        f"| {r['nodes']:>9,} | {r['solver']:<44} | {r['iterations']:>3} | {str(r['converged']):<5} | "
+        f"{r['time']:7.2f} | {r.get('cpu_s', float('nan')):7.2f} | {r.get('peak_rss_gb', float('nan')):5.2f} | "
+        f"{r['error']:.2e} | {r.get('time_derivatives', float('nan')):6.2f} | {r.get('time_linear', float('nan')):6.2f} | "
+        f"{speed} | {r.get('load', float('nan')):4.1f} |"
+        + (f" levels {r['levels']}" if r.get("levels") else "")
+        + (f" warm {r['warm_time']:.2f} s" if "warm_time" in r else "")
+    )
 
 
 def main():
@@ -144,11 +173,19 @@ def main():
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", type=int, nargs="*", default=[257, 513, 1001], help="nodes per side")
-    ap.add_argument("--skfem-max", type=int, default=257,
-                    help="run the scikit-fem-style solver up to this many nodes per side (it diverges at 513)")
+    ap.add_argument(
+        "--skfem-max",
+        type=int,
+        default=257,
+        help="run the scikit-fem-style solver up to this many nodes per side (it diverges at 513)",
+    )
     ap.add_argument("--skip-skfem", action="store_true")
-    ap.add_argument("--kinds", nargs="*", default=["auto:auto"],
-                    help="varcalc runs as linear_solver:sequence (sequence on/off/auto)")
+    ap.add_argument(
+        "--kinds",
+        nargs="*",
+        default=["auto:auto"],
+        help="varcalc runs as linear_solver:sequence (sequence on/off/auto)",
+    )
     ap.add_argument("--warm", action="store_true", help="also time a second varcalc solve in the same process")
     ap.add_argument("--child")
     ap.add_argument("--n", type=int)

@@ -74,8 +74,13 @@ def brach_exact_time(xe=1.0, ye=BRACH_END, g=G_ACCEL):
     """Cycloid x = R(θ - sin θ), y = R(1 - cos θ) through (xe, ye): T = θ_end sqrt(R/g)."""
     from scipy.optimize import brentq
 
-    th = brentq(lambda t: (1 - math.cos(t)) / (t - math.sin(t)) - ye / xe, 1e-3, 2 * math.pi - 1e-12,
-                xtol=1e-15, rtol=4 * np.finfo(float).eps)
+    th = brentq(
+        lambda t: (1 - math.cos(t)) / (t - math.sin(t)) - ye / xe,
+        1e-3,
+        2 * math.pi - 1e-12,
+        xtol=1e-15,
+        rtol=4 * np.finfo(float).eps,
+    )
     R = xe / (th - math.sin(th))
     return th * math.sqrt(R / g)
 
@@ -97,8 +102,7 @@ def quadrature_blocks(problem, grid):
 
     disc = discretize(problem, grid=grid)
     if hasattr(disc, "blocks"):  # CellBlock(start, stop, rule_name) with .rule
-        return [(b.start, b.stop, *(np.asarray(a, float) for a in (b.rule.t, b.rule.s, b.rule.w)))
-                for b in disc.blocks]
+        return [(b.start, b.stop, *(np.asarray(a, float) for a in (b.rule.t, b.rule.s, b.rule.w))) for b in disc.blocks]
     if hasattr(disc, "points"):  # older layout: flat per-point arrays cell, t, s, w
         p = disc.points
         cell, t, s, w = (np.asarray(a) for a in (p.cell, p.t, p.s, p.w))
@@ -106,11 +110,11 @@ def quadrature_blocks(problem, grid):
         counts = np.bincount(cell, minlength=ncell)
         order = np.argsort(cell, kind="stable")
         starts = np.concatenate([[0], np.cumsum(counts)])
-        rules = [tuple(t[order[starts[e]:starts[e + 1]]]) for e in range(ncell)]
+        rules = [tuple(t[order[starts[e] : starts[e + 1]]]) for e in range(ncell)]
         blocks, e0 = [], 0
         for e in range(1, ncell + 1):
             if e == ncell or rules[e] != rules[e0]:
-                sl = order[starts[e0]:starts[e0 + 1]]
+                sl = order[starts[e0] : starts[e0 + 1]]
                 blocks.append((e0, e, t[sl], s[sl], w[sl]))
                 e0 = e
         return blocks
@@ -130,8 +134,7 @@ def flat_points(blocks):
 
 
 def is_midpoint(blocks, ncell):
-    return (len(blocks) == 1 and blocks[0][:2] == (0, ncell) and blocks[0][2].size == 1
-            and blocks[0][2][0] == 0.5)
+    return len(blocks) == 1 and blocks[0][:2] == (0, ncell) and blocks[0][2].size == 1 and blocks[0][2][0] == 0.5
 
 
 def jax_objective(G, grid, blocks, left, right):
@@ -213,16 +216,33 @@ def run_varcalc(problem, grid_kw, error_fn, repeats, label):
     inner = statistics.median(inner_times)
     it = int(sol.iterations)
     quad = ", ".join(f"{k} x{v}" for k, v in getattr(sol, "quadrature", {}).items())
-    notes_rep = (f"{it} Newton it, {'converged' if sol.converged else 'NOT converged: ' + str(sol.status)}; "
-                 f"median of {runs}; compiled loop {fmt_time(inner)} s ({1e3 * inner / max(it, 1):.3g} ms/it), "
-                 f"rest of vc.solve (checks, setup) {fmt_time(max(rep - inner, 0.0))} s")
+    notes_rep = (
+        f"{it} Newton it, {'converged' if sol.converged else 'NOT converged: ' + str(sol.status)}; "
+        f"median of {runs}; compiled loop {fmt_time(inner)} s ({1e3 * inner / max(it, 1):.3g} ms/it), "
+        f"rest of vc.solve (checks, setup) {fmt_time(max(rep - inner, 0.0))} s"
+    )
     if quad and len(getattr(sol, "quadrature", {})) > 1:
         notes_rep += f"; quadrature {quad}"
     return [
-        dict(problem=label, N=sol.x.size, tool="varcalc (first call, incl. compile)", time=first,
-             error=err, notes="first call at this N in this process: trace + XLA compile + solve"),
-        dict(problem=label, N=sol.x.size, tool="varcalc (repeated call)", time=rep, error=err,
-             notes=notes_rep, iterations=it, converged=bool(sol.converged), is_reference=True),
+        dict(
+            problem=label,
+            N=sol.x.size,
+            tool="varcalc (first call, incl. compile)",
+            time=first,
+            error=err,
+            notes="first call at this N in this process: trace + XLA compile + solve",
+        ),
+        dict(
+            problem=label,
+            N=sol.x.size,
+            tool="varcalc (repeated call)",
+            time=rep,
+            error=err,
+            notes=notes_rep,
+            iterations=it,
+            converged=bool(sol.converged),
+            is_reference=True,
+        ),
     ], sol
 
 
@@ -258,11 +278,10 @@ def casadi_build(kind, G_cas, grid, blocks, left, right):
             xq = xl + ca.DM(np.where(tb <= 0.5, tb, 1.0)) * hh - ca.DM(np.where(tb <= 0.5, 0.0, sb)) * hh
             cellfun = ca.Function("cell", [ul, ur, hh, xl], [hh * ca.dot(ca.DM(wb), G_cas(fq, dq, xq))])
             F = cellfun.map(b - a)
-            J = J + ca.sum2(F(f[a:b].T, f[a + 1:b + 1].T, ca.DM(h[a:b]).T, ca.DM(grid[a:b]).T))
+            J = J + ca.sum2(F(f[a:b].T, f[a + 1 : b + 1].T, ca.DM(h[a:b]).T, ca.DM(grid[a:b]).T))
     else:
         raise ValueError(kind)
-    opts = {"ipopt.print_level": 0, "print_time": False, "ipopt.sb": "yes", "ipopt.tol": 1e-12,
-            "ipopt.max_iter": 3000}
+    opts = {"ipopt.print_level": 0, "print_time": False, "ipopt.sb": "yes", "ipopt.tol": 1e-12, "ipopt.max_iter": 3000}
     S = ca.nlpsol("S", "ipopt", {"x": u, "f": J}, opts)
     return S, time.perf_counter() - t0
 
@@ -277,11 +296,18 @@ def run_casadi(kind, G_cas, grid, blocks, left, right, u0, error_fn, repeats, la
     t, (U, J), runs = median_time(once, repeats, budget_s=budget_s)
     st = S.stats()
     err = error_fn(U, J)
-    notes = (f"{st['return_status']}, {st['iter_count']} it; build NLP {fmt_time(build)} s; "
-             f"median of {runs}")
-    return dict(problem=label, N=grid.size, tool=f"CasADi+IPOPT ({kind})", time=t, error=err,
-                notes=notes, build_time=build, iterations=int(st["iter_count"]),
-                status=st["return_status"])
+    notes = f"{st['return_status']}, {st['iter_count']} it; build NLP {fmt_time(build)} s; median of {runs}"
+    return dict(
+        problem=label,
+        N=grid.size,
+        tool=f"CasADi+IPOPT ({kind})",
+        time=t,
+        error=err,
+        notes=notes,
+        build_time=build,
+        iterations=int(st["iter_count"]),
+        status=st["return_status"],
+    )
 
 
 def run_lbfgs(G, grid, blocks, left, right, u0, error_fn, maxiter, max_seconds, label, bounds=None):
@@ -304,15 +330,29 @@ def run_lbfgs(G, grid, blocks, left, right, u0, error_fn, maxiter, max_seconds, 
 
     deadline[0] = time.perf_counter() + max_seconds
     t0 = time.perf_counter()
-    r = minimize(fg, u0, jac=True, method="L-BFGS-B", bounds=bounds, callback=callback,
-                 options=dict(maxiter=maxiter, maxfun=10 * maxiter, gtol=1e-12, ftol=0.0))
+    r = minimize(
+        fg,
+        u0,
+        jac=True,
+        method="L-BFGS-B",
+        bounds=bounds,
+        callback=callback,
+        options=dict(maxiter=maxiter, maxfun=10 * maxiter, gtol=1e-12, ftol=0.0),
+    )
     t = time.perf_counter() - t0
     U = np.concatenate([[left], r.x, [right]])
     err = error_fn(U, float(r.fun))
     why = f"stopped at the {max_seconds:g} s cap" if hit_time[0] else str(r.message)
     notes = f"{r.nit} it, {r.nfev} evals; {why}; 1 run, jit compile excluded"
-    return dict(problem=label, N=grid.size, tool="L-BFGS-B (scipy, JAX grad)", time=t, error=err,
-                notes=notes, iterations=int(r.nit))
+    return dict(
+        problem=label,
+        N=grid.size,
+        tool="L-BFGS-B (scipy, JAX grad)",
+        time=t,
+        error=err,
+        notes=notes,
+        iterations=int(r.nit),
+    )
 
 
 def run_solve_bvp(target_err, repeats, label):
@@ -341,16 +381,23 @@ def run_solve_bvp(target_err, repeats, label):
             chosen = tol
             break
     if chosen is None:
-        return dict(problem=label, N=None, tool="solve_bvp (scipy, E-L ODE)", time=float("nan"),
-                    error=err, notes=f"no tol down to 1e-12 reached error {target_err:.1e}")
+        return dict(
+            problem=label,
+            N=None,
+            tool="solve_bvp (scipy, E-L ODE)",
+            time=float("nan"),
+            error=err,
+            notes=f"no tol down to 1e-12 reached error {target_err:.1e}",
+        )
     t, r, runs = median_time(lambda: solve(chosen), repeats, budget_s=20.0)
     err = float(np.max(np.abs(r.y[0] - np.cosh(r.x))))
     err_dense = float(np.max(np.abs(r.sol(xs)[0] - np.cosh(xs))))
-    notes = (f"tol={chosen:.0e} (loosest with nodal error <= varcalc's {target_err:.1e}); "
-             f"{r.x.size} nodes (adaptive, 4th order); error of its C1 interpolant {err_dense:.1e}; "
-             f"median of {runs}")
-    return dict(problem=label, N=int(r.x.size), tool="solve_bvp (scipy, E-L ODE)", time=t, error=err,
-                notes=notes)
+    notes = (
+        f"tol={chosen:.0e} (loosest with nodal error <= varcalc's {target_err:.1e}); "
+        f"{r.x.size} nodes (adaptive, 4th order); error of its C1 interpolant {err_dense:.1e}; "
+        f"median of {runs}"
+    )
+    return dict(problem=label, N=int(r.x.size), tool="solve_bvp (scipy, E-L ODE)", time=t, error=err, notes=notes)
 
 
 # ----------------------------------------------------------------------------- benchmarks
@@ -365,8 +412,9 @@ def catenary_section(args, rows, summary):
         xg = catenary_grid(n)
         label = "catenary"
         log(f"catenary N={n}: varcalc")
-        vrows, sol = run_varcalc(CATENARY, dict(n=n), lambda s: float(np.max(np.abs(s.f - np.cosh(s.x)))),
-                                 args.repeats, label)
+        vrows, sol = run_varcalc(
+            CATENARY, dict(n=n), lambda s: float(np.max(np.abs(s.f - np.cosh(s.x)))), args.repeats, label
+        )
         assert np.array_equal(sol.x, xg), "varcalc's grid differs from the benchmark's"
         rows += vrows
         ref_times[n] = vrows[1]["time"]
@@ -381,19 +429,37 @@ def catenary_section(args, rows, summary):
             cap = args.casadi_sx_max_n if kind == "SX" else args.casadi_mx_max_n
             tool = f"CasADi+IPOPT ({kind})"
             if n > cap:
-                rows.append(dict(problem=label, N=n, tool=tool, time=None, error=None,
-                                 notes=f"skipped: N > --casadi-{kind.split('-')[0].lower()}-max-n={cap}"
-                                       + (" (SX NLP build: ~1.5 s at 1e4, ~16-20 s at 1e5, several GB; "
-                                          "1e6 not attempted, est. >= 3 min)" if kind == "SX" else "")))
+                rows.append(
+                    dict(
+                        problem=label,
+                        N=n,
+                        tool=tool,
+                        time=None,
+                        error=None,
+                        notes=f"skipped: N > --casadi-{kind.split('-')[0].lower()}-max-n={cap}"
+                        + (
+                            " (SX NLP build: ~1.5 s at 1e4, ~16-20 s at 1e5, several GB; "
+                            "1e6 not attempted, est. >= 3 min)"
+                            if kind == "SX"
+                            else ""
+                        ),
+                    )
+                )
                 continue
             log(f"catenary N={n}: {tool}")
             G_cas = lambda f, d, x: f * ca.sqrt(1 + d**2)  # noqa: E731
-            rows.append(run_casadi(kind, G_cas, xg, blocks, COSH1, COSH1, u0, err_fn, args.repeats,
-                                   label, args.competitor_budget))
+            rows.append(
+                run_casadi(
+                    kind, G_cas, xg, blocks, COSH1, COSH1, u0, err_fn, args.repeats, label, args.competitor_budget
+                )
+            )
         if n == args.catenary_n and not args.no_lbfgs:
             log(f"catenary N={n}: L-BFGS-B")
-            rows.append(run_lbfgs(_catenary_G, xg, blocks, COSH1, COSH1, u0, err_fn, args.lbfgs_maxiter,
-                                  args.lbfgs_max_seconds, label))
+            rows.append(
+                run_lbfgs(
+                    _catenary_G, xg, blocks, COSH1, COSH1, u0, err_fn, args.lbfgs_maxiter, args.lbfgs_max_seconds, label
+                )
+            )
         if n == args.catenary_n and not args.no_bvp:
             log(f"catenary N={n}: solve_bvp at matched accuracy")
             r = run_solve_bvp(main_err, args.repeats, label)
@@ -405,9 +471,11 @@ def catenary_section(args, rows, summary):
         summary.append(
             f"Cost growth (catenary, varcalc repeated call): t(N={fmt_n(hi)}) / t(N={fmt_n(lo)}) = "
             f"{ref_times[hi]:.3g} s / {ref_times[lo]:.3g} s = {growth:.0f} "
-            f"(N grew {hi / lo:.0f}x; target <= {1.3 * hi / lo:.0f})")
-        summary_data["cost_growth"] = dict(n_small=lo, n_large=hi, t_small=ref_times[lo],
-                                           t_large=ref_times[hi], ratio=growth)
+            f"(N grew {hi / lo:.0f}x; target <= {1.3 * hi / lo:.0f})"
+        )
+        summary_data["cost_growth"] = dict(
+            n_small=lo, n_large=hi, t_small=ref_times[lo], t_large=ref_times[hi], ratio=growth
+        )
 
 
 def brach_section(args, rows, summary):
@@ -425,29 +493,45 @@ def brach_section(args, rows, summary):
         blocks = quadrature_blocks(BRACH, xg)
         npts = sum((b - a) * tb.size for a, b, tb, _, _ in blocks)
         Jx = float(jax.jit(jax_objective(_brach_G, xg, blocks, 0.0, BRACH_END))(jnp.asarray(sol.f[1:-1])))
-        vrows[1]["notes"] += (f"; {npts} quadrature points; J_h(varcalc) - J_h(benchmark transcription) "
-                              f"= {sol.value - Jx:.1e}")
+        vrows[1]["notes"] += (
+            f"; {npts} quadrature points; J_h(varcalc) - J_h(benchmark transcription) = {sol.value - Jx:.1e}"
+        )
         u0 = BRACH_END * (xg[1:-1] - xg[0]) / (xg[-1] - xg[0])
         for kind in args.casadi:
-            cap, flag = ((args.casadi_sx_max_n_brach, "--casadi-sx-max-n-brach") if kind == "SX"
-                         else (args.casadi_mx_max_n, "--casadi-mx-max-n"))
+            cap, flag = (
+                (args.casadi_sx_max_n_brach, "--casadi-sx-max-n-brach")
+                if kind == "SX"
+                else (args.casadi_mx_max_n, "--casadi-mx-max-n")
+            )
             tool = f"CasADi+IPOPT ({kind})"
             if n > cap:
-                why = (" (SX NLP build: ~15 s at 1e4, > 8 min at 1e5 with 4e5 quadrature points)"
-                       if kind == "SX" else "")
-                rows.append(dict(problem=label, N=n, tool=tool, time=None, error=None,
-                                 notes=f"skipped: N > {flag}={cap}{why}"))
+                why = " (SX NLP build: ~15 s at 1e4, > 8 min at 1e5 with 4e5 quadrature points)" if kind == "SX" else ""
+                rows.append(
+                    dict(problem=label, N=n, tool=tool, time=None, error=None, notes=f"skipped: N > {flag}={cap}{why}")
+                )
                 continue
             log(f"brachistochrone N={n}: {tool}")
-            row = run_casadi(kind, G_cas, xg, blocks, 0.0, BRACH_END, u0, err_fn, args.repeats, label,
-                             args.competitor_budget)
+            row = run_casadi(
+                kind, G_cas, xg, blocks, 0.0, BRACH_END, u0, err_fn, args.repeats, label, args.competitor_budget
+            )
             row["notes"] += "; no bounds (IPOPT backtracks from NaN trial points)"
             rows.append(row)
         if n == max(args.brach_n) and not args.no_lbfgs:
             log(f"brachistochrone N={n}: L-BFGS-B")
             lb = [(1e-14, None)] * (n - 2)
-            row = run_lbfgs(_brach_G, xg, blocks, 0.0, BRACH_END, u0, err_fn, args.lbfgs_maxiter,
-                            args.lbfgs_max_seconds, label, bounds=lb)
+            row = run_lbfgs(
+                _brach_G,
+                xg,
+                blocks,
+                0.0,
+                BRACH_END,
+                u0,
+                err_fn,
+                args.lbfgs_maxiter,
+                args.lbfgs_max_seconds,
+                label,
+                bounds=lb,
+            )
             row["notes"] += "; bound f >= 1e-14 (inactive at the solution)"
             rows.append(row)
     summary.append(f"Brachistochrone: exact time T = {T:.15f} s (cycloid through (1, {BRACH_END}), g = {G_ACCEL})")
@@ -462,8 +546,7 @@ def add_ratios(rows):
     for r in rows:
         key = (r["problem"], r.get("N_ref", r["N"]))
         ref = refs.get(key)
-        r["ratio"] = (r["time"] / ref) if (ref and r.get("time") is not None
-                                            and not math.isnan(r["time"])) else None
+        r["ratio"] = (r["time"] / ref) if (ref and r.get("time") is not None and not math.isnan(r["time"])) else None
 
 
 def fmt_n(N):
@@ -479,9 +562,21 @@ def markdown_table(rows):
         ncell = fmt_n(N)
         if r.get("N_ref"):
             ncell = f"{ncell} (vs varcalc {fmt_n(r['N_ref'])})"
-        lines.append("| " + " | ".join([r["problem"], ncell, r["tool"], fmt_time(r["time"]),
-                                          fmt_err(r["error"]), fmt_ratio(r.get("ratio")),
-                                          r.get("notes", "")]) + " |")
+        lines.append(
+            "| "
+            + " | ".join(
+                [
+                    r["problem"],
+                    ncell,
+                    r["tool"],
+                    fmt_time(r["time"]),
+                    fmt_err(r["error"]),
+                    fmt_ratio(r.get("ratio")),
+                    r.get("notes", ""),
+                ]
+            )
+            + " |"
+        )
     return "\n".join(lines)
 
 
@@ -503,11 +598,18 @@ def machine_info():
     except OSError:
         pass
     return dict(
-        platform=platform.platform(), cpu=cpu, cpu_count=os.cpu_count(),
-        python=platform.python_version(), varcalc=vc.__version__, jax=jax.__version__,
+        platform=platform.platform(),
+        cpu=cpu,
+        cpu_count=os.cpu_count(),
+        python=platform.python_version(),
+        varcalc=vc.__version__,
+        jax=jax.__version__,
         jaxlib=getattr(__import__("jaxlib"), "__version__", "?"),
-        jax_backend=jax.default_backend(), casadi=casadi.__version__, scipy=scipy.__version__,
-        numpy=np.__version__, loadavg_start=load,
+        jax_backend=jax.default_backend(),
+        casadi=casadi.__version__,
+        scipy=scipy.__version__,
+        numpy=np.__version__,
+        loadavg_start=load,
         jax_persistent_cache=str(jax.config.jax_compilation_cache_dir or "off"),
     )
 
@@ -525,32 +627,58 @@ summary_data: dict = {}
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--quick", action="store_true", help="small sizes: a smoke run in about a minute")
     ap.add_argument("--catenary-n", type=int, help="main catenary size (default 1e5; quick 1e4)")
-    ap.add_argument("--scaling-n", type=int, nargs=2, metavar=("SMALL", "LARGE"),
-                    help="catenary sizes for the cost-growth ratio (default 1e4 1e6; quick 1e3 1e4)")
-    ap.add_argument("--brach-n", type=int, nargs="+",
-                    help="brachistochrone sizes (default 1e4 1e5; quick 1e3 1e4)")
+    ap.add_argument(
+        "--scaling-n",
+        type=int,
+        nargs=2,
+        metavar=("SMALL", "LARGE"),
+        help="catenary sizes for the cost-growth ratio (default 1e4 1e6; quick 1e3 1e4)",
+    )
+    ap.add_argument("--brach-n", type=int, nargs="+", help="brachistochrone sizes (default 1e4 1e5; quick 1e3 1e4)")
     ap.add_argument("--repeats", type=int, default=5, help="repeated calls per timing (median; default 5)")
-    ap.add_argument("--casadi", choices=("SX", "MX-map", "both", "none"), default="both",
-                    help="CasADi transcriptions to run (default both)")
-    ap.add_argument("--casadi-sx-max-n", type=int, default=100_000,
-                    help="catenary: skip CasADi SX above this N (its NLP build grows superlinearly; default 1e5)")
-    ap.add_argument("--casadi-sx-max-n-brach", type=int, default=10_000,
-                    help="brachistochrone (4 points per cell): skip CasADi SX above this N (default 1e4)")
-    ap.add_argument("--casadi-mx-max-n", type=int, default=100_000,
-                    help="skip CasADi MX-map above this N (default 1e5)")
-    ap.add_argument("--competitor-budget", type=float, default=40.0,
-                    help="stop repeating a competitor's solve after this many seconds (default 40)")
+    ap.add_argument(
+        "--casadi",
+        choices=("SX", "MX-map", "both", "none"),
+        default="both",
+        help="CasADi transcriptions to run (default both)",
+    )
+    ap.add_argument(
+        "--casadi-sx-max-n",
+        type=int,
+        default=100_000,
+        help="catenary: skip CasADi SX above this N (its NLP build grows superlinearly; default 1e5)",
+    )
+    ap.add_argument(
+        "--casadi-sx-max-n-brach",
+        type=int,
+        default=10_000,
+        help="brachistochrone (4 points per cell): skip CasADi SX above this N (default 1e4)",
+    )
+    ap.add_argument(
+        "--casadi-mx-max-n", type=int, default=100_000, help="skip CasADi MX-map above this N (default 1e5)"
+    )
+    ap.add_argument(
+        "--competitor-budget",
+        type=float,
+        default=40.0,
+        help="stop repeating a competitor's solve after this many seconds (default 40)",
+    )
     ap.add_argument("--lbfgs-maxiter", type=int, default=5000)
     ap.add_argument("--lbfgs-max-seconds", type=float, default=30.0)
     ap.add_argument("--no-lbfgs", action="store_true")
     ap.add_argument("--no-bvp", action="store_true")
     ap.add_argument("--only", choices=("catenary", "brachistochrone"), help="run one problem only")
-    ap.add_argument("--out", action="append", default=[],
-                    help="write the results: *.json (all fields) or *.md (the table); repeatable")
+    ap.add_argument(
+        "--out",
+        action="append",
+        default=[],
+        help="write the results: *.json (all fields) or *.md (the table); repeatable",
+    )
     args = ap.parse_args(argv)
 
     if args.quick:
@@ -582,9 +710,11 @@ def main(argv=None):
     except OSError:
         load_end = None
     summary.append(f"Whole benchmark: {wall:.0f} s wall; load average at end: {load_end}")
-    summary.append("ratio = tool time / varcalc repeated-call time (same problem, same N; "
-                   "solve_bvp: vs varcalc at the main N). Error: catenary max nodal |f - cosh x|; "
-                   "brachistochrone |J_h - T|/T.")
+    summary.append(
+        "ratio = tool time / varcalc repeated-call time (same problem, same N; "
+        "solve_bvp: vs varcalc at the main N). Error: catenary max nodal |f - cosh x|; "
+        "brachistochrone |J_h - T|/T."
+    )
 
     table = markdown_table(rows)
     print(table)
@@ -595,9 +725,20 @@ def main(argv=None):
     for path in args.out:
         if path.endswith(".json"):
             with open(path, "w") as fh:
-                json.dump(dict(machine=m, args=vars(args), rows=rows, summary=summary,
-                               **summary_data, wall_s=wall, loadavg_end=load_end),
-                          fh, indent=1, default=str)
+                json.dump(
+                    dict(
+                        machine=m,
+                        args=vars(args),
+                        rows=rows,
+                        summary=summary,
+                        **summary_data,
+                        wall_s=wall,
+                        loadavg_end=load_end,
+                    ),
+                    fh,
+                    indent=1,
+                    default=str,
+                )
         else:
             with open(path, "w") as fh:
                 fh.write("\n".join(machine_lines(m)) + "\n\n" + table + "\n\n" + "\n".join(summary) + "\n")

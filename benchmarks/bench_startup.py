@@ -20,8 +20,13 @@ import time
 def run_once(cache_dir: str, workdir: str) -> float:
     env = dict(os.environ, VARCALC_CACHE_DIR=cache_dir, MPLBACKEND="Agg")
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "varcalc", "solve", "brachistochrone", "--quiet"],
-                   cwd=workdir, env=env, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, "-m", "varcalc", "solve", "brachistochrone", "--quiet"],
+        cwd=workdir,
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     return time.perf_counter() - t0
 
 

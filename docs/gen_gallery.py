@@ -43,8 +43,13 @@ def measure(name: str) -> dict:
     module = load_problem_module(name)
     t0 = time.perf_counter()
     sol = solve_module(module)
-    row = {"name": name, "converged": bool(sol.converged), "iterations": int(sol.iterations),
-           "time": time.perf_counter() - t0, "value": float(sol.value)}
+    row = {
+        "name": name,
+        "converged": bool(sol.converged),
+        "iterations": int(sol.iterations),
+        "time": time.perf_counter() - t0,
+        "value": float(sol.value),
+    }
     planar = _is_planar(module)
     if planar:
         row["size"] = f"{sol.nodes.shape[0]} nodes, {sol.element}"
@@ -73,11 +78,10 @@ _ITALIC = re.compile(r"(?<![\w*])\*(?=[A-Za-z])[^*\n]+?\*(?![\w*])")
 def markdown_text(text: str) -> str:
     """Docstring prose as Markdown: stars outside code spans and italic spans escaped."""
     parts = text.split("`")
-    for i in range(0, len(parts), 2):            # even parts lie outside `code`
+    for i in range(0, len(parts), 2):  # even parts lie outside `code`
         keep = _ITALIC.findall(parts[i])
         pieces = _ITALIC.split(parts[i])
-        parts[i] = "".join(p.replace("*", "\\*") + (keep[k] if k < len(keep) else "")
-                           for k, p in enumerate(pieces))
+        parts[i] = "".join(p.replace("*", "\\*") + (keep[k] if k < len(keep) else "") for k, p in enumerate(pieces))
     return "`".join(parts)
 
 
@@ -91,27 +95,46 @@ def _e(row: dict, key: str) -> str:
 
 
 def index_page(rows: list[dict]) -> str:
-    lines = ["---", "hide:", "  - toc", "---", "", "# Gallery", "",
-             "Every problem of the catalog (`problems/`), solved when this site was built with the",
-             "problem file's own defaults (what `varcalc solve NAME` does), against its exact or",
-             "independent reference. *J error* is relative; the nodal error is the largest over the",
-             "nodes, *L²* that of the interpolant. A problem file is a complete script: copy one to",
-             "start your own, or run `varcalc new NAME`.", "",
-             "| problem | what it shows | size | J error | nodal error | L² error | Newton its |",
-             "|---|---|---|---:|---:|---:|---:|"]
+    lines = [
+        "---",
+        "hide:",
+        "  - toc",
+        "---",
+        "",
+        "# Gallery",
+        "",
+        "Every problem of the catalog (`problems/`), solved when this site was built with the",
+        "problem file's own defaults (what `varcalc solve NAME` does), against its exact or",
+        "independent reference. *J error* is relative; the nodal error is the largest over the",
+        "nodes, *L²* that of the interpolant. A problem file is a complete script: copy one to",
+        "start your own, or run `varcalc new NAME`.",
+        "",
+        "| problem | what it shows | size | J error | nodal error | L² error | Newton its |",
+        "|---|---|---|---:|---:|---:|---:|",
+    ]
     if any(r.get("skipped") for r in rows):
-        lines[6:] = ["", "**Preview: built with `VARCALC_DOCS_NO_SOLVE=1`, so nothing was solved and no error "
-                     "is shown.**", "", "| problem | what it shows |", "|---|---|"]
+        lines[6:] = [
+            "",
+            "**Preview: built with `VARCALC_DOCS_NO_SOLVE=1`, so nothing was solved and no error is shown.**",
+            "",
+            "| problem | what it shows |",
+            "|---|---|",
+        ]
         for r in rows:
             lines.append(f"| [{r['name']}]({r['name']}.md) | {_title(r['name'])} |")
         return "\n".join(lines) + "\n"
     for r in rows:
         title = _title(r["name"])
         ok = "" if r["converged"] else " (**not converged**)"
-        lines.append(f"| [{r['name']}]({r['name']}.md) | {title} | {r['size']} | {_e(r, 'value_error')} | "
-                     f"{_e(r, 'nodal_error')} | {_e(r, 'l2_error')} | {r['iterations']}{ok} |")
-    lines += ["", f"Built with varcalc {_version()} on {os.cpu_count()} cores; the solves took "
-              f"{sum(r['time'] for r in rows):.0f} s in all, compilation included."]
+        lines.append(
+            f"| [{r['name']}]({r['name']}.md) | {title} | {r['size']} | {_e(r, 'value_error')} | "
+            f"{_e(r, 'nodal_error')} | {_e(r, 'l2_error')} | {r['iterations']}{ok} |"
+        )
+    lines += [
+        "",
+        f"Built with varcalc {_version()} on {os.cpu_count()} cores; the solves took "
+        f"{sum(r['time'] for r in rows):.0f} s in all, compilation included.",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -134,11 +157,13 @@ def problem_page(row: dict, all_names: list[str]) -> str:
     if row.get("skipped"):
         lines += ["Not solved in this preview build (`VARCALC_DOCS_NO_SOLVE=1`).", ""]
     else:
-        lines += [f"Solved at this site's build: {row['size']}, "
-                  + ("converged" if row["converged"] else "**not converged**")
-                  + f" in {row['iterations']} Newton iterations ({row['time']:.1f} s, compilation included).", ""]
-    errors = [("relative error of J", "value_error"), ("max nodal error", "nodal_error"),
-              ("L² error", "l2_error")]
+        lines += [
+            f"Solved at this site's build: {row['size']}, "
+            + ("converged" if row["converged"] else "**not converged**")
+            + f" in {row['iterations']} Newton iterations ({row['time']:.1f} s, compilation included).",
+            "",
+        ]
+    errors = [("relative error of J", "value_error"), ("max nodal error", "nodal_error"), ("L² error", "l2_error")]
     shown = [(label, row[key]) for label, key in errors if key in row]
     if shown:
         lines += ["| measure | against the exact solution |", "|---|---:|"]
@@ -149,9 +174,18 @@ def problem_page(row: dict, all_names: list[str]) -> str:
         lines += [f"![{name}](../plots/{name}.png)", ""]
     for extra in extra_plots(name, all_names):
         lines += [f"![{extra.stem}](../plots/{extra.name})", ""]
-    lines += ["Run it: `varcalc solve " + name + "` (or `python problems/" + name + ".py`).", "",
-              "## Code", "", f"`problems/{name}.py`:", "", "```python",
-              (PROBLEMS / f"{name}.py").read_text().rstrip(), "```", ""]
+    lines += [
+        "Run it: `varcalc solve " + name + "` (or `python problems/" + name + ".py`).",
+        "",
+        "## Code",
+        "",
+        f"`problems/{name}.py`:",
+        "",
+        "```python",
+        (PROBLEMS / f"{name}.py").read_text().rstrip(),
+        "```",
+        "",
+    ]
     return "\n".join(lines)
 
 

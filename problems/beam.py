@@ -30,6 +30,7 @@ cantilever the discrete solution is the Hermite interpolant of f, so f - f_h = q
 x_{i+1})² / (24 EI) on each cell and J_h - J = ½ EI ∫ (f'' - f_h'')² = q² L h⁴ / (1440 EI)
 (uniform cells of width h; 1.39e-7 at n = 11, relative 2.8e-6).
 """
+
 import jax.numpy as jnp  # noqa: F401  (write your integrands with it)
 import numpy as np
 
@@ -58,7 +59,7 @@ def exact_slope(x):
     return q * x * (3 * L**2 - 3 * L * x + x**2) / (6 * EI)
 
 
-exact_value = -q**2 * L**5 / (40 * EI)
+exact_value = -(q**2) * L**5 / (40 * EI)
 
 
 def clamped_exact(x):
@@ -73,7 +74,7 @@ def clamped_exact_slope(x):
     return q0 * x * (x - L) * (5 * x**2 + 5 * L * x - 4 * L**2) / (120 * EI * L)
 
 
-clamped_exact_value = -q0**2 * L**5 / (5600 * EI)
+clamped_exact_value = -(q0**2) * L**5 / (5600 * EI)
 
 
 def make_problem(kind="cantilever"):
@@ -81,14 +82,27 @@ def make_problem(kind="cantilever"):
 
     Both use `integrand` with the load as params, so they share one compiled solver per grid."""
     if kind == "cantilever":
-        return vc.Problem(integrand, domain=(0.0, L), bc={"left": 0.0, "left'": 0.0}, order=2,
-                          params={"q": q, "dq": 0.0},
-                          exact=exact, exact_value=exact_value, name="beam")
+        return vc.Problem(
+            integrand,
+            domain=(0.0, L),
+            bc={"left": 0.0, "left'": 0.0},
+            order=2,
+            params={"q": q, "dq": 0.0},
+            exact=exact,
+            exact_value=exact_value,
+            name="beam",
+        )
     if kind == "clamped":
-        return vc.Problem(integrand, domain=(0.0, L),
-                          bc={"left": 0.0, "left'": 0.0, "right": 0.0, "right'": 0.0}, order=2,
-                          params={"q": 0.0, "dq": q0 / L},
-                          exact=clamped_exact, exact_value=clamped_exact_value, name="beam_clamped")
+        return vc.Problem(
+            integrand,
+            domain=(0.0, L),
+            bc={"left": 0.0, "left'": 0.0, "right": 0.0, "right'": 0.0},
+            order=2,
+            params={"q": 0.0, "dq": q0 / L},
+            exact=clamped_exact,
+            exact_value=clamped_exact_value,
+            name="beam_clamped",
+        )
     raise ValueError(f"make_problem: kind must be 'cantilever' or 'clamped', got {kind!r}")
 
 

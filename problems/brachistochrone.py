@@ -10,6 +10,7 @@ default grid is graded toward x = 0 and varcalc integrates the cells there with 
 Here X = 1, Y = 0.6: θ_end ≈ 3.234, just past the cycloid's lowest point (X / Y > π / 2, so the
 curve dips below Y before the end).  `make_problem(X, Y)` builds the problem for other end points.
 """
+
 import jax.numpy as jnp
 import numpy as np
 
@@ -84,7 +85,9 @@ def make_problem(X=X, Y=Y, name="brachistochrone"):
     """The brachistochrone to (X, Y) with its exact cycloid and least time (gravity: module's g)."""
     R, theta_end = cycloid(X, Y)
     return vc.Problem(
-        integrand, domain=(0.0, X), bc={"left": 0.0, "right": Y},
+        integrand,
+        domain=(0.0, X),
+        bc={"left": 0.0, "right": Y},
         exact=lambda x: cycloid_depth(x, R, theta_end),
         exact_value=theta_end * np.sqrt(R / g),
         name=name,
@@ -99,8 +102,14 @@ def exact(x):
     return cycloid_depth(x, R, theta_end)
 
 
-problem = vc.Problem(integrand, domain=(0.0, X), bc={"left": 0.0, "right": Y}, exact=exact,
-                     exact_value=cycloid_time(X, Y), name="brachistochrone")
+problem = vc.Problem(
+    integrand,
+    domain=(0.0, X),
+    bc={"left": 0.0, "right": Y},
+    exact=exact,
+    exact_value=cycloid_time(X, Y),
+    name="brachistochrone",
+)
 n = 641  # travel time to ~2e-7 relative, nodal error ~5e-7
 # x_i = (i / (n-1))^3.  With power 2 the travel time converges at order ~1.9 (2 up to a slowly
 # fading factor) and the nodal error at order 4/3 only; power 3 gives order 2 for both (the first

@@ -10,6 +10,7 @@ cycloid's lowest point) and grows again beyond, so a target above that has two d
 shallow, Newton finds the shallower one.  Exact reference: the same question for the closed-form
 cycloid time θ_end sqrt(R / g), solved by bisection; `problem` is the brachistochrone to that depth.
 """
+
 import jax
 import numpy as np
 from varcalc.problems import brachistochrone as brach

@@ -12,6 +12,7 @@ The start is singular (f ~ x^(2/3)): with ``degree=8`` varcalc maps it away, x =
 cycloid is smooth in s (varcalc.endmap), and reaches T to ~1e-16 relative on 5 nodes; see
 tests/test_endmap.py and benchmarks/bench_elements.py.
 """
+
 import jax.numpy as jnp
 import numpy as np
 from varcalc.problems import brachistochrone
@@ -36,8 +37,14 @@ def exact(x):
     return brachistochrone.cycloid_depth(x, R, theta_end)
 
 
-problem = vc.Problem(integrand, domain=(0.0, X), bc={"left": 0.0, "right": Y}, exact=exact,
-                     exact_value=exact_value, name="brachistochrone_psopt")
+problem = vc.Problem(
+    integrand,
+    domain=(0.0, X),
+    bc={"left": 0.0, "right": Y},
+    exact=exact,
+    exact_value=exact_value,
+    name="brachistochrone_psopt",
+)
 n = 5  # 4 cells
 grading = None  # uniform in s: the map x = 2 s³ does the grading
 solve_options = {"degree": 8}

@@ -16,6 +16,7 @@ Here the line is x + f = 1 (45° down to the left): θ_end = π/2, R = 2/π, the
 (1 - 2/π, 2/π) ≈ (0.3634, 0.6366) with slope f' = 1 there, and T = sqrt(π / (2 g)) ≈ 0.4002 s.
 The initial guess is the 45° line f = x, ending on the line at x_b = 1/2 (domain[1]).
 """
+
 import jax.numpy as jnp  # noqa: F401  (the integrand is brachistochrone.integrand)
 import numpy as np
 from varcalc.problems import brachistochrone
@@ -39,8 +40,9 @@ def cycloid_to_line(a, b, c):
     if a == 0 and b == 0:
         raise ValueError("cycloid_to_line: (a, b) = (0, 0) is not a line")
     if c <= 0:
-        raise ValueError(f"cycloid_to_line: the start (0, 0) must lie before the line "
-                         f"{a} x + {b} f = {c} (need c > 0 with a >= 0)")
+        raise ValueError(
+            f"cycloid_to_line: the start (0, 0) must lie before the line {a} x + {b} f = {c} (need c > 0 with a >= 0)"
+        )
     theta = 2.0 * np.arctan2(a, b)  # tangent (sin θ/2, cos θ/2) parallel to the normal (a, b)
     if not 0.0 < theta < 2.0 * np.pi:
         raise ValueError(f"cycloid_to_line: no cycloid from rest meets {a} x + {b} f = {c} at a right angle")
@@ -56,10 +58,13 @@ def make_problem(a, b, c, x_guess, name="brachistochrone_slanted"):
     should cross it there."""
     R, theta, x_end, _ = cycloid_to_line(a, b, c)
     return vc.Problem(
-        integrand, domain=(0.0, x_guess), bc={"left": 0.0},
+        integrand,
+        domain=(0.0, x_guess),
+        bc={"left": 0.0},
         right_end=vc.OnCurve(lambda x, f: a * x + b * f - c, name="line"),
         exact=lambda x: brachistochrone.cycloid_depth(x, R, theta),
-        exact_value=theta * np.sqrt(R / g), name=name,
+        exact_value=theta * np.sqrt(R / g),
+        name=name,
     )
 
 
@@ -83,9 +88,15 @@ def guess(x):
     return np.asarray(x, dtype=np.float64)
 
 
-problem = vc.Problem(integrand, domain=(0.0, 0.5), bc={"left": 0.0},
-                     right_end=vc.OnCurve(phi, name="line"), exact=exact,
-                     exact_value=exact_value, name="brachistochrone_slanted")
+problem = vc.Problem(
+    integrand,
+    domain=(0.0, 0.5),
+    bc={"left": 0.0},
+    right_end=vc.OnCurve(phi, name="line"),
+    exact=exact,
+    exact_value=exact_value,
+    name="brachistochrone_slanted",
+)
 n = 161
 grading = dict(power=3.0, end="left")  # as for the brachistochrone: f ~ x^(2/3) at the start
 plot_options = {"invert_yaxis": True, "equal_aspect": True}

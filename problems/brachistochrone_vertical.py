@@ -11,6 +11,7 @@ least time is T = θ_end sqrt(R / g) = sqrt(π X / g) (Bernoulli; see e.g. Gelfa
 `brachistochrone.cycloid_depth`.  Here X = 1: f(X) = 2/π ≈ 0.6366, T ≈ 0.5659 s.  The default
 guess f = x lies inside the integrand's domain (f > 0 away from the start).
 """
+
 import jax.numpy as jnp  # noqa: F401  (the integrand is brachistochrone.integrand)
 import numpy as np
 from varcalc.problems import brachistochrone
@@ -37,8 +38,9 @@ def guess(x):
     return np.asarray(x, dtype=np.float64)
 
 
-problem = vc.Problem(integrand, domain=(0.0, X), bc={"left": 0.0}, exact=exact,
-                     exact_value=exact_value, name="brachistochrone_vertical")
+problem = vc.Problem(
+    integrand, domain=(0.0, X), bc={"left": 0.0}, exact=exact, exact_value=exact_value, name="brachistochrone_vertical"
+)
 n = 161
 # As for the brachistochrone: cubic grading toward the singular start (f ~ x^(2/3) there) gives
 # order 2 for both the nodal error and the travel time.

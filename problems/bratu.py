@@ -10,6 +10,7 @@ solver for all λ, `varcalc continue bratu --param lam --values 0.5:4:40` draws 
 default guess f = 0 converges to the lower solution (`exact`), `exact_for(lam, branch="upper")`
 gives the other, which `vc.solve_all` finds by deflation.
 """
+
 import jax.numpy as jnp
 import numpy as np
 from scipy.optimize import brentq
@@ -59,8 +60,15 @@ def exact(x):
     return _exact(x)
 
 
-problem = vc.Problem(integrand, domain=(0.0, 1.0), bc={"left": 0.0, "right": 0.0}, params=params, exact=exact,
-                     exact_value=exact_value_for(params["lam"]), name="bratu")
+problem = vc.Problem(
+    integrand,
+    domain=(0.0, 1.0),
+    bc={"left": 0.0, "right": 0.0},
+    params=params,
+    exact=exact,
+    exact_value=exact_value_for(params["lam"]),
+    name="bratu",
+)
 n = 101
 grading = None
 plot_options = {}

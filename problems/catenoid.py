@@ -10,6 +10,7 @@ R / L = 2 and the stable c ≈ 0.8483.  Its area is
 A = 2π c ∫ cosh²(x/c) dx = π c (2L + c sinh(2L / c)) (Euler, 1744).  The straight-line default guess
 f = R converges to the stable branch.
 """
+
 import jax.numpy as jnp
 import numpy as np
 from scipy.optimize import brentq
@@ -30,8 +31,9 @@ def catenary_parameters(L=L, R=R):
     u_min = brentq(lambda u: u * np.tanh(u) - 1.0, 0.1, 10.0)  # minimum of cosh(u)/u: u tanh u = 1
     h = lambda u: np.cosh(u) / u - R / L
     if h(u_min) >= 0:
-        raise ValueError(f"no catenoid spans rings of radius {R} at distance {2 * L}: "
-                         f"needs R / L > {np.cosh(u_min) / u_min:.6f}")
+        raise ValueError(
+            f"no catenoid spans rings of radius {R} at distance {2 * L}: needs R / L > {np.cosh(u_min) / u_min:.6f}"
+        )
     u_small = brentq(h, 1e-12, u_min, xtol=1e-15, rtol=1e-15)
     u_large = brentq(h, u_min, 50.0, xtol=1e-15, rtol=1e-15)
     return L / u_small, L / u_large
@@ -46,8 +48,12 @@ def exact(x):
 
 
 problem = vc.Problem(
-    integrand, domain=(-L, L), bc={"left": R, "right": R},
-    exact=exact, exact_value=np.pi * c * (2 * L + c * np.sinh(2 * L / c)), name="catenoid",
+    integrand,
+    domain=(-L, L),
+    bc={"left": R, "right": R},
+    exact=exact,
+    exact_value=np.pi * c * (2 * L + c * np.sinh(2 * L / c)),
+    name="catenoid",
 )
 n = 161
 grading = None

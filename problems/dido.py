@@ -13,6 +13,7 @@ A = 4π/9 - 1/√3 ≈ 0.8189; the arc meets the coast at slope ±tan θ = ±√
 is a parabola of about the right length (the straight line f = 0 has a zero length gradient).
 `make_problem(a, ell)` builds other arcs.
 """
+
 import jax.numpy as jnp
 import numpy as np
 
@@ -68,9 +69,15 @@ def make_problem(a=A_HALF, ell=None, name="dido"):
         # sqrt(R² - x²) - R cos θ, written without cancellation at x = ±a: (R² - x²) - h² = a² - x².
         return (a - x) * (a + x) / (np.sqrt((R - x) * (R + x)) + h)
 
-    problem = vc.Problem(integrand, domain=(-a, a), bc={"left": 0.0, "right": 0.0},
-                         constraints=[vc.Integral(arclength, ell, name="length")],
-                         exact=exact, exact_value=segment_area(R, theta), name=name)
+    problem = vc.Problem(
+        integrand,
+        domain=(-a, a),
+        bc={"left": 0.0, "right": 0.0},
+        constraints=[vc.Integral(arclength, ell, name="length")],
+        exact=exact,
+        exact_value=segment_area(R, theta),
+        name=name,
+    )
     return problem, R, theta
 
 
@@ -86,9 +93,15 @@ def exact(x):
     return (A_HALF - x) * (A_HALF + x) / (np.sqrt((R - x) * (R + x)) + _h)
 
 
-problem = vc.Problem(integrand, domain=(-A_HALF, A_HALF), bc={"left": 0.0, "right": 0.0},
-                     constraints=[vc.Integral(arclength, ELL, name="length")],
-                     exact=exact, exact_value=segment_area(R, THETA), name="dido")
+problem = vc.Problem(
+    integrand,
+    domain=(-A_HALF, A_HALF),
+    bc={"left": 0.0, "right": 0.0},
+    constraints=[vc.Integral(arclength, ELL, name="length")],
+    exact=exact,
+    exact_value=segment_area(R, THETA),
+    name="dido",
+)
 guess = parabola_guess(A_HALF, ELL)
 mode = "maximize"
 n = 81

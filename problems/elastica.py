@@ -25,6 +25,7 @@ agrees with scipy.integrate.solve_bvp on it, and has lower energy than perturbat
 (Had the length been fixed, θ'² - λ cos θ would be a nonzero constant and the graph equation
 above would fail.)  `make_problem(theta0)` builds the problem for other slopes, 0 < θ0 < π/2.
 """
+
 import jax.numpy as jnp  # noqa: F401  (write your integrands with it)
 import numpy as np
 
@@ -94,17 +95,27 @@ def make_problem(theta0=theta0, name="elastica"):
     S = elastica_scale(theta0)
     s0 = float(np.tan(theta0))
     return vc.Problem(
-        integrand, domain=(0.0, 1.0), bc={"left": 0.0, "left'": s0, "right": 0.0, "right'": -s0},
-        order=2, exact=lambda x: parametric(tangent_angle(x, theta0), theta0)[1],
-        exact_value=S**2, name=name,
+        integrand,
+        domain=(0.0, 1.0),
+        bc={"left": 0.0, "left'": s0, "right": 0.0, "right'": -s0},
+        order=2,
+        exact=lambda x: parametric(tangent_angle(x, theta0), theta0)[1],
+        exact_value=S**2,
+        name=name,
     )
 
 
 exact_value = elastica_scale() ** 2
 
-problem = vc.Problem(integrand, domain=(0.0, 1.0),
-                     bc={"left": 0.0, "left'": 1.0, "right": 0.0, "right'": -1.0}, order=2,
-                     exact=exact, exact_value=exact_value, name="elastica")
+problem = vc.Problem(
+    integrand,
+    domain=(0.0, 1.0),
+    bc={"left": 0.0, "left'": 1.0, "right": 0.0, "right'": -1.0},
+    order=2,
+    exact=exact,
+    exact_value=exact_value,
+    name="elastica",
+)
 n = 21
 grading = None
 plot_options = {"equal_aspect": True}

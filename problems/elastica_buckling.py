@@ -13,6 +13,7 @@ elliptic integral: a quarter period fits the length).  Here P = 3 is a parameter
 `exact` is the buckled column bent to θ > 0 (from the guess 1.2 sin(πs/2)), `exact_for(P)`
 other loads; `varcalc continue elastica_buckling --param P --values 1:4:30` draws the pitchfork.
 """
+
 import jax.numpy as jnp
 import numpy as np
 from scipy.integrate import quad
@@ -70,8 +71,15 @@ def tip_angle(x, f):
     return float(np.ravel(f)[-1])
 
 
-problem = vc.Problem(integrand, domain=(0.0, 1.0), bc={"left": 0.0}, params=params, exact=exact,
-                     exact_value=exact_value_for(params["P"]), name="elastica_buckling")
+problem = vc.Problem(
+    integrand,
+    domain=(0.0, 1.0),
+    bc={"left": 0.0},
+    params=params,
+    exact=exact,
+    exact_value=exact_value_for(params["P"]),
+    name="elastica_buckling",
+)
 n = 101
 grading = None
 plot_options = {}

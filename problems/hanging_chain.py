@@ -17,6 +17,7 @@ supports is rejected (ValueError naming "length").  The default guess is the par
 supports sagging to about the right length (the straight line has the wrong length and, for
 level supports, a zero length gradient).
 """
+
 import jax.numpy as jnp
 import numpy as np
 
@@ -40,8 +41,9 @@ def catenary(a, A, b, B, L):
     """(c, x0, d) of the catenary f = c cosh((x - x0)/c) + d of length L through (a, A), (b, B)."""
     h, v = b - a, B - A
     if not (h > 0 and L > np.hypot(h, v)):
-        raise ValueError(f"catenary: need b > a and L > distance between the supports "
-                         f"({np.hypot(h, v)!r}), got L = {L!r}")
+        raise ValueError(
+            f"catenary: need b > a and L > distance between the supports ({np.hypot(h, v)!r}), got L = {L!r}"
+        )
     target = np.sqrt(L * L - v * v)  # = 2 c sinh(h / (2 c)), decreasing in c from ∞ to h
     # In s = h / (2 c): sinh(s) / s = target / h, increasing in s: bisection to adjacent floats.
     ratio = target / h
@@ -90,9 +92,13 @@ def make_problem(supports=SUPPORTS, L=LENGTH, name="hanging_chain"):
         return c * np.cosh((np.asarray(x, dtype=np.float64) - x0) / c) + d
 
     problem = vc.Problem(
-        integrand, domain=(a, b), bc={"left": A, "right": B},
+        integrand,
+        domain=(a, b),
+        bc={"left": A, "right": B},
         constraints=[vc.Integral(arclength, L, name="length")],
-        exact=exact, exact_value=catenary_energy(a, b, L, c, x0, d), name=name,
+        exact=exact,
+        exact_value=catenary_energy(a, b, L, c, x0, d),
+        name=name,
     )
     return problem, (c, x0, d)
 
@@ -108,9 +114,13 @@ def exact(x):
 
 
 problem = vc.Problem(
-    integrand, domain=(_a, _b), bc={"left": _A, "right": _B},
+    integrand,
+    domain=(_a, _b),
+    bc={"left": _A, "right": _B},
     constraints=[vc.Integral(arclength, LENGTH, name="length")],
-    exact=exact, exact_value=catenary_energy(_a, _b, LENGTH, c, x0, d), name="hanging_chain",
+    exact=exact,
+    exact_value=catenary_energy(_a, _b, LENGTH, c, x0, d),
+    name="hanging_chain",
 )
 guess = sag_guess(_a, _A, _b, _B, LENGTH)
 n = 81

@@ -7,6 +7,7 @@ f'² by parts with the equation gives S = ½ [f f']_0^T.  For T < π/ω (no conj
 second variation ∫ (v'² - ω² v²) is positive (Wirtinger's inequality), so the action is a true
 minimum and Newton converges to it; here ω = 2, T = 1 < π/2, A = 1, B = 0.5.
 """
+
 import jax.numpy as jnp  # noqa: F401  (write your integrands with it)
 import numpy as np
 
@@ -33,8 +34,12 @@ def _velocity(t):
 
 
 problem = vc.Problem(
-    integrand, domain=(0.0, T), bc={"left": A, "right": B}, exact=exact,
-    exact_value=0.5 * (B * _velocity(T) - A * _velocity(0.0)), name="harmonic_oscillator",
+    integrand,
+    domain=(0.0, T),
+    bc={"left": A, "right": B},
+    exact=exact,
+    exact_value=0.5 * (B * _velocity(T) - A * _velocity(0.0)),
+    name="harmonic_oscillator",
 )
 n = 161
 grading = None

@@ -11,6 +11,7 @@ it; `mode="minimize"` must refuse it (status SADDLE).  Here ω = 1, T = 4 (one c
 π < 4 < 2π), B = 1: f = sin t / sin 4, S = ½ cot 4 ≈ 0.4319.  `make_problem(T)` builds other
 durations (same integrand, so same compiled solver for the same n).
 """
+
 import jax.numpy as jnp  # noqa: F401  (write your integrands with it)
 import numpy as np
 
@@ -40,8 +41,14 @@ def make_exact(T=T):
 
 def make_problem(T=T, name="harmonic_oscillator_long"):
     """The oscillator over [0, T], f(0) = 0, f(T) = B, with its exact extremal and action."""
-    return vc.Problem(integrand, domain=(0.0, T), bc={"left": 0.0, "right": B}, exact=make_exact(T),
-                      exact_value=0.5 * B**2 * omega / np.tan(omega * T), name=name)
+    return vc.Problem(
+        integrand,
+        domain=(0.0, T),
+        bc={"left": 0.0, "right": B},
+        exact=make_exact(T),
+        exact_value=0.5 * B**2 * omega / np.tan(omega * T),
+        name=name,
+    )
 
 
 _exact = make_exact(T)
@@ -52,8 +59,14 @@ def exact(x):
     return _exact(x)
 
 
-problem = vc.Problem(integrand, domain=(0.0, T), bc={"left": 0.0, "right": B}, exact=exact,
-                     exact_value=0.5 * B**2 * omega / np.tan(omega * T), name="harmonic_oscillator_long")
+problem = vc.Problem(
+    integrand,
+    domain=(0.0, T),
+    bc={"left": 0.0, "right": B},
+    exact=exact,
+    exact_value=0.5 * B**2 * omega / np.tan(omega * T),
+    name="harmonic_oscillator_long",
+)
 n = 161
 grading = None
 mode = "stationary"  # the action is a saddle: "minimize" (the default) reports Status.SADDLE

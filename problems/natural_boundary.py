@@ -8,6 +8,7 @@ minimum J = -½ f(0) f'(0) - ½ ∫_0^1 f sin x dx, where f'(0) = ½ + C and
 ∫_0^1 f sin x dx = ¾ - sin(2)/8 + ½ (sin 1 sinh 1 - cos 1 cosh 1) + ½ C (sin 1 cosh 1 - cos 1 sinh 1)
 (J ≈ 0.0167406681988686).  `bc` names only "left": varcalc leaves the right end free.
 """
+
 import jax.numpy as jnp
 import numpy as np
 
@@ -29,8 +30,9 @@ _s1, _c1, _sh1, _ch1 = np.sin(1.0), np.cos(1.0), np.sinh(1.0), np.cosh(1.0)
 _f_sin = 0.75 - np.sin(2.0) / 8 + 0.5 * (_s1 * _sh1 - _c1 * _ch1) + 0.5 * C * (_s1 * _ch1 - _c1 * _sh1)
 exact_value = -0.5 * 1.0 * (0.5 + C) - 0.5 * _f_sin
 
-problem = vc.Problem(integrand, domain=(0.0, 1.0), bc={"left": 1.0},
-                     exact=exact, exact_value=exact_value, name="natural_boundary")
+problem = vc.Problem(
+    integrand, domain=(0.0, 1.0), bc={"left": 1.0}, exact=exact, exact_value=exact_value, name="natural_boundary"
+)
 n = 161
 grading = None
 plot_options = {}

@@ -47,6 +47,7 @@ def _curve(p, r0):
 
 def _nose():
     """(r0, P): the nose's radius and the slope -P at the rim, from r(P) = R and z(P) = 0."""
+
     def height_at_rim(P):  # r0 from r(P) = R, then z(P)
         r0 = 4 * P * R / (1 + P**2) ** 2
         return _curve(P, r0)[1]
@@ -75,10 +76,15 @@ def _exact_value():
     return r0**2 / 2 + float(np.sum(w * (P - 1) / 2 * (_curve(p, r0)[0] / (1 + p**2)) * dr_dp))
 
 
-problem = vc.Problem(integrand, domain=(0.0, R), bc={"right": 0.0},
-                     constraints=[vc.Bound(upper=M, name="height"),
-                                  vc.Bound(upper=0.0, derivative=1, name="monotone")],
-                     exact=exact, exact_value=_exact_value(), name="newton_resistance")
+problem = vc.Problem(
+    integrand,
+    domain=(0.0, R),
+    bc={"right": 0.0},
+    constraints=[vc.Bound(upper=M, name="height"), vc.Bound(upper=0.0, derivative=1, name="monotone")],
+    exact=exact,
+    exact_value=_exact_value(),
+    name="newton_resistance",
+)
 n = 201
 grading = None
 guess = lambda x: 0.9 * M * (1 - x / R) + 0.05  # noqa: E731 - strictly decreasing, below M
@@ -91,10 +97,15 @@ def classical_integrand(f, df, x):
     return x / (1.0 + df**2)
 
 
-classical = vc.Problem(classical_integrand, domain=(0.0, R), bc={"right": 0.0},
-                       constraints=[vc.Bound(upper=M, name="height"),
-                                    vc.Bound(upper=0.0, derivative=1, name="monotone")],
-                       exact=exact, exact_value=problem.exact_value, name="newton_resistance_classical")
+classical = vc.Problem(
+    classical_integrand,
+    domain=(0.0, R),
+    bc={"right": 0.0},
+    constraints=[vc.Bound(upper=M, name="height"), vc.Bound(upper=0.0, derivative=1, name="monotone")],
+    exact=exact,
+    exact_value=problem.exact_value,
+    name="newton_resistance_classical",
+)
 
 
 def solve_classical(n=n, **options):

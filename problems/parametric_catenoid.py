@@ -12,6 +12,7 @@ solves another member of the family without recompiling; `exact_for(p)` and `exa
 give its reference.  The default p = {"R": 1, "L": 0.5} is the `catenoid` problem.  The default
 guess f = 0 (the cylinder r = R) converges to the stable branch.
 """
+
 import jax.numpy as jnp
 import numpy as np
 from varcalc.problems import catenoid
@@ -48,8 +49,15 @@ def exact(x):
     return _exact(x)
 
 
-problem = vc.Problem(integrand, domain=(-1.0, 1.0), bc={"left": 0.0, "right": 0.0}, params=params,
-                     exact=exact, exact_value=exact_value_for(params), name="parametric_catenoid")
+problem = vc.Problem(
+    integrand,
+    domain=(-1.0, 1.0),
+    bc={"left": 0.0, "right": 0.0},
+    params=params,
+    exact=exact,
+    exact_value=exact_value_for(params),
+    name="parametric_catenoid",
+)
 n = 81
 grading = None
 plot_options = {}

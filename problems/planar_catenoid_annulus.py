@@ -11,6 +11,7 @@ mesh spacing, see :func:`domain_for`): the boundary nodes lie on the circles, an
 graph on the polygonal domain too, so the nodal error converges at the element's order; the
 area differs from the annulus's by O(h²) (the polygon misses circular segments).
 """
+
 import jax.numpy as jnp
 import numpy as np
 
@@ -46,13 +47,15 @@ def domain_for(n):
     """The annulus as a polygon with a hole, ring vertices spaced like a mesh with ``n`` nodes
     across (spacing h = 2 R2 / (n - 1))."""
     h = 2 * R2 / (n - 1)
-    return vc.Polygon(circle(R2, int(np.ceil(2 * np.pi * R2 / h))),
-                      holes=[circle(R1, int(np.ceil(2 * np.pi * R1 / h)))])
+    return vc.Polygon(
+        circle(R2, int(np.ceil(2 * np.pi * R2 / h))), holes=[circle(R1, int(np.ceil(2 * np.pi * R1 / h)))]
+    )
 
 
 def problem_for(n):
-    return vc.PlanarProblem(integrand, domain_for(n), bc=exact, exact=exact, exact_value=exact_area,
-                            name="planar_catenoid_annulus")
+    return vc.PlanarProblem(
+        integrand, domain_for(n), bc=exact, exact=exact, exact_value=exact_area, name="planar_catenoid_annulus"
+    )
 
 
 n = 41

@@ -7,6 +7,7 @@ edges and left free on the top edge, where ∂u/∂y = -π e^x sin(π) = 0 holds
 find the natural boundary condition by itself.  J at the minimiser is computed by a 40 × 40
 Gauss–Legendre rule (exact to rounding for this entire integrand).
 """
+
 import jax.numpy as jnp
 import numpy as np
 
@@ -38,8 +39,14 @@ def exact_energy(order=40):
 
 
 domain = vc.Rectangle((0.0, 1.0), (0.0, 1.0))
-problem = vc.PlanarProblem(integrand, domain, bc={"left": exact, "right": exact, "bottom": exact},
-                           exact=exact, exact_value=exact_energy(), name="planar_dirichlet")
+problem = vc.PlanarProblem(
+    integrand,
+    domain,
+    bc={"left": exact, "right": exact, "bottom": exact},
+    exact=exact,
+    exact_value=exact_energy(),
+    name="planar_dirichlet",
+)
 n = 33
 element = "P1"
 solve_options = {}

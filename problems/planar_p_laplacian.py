@@ -7,6 +7,7 @@ gradient never vanishes, the forcing f = -div(|∇u|² ∇u) = e^(3x) cos 2y (co
 polygon [0, 1]² minus (½, 1]².  J at the minimiser is integrated by a 30 × 30 Gauss–Legendre
 rule on each of the three unit-half squares.
 """
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -57,8 +58,9 @@ def exact_energy(order=30):
 
 
 domain = vc.Polygon([(0, 0), (1, 0), (1, 0.5), (0.5, 0.5), (0.5, 1), (0, 1)])
-problem = vc.PlanarProblem(integrand, domain, bc=exact, exact=exact, exact_value=exact_energy(),
-                           name="planar_p_laplacian")
+problem = vc.PlanarProblem(
+    integrand, domain, bc=exact, exact=exact, exact_value=exact_energy(), name="planar_p_laplacian"
+)
 n = 33
 element = "P1"
 solve_options = {}

@@ -10,6 +10,7 @@ elementary functions: 1 + |∇u|² = 1 + tan²(k(x-½)) + tan²(k(y-½)) is inte
 Gauss–Legendre rule, which is exact to rounding (the integrand is analytic in a Bernstein ellipse
 with ρ ≈ 2.15, error ~ ρ^-160).
 """
+
 import jax.numpy as jnp
 import numpy as np
 
@@ -37,8 +38,7 @@ def exact_area(order=80):
 
 
 domain = vc.Rectangle((0.0, 1.0), (0.0, 1.0))
-problem = vc.PlanarProblem(integrand, domain, bc=exact, exact=exact, exact_value=exact_area(),
-                           name="planar_scherk")
+problem = vc.PlanarProblem(integrand, domain, bc=exact, exact=exact, exact_value=exact_area(), name="planar_scherk")
 n = 65  # nodes per side
 element = "P1"
 solve_options = {}

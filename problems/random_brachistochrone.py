@@ -19,6 +19,7 @@ tests), the η-integrals with 64/400-point Gauss–Legendre, the inversion η(x)
 `plot_family()` draws the samples, their spread, the expected-value extremal and the risk-aware
 family min E[T] + λ std[T] (plots/random_brachistochrone_ensemble.png).
 """
+
 import math
 
 import jax.numpy as jnp
@@ -38,6 +39,7 @@ def integrand(f, df, x, omega):
 
 
 # -- reference: Beltrami first integral of the expected-value problem ----------------------------
+
 
 def _phi_rule(dists, n_v=60, n_g=8):
     z, wz = np.polynomial.hermite_e.hermegauss(n_v)
@@ -72,8 +74,10 @@ def _beltrami_constant(dists=None):
     """C in (0, φ(Y)) with x(Y) = X, by bisection (x(Y; C) increases with C)."""
     lo, hi = 1e-9, float(phi(Y, dists)) * (1.0 - 1e-12)
     if _x_of_eta(Y, hi, dists) <= X:
-        raise ValueError("random_brachistochrone: the expected-value extremal is not monotone for this "
-                         "(X, Y); the Beltrami reference needs X below its maximum")
+        raise ValueError(
+            "random_brachistochrone: the expected-value extremal is not monotone for this "
+            "(X, Y); the Beltrami reference needs X below its maximum"
+        )
     for _ in range(200):
         mid = 0.5 * (lo + hi)
         if mid in (lo, hi):
@@ -116,8 +120,16 @@ def make(rule_order=RULE_ORDER, samples=None, seed=0, dists=None):
     `samples` Monte-Carlo draws with `seed`."""
     dists = distributions if dists is None else dists
     how = dict(samples=samples, seed=seed) if samples is not None else dict(rule="gauss", order=rule_order)
-    ep = vc.ExpectedProblem(integrand, dists, (0.0, X), {"left": 0.0, "right": Y}, name="random_brachistochrone",
-                            exact=exact, exact_value=exact_value(), **how)
+    ep = vc.ExpectedProblem(
+        integrand,
+        dists,
+        (0.0, X),
+        {"left": 0.0, "right": Y},
+        name="random_brachistochrone",
+        exact=exact,
+        exact_value=exact_value(),
+        **how,
+    )
     return ep
 
 
@@ -134,10 +146,18 @@ def plot_family(path="plots/random_brachistochrone_ensemble.png", risks=(0.0, 0.
 
     matplotlib.use("Agg")
     mc = make(samples=64, seed=0)
-    return vc.plot_ensemble(expected, path, n=n, count=12, risks=risks, exact=exact, invert_yaxis=True,
-                            sample_problem=mc,
-                            title="Brachistochrone with launch speed v0 ~ LogNormal(log 2, 0.4) [m/s], "
-                                  "g ~ U(9.78, 9.83) [m/s²]; J = descent time [s]")
+    return vc.plot_ensemble(
+        expected,
+        path,
+        n=n,
+        count=12,
+        risks=risks,
+        exact=exact,
+        invert_yaxis=True,
+        sample_problem=mc,
+        title="Brachistochrone with launch speed v0 ~ LogNormal(log 2, 0.4) [m/s], "
+        "g ~ U(9.78, 9.83) [m/s²]; J = descent time [s]",
+    )
 
 
 if __name__ == "__main__":

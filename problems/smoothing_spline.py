@@ -21,6 +21,7 @@ sites themselves (the test does); with `n=` varcalc merges the sites into a unif
 space with the same minimiser).  The sites are nodes of the default n = 121 uniform grid, so the
 CLI's grid has no extra, near-duplicate nodes.
 """
+
 import jax.numpy as jnp  # noqa: F401  (write your integrands with it)
 import numpy as np
 from scipy.interpolate import make_smoothing_spline
@@ -76,9 +77,16 @@ def exact(x):
 
 exact_value = functional(_spline)
 
-problem = vc.Problem(integrand, domain=(float(x_data[0]), float(x_data[-1])), bc={}, order=2,
-                     data=vc.Data(x_data, y_data), exact=exact, exact_value=exact_value,
-                     name="smoothing_spline")
+problem = vc.Problem(
+    integrand,
+    domain=(float(x_data[0]), float(x_data[-1])),
+    bc={},
+    order=2,
+    data=vc.Data(x_data, y_data),
+    exact=exact,
+    exact_value=exact_value,
+    name="smoothing_spline",
+)
 n = 121  # the CLI's uniform grid: it contains the data sites (see make_data)
 grading = None
 plot_options = {}

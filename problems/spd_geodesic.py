@@ -16,6 +16,7 @@ and under inversion F -> F⁻¹ (cell by cell), so the exact geodesic's nodal va
 minimiser (nodal error at rounding level) and E_h = Σ_k 4 tanh²(h log μ_k / 2) / h² < E exactly;
 on graded grids the nodal error is O(h²).
 """
+
 import jax.numpy as jnp
 import numpy as np
 
@@ -55,8 +56,15 @@ def exact(x):
     return np.einsum("ik,tk,jk->tij", _C, _mu[None, :] ** t[:, None], _C)
 
 
-problem = vc.Problem(integrand, domain=(0.0, 1.0), bc={"left": A, "right": B}, components=(2, 2),
-                     exact=exact, exact_value=exact_value, name="spd_geodesic")
+problem = vc.Problem(
+    integrand,
+    domain=(0.0, 1.0),
+    bc={"left": A, "right": B},
+    components=(2, 2),
+    exact=exact,
+    exact_value=exact_value,
+    name="spd_geodesic",
+)
 n = 81
 grading = None
 plot_options = {"labels": ("F[0,0]", "F[0,1]", "F[1,0]", "F[1,1]")}

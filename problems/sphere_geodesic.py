@@ -9,6 +9,7 @@ p(x) = [sin((1 - x) α) p₀ + sin(x α) p₁] / sin α of the unit vectors, con
 Here (θ, φ) goes from (π/2, 0) on the equator to (π/4, 1): not antipodal (unique geodesic) and
 away from the poles (where φ is undefined).  The default guess is the straight line in (θ, φ).
 """
+
 import jax.numpy as jnp
 import numpy as np
 
@@ -41,8 +42,14 @@ def exact(x):
     return np.stack([theta, phi], axis=-1)
 
 
-problem = vc.Problem(integrand, domain=(0.0, 1.0), bc={"left": list(START), "right": list(END)},
-                     exact=exact, exact_value=alpha**2, name="sphere_geodesic")
+problem = vc.Problem(
+    integrand,
+    domain=(0.0, 1.0),
+    bc={"left": list(START), "right": list(END)},
+    exact=exact,
+    exact_value=alpha**2,
+    name="sphere_geodesic",
+)
 n = 161
 grading = None
 plot_options = {"labels": ("θ (polar angle)", "φ (azimuth)")}

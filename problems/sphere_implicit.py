@@ -10,6 +10,7 @@ f(x) = [sin((1 - x) α) p₀ + sin(x α) p₁] / sin α, with E = α² / 2.  Its
 `problems/sphere_geodesic.py` (there in angle coordinates): (θ, φ) = (π/2, 0) and (π/4, 1).  The
 default guess is the straight chord, inside the ball (infeasible).
 """
+
 import jax.numpy as jnp
 import numpy as np
 
@@ -44,9 +45,15 @@ def exact(x):
     return (np.sin((1 - x) * alpha)[:, None] * p0 + np.sin(x * alpha)[:, None] * p1) / np.sin(alpha)
 
 
-problem = vc.Problem(integrand, domain=(0.0, 1.0), bc={"left": p0, "right": p1},
-                     constraints=[vc.Pointwise(sphere, name="sphere")],
-                     exact=exact, exact_value=0.5 * alpha**2, name="sphere_implicit")
+problem = vc.Problem(
+    integrand,
+    domain=(0.0, 1.0),
+    bc={"left": p0, "right": p1},
+    constraints=[vc.Pointwise(sphere, name="sphere")],
+    exact=exact,
+    exact_value=0.5 * alpha**2,
+    name="sphere_implicit",
+)
 n = 81
 grading = None
 plot_options = {"labels": ("x₀", "x₁", "x₂")}

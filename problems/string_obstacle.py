@@ -12,6 +12,7 @@ J = ½ ψ'(t_L)² (t_L + 1) + ½ ψ'(t_R)² (1 - t_R) + (2k²/3) [(t_R - s)³ - 
 bound is imposed at the nodes; the straight-line default guess f = 0 violates it (varcalc lifts
 it).  `make_problem(c, k, s)` builds other bumps.
 """
+
 import numpy as np
 
 import varcalc as vc
@@ -47,11 +48,16 @@ def make_problem(c=C, k=K, s=S, name="string_obstacle"):
         x = np.asarray(x, dtype=np.float64)
         return np.where(x < tL, mL * (x - a), np.where(x > tR, mR * (x - b), psi(x)))
 
-    value = (0.5 * mL**2 * (tL - a) + 0.5 * mR**2 * (b - tR)
-             + (2 * k * k / 3) * ((tR - s) ** 3 - (tL - s) ** 3))
-    problem = vc.Problem(integrand, domain=ENDS, bc={"left": 0.0, "right": 0.0},
-                         constraints=[vc.Bound(lower=psi, name="obstacle")],
-                         exact=exact, exact_value=float(value), name=name)
+    value = 0.5 * mL**2 * (tL - a) + 0.5 * mR**2 * (b - tR) + (2 * k * k / 3) * ((tR - s) ** 3 - (tL - s) ** 3)
+    problem = vc.Problem(
+        integrand,
+        domain=ENDS,
+        bc={"left": 0.0, "right": 0.0},
+        constraints=[vc.Bound(lower=psi, name="obstacle")],
+        exact=exact,
+        exact_value=float(value),
+        name=name,
+    )
     return problem, (tL, tR)
 
 
@@ -71,11 +77,20 @@ def exact(x):
     return np.where(x < t_L, _mL * (x - ENDS[0]), np.where(x > t_R, _mR * (x - ENDS[1]), obstacle(x)))
 
 
-_value = (0.5 * _mL**2 * (t_L - ENDS[0]) + 0.5 * _mR**2 * (ENDS[1] - t_R)
-          + (2 * K * K / 3) * ((t_R - S) ** 3 - (t_L - S) ** 3))
-problem = vc.Problem(integrand, domain=ENDS, bc={"left": 0.0, "right": 0.0},
-                     constraints=[vc.Bound(lower=obstacle, name="obstacle")],
-                     exact=exact, exact_value=float(_value), name="string_obstacle")
+_value = (
+    0.5 * _mL**2 * (t_L - ENDS[0])
+    + 0.5 * _mR**2 * (ENDS[1] - t_R)
+    + (2 * K * K / 3) * ((t_R - S) ** 3 - (t_L - S) ** 3)
+)
+problem = vc.Problem(
+    integrand,
+    domain=ENDS,
+    bc={"left": 0.0, "right": 0.0},
+    constraints=[vc.Bound(lower=obstacle, name="obstacle")],
+    exact=exact,
+    exact_value=float(_value),
+    name="string_obstacle",
+)
 n = 81
 grading = None
 plot_options = {}

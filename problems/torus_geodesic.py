@@ -15,6 +15,7 @@ whose dense output is `exact`; `exact_value` = ½ (speed)².  The default guess 
 chord in R³, which runs through the tube's interior (infeasible): varcalc pulls it onto the
 surface.
 """
+
 import jax.numpy as jnp
 import numpy as np
 
@@ -57,16 +58,16 @@ def geodesic(start=START, end=END):
 
     (u0, v0), (u1, v1) = start, end
     xs = np.linspace(0.0, 1.0, 21)
-    y0 = np.array([u0 + (u1 - u0) * xs, v0 + (v1 - v0) * xs,
-                   np.full_like(xs, u1 - u0), np.full_like(xs, v1 - v0)])
+    y0 = np.array([u0 + (u1 - u0) * xs, v0 + (v1 - v0) * xs, np.full_like(xs, u1 - u0), np.full_like(xs, v1 - v0)])
     bc = lambda ya, yb: np.array([ya[0] - u0, ya[1] - v0, yb[0] - u1, yb[1] - v1])
     bvp = solve_bvp(_rhs, bc, xs, y0, tol=1e-8, max_nodes=100_000)
     if bvp.status != 0:
         raise RuntimeError(f"torus geodesic: solve_bvp failed: {bvp.message}")
 
     def shoot(s):
-        return solve_ivp(_rhs, (0.0, 1.0), [u0, v0, s[0], s[1]], method="DOP853",
-                         rtol=1e-13, atol=1e-13, dense_output=True)
+        return solve_ivp(
+            _rhs, (0.0, 1.0), [u0, v0, s[0], s[1]], method="DOP853", rtol=1e-13, atol=1e-13, dense_output=True
+        )
 
     res = root(lambda s: shoot(s).y[:2, -1] - [u1, v1], bvp.y[2:, 0], tol=1e-14)
     sol = shoot(res.x)
@@ -102,18 +103,28 @@ def multiplier(x):
     p_uu = np.stack([-rho * cu, -rho * su, zero], -1)
     p_uv = np.stack([r * sv * su, -r * sv * cu, zero], -1)
     p_vv = np.stack([-r * cv * cu, -r * cv * su, -r * sv], -1)
-    acc = (p_uu * (du**2)[:, None] + 2 * p_uv * (du * dv)[:, None] + p_vv * (dv**2)[:, None]
-           + p_u * ddu[:, None] + p_v * ddv[:, None])
+    acc = (
+        p_uu * (du**2)[:, None]
+        + 2 * p_uv * (du * dv)[:, None]
+        + p_vv * (dv**2)[:, None]
+        + p_u * ddu[:, None]
+        + p_v * ddv[:, None]
+    )
     P = point(u, v)
     grad = 4.0 * (np.sum(P**2, -1) + R0**2 - r**2)[:, None] * P
     grad[:, :2] -= 8.0 * R0**2 * P[:, :2]
     return np.sum(acc * grad, -1) / np.sum(grad**2, -1)
 
 
-problem = vc.Problem(integrand, domain=(0.0, 1.0),
-                     bc={"left": point(*START), "right": point(*END)},
-                     constraints=[vc.Pointwise(torus, name="torus")],
-                     exact=exact, exact_value=0.5 * speed2, name="torus_geodesic")
+problem = vc.Problem(
+    integrand,
+    domain=(0.0, 1.0),
+    bc={"left": point(*START), "right": point(*END)},
+    constraints=[vc.Pointwise(torus, name="torus")],
+    exact=exact,
+    exact_value=0.5 * speed2,
+    name="torus_geodesic",
+)
 n = 81
 grading = None
 plot_options = {"labels": ("x₀", "x₁", "x₂")}

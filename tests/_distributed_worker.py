@@ -32,10 +32,10 @@ def solve_batch(**kw):
     """The batch every process solves (the test's one-process reference calls it too)."""
     import varcalc as vc
 
-    problem = vc.Problem(shifted_catenary, (-1.0, 1.0), bc={"left": COSH1, "right": COSH1}, params={"s": 0.0},
-                         name="shifted_catenary")
-    return vc.solve_batch(problem, n=N, params={"s": SHIFT}, bc={"left": LEFT, "right": RIGHT}, chunk_size=CHUNK,
-                          **kw)
+    problem = vc.Problem(
+        shifted_catenary, (-1.0, 1.0), bc={"left": COSH1, "right": COSH1}, params={"s": 0.0}, name="shifted_catenary"
+    )
+    return vc.solve_batch(problem, n=N, params={"s": SHIFT}, bc={"left": LEFT, "right": RIGHT}, chunk_size=CHUNK, **kw)
 
 
 def main(port, num_processes, process_id, local_devices, out):
@@ -44,15 +44,30 @@ def main(port, num_processes, process_id, local_devices, out):
         # gloo is jax 0.10's default CPU collectives; set explicitly so the cross-process
         # all-gather of the results does not depend on that default.
         jax.config.update("jax_cpu_collectives_implementation", "gloo")
-        jax.distributed.initialize(coordinator_address=f"127.0.0.1:{port}", num_processes=num_processes,
-                                   process_id=process_id, initialization_timeout=120,
-                                   coordinator_bind_address=f"127.0.0.1:{port}")
+        jax.distributed.initialize(
+            coordinator_address=f"127.0.0.1:{port}",
+            num_processes=num_processes,
+            process_id=process_id,
+            initialization_timeout=120,
+            coordinator_bind_address=f"127.0.0.1:{port}",
+        )
     assert jax.process_count() == num_processes and jax.process_index() == process_id
     assert len(jax.local_devices()) == local_devices
     b = solve_batch(devices="all")
-    np.savez(out, f=b.f, x=b.x, value=b.value, status=b.status, iterations=b.iterations,
-             converged=b.converged, residual=b.residual, devices=b.devices, chunk=b.chunk_size,
-             n_global=len(jax.devices()), n_local=len(jax.local_devices()))
+    np.savez(
+        out,
+        f=b.f,
+        x=b.x,
+        value=b.value,
+        status=b.status,
+        iterations=b.iterations,
+        converged=b.converged,
+        residual=b.residual,
+        devices=b.devices,
+        chunk=b.chunk_size,
+        n_global=len(jax.devices()),
+        n_local=len(jax.local_devices()),
+    )
     if num_processes > 1:
         jax.distributed.shutdown()
 

@@ -32,7 +32,7 @@ GRIDS = {
 @pytest.mark.parametrize("kind", GRIDS)
 def test_second_order_on_smooth_problem(kind):
     problem = vc.Problem(poisson, (0.0, 1.0), bc={"left": 0.0, "right": 0.0})
-    exact_value = -np.pi**2 / 4  # J[sin πx] = ½·π²/2 − π²/2
+    exact_value = -(np.pi**2) / 4  # J[sin πx] = ½·π²/2 − π²/2
     hs, nodal, value = [], [], []
     for n in SIZES:
         sol = vc.solve(problem, grid=GRIDS[kind](n))
@@ -76,8 +76,9 @@ def test_natural_boundary_condition_comes_out_of_the_variational_form():
 
 def test_vector_unknown_straight_line_at_constant_speed():
     # Energy ½|f'|² in the plane: the extremal is the straight segment, traversed uniformly.
-    problem = vc.Problem(lambda f, df, x: 0.5 * jnp.sum(df**2), (0.0, 2.0),
-                         bc={"left": [0.0, 1.0], "right": [3.0, -1.0]})
+    problem = vc.Problem(
+        lambda f, df, x: 0.5 * jnp.sum(df**2), (0.0, 2.0), bc={"left": [0.0, 1.0], "right": [3.0, -1.0]}
+    )
     sol = vc.solve(problem, n=SIZES[0], guess=lambda x: np.stack([x**2, np.cos(x)], axis=1))
     assert sol.converged and sol.f.shape == (SIZES[0], 2)
     line = np.stack([1.5 * sol.x, 1.0 - sol.x], axis=1)

@@ -1,4 +1,5 @@
 """Adaptive refinement to a tolerance (varcalc.adaptive.solve_adaptive)."""
+
 import numpy as np
 import pytest
 from varcalc.problems import brachistochrone, catenoid

@@ -31,8 +31,14 @@ def shifted_catenary(f, df, x, p):
     return (f + p["s"]) * jnp.sqrt(1.0 + df**2)
 
 
-PROBLEM = vc.Problem(shifted_catenary, (-1.0, 1.0), bc={"left": COSH1, "right": COSH1}, params={"s": 0.0},
-                     exact=np.cosh, name="shifted_catenary")
+PROBLEM = vc.Problem(
+    shifted_catenary,
+    (-1.0, 1.0),
+    bc={"left": COSH1, "right": COSH1},
+    params={"s": 0.0},
+    exact=np.cosh,
+    name="shifted_catenary",
+)
 # Lane 2 has equal ends at height 1.2 < 1.5089·(half-width): no catenary exists, Newton must fail.
 LEFT = np.array([COSH1, 1.8, 1.2, 2.0, 1.6, 1.7])
 RIGHT = np.array([COSH1, 1.6, 1.2, 1.7, 1.9, 1.7])
@@ -50,8 +56,15 @@ def lane_guesses():
 @pytest.fixture(scope="module")
 def batch():
     calls = []
-    b = vc.solve_batch(PROBLEM, n=N, params={"s": SHIFT}, bc={"left": LEFT, "right": RIGHT},
-                       guess=lane_guesses(), chunk_size=CHUNK, progress=lambda *a: calls.append(a))
+    b = vc.solve_batch(
+        PROBLEM,
+        n=N,
+        params={"s": SHIFT},
+        bc={"left": LEFT, "right": RIGHT},
+        guess=lane_guesses(),
+        chunk_size=CHUNK,
+        progress=lambda *a: calls.append(a),
+    )
     b.progress_calls = calls
     return b
 
@@ -59,9 +72,15 @@ def batch():
 @pytest.fixture(scope="module")
 def singles():
     G = lane_guesses()
-    return [vc.solve(vc.Problem(shifted_catenary, (-1.0, 1.0), bc={"left": LEFT[i], "right": RIGHT[i]},
-                                params={"s": 0.0}), n=N, params={"s": SHIFT[i]}, guess=G[i])
-            for i in range(LEFT.size)]
+    return [
+        vc.solve(
+            vc.Problem(shifted_catenary, (-1.0, 1.0), bc={"left": LEFT[i], "right": RIGHT[i]}, params={"s": 0.0}),
+            n=N,
+            params={"s": SHIFT[i]},
+            guess=G[i],
+        )
+        for i in range(LEFT.size)
+    ]
 
 
 def test_batch_equals_one_by_one_solves(batch, singles):
@@ -134,8 +153,9 @@ def test_results_files(batch, tmp_path):
 def test_bad_input_names_the_argument():
     B = np.ones(3)
     with pytest.raises(ValueError, match="bc: 'left'"):  # a free end cannot be given values
-        vc.solve_batch(vc.Problem(shifted_catenary, (-1.0, 1.0), bc={"right": 1.0}, params={"s": 0.0}),
-                       n=N, bc={"left": B})
+        vc.solve_batch(
+            vc.Problem(shifted_catenary, (-1.0, 1.0), bc={"right": 1.0}, params={"s": 0.0}), n=N, bc={"left": B}
+        )
     with pytest.raises(ValueError, match=r"bc\['right'\]: expected shape \(B,\)"):
         vc.solve_batch(PROBLEM, n=N, bc={"right": 1.5})
     with pytest.raises(ValueError, match="different batch sizes"):
@@ -165,8 +185,9 @@ def test_bad_input_names_the_argument():
 def test_initial_unknowns_match_a_single_discretization():
     """The vectorised set-up of V0 (slopes for order 2, Dirichlet slope values per lane) equals
     what vc.solve builds for each lane, without solving anything."""
-    beam = vc.Problem(lambda f, df, d2f, x: 0.5 * d2f**2 - f, (0.0, 1.0), bc={"left": 0.0, "left'": 0.0,
-                      "right": 0.0}, order=2)
+    beam = vc.Problem(
+        lambda f, df, d2f, x: 0.5 * d2f**2 - f, (0.0, 1.0), bc={"left": 0.0, "left'": 0.0, "right": 0.0}, order=2
+    )
     B, n = 3, 9
     bc = {"left'": np.array([0.0, 0.5, -1.0]), "right": np.array([0.0, 0.2, 0.4])}
     disc = vc.discretize(beam, n)
@@ -206,8 +227,9 @@ SHARDED = textwrap.dedent("""
 
 
 def test_sharding_over_four_virtual_cpu_devices(batch):
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu",
-               VARCALC_NO_CACHE="1")
+    env = dict(
+        os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu", VARCALC_NO_CACHE="1"
+    )
     code = SHARDED.format(tests=str(Path(__file__).parent))
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
@@ -221,8 +243,25 @@ def test_sharding_over_four_virtual_cpu_devices(batch):
 def test_sweep_cli_writes_results_and_plot(tmp_path, capsys):
     """parametric_catenoid: R/L below 1.5089 has no catenoid (those lanes fail, the rest converge)."""
     csv, npz, png = tmp_path / "s.csv", tmp_path / "s.npz", tmp_path / "s.png"
-    code = main(["sweep", "parametric_catenoid", "--param", "R", "--values", "0.7:1.0:7", "--n", str(N),
-                 "--out", str(csv), "--out", str(npz), "--plot", str(png), "--quiet"])
+    code = main(
+        [
+            "sweep",
+            "parametric_catenoid",
+            "--param",
+            "R",
+            "--values",
+            "0.7:1.0:7",
+            "--n",
+            str(N),
+            "--out",
+            str(csv),
+            "--out",
+            str(npz),
+            "--plot",
+            str(png),
+            "--quiet",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 1  # not every lane converged
     assert "7 problems over R" in out and "5 converged" in out
@@ -232,13 +271,13 @@ def test_sweep_cli_writes_results_and_plot(tmp_path, capsys):
         np.testing.assert_allclose(z["param_R"], np.linspace(0.7, 1.0, 7))
         assert z["converged"].tolist() == [False, False, True, True, True, True, True]
         from varcalc.problems import parametric_catenoid as pc
+
         for R, J, ok in zip(z["param_R"], z["value"], z["converged"]):
             if ok:  # O(h²) on 21 nodes: the area to about 1e-3
                 assert abs(J - pc.exact_value_for({"R": R, "L": 0.5})) < 3e-3 * J
     assert png.stat().st_size > 10_000
     # A boundary value: the same compiled batch (only the initial unknowns change).
-    code = main(["sweep", "parametric_catenoid", "--bc-right", "0,0.05,0.1", "--n", str(N), "--no-plot",
-                 "--quiet"])
+    code = main(["sweep", "parametric_catenoid", "--bc-right", "0,0.05,0.1", "--n", str(N), "--no-plot", "--quiet"])
     assert code == 0 and "3 problems over bc_right" in capsys.readouterr().out
     assert main(["sweep", "parametric_catenoid", "--param", "R"]) == 2
     assert "--values: required with --param" in capsys.readouterr().err
@@ -264,9 +303,13 @@ def test_parallel_tridiagonal_solve_matches_the_sequential_one(n):
 
     rng = np.random.default_rng(n)
     e = rng.uniform(-1.0, 1.0, (3, n - 1))
-    d = np.stack([2.0 + rng.uniform(0, 0.1, n),          # positive definite (diagonally dominant)
-                  rng.uniform(-2.0, 2.0, n),             # indefinite
-                  np.where(np.arange(n) % 5 == 0, 1.0, 2.5)])  # with decoupled (identity-like) rows
+    d = np.stack(
+        [
+            2.0 + rng.uniform(0, 0.1, n),  # positive definite (diagonally dominant)
+            rng.uniform(-2.0, 2.0, n),  # indefinite
+            np.where(np.arange(n) % 5 == 0, 1.0, 2.5),
+        ]
+    )  # with decoupled (identity-like) rows
     e[2, ::5] = 0.0
     r = rng.normal(size=(3, n, 2))
     seq = jax_vmap(_scalar_solve)(d, e, r)
@@ -297,8 +340,12 @@ def chain_energy(f, df, x):
 def test_integral_values_vary_per_lane():
     """Hanging chains of several lengths (an Integral constraint): a chain shorter than the distance
     between its supports (lane 1) fails in its lane, naming the constraint; the others match vc.solve."""
-    chain = vc.Problem(chain_energy, (-1.0, 1.0), bc={"left": 0.0, "right": 0.5},
-                       constraints=[vc.Integral(arc_length, 3.0, name="length")])
+    chain = vc.Problem(
+        chain_energy,
+        (-1.0, 1.0),
+        bc={"left": 0.0, "right": 0.5},
+        constraints=[vc.Integral(arc_length, 3.0, name="length")],
+    )
     lengths = np.array([2.5, 1.5, 3.0])  # the supports are sqrt(4.25) = 2.06 apart
     b = vc.solve_batch(chain, n=N, constraint_values={"length": lengths})
     assert b.converged.tolist() == [True, False, True]

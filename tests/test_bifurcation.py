@@ -45,7 +45,7 @@ def test_deflated_continuation_from_where_none_exists():
     d = vc.continuation(bratu.problem, {"lam": (4.0, 1.0)}, method="arclength", n=51)
     assert [b.origin for b in d.branches] == ["deflation at the end"] and len(d.folds) == 1
     assert abs(d.folds[0].parameter - bratu.LAMBDA_STAR) < 3e-3  # the n = 51 grid's fold (2.1e-3 above)
-    assert d.branches[0].parameter.tolist()[::len(d.branches[0].t) - 1] == [1.0, 1.0]
+    assert d.branches[0].parameter.tolist()[:: len(d.branches[0].t) - 1] == [1.0, 1.0]
 
 
 def test_bratu_diagram_plot(bratu_diagrams, tmp_path):
@@ -128,9 +128,11 @@ def test_cli_continue_and_solve_all(tmp_path, capsys):
     assert main(["solve", "bratu", "--all", "--n", "41", "--no-plot"]) == 0
     text = capsys.readouterr().out
     assert "2 extremal(s)" in text and "saddle of index 1" in text
-    for argv in (["continue", "bratu", "--param", "mu", "--values", "1:4:8"],
-                 ["continue", "bratu", "--param", "lam", "--values", "1,2"],
-                 ["continue", "catenoid", "--param", "R", "--values", "1:2:3"]):
+    for argv in (
+        ["continue", "bratu", "--param", "mu", "--values", "1:4:8"],
+        ["continue", "bratu", "--param", "lam", "--values", "1,2"],
+        ["continue", "catenoid", "--param", "R", "--values", "1:2:3"],
+    ):
         assert main(argv) == 2
         err = capsys.readouterr().err
         assert err.startswith("varcalc: error: ") and err.count("\n") == 1 and "Traceback" not in err
@@ -143,9 +145,13 @@ def test_integral_constraint_chain_length():
     import jax.numpy as jnp
     import scipy.optimize
 
-    chain = vc.Problem(lambda f, df, x, p: f * jnp.sqrt(1 + df**2), (-1.0, 1.0), bc={"left": 1.0, "right": 1.0},
-                       constraints=[vc.Integral(lambda f, df, x, p: jnp.sqrt(1 + df**2) - p["L"] / 2, 0.0)],
-                       params={"L": 3.0})
+    chain = vc.Problem(
+        lambda f, df, x, p: f * jnp.sqrt(1 + df**2),
+        (-1.0, 1.0),
+        bc={"left": 1.0, "right": 1.0},
+        constraints=[vc.Integral(lambda f, df, x, p: jnp.sqrt(1 + df**2) - p["L"] / 2, 0.0)],
+        params={"L": 3.0},
+    )
     d = vc.continuation(chain, {"L": (3.0, 4.0)}, method="arclength", n=51, deflate=False)
     (b,) = d.branches
     assert b.parameter[0] == 3.0 and b.parameter[-1] == 4.0 and np.all(b.negatives == 0)

@@ -42,8 +42,14 @@ def _discrete_reference(lower, n=N):
         g[1:] += d
         return g[1:-1]
 
-    r = scipy.optimize.minimize(J, np.zeros(n - 2), jac=grad, method="L-BFGS-B", bounds=[(lower, None)] * (n - 2),
-                                options=dict(ftol=1e-16, gtol=1e-14, maxiter=100_000, maxcor=50))
+    r = scipy.optimize.minimize(
+        J,
+        np.zeros(n - 2),
+        jac=grad,
+        method="L-BFGS-B",
+        bounds=[(lower, None)] * (n - 2),
+        options=dict(ftol=1e-16, gtol=1e-14, maxiter=100_000, maxcor=50),
+    )
     return np.concatenate([[0.0], r.x, [0.0]]), J(r.x)
 
 
@@ -74,8 +80,13 @@ def test_a_dirichlet_value_on_the_bound():
 
 
 def test_bounds_with_parameters_and_batches():
-    p = vc.Problem(lambda f, df, x, p: 0.5 * df**2 + p["a"] * f, (0.0, 1.0), bc={"left": 0.0, "right": 0.0},
-                   constraints=[vc.Bound(lower=-0.05)], params={"a": 1.0})
+    p = vc.Problem(
+        lambda f, df, x, p: 0.5 * df**2 + p["a"] * f,
+        (0.0, 1.0),
+        bc={"left": 0.0, "right": 0.0},
+        constraints=[vc.Bound(lower=-0.05)],
+        params={"a": 1.0},
+    )
     a = jnp.array([0.2, 1.0, 2.0])  # unconstrained minima -a/8: inactive, active, active
     batch = vc.solve_batch(p, n=N, params={"a": a})
     assert bool(np.all(batch.converged))
@@ -87,6 +98,7 @@ def test_bounds_with_parameters_and_batches():
 
 
 # -- bounds on f' (Bound(derivative=1)) ------------------------------------------------------------
+
 
 def test_a_slope_bound_gives_the_clipped_slopes():
     """G = ½ (f' - 2x)², f(0) = 0, free right end, f' <= 1: the cells decouple, and the discrete
@@ -114,8 +126,12 @@ def test_a_monotone_profile_and_a_height_bound_together():
     solution is checked against an independent SLSQP solve of the same discrete problem."""
     G3 = lambda f, df, x: 0.5 * df**2 - 4.0 * f
     n = 41
-    p = vc.Problem(G3, (0.0, 1.0), bc={"left": 0.0, "right": 0.5},
-                   constraints=[vc.Bound(lower=0.0, derivative=1, name="monotone"), vc.Bound(upper=0.5, name="cap")])
+    p = vc.Problem(
+        G3,
+        (0.0, 1.0),
+        bc={"left": 0.0, "right": 0.5},
+        constraints=[vc.Bound(lower=0.0, derivative=1, name="monotone"), vc.Bound(upper=0.5, name="cap")],
+    )
     sol = vc.solve(p, n=n)
     assert sol.converged, sol.message
     x, h, mass = _uniform_grid(n)
@@ -125,8 +141,14 @@ def test_a_monotone_profile_and_a_height_bound_together():
         return np.sum(np.diff(f) ** 2) / (2 * h) - 4.0 * np.sum(mass * f)
 
     cons = [{"type": "ineq", "fun": lambda u: np.diff(np.concatenate([[0.0], u, [0.5]]))}]
-    ref = scipy.optimize.minimize(J, np.linspace(0, 0.5, n)[1:-1], method="SLSQP", constraints=cons,
-                                  bounds=[(None, 0.5)] * (n - 2), options=dict(ftol=1e-15, maxiter=1000))
+    ref = scipy.optimize.minimize(
+        J,
+        np.linspace(0, 0.5, n)[1:-1],
+        method="SLSQP",
+        constraints=cons,
+        bounds=[(None, 0.5)] * (n - 2),
+        options=dict(ftol=1e-15, maxiter=1000),
+    )
     assert ref.success
     np.testing.assert_allclose(sol.f[1:-1], ref.x, rtol=0, atol=1e-6)  # SLSQP's own accuracy
     assert sol.value <= J(ref.x) + 1e-9
@@ -134,23 +156,35 @@ def test_a_monotone_profile_and_a_height_bound_together():
 
 
 def test_a_guess_outside_a_slope_bound_is_refused_with_a_remedy():
-    p = vc.Problem(lambda f, df, x: 0.5 * df**2, (0.0, 1.0), bc={"left": 0.0, "right": 1.0},
-                   constraints=[vc.Bound(upper=0.5, derivative=1)])  # infeasible: the ends need slope 1
+    p = vc.Problem(
+        lambda f, df, x: 0.5 * df**2,
+        (0.0, 1.0),
+        bc={"left": 0.0, "right": 1.0},
+        constraints=[vc.Bound(upper=0.5, derivative=1)],
+    )  # infeasible: the ends need slope 1
     with pytest.raises(ValueError, match="guess: its slope 1 .* strictly"):
         vc.solve(p, n=11)
     with pytest.raises(ValueError, match="derivative"):
         vc.Bound(upper=1.0, derivative=2)
     with pytest.raises(ValueError, match="one with derivative=1"):
-        vc.Problem(lambda f, df, x: df**2, (0.0, 1.0), bc={"left": 0.0, "right": 1.0},
-                   constraints=[vc.Bound(upper=2.0, derivative=1), vc.Bound(lower=-1.0, derivative=1)])
+        vc.Problem(
+            lambda f, df, x: df**2,
+            (0.0, 1.0),
+            bc={"left": 0.0, "right": 1.0},
+            constraints=[vc.Bound(upper=2.0, derivative=1), vc.Bound(lower=-1.0, derivative=1)],
+        )
 
 
 def test_componentwise_bounds_of_a_vector_unknown():
     """Two decoupled components, f0 with ½f'² + f (a lower bound active) and f1 with ½f'² - f (an
     upper bound active): each equals the scalar obstacle solution (or its mirror image)."""
     Gv = lambda f, df, x: 0.5 * jnp.sum(df**2) + f[0] - f[1]
-    p = vc.Problem(Gv, (0.0, 1.0), bc={"left": np.zeros(2), "right": np.zeros(2)},
-                   constraints=[vc.Bound(lower=np.array([-0.05, -np.inf]), upper=np.array([np.inf, 0.05]))])
+    p = vc.Problem(
+        Gv,
+        (0.0, 1.0),
+        bc={"left": np.zeros(2), "right": np.zeros(2)},
+        constraints=[vc.Bound(lower=np.array([-0.05, -np.inf]), upper=np.array([np.inf, 0.05]))],
+    )
     sol = vc.solve(p, n=N)
     assert sol.converged, sol.message
     scalar = vc.solve(_problem(-0.05), n=N)
@@ -160,19 +194,31 @@ def test_componentwise_bounds_of_a_vector_unknown():
     assert mu.shape == (N, 2)
     np.testing.assert_allclose(mu[:, 0], scalar.multipliers["bound0"], rtol=0, atol=1e-9)
     with pytest.raises(ValueError, match=r"shape \(2,\)"):
-        vc.solve(vc.Problem(Gv, (0.0, 1.0), bc={"left": np.zeros(2), "right": np.zeros(2)},
-                            constraints=[vc.Bound(lower=np.zeros(3))]), n=11)
+        vc.solve(
+            vc.Problem(
+                Gv,
+                (0.0, 1.0),
+                bc={"left": np.zeros(2), "right": np.zeros(2)},
+                constraints=[vc.Bound(lower=np.zeros(3))],
+            ),
+            n=11,
+        )
 
 
 # -- bounds with Integral constraints (the SQP step with a barrier) ------------------------------------
+
 
 def test_an_integral_constraint_with_a_bound():
     """min ∫ ½ f'² with ∫ f = 0.1, f(0) = f(1) = 0 and f <= 0.12: the parabola 0.6 x(1 - x) would
     reach 0.15, so the top is flat.  Against SLSQP on the same discrete problem, and the fused loop
     (batches, jit) agrees with the Python loop."""
     A, cap, n = 0.1, 0.12, 41
-    p = vc.Problem(lambda f, df, x: 0.5 * df**2, (0.0, 1.0), bc={"left": 0.0, "right": 0.0},
-                   constraints=[vc.Integral(lambda f, df, x: f, A, name="area"), vc.Bound(upper=cap, name="cap")])
+    p = vc.Problem(
+        lambda f, df, x: 0.5 * df**2,
+        (0.0, 1.0),
+        bc={"left": 0.0, "right": 0.0},
+        constraints=[vc.Integral(lambda f, df, x: f, A, name="area"), vc.Bound(upper=cap, name="cap")],
+    )
     sol = vc.solve(p, n=n)
     assert sol.converged, sol.message
     x, h, mass = _uniform_grid(n)
@@ -181,8 +227,14 @@ def test_an_integral_constraint_with_a_bound():
         return np.sum(np.diff(np.concatenate([[0.0], u, [0.0]])) ** 2) / (2 * h)
 
     area = {"type": "eq", "fun": lambda u: np.sum(mass[1:-1] * u) - A}
-    ref = scipy.optimize.minimize(J, 0.8 * 6 * A * x[1:-1] * (1 - x[1:-1]), method="SLSQP", constraints=[area],
-                                  bounds=[(None, cap)] * (n - 2), options=dict(ftol=1e-15, maxiter=1000))
+    ref = scipy.optimize.minimize(
+        J,
+        0.8 * 6 * A * x[1:-1] * (1 - x[1:-1]),
+        method="SLSQP",
+        constraints=[area],
+        bounds=[(None, cap)] * (n - 2),
+        options=dict(ftol=1e-15, maxiter=1000),
+    )
     assert ref.success
     np.testing.assert_allclose(sol.f[1:-1], ref.x, rtol=0, atol=1e-8)
     assert abs(sol.value - J(ref.x)) < 1e-10
@@ -229,9 +281,12 @@ def test_a_slope_bound_with_an_integral_constraint():
     a = 3 * A / sig - 0.5
     k = 2 * sig / (1 - a) ** 2
     exact = lambda x: np.where(x < a, sig * x, sig * x - k * (x - a) ** 2 / 2)
-    p = vc.Problem(lambda f, df, x: 0.5 * df**2, (0.0, 1.0), bc={"left": 0.0, "right": 0.0},
-                   constraints=[vc.Integral(lambda f, df, x: f, A, name="area"),
-                                vc.Bound(upper=sig, derivative=1, name="slope")])
+    p = vc.Problem(
+        lambda f, df, x: 0.5 * df**2,
+        (0.0, 1.0),
+        bc={"left": 0.0, "right": 0.0},
+        constraints=[vc.Integral(lambda f, df, x: f, A, name="area"), vc.Bound(upper=sig, derivative=1, name="slope")],
+    )
     for n, degree, tol in ((101, 1, 2e-5), (11, 2, 1e-9)):  # P1: 1.5e-5 measured (O(h²))
         sol = vc.solve(p, n=n, degree=degree)
         assert sol.converged, sol.message
@@ -241,6 +296,7 @@ def test_a_slope_bound_with_an_integral_constraint():
 
 
 # -- bounds with degree-p elements -------------------------------------------------------------------
+
 
 def test_an_obstacle_with_degree_p_elements():
     """min ∫ ½ f'² + eˣ f, f(0) = f(1) = 0, f >= -0.1: off the contact set [c1, c2] f = eˣ + a x + b,
@@ -253,16 +309,23 @@ def test_an_obstacle_with_degree_p_elements():
     c2 = scipy.optimize.brentq(lambda c: np.exp(c) * (2 - c) - np.e - lo, 0.0, 1 - 1e-9)
 
     def exact(x):
-        return np.where(x < c1, np.exp(x) - np.exp(c1) * x - 1,
-                        np.where(x > c2, np.exp(x) - np.exp(c2) * x - np.e + np.exp(c2), lo))
+        return np.where(
+            x < c1, np.exp(x) - np.exp(c1) * x - 1, np.where(x > c2, np.exp(x) - np.exp(c2) * x - np.e + np.exp(c2), lo)
+        )
 
     def slope(x):
         return np.where(x < c1, np.exp(x) - np.exp(c1), np.where(x > c2, np.exp(x) - np.exp(c2), 0.0))
 
-    J_exact = sum(scipy.integrate.quad(lambda x: 0.5 * slope(x) ** 2 + np.exp(x) * exact(x), a, b, epsabs=1e-14)[0]
-                  for a, b in ((0.0, c1), (c1, c2), (c2, 1.0)))  # smooth on each piece
-    p = vc.Problem(lambda f, df, x: 0.5 * df**2 + jnp.exp(x) * f, (0.0, 1.0), bc={"left": 0.0, "right": 0.0},
-                   constraints=[vc.Bound(lower=lo)])
+    J_exact = sum(
+        scipy.integrate.quad(lambda x: 0.5 * slope(x) ** 2 + np.exp(x) * exact(x), a, b, epsabs=1e-14)[0]
+        for a, b in ((0.0, c1), (c1, c2), (c2, 1.0))
+    )  # smooth on each piece
+    p = vc.Problem(
+        lambda f, df, x: 0.5 * df**2 + jnp.exp(x) * f,
+        (0.0, 1.0),
+        bc={"left": 0.0, "right": 0.0},
+        constraints=[vc.Bound(lower=lo)],
+    )
     p1 = vc.solve(p, n=65)
     assert p1.converged, p1.message
     errors = {}
@@ -287,17 +350,27 @@ def test_an_obstacle_with_degree_p_elements():
 
 # -- bounds with Pointwise constraints and free ends ---------------------------------------------------
 
+
 def test_a_bound_with_a_pointwise_constraint():
     """f = (f0, f1) tied by f0 = f1, G = ½|f'|² + f0, f0 >= -0.05: the same as the scalar obstacle
     ½u'² + ½u (u = x(x - 1)/4 unconstrained, minimum -1/16), solved by the established path."""
-    p = vc.Problem(lambda f, df, x: 0.5 * jnp.sum(df**2) + f[0], (0.0, 1.0),
-                   bc={"left": np.zeros(2), "right": np.zeros(2)},
-                   constraints=[vc.Pointwise(lambda f, x: f[0] - f[1], name="tie"),
-                                vc.Bound(lower=np.array([-0.05, -np.inf]))])
+    p = vc.Problem(
+        lambda f, df, x: 0.5 * jnp.sum(df**2) + f[0],
+        (0.0, 1.0),
+        bc={"left": np.zeros(2), "right": np.zeros(2)},
+        constraints=[vc.Pointwise(lambda f, x: f[0] - f[1], name="tie"), vc.Bound(lower=np.array([-0.05, -np.inf]))],
+    )
     sol = vc.solve(p, n=51)
     assert sol.converged, sol.message
-    scalar = vc.solve(vc.Problem(lambda f, df, x: 0.5 * df**2 + 0.5 * f, (0.0, 1.0), bc={"left": 0.0, "right": 0.0},
-                                 constraints=[vc.Bound(lower=-0.05)]), n=51)
+    scalar = vc.solve(
+        vc.Problem(
+            lambda f, df, x: 0.5 * df**2 + 0.5 * f,
+            (0.0, 1.0),
+            bc={"left": 0.0, "right": 0.0},
+            constraints=[vc.Bound(lower=-0.05)],
+        ),
+        n=51,
+    )
     for j in (0, 1):
         np.testing.assert_allclose(sol.f[:, j], scalar.f, rtol=0, atol=1e-9)  # interior-point finish
     assert abs(sol.value - 2 * scalar.value) < 1e-10
@@ -310,8 +383,9 @@ def test_a_bound_with_free_ends():
     c = np.sqrt(0.4)
     exact = lambda x: np.where(x < c, (x - c) ** 2 / 2 - 0.2, -0.2)
     natural = vc.Problem(G, (0.0, 1.0), bc={"left": 0.0}, constraints=[vc.Bound(lower=-0.2)])
-    curve = vc.Problem(G, (0.0, 1.0), bc={"left": 0.0}, right_end=vc.OnCurve(lambda x, f: x - 1.0),
-                       constraints=[vc.Bound(lower=-0.2)])
+    curve = vc.Problem(
+        G, (0.0, 1.0), bc={"left": 0.0}, right_end=vc.OnCurve(lambda x, f: x - 1.0), constraints=[vc.Bound(lower=-0.2)]
+    )
     for p in (natural, curve):
         sol = vc.solve(p, n=N)
         assert sol.converged, sol.message
@@ -319,5 +393,10 @@ def test_a_bound_with_free_ends():
         assert np.min(sol.f) >= -0.2
     assert abs(sol.x[-1] - 1.0) < 1e-12
     with pytest.raises(ValueError, match="OnCurve.*numbers, not functions"):
-        vc.Problem(G, (0.0, 1.0), bc={"left": 0.0}, right_end=vc.OnCurve(lambda x, f: x - 1.0),
-                   constraints=[vc.Bound(lower=lambda x: -0.2 + 0 * x)])
+        vc.Problem(
+            G,
+            (0.0, 1.0),
+            bc={"left": 0.0},
+            right_end=vc.OnCurve(lambda x, f: x - 1.0),
+            constraints=[vc.Bound(lower=lambda x: -0.2 + 0 * x)],
+        )

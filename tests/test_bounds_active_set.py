@@ -20,17 +20,24 @@ def _chain(U, g, mu=0.0):
     fixed = np.zeros((1, N), bool)
     fixed[0, [0, -1]] = True
     mass = np.full(N, 1e-4)
-    ctx = context({"mass": mass}, fixed, np.float64(1e-10), np.float64(1e-14),
-                  np.zeros((1, N)), np.full((1, N), np.inf))
+    ctx = context(
+        {"mass": mass}, fixed, np.float64(1e-10), np.float64(1e-14), np.zeros((1, N)), np.full((1, N), np.inf)
+    )
     s = step.init(np.asarray(U, float)[None], ctx)
     s = dict(s, U=np.asarray(U, float)[None], k=np.int32(3), mu=np.float64(mu), mu0=np.float64(1.0))
-    D = dict(L=np.float64(0.0), g=np.asarray(g, float)[None], scale=np.float64(1.0),
-             diag=np.full((1, 1, N), H_DIAG), upper=np.full((1, 1, N - 1), -0.5 * H_DIAG))
+    D = dict(
+        L=np.float64(0.0),
+        g=np.asarray(g, float)[None],
+        scale=np.float64(1.0),
+        diag=np.full((1, 1, N), H_DIAG),
+        upper=np.full((1, 1, N - 1), -0.5 * H_DIAG),
+    )
     return step, ctx, step.plan(s, D, ctx)
 
 
-pytestmark = pytest.mark.filterwarnings("ignore:divide by zero:RuntimeWarning",
-                                        "ignore:invalid value:RuntimeWarning")  # log(0) at μ = 0, as on the host
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:divide by zero:RuntimeWarning", "ignore:invalid value:RuntimeWarning"
+)  # log(0) at μ = 0, as on the host
 
 
 def test_a_free_value_a_rounding_gap_from_its_bound_is_not_snapped_onto_it():
@@ -90,11 +97,23 @@ def _slope_plan(value_before):
     smallest shift) and a small step; ``value_before``: J (with the barrier) at the previous iterate."""
     n = 3
     step = MinimizeStep(max_iter=50, max_backtracks=5, bounds=True, xp=np)
-    aux = dict(mass=np.ones(n), slope_lower=np.full((n - 1, 1), -np.inf), slope_upper=np.full((n - 1, 1), np.inf),
-               slope_D=np.array([[-1.0, 1.0]]), slope_w=np.ones(1))
+    aux = dict(
+        mass=np.ones(n),
+        slope_lower=np.full((n - 1, 1), -np.inf),
+        slope_upper=np.full((n - 1, 1), np.inf),
+        slope_D=np.array([[-1.0, 1.0]]),
+        slope_w=np.ones(1),
+    )
     fixed = np.array([[True, False, False]])
-    ctx = context(aux, fixed, np.float64(1e-10), np.float64(1e-14), np.full((1, n), -np.inf),
-                  np.full((1, n), np.inf), np.linspace(0.0, 1.0, n))
+    ctx = context(
+        aux,
+        fixed,
+        np.float64(1e-10),
+        np.float64(1e-14),
+        np.full((1, n), -np.inf),
+        np.full((1, n), np.inf),
+        np.linspace(0.0, 1.0, n),
+    )
     s = step.init(np.ones((1, n)), ctx)  # (|U| = 1: the step tolerance is rtol)
     s = dict(s, k=np.int32(5), mu=np.float64(1e-9), mu0=np.float64(1.0))
     s["value"] = s["value"].copy()

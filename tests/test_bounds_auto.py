@@ -6,9 +6,9 @@ with fewer unknowns than P1 needs for the same error.  tol = 1e-6 here (2.5 s; 1
 import warnings
 
 import numpy as np
+from varcalc.problems import string_obstacle as so
 
 import varcalc as vc
-from varcalc.problems import string_obstacle as so
 
 
 def test_the_automatic_path_meets_tol_on_an_obstacle_with_fewer_unknowns_than_p1():

@@ -72,6 +72,7 @@ def fitted_order(ns, errors):
 
 # -- the module convention (the CLI relies on it) ----------------------------------------------
 
+
 @pytest.mark.parametrize("name", NAMES)
 def test_module_convention(name):
     check_module_convention(load(name), name)
@@ -115,6 +116,7 @@ def test_default_solve_converges(name):
 
 
 # -- (b) second-order convergence --------------------------------------------------------------
+
 
 @pytest.mark.parametrize("name", SMOOTH)
 def test_order_smooth(name):
@@ -169,6 +171,7 @@ def test_value_is_upper_bound(name):
 
 # -- problem-specific checks -------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("X, Y", ENDPOINTS)
 def test_brachistochrone_target(X, Y):
     """Travel time to 1e-6 relative with <= 1000 nodes (graded, power 2) from the default guess.
@@ -200,11 +203,13 @@ def test_cycloid_time_and_shape():
         assert R * (theta - np.sin(theta)) == pytest.approx(X, rel=1e-14)
         assert R * (1 - np.cos(theta)) == pytest.approx(Y, rel=1e-14)
         assert (theta > np.pi) == (X / Y > np.pi / 2)
+
         # T = ∫ sqrt((1 + f'²) / (2 g f)) dx along the cycloid, parametrised by θ (smooth in θ).
         def dT(t):
             f = R * (1 - np.cos(t))
             fp = np.sin(t) / (1 - np.cos(t))
             return np.sqrt((1 + fp**2) / (2 * b.g * f)) * R * (1 - np.cos(t))
+
         T = quad(dT, 0, theta, epsabs=1e-14, epsrel=1e-13)[0]
         assert b.cycloid_time(X, Y) == pytest.approx(T, rel=1e-12)
         # exact() inverts x(θ) to rounding, including near the start where x ~ R θ³ / 6.

@@ -53,6 +53,7 @@ def test_oscillator_inertia_eigenvalue_and_conjugate_point(T, index):
 
 def _jacobi_zero_of_catenary_family(c, L, R):
     """Zero in (-L, L] of v = ∂y/∂c for y(x; c) = c cosh((x - x0(c)) / c) through (-L, R)."""
+
     def family(x, cc):
         # x0 chosen so that y(-L) = R on the branch containing the symmetric catenary (x0 = 0).
         x0 = -L + cc * np.arccosh(R / cc)
@@ -86,7 +87,12 @@ def test_great_circle_longer_than_pi_is_a_saddle():
     G = lambda f, df, x: df[0] ** 2 + jnp.sin(f[0]) ** 2 * df[1] ** 2
     arc = 4.0  # along the equator, longer than π: the antipode φ = π is conjugate to φ = 0
     prob = vc.Problem(G, (0.0, 1.0), bc={"left": [np.pi / 2, 0.0], "right": [np.pi / 2, arc]})
-    sol = vc.solve(prob, n=81, mode="stationary", guess=lambda x: np.stack([np.full_like(x, np.pi / 2 - 0.1 * np.sin(np.pi * x)), arc * x], -1))
+    sol = vc.solve(
+        prob,
+        n=81,
+        mode="stationary",
+        guess=lambda x: np.stack([np.full_like(x, np.pi / 2 - 0.1 * np.sin(np.pi * x)), arc * x], -1),
+    )
     assert sol.converged
     np.testing.assert_allclose(sol.f[:, 0], np.pi / 2, atol=1e-9)  # the equator
     cert = sol.certificate
@@ -94,8 +100,13 @@ def test_great_circle_longer_than_pi_is_a_saddle():
     # Located inside its cell by the discrete Jacobi field (det F = 0, F its 2×2 f-block): 1.6e-4
     # measured at h = 1/80 (O(h²)); the cell alone would give ±1/160.
     assert cert.conjugate_point == pytest.approx(np.pi / arc, abs=1e-3)
-    high = vc.solve(prob, n=5, degree=6, mode="stationary",
-                    guess=lambda x: np.stack([np.full_like(x, np.pi / 2 - 0.1 * np.sin(np.pi * x)), arc * x], -1))
+    high = vc.solve(
+        prob,
+        n=5,
+        degree=6,
+        mode="stationary",
+        guess=lambda x: np.stack([np.full_like(x, np.pi / 2 - 0.1 * np.sin(np.pi * x)), arc * x], -1),
+    )
     assert high.certificate.verdict == "saddle of index 1"
     assert high.certificate.conjugate_point == pytest.approx(np.pi / arc, abs=1e-7)  # measured 7e-9
     short = vc.solve(vc.Problem(G, (0.0, 1.0), bc={"left": [np.pi / 2, 0.0], "right": [np.pi / 2, 3.0]}), n=81)
@@ -149,8 +160,9 @@ def test_obstacle_certificate_holds_the_solvers_contact_set():
     on it; the solve holds them (its ε-active set), and so must the certificate: the directions
     are the nodes off contact only (before: all 39 interior nodes, contact ignored)."""
     lo = -0.01
-    prob = vc.Problem(lambda f, df, x: 0.5 * df**2 + f, (0.0, 1.0), bc={"left": 0.0, "right": 0.0},
-                      constraints=[vc.Bound(lower=lo)])
+    prob = vc.Problem(
+        lambda f, df, x: 0.5 * df**2 + f, (0.0, 1.0), bc={"left": 0.0, "right": 0.0}, constraints=[vc.Bound(lower=lo)]
+    )
     sol = vc.solve(prob, n=41, guess=lambda x: np.full_like(x, lo))
     assert sol.converged
     mu = sol.multipliers[prob.bound.name]
@@ -221,6 +233,7 @@ def test_a_non_finite_iterate_is_refused():
     sol = vc.solve(oscillator(np.pi - 0.05), n=21, mode="stationary")
     disc, V, z = sol._state
     import dataclasses
+
     bad = dataclasses.replace(sol, _state=(disc, np.where(np.arange(V.shape[1]) == 3, np.nan, V), z))
     cert = bad.certificate
     assert cert.verdict == "not certified: the iterate is not finite (NaN/inf)" and not cert.is_minimum

@@ -28,8 +28,14 @@ def varcalc(*args, cwd, module=None):
     with ``module`` (``"varcalc"``, ``"varcalc.cli"``) as ``python -m module`` in a subprocess."""
     env = {"VARCALC_NO_CACHE": "1", "MPLBACKEND": "Agg"}
     if module is not None:
-        return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, capture_output=True, text=True,
-                              env={**os.environ, "PYTHONPATH": str(ROOT), **env}, timeout=300)
+        return subprocess.run(
+            [sys.executable, "-m", module, *args],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT), **env},
+            timeout=300,
+        )
     out, err, here, saved = io.StringIO(), io.StringIO(), os.getcwd(), {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     os.chdir(cwd)
@@ -65,7 +71,8 @@ def test_syntax_error_is_one_line_with_file_and_line(tmp_path, module):
 
 def test_exception_at_import_names_the_raising_line(tmp_path):
     (tmp_path / "my_problem.py").write_text(
-        "import varcalc as vc\n\n\ndef scale():\n    return {}['width']\n\n\nw = scale()\n")
+        "import varcalc as vc\n\n\ndef scale():\n    return {}['width']\n\n\nw = scale()\n"
+    )
     line = error_line(varcalc("solve", "my_problem.py", "--no-plot", cwd=tmp_path))
     # The innermost frame in the file: the line that raised, inside the function it called.
     assert line.startswith("varcalc: error: my_problem.py:5: KeyError: 'width'")
@@ -74,7 +81,8 @@ def test_exception_at_import_names_the_raising_line(tmp_path):
 def test_integrand_error_at_solve_time_points_at_its_line(tmp_path):
     (tmp_path / "my_problem.py").write_text(
         "import varcalc as vc\n\n\ndef G(f, df, x):\n    return jnp.sqrt(1 + df**2)\n\n\n"
-        "problem = vc.Problem(G, (0.0, 1.0), bc={'left': 0.0, 'right': 1.0})\n")
+        "problem = vc.Problem(G, (0.0, 1.0), bc={'left': 0.0, 'right': 1.0})\n"
+    )
     line = error_line(varcalc("solve", "my_problem.py", "--no-plot", "--quiet", cwd=tmp_path))
     assert line.startswith("varcalc: error: my_problem.py:5: ") and "name 'jnp' is not defined" in line
 
@@ -88,10 +96,13 @@ def test_debug_shows_the_traceback(tmp_path):
         varcalc("solve", "my_problem.py", "--debug", "--no-plot", cwd=tmp_path)
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("import math\nx = math.pi\n", "my_problem.py defines no `problem`; expected `problem = vc.Problem(...)`"),
-    ("problem = {'G': None}\n", "my_problem.py: `problem` is a dict; expected `problem = vc.Problem(...)`"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("import math\nx = math.pi\n", "my_problem.py defines no `problem`; expected `problem = vc.Problem(...)`"),
+        ("problem = {'G': None}\n", "my_problem.py: `problem` is a dict; expected `problem = vc.Problem(...)`"),
+    ],
+)
 def test_missing_problem(tmp_path, text, expected):
     (tmp_path / "my_problem.py").write_text(text)
     line = error_line(varcalc("euler", "my_problem.py", cwd=tmp_path))

@@ -51,6 +51,7 @@ def order(e_coarse, e_fine):
 
 # -- the module convention (as the catalog's) ---------------------------------------------------
 
+
 @pytest.mark.parametrize("name", NAMES)
 def test_module_convention(name):
     check_module_convention(load(name), name)
@@ -60,8 +61,10 @@ def test_module_convention(name):
 
 # -- the exact references (no varcalc solve) ---------------------------------------------------
 
-@pytest.mark.parametrize("supports, L", [(((-1.0, 0.0), (1.0, 0.5)), 3.0), (((-1.0, 0.0), (1.0, 0.0)), 3.0),
-                                         (((0.0, 0.0), (2.0, 1.0)), 2.5)])
+
+@pytest.mark.parametrize(
+    "supports, L", [(((-1.0, 0.0), (1.0, 0.5)), 3.0), (((-1.0, 0.0), (1.0, 0.0)), 3.0), (((0.0, 0.0), (2.0, 1.0)), 2.5)]
+)
 def test_catenary_reference(supports, L):
     """The catenary has the supports, the length and the energy of the formulas, and
     dJ*/dL = d = -λ (the multiplier's sign, independently of varcalc)."""
@@ -75,8 +78,10 @@ def test_catenary_reference(supports, L):
     J = hc.catenary_energy(a, b, L, c, x0, d)
     assert quad(lambda x: f(x) * ds(x), a, b, epsabs=1e-13)[0] == pytest.approx(J, rel=1e-12, abs=1e-13)
     eps = 1e-5
-    dJ = (hc.catenary_energy(a, b, L + eps, *hc.catenary(a, A, b, B, L + eps))
-          - hc.catenary_energy(a, b, L - eps, *hc.catenary(a, A, b, B, L - eps))) / (2 * eps)
+    dJ = (
+        hc.catenary_energy(a, b, L + eps, *hc.catenary(a, A, b, B, L + eps))
+        - hc.catenary_energy(a, b, L - eps, *hc.catenary(a, A, b, B, L - eps))
+    ) / (2 * eps)
     assert dJ == pytest.approx(d, rel=1e-8)  # = -λ: λ = -d > 0 for a chain hanging below y = 0
 
 
@@ -142,6 +147,7 @@ def test_obstacle_reference():
 
 # -- hanging chain -------------------------------------------------------------------------------
 
+
 def test_hanging_chain():
     """Measured (n = 41, 81): nodal error 2.48e-4, 6.20e-5; J error 3.32e-4, 8.29e-5;
     λ = 1.379579, 1.379696 (exact -d = 1.379734): all at order 2.00; length residual ~2e-12."""
@@ -173,6 +179,7 @@ def test_hanging_chain_symmetric():
 
 
 # -- Dido ----------------------------------------------------------------------------------------
+
 
 def test_dido():
     """Measured (n = 41, 81): nodal error 2.80e-4, 7.02e-5; J error 3.60e-4, 9.02e-5;
@@ -207,6 +214,7 @@ def test_dido_from_the_default_guess():
 
 
 # -- geodesics on implicit surfaces ----------------------------------------------------------------
+
 
 @pytest.mark.parametrize("name", ["torus_geodesic", "sphere_implicit"])
 def test_implicit_geodesic(name):
@@ -256,6 +264,7 @@ def test_sphere_implicit_great_circle_and_multiplier():
 
 
 # -- string over an obstacle -----------------------------------------------------------------------
+
 
 def test_string_obstacle():
     so = load("string_obstacle")
@@ -308,25 +317,38 @@ def test_string_obstacle_reaction():
 
 # -- bad input ----------------------------------------------------------------------------------
 
+
 def test_chain_shorter_than_supports_distance():
     hc = load("hanging_chain")
     with pytest.raises(ValueError, match="length"):
-        problem = vc.Problem(hc.integrand, (-1.0, 1.0), bc={"left": 0.0, "right": 0.5},
-                             constraints=[vc.Integral(hc.arclength, 2.0, name="length")])
+        problem = vc.Problem(
+            hc.integrand,
+            (-1.0, 1.0),
+            bc={"left": 0.0, "right": 0.5},
+            constraints=[vc.Integral(hc.arclength, 2.0, name="length")],
+        )
         vc.solve(problem, n=N[0])
 
 
 def test_obstacle_above_dirichlet_value():
     so = load("string_obstacle")
     with pytest.raises(ValueError, match="obstacle"):
-        problem = vc.Problem(so.integrand, (-1.0, 1.0), bc={"left": 0.0, "right": 0.0},
-                             constraints=[vc.Bound(lower=lambda x: 0.1 - 0.0 * x, name="obstacle")])
+        problem = vc.Problem(
+            so.integrand,
+            (-1.0, 1.0),
+            bc={"left": 0.0, "right": 0.0},
+            constraints=[vc.Bound(lower=lambda x: 0.1 - 0.0 * x, name="obstacle")],
+        )
         vc.solve(problem, n=N[0])
 
 
 def test_pointwise_violated_by_dirichlet_value():
     si = load("sphere_implicit")
     with pytest.raises(ValueError, match="sphere"):
-        problem = vc.Problem(si.integrand, (0.0, 1.0), bc={"left": si.p0, "right": 1.1 * si.p1},
-                             constraints=[vc.Pointwise(si.sphere, name="sphere")])
+        problem = vc.Problem(
+            si.integrand,
+            (0.0, 1.0),
+            bc={"left": si.p0, "right": 1.1 * si.p1},
+            constraints=[vc.Pointwise(si.sphere, name="sphere")],
+        )
         vc.solve(problem, n=N[0])

@@ -24,7 +24,9 @@ def test_both_bratu_solutions_at_second_order():
     """G = f'²/2 - λ eᶠ, λ = 2: f = -2 ln(cosh((x - ½)θ/2) / cosh(θ/4)), θ = √(2λ) cosh(θ/4) has two
     roots; the lower solution is a minimum, the upper a saddle of index 1."""
     lam = 2.0
-    thetas = [scipy.optimize.brentq(lambda t: t - np.sqrt(2 * lam) * np.cosh(t / 4), a, b) for a, b in ((0.1, 3), (3, 20))]
+    thetas = [
+        scipy.optimize.brentq(lambda t: t - np.sqrt(2 * lam) * np.cosh(t / 4), a, b) for a, b in ((0.1, 3), (3, 20))
+    ]
     exact = [lambda x, t=t: -2 * np.log(np.cosh((x - 0.5) * t / 2) / np.cosh(t / 4)) for t in thetas]
     errors = []
     for n in (101, 201):
@@ -66,8 +68,12 @@ def test_integral_constraint_chain_and_arch():
     Newton steps on the bordered KKT system).  Closed form f = c cosh(x/c) + 1 - c cosh(1/c),
     2c sinh(1/c) = 3.  From the default guess only the chain is reached; the guess bulging up
     reaches the arch."""
-    chain = vc.Problem(lambda f, df, x: f * jnp.sqrt(1 + df**2), (-1.0, 1.0), bc={"left": 1.0, "right": 1.0},
-                       constraints=[vc.Integral(lambda f, df, x: jnp.sqrt(1 + df**2), 3.0)])
+    chain = vc.Problem(
+        lambda f, df, x: f * jnp.sqrt(1 + df**2),
+        (-1.0, 1.0),
+        bc={"left": 1.0, "right": 1.0},
+        constraints=[vc.Integral(lambda f, df, x: jnp.sqrt(1 + df**2), 3.0)],
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         sols = vc.solve_all(chain, n=101, guesses=[lambda x: 1 + 0.1 * np.cos(np.pi * x / 2)])
@@ -80,8 +86,12 @@ def test_integral_constraint_chain_and_arch():
 
 
 def test_refusals():
-    free = vc.Problem(lambda f, df, x: jnp.sqrt(1 + df**2), (0.0, 1.0), bc={"left": 0.0},
-                      right_end=vc.OnCurve(lambda x, f: x + f - 2.0))
+    free = vc.Problem(
+        lambda f, df, x: jnp.sqrt(1 + df**2),
+        (0.0, 1.0),
+        bc={"left": 0.0},
+        right_end=vc.OnCurve(lambda x, f: x + f - 2.0),
+    )
     with pytest.raises(ValueError, match="pointwise constraints and free ends"):
         vc.solve_all(free, n=21)
     with pytest.raises(ValueError, match="max_solutions"):

@@ -73,9 +73,13 @@ def test_order2_degree_p():
         vc.solve(SIN, n=5, degree=2)
     # With an Integral: min ∫ ½ f''² with ∫ f = 1, clamped ends: f^(4) = -λ, f = 30 x² (1 - x)²
     # (a quartic: exact at degree 4 on 2 cells), J = 360.
-    area = vc.Problem(lambda f, df, d2f, x: 0.5 * d2f**2, (0.0, 1.0), order=2,
-                      bc={"left": 0.0, "left'": 0.0, "right": 0.0, "right'": 0.0},
-                      constraints=[vc.Integral(lambda f, df, d2f, x: f, 1.0, name="area")])
+    area = vc.Problem(
+        lambda f, df, d2f, x: 0.5 * d2f**2,
+        (0.0, 1.0),
+        order=2,
+        bc={"left": 0.0, "left'": 0.0, "right": 0.0, "right'": 0.0},
+        constraints=[vc.Integral(lambda f, df, d2f, x: f, 1.0, name="area")],
+    )
     sol = vc.solve(area, n=3, degree=4)
     xa = np.linspace(0.0, 1.0, 11)
     assert sol.converged and abs(sol.value - 360.0) < 1e-10
@@ -109,8 +113,12 @@ def test_pointwise_degree_p():
 
 # -- OnCurve free end ---------------------------------------------------------------------------
 def test_oncurve_degree_p():
-    P = vc.Problem(lambda f, df, x: 0.5 * df**2 + 0.5 * f**2, (0.0, 1.0), bc={"left": 1.0},
-                   right_end=vc.OnCurve(lambda x, f: x - 1.0 + 0.1 * f, name="curve"))
+    P = vc.Problem(
+        lambda f, df, x: 0.5 * df**2 + 0.5 * f**2,
+        (0.0, 1.0),
+        bc={"left": 1.0},
+        right_end=vc.OnCurve(lambda x, f: x - 1.0 + 0.1 * f, name="curve"),
+    )
 
     def conditions(u):  # f = cosh x + c sinh x; transversality (G - f' G_f') φ_f - G_f' φ_x = 0 and φ = 0
         c, B = u
@@ -133,8 +141,12 @@ def test_data_degree_p():
     """J = ∫ ½(f'² + f²) + w (f(½) - y)², f(0) = 0, f(1) = 1: f'' = f on each side of the site,
     f'(½+) - f'(½-) = 2 w (f(½) - y)."""
     w, y = 1.0, 1.0
-    P = vc.Problem(lambda f, df, x: 0.5 * df**2 + 0.5 * f**2, (0.0, 1.0), bc={"left": 0.0, "right": 1.0},
-                   data=vc.Data([0.5], [y], [w]))
+    P = vc.Problem(
+        lambda f, df, x: 0.5 * df**2 + 0.5 * f**2,
+        (0.0, 1.0),
+        bc={"left": 0.0, "right": 1.0},
+        data=vc.Data([0.5], [y], [w]),
+    )
     sh, ch = np.sinh(0.5), np.cosh(0.5)
     f1 = (1 / sh + 2 * w * y) / (2 * ch / sh + 2 * w)
     J = 0.5 * f1 * f1 * ch / sh + 0.5 * ((-f1 + ch) / sh - f1 * (-f1 * ch + 1) / sh) + w * (f1 - y) ** 2
@@ -150,6 +162,7 @@ def test_data_degree_p():
 def _cycloid_through(f0, X, Y, g=br.g):
     """Least time from (0, f0) at the speed √(2 g f0) to (X, Y): the cycloid with its cusp on f = 0,
     x = x0 + R (θ - sin θ), f = R (1 - cos θ), through both points; T = √(R/g) (θ1 - θ0)."""
+
     def eqs(u):
         R, t0, t1 = u
         return [R * (1 - np.cos(t0)) - f0, R * (1 - np.cos(t1)) - Y, R * (t1 - np.sin(t1) - t0 + np.sin(t0)) - X]

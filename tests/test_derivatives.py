@@ -20,10 +20,18 @@ def _cases():
     yield "catenary-uniform", vc.Problem(catenary, (-1.0, 1.0), {"left": 1.5, "right": 1.5}), None, 1.5 + wiggle
     yield "quadratic-free-ends", vc.Problem(quadratic, (0.0, 2.0)), vc.graded_grid((0.0, 2.0), N, 1.5, "both"), wiggle
     # Singular end: tanh-sinh points within 1e-45 of x = 0 must still give exact derivatives.
-    yield ("brachistochrone-singular", vc.Problem(travel_time, (0.0, 1.0), {"left": 0.0, "right": 0.6}),
-           x_graded, 0.6 * np.sqrt(x_graded) + 0.01 * np.sin(7 * x_graded))
-    yield ("sphere-vector", vc.Problem(sphere_energy, (0.0, 1.0), {"left": [1.5, 0.0], "right": [0.8, 1.0]}),
-           None, np.stack([np.linspace(1.5, 0.8, N), np.linspace(0, 1, N) ** 2], axis=1) + wiggle[:, None])
+    yield (
+        "brachistochrone-singular",
+        vc.Problem(travel_time, (0.0, 1.0), {"left": 0.0, "right": 0.6}),
+        x_graded,
+        0.6 * np.sqrt(x_graded) + 0.01 * np.sin(7 * x_graded),
+    )
+    yield (
+        "sphere-vector",
+        vc.Problem(sphere_energy, (0.0, 1.0), {"left": [1.5, 0.0], "right": [0.8, 1.0]}),
+        None,
+        np.stack([np.linspace(1.5, 0.8, N), np.linspace(0, 1, N) ** 2], axis=1) + wiggle[:, None],
+    )
 
 
 CASES = list(_cases())
@@ -86,12 +94,12 @@ def test_block_hessian_equals_dense_hessian_and_is_symmetric(case):
     F, U, x, free = case
     m, n = U.shape
     diag, upper = F.hessian_blocks(U, x)
-    diag, upper = diag[free], upper[free.start:free.stop - 1]
+    diag, upper = diag[free], upper[free.start : free.stop - 1]
     H_banded = np.asarray(block_tridiag_dense(diag, upper))
     # Dense reference: jax.hessian of J_h over node-major flattened unknowns.
     flat_value = lambda u: F.value(u.reshape(n, m).T, x)
     H_dense = np.asarray(jax.hessian(flat_value)(U.T.reshape(-1)))
-    H_dense = H_dense[free.start * m:free.stop * m, free.start * m:free.stop * m]
+    H_dense = H_dense[free.start * m : free.stop * m, free.start * m : free.stop * m]
     scale = np.max(np.abs(H_dense))
     np.testing.assert_allclose(H_banded, H_dense, rtol=1e-10, atol=1e-12 * scale)
     np.testing.assert_allclose(H_dense, H_dense.T, rtol=0, atol=1e-12 * scale)
@@ -102,7 +110,7 @@ def test_block_hessian_equals_dense_hessian_and_is_symmetric(case):
 def test_hessian_vector_product_forward_over_reverse(case):
     F, U, x, free = case
     diag, upper = F.hessian_blocks(U, x)
-    diag, upper = diag[free], upper[free.start:free.stop - 1]
+    diag, upper = diag[free], upper[free.start : free.stop - 1]
     V = np.zeros(U.shape)
     V[:, free] = np.random.default_rng(2).standard_normal(V[:, free].shape)
     hv = np.asarray(F.hvp(U, x, jnp.asarray(V)))[:, free]  # (m, n_free)

@@ -129,8 +129,7 @@ def test_smallest_eigenvalue_goes_to_zero_at_the_fold(fold_path):
 
 def test_branch_values_converge_like_h2(fold_path):
     # R = 1, 0.97, ..., 0.76 are on both paths (steps of 0.03 in R)
-    coarse = vc.continuation(pc.problem, {"R": (1.0, 0.76)}, n=41, steps=8, certificate=False,
-                             predictor="previous")
+    coarse = vc.continuation(pc.problem, {"R": (1.0, 0.76)}, n=41, steps=8, certificate=False, predictor="previous")
     assert not coarse.lost and np.all(coarse.converged)
     fine = {round(p["R"], 12): v for p, v, ok in zip(fold_path.params, fold_path.value, fold_path.converged) if ok}
     ratios = []
@@ -143,8 +142,9 @@ def test_branch_values_converge_like_h2(fold_path):
 
 
 def test_continuation_callable_path_and_bad_input(catenoids):
-    res = vc.continuation(pc.problem, lambda t: {"R": 1.0 - 0.1 * t, "L": 0.5}, n=41, steps=2,
-                          certificate=False, guess=catenoids[41].f)
+    res = vc.continuation(
+        pc.problem, lambda t: {"R": 1.0 - 0.1 * t, "L": 0.5}, n=41, steps=2, certificate=False, guess=catenoids[41].f
+    )
     assert not res.lost and res.parameter_name == "t" and np.allclose(res.t, [0, 0.5, 1])
     assert res.solution.params["R"] == pytest.approx(0.9)
     with pytest.raises(ValueError, match="path: key 'X'"):
@@ -166,8 +166,11 @@ def test_integral_constraint_and_vector_unknown():
     assert sol.multipliers["length"] > 1.0 and np.max(np.abs(r)) < 5e-3
     assert np.ptp(vc.first_integral(sol)[1]) < 1e-3
     # f ∈ R²: f'' + f = 0 componentwise; the residual has the unknown's shape
-    p = vc.Problem(lambda f, df, x: 0.5 * jnp.sum(df**2) - 0.5 * jnp.sum(f**2), (0.0, 1.0),
-                   bc={"left": [1.0, 0.0], "right": [0.5, 1.0]})
+    p = vc.Problem(
+        lambda f, df, x: 0.5 * jnp.sum(df**2) - 0.5 * jnp.sum(f**2),
+        (0.0, 1.0),
+        bc={"left": [1.0, 0.0], "right": [0.5, 1.0]},
+    )
     sol = vc.solve(p, n=41)
     x, r = vc.euler_lagrange_residual(sol)
     assert r.shape == (41, 2) and np.max(np.abs(r)) < 1e-3

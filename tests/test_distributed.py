@@ -33,8 +33,12 @@ def _workers(tmp_path):
     """Start the processes and give their result files; on leaving, wait for them (raise with their
     logs if one failed or hung; kill any still running)."""
     root = Path(__file__).resolve().parent.parent
-    env = dict(os.environ, JAX_PLATFORMS="cpu", VARCALC_NO_CACHE="1",
-               PYTHONPATH=os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep))
+    env = dict(
+        os.environ,
+        JAX_PLATFORMS="cpu",
+        VARCALC_NO_CACHE="1",
+        PYTHONPATH=os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+    )
     env.pop("XLA_FLAGS", None)  # the device count comes from jax_num_cpu_devices in the worker
     port = _free_port()
     outs, logs, procs = [], [], []
@@ -42,9 +46,15 @@ def _workers(tmp_path):
         for i in range(PROCESSES):
             outs.append(tmp_path / f"result{i}.npz")
             logs.append(open(tmp_path / f"log{i}.txt", "w+"))
-            procs.append(subprocess.Popen(
-                [sys.executable, W.__file__, str(port), str(PROCESSES), str(i), str(LOCAL_DEVICES), str(outs[i])],
-                cwd=root, env=env, stdout=logs[i], stderr=subprocess.STDOUT))
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, W.__file__, str(port), str(PROCESSES), str(i), str(LOCAL_DEVICES), str(outs[i])],
+                    cwd=root,
+                    env=env,
+                    stdout=logs[i],
+                    stderr=subprocess.STDOUT,
+                )
+            )
         yield outs
         codes = []
         for p in procs:

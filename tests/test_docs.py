@@ -23,8 +23,11 @@ import pytest
 import varcalc
 
 ROOT = Path(__file__).resolve().parents[1]
-MODULES = sorted(m.name for m in pkgutil.walk_packages(varcalc.__path__, "varcalc.")
-                 if not m.name.startswith("varcalc.problems") and m.name != "varcalc.__main__")
+MODULES = sorted(
+    m.name
+    for m in pkgutil.walk_packages(varcalc.__path__, "varcalc.")
+    if not m.name.startswith("varcalc.problems") and m.name != "varcalc.__main__"
+)
 PAGES = [ROOT / "README.md"] + sorted((ROOT / "docs").rglob("*.md"))
 
 # A fenced python block and the HTML comments on the lines just above it.
@@ -50,8 +53,10 @@ def blocks(text):
 
 def test_block_finder():
     """The finder sees fences, markers and reasons (a page without blocks must not pass unnoticed)."""
-    text = ("x\n```python\na = 1\n```\n<!-- skip: needs a GPU -->\n```python\nb = 2\n```\n"
-            "<!-- example -->\n```python\nc = 3\n```\n```text\nnot python\n```\n")
+    text = (
+        "x\n```python\na = 1\n```\n<!-- skip: needs a GPU -->\n```python\nb = 2\n```\n"
+        "<!-- example -->\n```python\nc = 3\n```\n```text\nnot python\n```\n"
+    )
     assert blocks(text) == [(3, "a = 1\n", None), (7, "b = 2\n", "needs a GPU"), (11, "c = 3\n", None)]
     assert sum(len(blocks(p.read_text())) for p in PAGES) >= 20
 

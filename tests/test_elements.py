@@ -113,8 +113,12 @@ def test_integral_constraint():
 def test_vector_free_end_params():
     """f'' = k² f, f(0) = f0 (2 components), natural end at x = 1: f = f0 cosh(k(1 - x)) / cosh k."""
     f0 = jnp.array([1.0, -2.0])
-    problem = vc.Problem(lambda f, df, x, k: 0.5 * jnp.sum(df**2) + 0.5 * k**2 * jnp.sum(f**2),
-                         (0.0, 1.0), bc={"left": f0}, params=jnp.array(1.0))
+    problem = vc.Problem(
+        lambda f, df, x, k: 0.5 * jnp.sum(df**2) + 0.5 * k**2 * jnp.sum(f**2),
+        (0.0, 1.0),
+        bc={"left": f0},
+        params=jnp.array(1.0),
+    )
     for k in (1.0, 2.0):  # a new parameter value reuses the compiled solver
         sol = vc.solve(problem, n=5, degree=4, params=jnp.array(k))
         exact = lambda x: np.outer(np.cosh(k * (1 - np.asarray(x))) / np.cosh(k), f0)
@@ -149,8 +153,7 @@ def test_bad_input():
         vc.solve(p, n=5, degree=2, quadrature="midpoint")
     with pytest.raises(ValueError, match="warm_start"):
         vc.solve(p, n=5, degree=2, warm_start=True)
-    beam = vc.Problem(lambda f, df, d2f, x: 0.5 * d2f**2, (0.0, 1.0), bc={"left": 0.0, "right": 0.0},
-                      order=2)
+    beam = vc.Problem(lambda f, df, d2f, x: 0.5 * d2f**2, (0.0, 1.0), bc={"left": 0.0, "right": 0.0}, order=2)
     with pytest.raises(ValueError, match="degree >= 3"):  # order=2: C¹ elements, degree 3 and up
         vc.solve(beam, n=5, degree=2)
     # Pointwise, Data, OnCurve (tests/test_degree_features.py) and Bound (tests/test_bounds.py) take degree=.

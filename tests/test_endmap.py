@@ -59,7 +59,10 @@ def test_the_mapped_solution_is_certified_and_estimated():
     assert sol.verdict == "strict local minimum"
     fine = _solve(psopt.problem, 5, 6)
     # λ_min of δ²J with the L² mass in x (GLL weights times φ'(s)): one value on both grids.
-    assert abs(sol.certificate.smallest_eigenvalue - fine.certificate.smallest_eigenvalue) < 1e-4 * fine.certificate.smallest_eigenvalue
+    assert (
+        abs(sol.certificate.smallest_eigenvalue - fine.certificate.smallest_eigenvalue)
+        < 1e-4 * fine.certificate.smallest_eigenvalue
+    )
     est = sol.error_estimate  # two-grid: the s-cells halved under the same map
     true = abs(sol.value - psopt.exact_value)
     assert 1 / 3 <= est.value_error / true <= 3
@@ -114,7 +117,7 @@ def test_end_map_inverse_and_derivative(powers):
 
 
 def test_singular_power_from_the_integrand():
-    fermat = lambda beta: (lambda f, df, x: np.sqrt(1 + df**2) * f ** (-beta))
+    fermat = lambda beta: lambda f, df, x: np.sqrt(1 + df**2) * f ** (-beta)
     assert singular_power(fermat(0.5), 0.0, 1, 0.0, "left") == 3  # f ~ x^(2/3)
     assert singular_power(fermat(1 / 3), 0.0, 1, 0.0, "left") == 4  # f ~ x^(3/4)
     assert singular_power(fermat(0.5), 0.0, 1, 1.0, "right") == 3
@@ -175,8 +178,10 @@ def test_grad_through_a_mapped_high_order_solve():
     fd = (exact_T(2.0 + h) - exact_T(2.0 - h)) / (2 * h)
     assert abs(dT - fd) < 1e-8 * abs(fd)  # measured 1e-10 (the difference quotient's own error)
     df = float(jax.grad(lambda Y: solve_Y(Y)(1.0))(2.0))  # sol(x) of a TracedSolution: the elements
-    fd_f = (vc.solve(psopt.problem, n=5, degree=8, bc={"right": 2.0 + h})(1.0)
-            - vc.solve(psopt.problem, n=5, degree=8, bc={"right": 2.0 - h})(1.0)) / (2 * h)
+    fd_f = (
+        vc.solve(psopt.problem, n=5, degree=8, bc={"right": 2.0 + h})(1.0)
+        - vc.solve(psopt.problem, n=5, degree=8, bc={"right": 2.0 - h})(1.0)
+    ) / (2 * h)
     assert abs(df - float(fd_f)) < 1e-7 * abs(df)
 
 

@@ -21,9 +21,11 @@ def _fused(problem, n):
     return disc, out
 
 
-@pytest.mark.parametrize("module", [hanging_chain, string_obstacle, brachistochrone],
-                         ids=["integral-constraint (SQP)", "obstacle (barrier + projected Newton)",
-                              "singular end (tanh-sinh blocks)"])
+@pytest.mark.parametrize(
+    "module",
+    [hanging_chain, string_obstacle, brachistochrone],
+    ids=["integral-constraint (SQP)", "obstacle (barrier + projected Newton)", "singular end (tanh-sinh blocks)"],
+)
 def test_python_loop_and_fused_loop_take_the_same_iterates(module):
     """Both drivers run the same step pieces: same status, value and nodes, and the same iterates
     step by step, to rounding (the Python loop pads the unknowns to a size bucket, whose padded
@@ -121,12 +123,14 @@ def test_lazy_public_names_are_not_shadowed_by_their_modules():
     import subprocess
     import sys
 
-    code = ("import importlib, varcalc as vc\n"
-            "for module, names in vc._LAZY.items():\n"
-            "    importlib.import_module('varcalc.' + module)\n"
-            "    for name in names:\n"
-            "        assert not isinstance(getattr(vc, name), type(importlib)), name\n"
-            "assert callable(vc.continuation)\n")
+    code = (
+        "import importlib, varcalc as vc\n"
+        "for module, names in vc._LAZY.items():\n"
+        "    importlib.import_module('varcalc.' + module)\n"
+        "    for name in names:\n"
+        "        assert not isinstance(getattr(vc, name), type(importlib)), name\n"
+        "assert callable(vc.continuation)\n"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 

@@ -27,8 +27,13 @@ from scipy.optimize import minimize_scalar
 
 import varcalc as vc
 
-NAMES = ["brachistochrone_vertical", "brachistochrone_slanted", "harmonic_oscillator_long",
-         "spd_geodesic", "parametric_catenoid"]
+NAMES = [
+    "brachistochrone_vertical",
+    "brachistochrone_slanted",
+    "harmonic_oscillator_long",
+    "spd_geodesic",
+    "parametric_catenoid",
+]
 NS = (21, 41)  # nested grids: h halves (one compilation each: ~3-8 s on 2 cores)
 ORDER_MIN = 1.9
 
@@ -79,6 +84,7 @@ def gauss_value(problem, exact, a, b, *, params=None, points=40, d=1e-4):
 
 # -- the module convention (the CLI relies on it) ----------------------------------------------
 
+
 @pytest.mark.parametrize("name", NAMES)
 def test_module_convention(name):
     check_module_convention(load(name), name)
@@ -86,11 +92,14 @@ def test_module_convention(name):
 
 # -- 1. brachistochrone to a vertical line -------------------------------------------------------
 
+
 def _cycloid_time_by_quad(R, theta_end, g):
     """T = ∫ ds / sqrt(2 g f) along the cycloid, parametrised by θ (smooth in θ)."""
+
     def dT(t):
         ds = 2.0 * R * abs(np.sin(0.5 * t))  # |(x', f')| = R sqrt((1 - cos)² + sin²)
         return ds / np.sqrt(2.0 * g * R * (1 - np.cos(t)))
+
     return quad(dT, 0.0, theta_end, epsabs=1e-14, epsrel=1e-13)[0]
 
 
@@ -101,8 +110,7 @@ def test_vertical_reference():
     assert _cycloid_time_by_quad(m.R, m.theta_end, m.g) == pytest.approx(m.exact_value, rel=1e-12)
     # Independently: the fastest point-to-point cycloid to the line x = X.
     b = load("brachistochrone")
-    r = minimize_scalar(lambda Y: b.cycloid_time(m.X, Y), bounds=(0.1, 2.0), method="bounded",
-                        options={"xatol": 1e-10})
+    r = minimize_scalar(lambda Y: b.cycloid_time(m.X, Y), bounds=(0.1, 2.0), method="bounded", options={"xatol": 1e-10})
     assert r.x == pytest.approx(m.end_depth, abs=1e-6)
     assert r.fun == pytest.approx(m.exact_value, rel=1e-12)
 
@@ -147,8 +155,12 @@ def test_slanted_reference_is_the_fastest_point_on_the_line(line):
     # End points (x, (c - a x) / b) on the line, x in (0, x_max) with f > 0.
     xmax = c_ / a_ if b_ > 0 else 10.0
     xmin = 0.0 if b_ > 0 else c_ / a_
-    r = minimize_scalar(lambda x: b.cycloid_time(x, (c_ - a_ * x) / b_),
-                        bounds=(xmin + 1e-9, xmax - 1e-9), method="bounded", options={"xatol": 1e-12})
+    r = minimize_scalar(
+        lambda x: b.cycloid_time(x, (c_ - a_ * x) / b_),
+        bounds=(xmin + 1e-9, xmax - 1e-9),
+        method="bounded",
+        options={"xatol": 1e-12},
+    )
     assert r.x == pytest.approx(x_end, abs=1e-6)
     assert r.fun == pytest.approx(T, rel=1e-12)
     # Transversality for G = ds/v and φ = a x + b f - c: f'(x_end) = b / a (normal direction).
@@ -195,12 +207,15 @@ def test_slanted_solves_with_order_2():
         xs = s.x[-2:]
         fs = m.exact(xs)
         t = np.array([xs[1] - xs[0], fs[1] - fs[0]])
-        exact_angle.append(np.degrees(np.arccos(abs(t @ np.array([b, -a])) / (np.linalg.norm(t) * np.sqrt(a * a + b * b)))))
+        exact_angle.append(
+            np.degrees(np.arccos(abs(t @ np.array([b, -a])) / (np.linalg.norm(t) * np.sqrt(a * a + b * b))))
+        )
     dev = [abs(x - y) for x, y in zip(angles, exact_angle)]
     assert observed_order(dev) >= 1.5, dev
 
 
 # -- 3. harmonic oscillator past the first conjugate point ---------------------------------------
+
 
 def test_oscillator_long_reference():
     m = load("harmonic_oscillator_long")
@@ -267,6 +282,7 @@ def test_oscillator_two_conjugate_points():
 
 # -- 4. geodesic between SPD matrices --------------------------------------------------------------
 
+
 def _tr_sq(F, V):
     """The textbook integrand tr((F⁻¹F')²) (a saddle off the symmetric matrices)."""
     X = jnp.linalg.solve(F, V)
@@ -306,15 +322,26 @@ def test_spd_integrand_derivatives_match_matrix_calculus():
     dP, d2P = -P @ E @ P, 2 * P @ E @ P @ E @ P
     tr = np.trace
     d1_hand = tr(dP @ V @ P @ V.T) + tr(P @ W @ P @ V.T) + tr(P @ V @ dP @ V.T) + tr(P @ V @ P @ W.T)
-    d2_hand = (tr(d2P @ V @ P @ V.T) + tr(P @ V @ d2P @ V.T)
-               + 2 * (tr(dP @ W @ P @ V.T) + tr(dP @ V @ dP @ V.T) + tr(dP @ V @ P @ W.T)
-                      + tr(P @ W @ dP @ V.T) + tr(P @ W @ P @ W.T) + tr(P @ V @ dP @ W.T)))
+    d2_hand = (
+        tr(d2P @ V @ P @ V.T)
+        + tr(P @ V @ d2P @ V.T)
+        + 2
+        * (
+            tr(dP @ W @ P @ V.T)
+            + tr(dP @ V @ dP @ V.T)
+            + tr(dP @ V @ P @ W.T)
+            + tr(P @ W @ dP @ V.T)
+            + tr(P @ W @ P @ W.T)
+            + tr(P @ V @ dP @ W.T)
+        )
+    )
     assert float(d1_ad) == pytest.approx(d1_hand, rel=1e-12)
     assert float(d2_ad) == pytest.approx(d2_hand, rel=1e-12)
     # On symmetric F, F' it is tr((F⁻¹F')²); transposing F leaves it unchanged.
     S, Vs = F + F.T, V + V.T
-    vals = jax.jit(lambda: (m.integrand(S, Vs, 0.0), _tr_sq(S, Vs), m.integrand(F.T, V.T, 0.0),
-                            m.integrand(F, V, 0.0)))()
+    vals = jax.jit(
+        lambda: (m.integrand(S, Vs, 0.0), _tr_sq(S, Vs), m.integrand(F.T, V.T, 0.0), m.integrand(F, V, 0.0))
+    )()
     assert float(vals[0]) == pytest.approx(float(vals[1]), rel=1e-13)
     assert float(vals[2]) == pytest.approx(float(vals[3]), rel=1e-13)
 
@@ -335,6 +362,7 @@ def test_spd_textbook_integrand_would_be_a_saddle():
             F = jnp.concatenate([F0[:1], u.reshape(-1, 2, 2), F0[-1:]])
             Fm, dF = 0.5 * (F[1:] + F[:-1]), (F[1:] - F[:-1]) / h
             return h * jnp.sum(jax.vmap(lambda f, d: G(f, d, 0.0))(Fm, dF))
+
         return J
 
     u0 = F0[1:-1].reshape(-1)
@@ -346,8 +374,7 @@ def test_spd_textbook_integrand_would_be_a_saddle():
         d1 = lambda u: jax.jvp(J, (u,), (v,))[1]
         return jnp.max(jnp.abs(jax.grad(J)(u0))), jax.jvp(d1, (u0,), (v,))[1]
 
-    (g1, c1), (g2, c2) = jax.jit(lambda: (checks(energy(m.integrand)),
-                                          checks(energy(lambda f, d, x: _tr_sq(f, d)))))()
+    (g1, c1), (g2, c2) = jax.jit(lambda: (checks(energy(m.integrand)), checks(energy(lambda f, d, x: _tr_sq(f, d)))))()
     assert float(g1) < 1e-12 and float(g2) < 1e-12  # both stationary at the geodesic's nodes
     assert float(c1) > 0 > float(c2)
 
@@ -411,8 +438,9 @@ def test_params_one_compilation(caplog):
         traces.append(1)  # runs only while JAX traces (compiled code does not call back)
         return m.integrand(f, df, x, p)
 
-    problem = vc.Problem(G, domain=(-1.0, 1.0), bc={"left": 0.0, "right": 0.0}, params=PARAMS[0],
-                         name="parametric_catenoid")
+    problem = vc.Problem(
+        G, domain=(-1.0, 1.0), bc={"left": 0.0, "right": 0.0}, params=PARAMS[0], name="parametric_catenoid"
+    )
     n = NS[-1]
     first = vc.solve(problem, n=n)
     assert first.converged, first.message
@@ -437,6 +465,7 @@ def test_params_one_compilation(caplog):
 
 
 # -- a free LEFT end on a curve --------------------------------------------------------------------
+
 
 def _arc_length(f, df, x):
     return jnp.sqrt(1 + df**2)

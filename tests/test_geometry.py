@@ -56,11 +56,12 @@ def test_bad_geometry_is_rejected():
         "crosses or touches itself": dict(vertices=[(0, 0), (2, 0), (2, 2), (1, -1), (0, 2)]),
         "polygon must be simple": dict(vertices=[(0, 0), (1, 1), (1, 0), (0, 1)]),  # bowtie
         "coincide": dict(vertices=[(0, 0), (1, 0), (1, 0), (0, 1)]),
-        "overlaps or touches holes\\[0\\]": dict(vertices=circle(2, 40), holes=[circle(.5, 20, (.2, 0)),
-                                                                               circle(.5, 20, (-.2, 0))]),
-        "lies inside holes\\[0\\]": dict(vertices=circle(2, 40), holes=[circle(1, 20), circle(.5, 20)]),
-        "not inside the outer polygon": dict(vertices=sq, holes=[circle(.2, 8, (3, 0))]),
-        "crosses or touches the outer boundary": dict(vertices=circle(1, 40), holes=[circle(.5, 20, (.8, 0))]),
+        "overlaps or touches holes\\[0\\]": dict(
+            vertices=circle(2, 40), holes=[circle(0.5, 20, (0.2, 0)), circle(0.5, 20, (-0.2, 0))]
+        ),
+        "lies inside holes\\[0\\]": dict(vertices=circle(2, 40), holes=[circle(1, 20), circle(0.5, 20)]),
+        "not inside the outer polygon": dict(vertices=sq, holes=[circle(0.2, 8, (3, 0))]),
+        "crosses or touches the outer boundary": dict(vertices=circle(1, 40), holes=[circle(0.5, 20, (0.8, 0))]),
     }
     for msg, kw in bad.items():
         with pytest.raises(ValueError, match=msg):
@@ -76,7 +77,7 @@ def test_bad_geometry_is_rejected():
         TriMesh(folded, m.triangles)
     with pytest.raises(ValueError, match="belongs to 3 triangles"):
         TriMesh(m.nodes, np.r_[m.triangles, m.triangles[:1]])
-    a, b = vc.Rectangle((0, 1), (0, 1)).triangulate(3), vc.Rectangle((.5, 1.5), (.5, 1.5)).triangulate(3)
+    a, b = vc.Rectangle((0, 1), (0, 1)).triangulate(3), vc.Rectangle((0.5, 1.5), (0.5, 1.5)).triangulate(3)
     with pytest.raises(ValueError, match="boundary edges .* cross"):  # two overlapping squares
         TriMesh(np.r_[a.nodes, b.nodes], np.r_[a.triangles, b.triangles + 9])
     with pytest.raises(ValueError, match="vertex of no triangle"):
@@ -112,8 +113,7 @@ def test_disk_p1_order_and_meshio_round_trip(tmp_path):
     m = disk.triangulate(17)
     path = tmp_path / "disk.msh"
     pts = np.column_stack([m.nodes, np.zeros(len(m.nodes))])
-    meshio.write(path, meshio.Mesh(pts, [("line", m.boundary_edges), ("triangle", m.triangles)]),
-                 file_format="gmsh22")
+    meshio.write(path, meshio.Mesh(pts, [("line", m.boundary_edges), ("triangle", m.triangles)]), file_format="gmsh22")
     back = TriMesh.read(path)
     assert back.nodes.shape == m.nodes.shape and abs(back.area - m.area) < 1e-14
     s = vc.solve_planar(vc.PlanarProblem(G, back, bc=zero, exact=exact))
@@ -160,8 +160,12 @@ def test_adaptive_refinement_at_the_l_corner():
 
     G = lambda u, du, x: 0.5 * du @ du
     levels = []
-    sol = solve_adaptive(vc.PlanarProblem(G, L, bc=exact, exact=exact), n=5, max_levels=3,
-                         callback=lambda k, s, eta: levels.append((len(s.nodes), s.l2_error(), eta)))
+    sol = solve_adaptive(
+        vc.PlanarProblem(G, L, bc=exact, exact=exact),
+        n=5,
+        max_levels=3,
+        callback=lambda k, s, eta: levels.append((len(s.nodes), s.l2_error(), eta)),
+    )
     assert sol.converged and len(levels) == 3
     nodes, errs = [lv[0] for lv in levels], [lv[1] for lv in levels]
     est = sol.stats["mesh_history"]
@@ -169,7 +173,9 @@ def test_adaptive_refinement_at_the_l_corner():
     assert est[2]["estimate"] < est[0]["estimate"]
     # the largest indicator at the corner, and the smallest triangles there
     X = sol.nodes[sol.triangles]
-    area = np.abs((X[:, 1, 0] - X[:, 0, 0]) * (X[:, 2, 1] - X[:, 0, 1]) - (X[:, 2, 0] - X[:, 0, 0]) * (X[:, 1, 1] - X[:, 0, 1]))
+    area = np.abs(
+        (X[:, 1, 0] - X[:, 0, 0]) * (X[:, 2, 1] - X[:, 0, 1]) - (X[:, 2, 0] - X[:, 0, 0]) * (X[:, 1, 1] - X[:, 0, 1])
+    )
     near = np.hypot(*X.mean(1).T)
     assert near[np.argmin(area)] < 0.2 and near[np.argmax(sol.stats["indicators"])] < 0.2
     # linear u = x + 2y is in P1: no residual, no jumps (same integrand and first mesh: no compile)
@@ -188,16 +194,22 @@ def test_gmsh_physical_lines_become_boundary_parts(tmp_path):
     left, right = m.boundary_edges[np.all(x == 0, axis=1)], m.boundary_edges[np.all(x == 2, axis=1)]
     tags = np.r_[np.full(len(left), 1), np.full(len(right), 2)]
     tri_tags = np.full(len(m.triangles), 3)
-    mesh = meshio.Mesh(np.column_stack([m.nodes, np.zeros(len(m.nodes))]),
-                       [("line", np.r_[left, right]), ("triangle", m.triangles)],
-                       cell_data={"gmsh:physical": [tags, tri_tags], "gmsh:geometrical": [tags, tri_tags]},
-                       field_data={"inlet": np.array([1, 1]), "outlet": np.array([2, 1]), "fluid": np.array([3, 2])})
+    mesh = meshio.Mesh(
+        np.column_stack([m.nodes, np.zeros(len(m.nodes))]),
+        [("line", np.r_[left, right]), ("triangle", m.triangles)],
+        cell_data={"gmsh:physical": [tags, tri_tags], "gmsh:geometrical": [tags, tri_tags]},
+        field_data={"inlet": np.array([1, 1]), "outlet": np.array([2, 1]), "fluid": np.array([3, 2])},
+    )
     meshio.write(tmp_path / "parts.msh", mesh, file_format="gmsh22")
     back = TriMesh.read(tmp_path / "parts.msh")
     assert back.part_names == ("boundary", "inlet", "outlet")
     parts = back.boundary_parts(np.r_[back.nodes, [[0, 0.25], [2, 0.75], [1, 0.5]]])  # + two midpoints, one inside
     assert parts["inlet"].sum() == 4 and parts["outlet"].sum() == 4
-    assert parts["inlet"][-3:].tolist() == [True, False, False] and parts["outlet"][-3:].tolist() == [False, True, False]
+    assert parts["inlet"][-3:].tolist() == [True, False, False] and parts["outlet"][-3:].tolist() == [
+        False,
+        True,
+        False,
+    ]
     vc.PlanarProblem(lambda u, du, x: 0.5 * du @ du, back, bc={"inlet": 0.0, "outlet": 1.0})  # accepted by name
 
 

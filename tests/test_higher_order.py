@@ -52,6 +52,7 @@ def gauss(a, b, cells=64, points=8):
 
 # -- the module convention ---------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("name", NAMES)
 def test_module_convention(name):
     mod = load(name)
@@ -65,6 +66,7 @@ def test_module_convention(name):
 
 
 # -- beam ----------------------------------------------------------------------------------------
+
 
 def _beam_checks(f, fp, q, EI, L, J, bc):
     """f (a numpy Polynomial) solves EI f'''' = q (q a Polynomial), meets bc, and J = J[f]."""
@@ -91,14 +93,20 @@ def test_beam_exact_solutions():
     L = bm.L
     for fit, ref in [(cant, bm.exact), (cant_p, bm.exact_slope)]:  # 9 points: a real check
         np.testing.assert_allclose(fit(x), ref(x), rtol=0, atol=1e-14)
-    _beam_checks(cant, cant_p, Pn([bm.q]), bm.EI, L, bm.exact_value,
-                 {(0, 0): 0, (1, 0): 0, (2, L): 0, (3, L): 0})
+    _beam_checks(cant, cant_p, Pn([bm.q]), bm.EI, L, bm.exact_value, {(0, 0): 0, (1, 0): 0, (2, L): 0, (3, L): 0})
     clamp = Pn.fit(x, bm.clamped_exact(x), 5).convert()
     clamp_p = Pn.fit(x, bm.clamped_exact_slope(x), 4).convert()
     for fit, ref in [(clamp, bm.clamped_exact), (clamp_p, bm.clamped_exact_slope)]:
         np.testing.assert_allclose(fit(x), ref(x), rtol=0, atol=1e-14)
-    _beam_checks(clamp, clamp_p, Pn([0, bm.q0 / L]), bm.EI, L, bm.clamped_exact_value,
-                 {(0, 0): 0, (1, 0): 0, (0, L): 0, (1, L): 0})
+    _beam_checks(
+        clamp,
+        clamp_p,
+        Pn([0, bm.q0 / L]),
+        bm.EI,
+        L,
+        bm.clamped_exact_value,
+        {(0, 0): 0, (1, 0): 0, (0, L): 0, (1, L): 0},
+    )
 
 
 def _beam(kind, n):
@@ -127,8 +135,9 @@ def _hermite_d2(x, f, s, xq):
     i = np.clip(np.searchsorted(x, xq) - 1, 0, x.size - 2)
     h = x[i + 1] - x[i]
     t = (xq - x[i]) / h
-    return ((-6 + 12 * t) * f[i] + h * (-4 + 6 * t) * s[i] + (6 - 12 * t) * f[i + 1]
-            + h * (-2 + 6 * t) * s[i + 1]) / h**2
+    return (
+        (-6 + 12 * t) * f[i] + h * (-4 + 6 * t) * s[i] + (6 - 12 * t) * f[i + 1] + h * (-2 + 6 * t) * s[i + 1]
+    ) / h**2
 
 
 @pytest.mark.parametrize("kind", ["cantilever", "clamped"])
@@ -180,6 +189,7 @@ def test_beam_cantilever_between_nodes():
 
 # -- smoothing spline ----------------------------------------------------------------------------
 
+
 def test_smoothing_spline_matches_scipy():
     """On the data sites as grid, varcalc's minimiser is scipy's make_smoothing_spline(x, y, lam)
     (the natural cubic smoothing spline lies in the Hermite space).  Measured differences: values
@@ -198,12 +208,12 @@ def test_smoothing_spline_matches_scipy():
 
 # -- elastica ------------------------------------------------------------------------------------
 
+
 def _elastica_derivatives(theta, S):
     """y', y'', y''', y'''' of the elastica at tangent angle θ (θ' = -S √cos θ in arc length, so
     dθ/dx = -S / √cos θ)."""
     c, s = np.cos(theta), np.sin(theta)
-    return (np.tan(theta), -S * c**-2.5, 2.5 * S**2 * s * c**-4,
-            -2.5 * S**3 * (c**-3.5 + 4 * s**2 * c**-5.5))
+    return (np.tan(theta), -S * c**-2.5, 2.5 * S**2 * s * c**-4, -2.5 * S**3 * (c**-3.5 + 4 * s**2 * c**-5.5))
 
 
 def _graph_el(p, y2, y3, y4):
@@ -231,14 +241,14 @@ def test_elastica_reference_solves_the_graph_equation():
 
     def rhs(x, u):
         y, p, a, b = u
-        return np.vstack([p, a, b, (20 * p * (1 + p**2) * a * b - 5 * (6 * p**2 - 1) * a**3)
-                          / (2 * (1 + p**2) ** 2)])
+        return np.vstack([p, a, b, (20 * p * (1 + p**2) * a * b - 5 * (6 * p**2 - 1) * a**3) / (2 * (1 + p**2) ** 2)])
 
     s0 = np.tan(el.theta0)
     xm = np.linspace(0, 1, 11)  # start from the small-slope parabola
     guess = np.vstack([s0 * (xm - xm**2), s0 * (1 - 2 * xm), -2 * s0 + 0 * xm, 0 * xm])
-    res = solve_bvp(rhs, lambda ua, ub: np.array([ua[0], ua[1] - s0, ub[0], ub[1] + s0]),
-                    xm, guess, tol=1e-8, max_nodes=10000)
+    res = solve_bvp(
+        rhs, lambda ua, ub: np.array([ua[0], ua[1] - s0, ub[0], ub[1] + s0]), xm, guess, tol=1e-8, max_nodes=10000
+    )
     assert res.success, res.message
     xs = np.linspace(0, 1, 41)
     assert np.abs(res.sol(xs)[0] - el.exact(xs)).max() <= 1e-8
@@ -258,7 +268,7 @@ def test_elastica_reference_is_a_minimum():
         u, dup = np.sin(np.pi * x) ** 2, np.pi * np.sin(2 * np.pi * x)
         d2u = 2 * np.pi**2 * np.cos(2 * np.pi * x)
         a = k * np.pi * x + shift * np.pi
-        v, dv, d2v = np.sin(a), k * np.pi * np.cos(a), -(k * np.pi) ** 2 * np.sin(a)
+        v, dv, d2v = np.sin(a), k * np.pi * np.cos(a), -((k * np.pi) ** 2) * np.sin(a)
         phi1, phi2 = dup * v + u * dv, d2u * v + 2 * dup * dv + u * d2v
         eps = 1e-4
         Jp, Jm, J0 = J(eps * phi1, eps * phi2), J(-eps * phi1, -eps * phi2), J(0, 0)

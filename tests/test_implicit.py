@@ -113,7 +113,7 @@ def test_pointwise_constraint_multipliers_are_differentiable():
     axis /= np.linalg.norm(axis)
 
     def end(t):
-        return (p1 * jnp.cos(t) + jnp.cross(axis, p1) * jnp.sin(t) + axis * jnp.dot(axis, p1) * (1 - jnp.cos(t)))
+        return p1 * jnp.cos(t) + jnp.cross(axis, p1) * jnp.sin(t) + axis * jnp.dot(axis, p1) * (1 - jnp.cos(t))
 
     mu_mid = lambda t: vc.solve(prob, n=21, bc={"right": end(t)}).multipliers[name][10]
     d = jax.grad(mu_mid)(0.0)
@@ -124,8 +124,13 @@ def test_pointwise_constraint_multipliers_are_differentiable():
 
 # Fastest path from (0, 0) to the line x + f = 1 at speed 1/(1 + q x): a free right end on a curve
 # (its abscissa is an unknown) whose landing point moves with the parameter q.
-FREE_END = vc.Problem(lambda f, df, x, q: (1 + q * x) * jnp.sqrt(1 + df**2), (0.0, 0.8), bc={"left": 0.0},
-                      right_end=vc.OnCurve(lambda x, f: x + f - 1.0, name="line"), params=0.5)
+FREE_END = vc.Problem(
+    lambda f, df, x, q: (1 + q * x) * jnp.sqrt(1 + df**2),
+    (0.0, 0.8),
+    bc={"left": 0.0},
+    right_end=vc.OnCurve(lambda x, f: x + f - 1.0, name="line"),
+    params=0.5,
+)
 
 
 def test_free_end_landing_point_and_jit_and_vmap():

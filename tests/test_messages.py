@@ -110,8 +110,11 @@ def test_maximisation_without_mode_maximize_runs_off_and_says_so():
     assert "negative in every direction" in s.message and MAXIMIZE in remedy(s.message)
     assert STATIONARY not in s.message
     # -½f'² + ½f²: f itself does not make G negative, the slopes do (named as such).
-    s = vc.solve(vc.Problem(lambda f, df, x: -0.5 * df**2 + 0.5 * f**2, (0.0, 1.0), bc=ZERO_ENDS), n=51,
-                 guess=lambda x: x * (1 - x))
+    s = vc.solve(
+        vc.Problem(lambda f, df, x: -0.5 * df**2 + 0.5 * f**2, (0.0, 1.0), bc=ZERO_ENDS),
+        n=51,
+        guess=lambda x: x * (1 - x),
+    )
     assert s.status == Status.UNBOUNDED and "steep slopes make G negative (f alone does not)" in s.message
     assert MAXIMIZE in remedy(s.message)
 
@@ -183,8 +186,9 @@ def test_saddle_past_a_conjugate_point_suggests_stationary():
 
 def test_infeasible_names_the_constraint_and_does_not_blame_the_guess():
     arc = lambda f, df, x: jnp.sqrt(1.0 + df**2)
-    chain = vc.Problem(catenary, (-1.0, 1.0), bc={"left": 0.0, "right": 0.5},
-                       constraints=[vc.Integral(arc, 3.0, name="length")])
+    chain = vc.Problem(
+        catenary, (-1.0, 1.0), bc={"left": 0.0, "right": 0.5}, constraints=[vc.Integral(arc, 3.0, name="length")]
+    )
     s = vc.solve(chain, n=21, solver=vc.Newton(max_iter=2))
     assert s.status == Status.INFEASIBLE
     assert "The constraint 'length' is violated" in s.message and no_guess_blamed(s.message)
@@ -242,8 +246,10 @@ def test_line_search_failed_row():
 
 def test_rows_are_chosen_by_evidence():
     """The same status gets different advice from the mode and the evidence."""
-    assert advice(Status.MAX_ITERATIONS, {"minimize", "all_negative"}).remedy != \
-        advice(Status.MAX_ITERATIONS, {"minimize", "negative"}).remedy
+    assert (
+        advice(Status.MAX_ITERATIONS, {"minimize", "all_negative"}).remedy
+        != advice(Status.MAX_ITERATIONS, {"minimize", "negative"}).remedy
+    )
     assert advice(Status.UNBOUNDED, {"stationary"}) is not advice(Status.UNBOUNDED, {"minimize"})
     with pytest.raises(ValueError):
         compose_message(99, "minimize")

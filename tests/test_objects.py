@@ -25,8 +25,9 @@ from varcalc.solve import discretize
 
 
 # -- elements -----------------------------------------------------------------------------------
-@pytest.mark.parametrize("order, degree, cls, rows", [
-    (1, 1, P1, 1), (2, 1, Hermite3, 2), (1, 2, Lagrange, 2), (1, 5, Lagrange, 5)])
+@pytest.mark.parametrize(
+    "order, degree, cls, rows", [(1, 1, P1, 1), (2, 1, Hermite3, 2), (1, 2, Lagrange, 2), (1, 5, Lagrange, 5)]
+)
 def test_registry_yields_the_element(order, degree, cls, rows):
     el = element_for(order, degree)
     assert type(el) is cls and el.degree == degree
@@ -73,10 +74,17 @@ def test_a_registered_element_is_found_first():
 # -- side conditions ------------------------------------------------------------------------------
 def test_sides_declare_the_layout_sizes():
     H = lambda f, df, x: jnp.sum(f)
-    p = vc.Problem(lambda f, df, x: 0.5 * jnp.sum(df**2), (0.0, 1.0), bc={"left": [1.0, 0.0]},
-                   constraints=[vc.Integral(H, 0.3, name="a"), vc.Pointwise(lambda f, x: jnp.sum(f**2) - 1.0),
-                                vc.Integral(H, 0.2, name="b")],
-                   right_end=vc.OnCurve(lambda x, f: x - 2.0))
+    p = vc.Problem(
+        lambda f, df, x: 0.5 * jnp.sum(df**2),
+        (0.0, 1.0),
+        bc={"left": [1.0, 0.0]},
+        constraints=[
+            vc.Integral(H, 0.3, name="a"),
+            vc.Pointwise(lambda f, x: jnp.sum(f**2) - 1.0),
+            vc.Integral(H, 0.2, name="b"),
+        ],
+        right_end=vc.OnCurve(lambda x, f: x - 2.0),
+    )
     lay = Layout(p)
     kinds = [s.kind for s in lay.sides]
     assert kinds == ["Integral", "Pointwise", "Integral", "OnCurve"]
@@ -93,8 +101,13 @@ def test_sides_declare_the_layout_sizes():
 
 def test_each_public_class_has_a_side():
     assert {c.__name__ for c in SIDES} == {"Integral", "Pointwise", "Bound", "Data", "OnCurve"}
-    p = vc.Problem(lambda f, df, x: 0.5 * df**2, (0.0, 1.0), bc={"left": 0.0, "right": 1.0},
-                   constraints=[vc.Bound(lower=0.0)], data=vc.Data([0.5], [0.3]))
+    p = vc.Problem(
+        lambda f, df, x: 0.5 * df**2,
+        (0.0, 1.0),
+        bc={"left": 0.0, "right": 1.0},
+        constraints=[vc.Bound(lower=0.0)],
+        data=vc.Data([0.5], [0.3]),
+    )
     assert [s.kind for s in sides_for(p)] == ["Bound", "Data"]
     lay = Layout(p)
     assert lay.has_bound and lay.has_data and lay.d == 1 and lay.k == 0
@@ -102,23 +115,43 @@ def test_each_public_class_has_a_side():
 
 def test_new_values_keep_the_compile_key():
     G, H = (lambda f, df, x: jnp.sqrt(1 + df**2) * f), (lambda f, df, x: jnp.sqrt(1 + df**2))
-    keys = {Layout(p).key(p) for p in (vc.Problem(G, (0.0, 1.0), bc={"left": 1.0, "right": 1.0},
-                                                  constraints=[vc.Integral(H, c)]) for c in (1.5, 2.0))}
+    keys = {
+        Layout(p).key(p)
+        for p in (
+            vc.Problem(G, (0.0, 1.0), bc={"left": 1.0, "right": 1.0}, constraints=[vc.Integral(H, c)])
+            for c in (1.5, 2.0)
+        )
+    }
     assert len(keys) == 1
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(constraints=[vc.Bound(upper=2.0, derivative=1)], right_end=vc.OnCurve(lambda x, f: x - 1.0),
-          bc={"left": 0.0}),  # (Integral, Pointwise + Bound: solved now)
-     "derivative=1 cannot be combined with a free end"),
-    (dict(constraints=[vc.Bound(lower=0.0), vc.Bound(upper=2.0)]), "give one Bound"),
-    (dict(constraints=[vc.Bound(lower=0.0)], order=2), "Bound 'bound0' needs order=1"),  # (vector unknowns: componentwise bounds)
-    (dict(constraints=[vc.Pointwise(lambda f, x: f)], order=2), "Pointwise 'pointwise0' needs order=1"),
-    (dict(data=vc.Data([0.5], [0.3]), right_end=vc.OnCurve(lambda x, f: x - 1.0), bc={"left": 0.0}),
-     "right_end: cannot be combined with Data yet"),
-    (dict(right_end=vc.OnCurve(lambda x, f: x - 1.0), bc={"left": 0.0}, order=2),
-     "right_end: a free end on a curve needs order=1"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (
+            dict(
+                constraints=[vc.Bound(upper=2.0, derivative=1)],
+                right_end=vc.OnCurve(lambda x, f: x - 1.0),
+                bc={"left": 0.0},
+            ),  # (Integral, Pointwise + Bound: solved now)
+            "derivative=1 cannot be combined with a free end",
+        ),
+        (dict(constraints=[vc.Bound(lower=0.0), vc.Bound(upper=2.0)]), "give one Bound"),
+        (
+            dict(constraints=[vc.Bound(lower=0.0)], order=2),
+            "Bound 'bound0' needs order=1",
+        ),  # (vector unknowns: componentwise bounds)
+        (dict(constraints=[vc.Pointwise(lambda f, x: f)], order=2), "Pointwise 'pointwise0' needs order=1"),
+        (
+            dict(data=vc.Data([0.5], [0.3]), right_end=vc.OnCurve(lambda x, f: x - 1.0), bc={"left": 0.0}),
+            "right_end: cannot be combined with Data yet",
+        ),
+        (
+            dict(right_end=vc.OnCurve(lambda x, f: x - 1.0), bc={"left": 0.0}, order=2),
+            "right_end: a free end on a curve needs order=1",
+        ),
+    ],
+)
 def test_refusals_come_from_declared_capabilities(kwargs, match):
     order = kwargs.pop("order", 1)
     G = (lambda f, df, x: 0.5 * df**2) if order == 1 else (lambda f, df, d2f, x: 0.5 * d2f**2)
@@ -128,8 +161,9 @@ def test_refusals_come_from_declared_capabilities(kwargs, match):
 
 
 def test_element_refusals_keep_their_messages():
-    p = vc.Problem(lambda f, df, x: 0.5 * df**2, (0.0, 1.0), bc={"left": 1.0, "right": 0.5},
-                   constraints=[vc.Bound(lower=0.0)])
+    p = vc.Problem(
+        lambda f, df, x: 0.5 * df**2, (0.0, 1.0), bc={"left": 1.0, "right": 0.5}, constraints=[vc.Bound(lower=0.0)]
+    )
     discretize(p, 5, degree=2)  # (value bounds at the GLL nodes: accepted since issue 16)
     with pytest.raises(ValueError, match="'stationary' cannot be combined with a Bound"):
         discretize(p, 5, mode="stationary")
@@ -192,8 +226,9 @@ def _report(sol):
 def test_toy_side_condition_solves_the_tent(pin):
     # min ∫ ½ f'² with f(0) = f(1) = 0 and f(1/2) = 1: the tent f = 1 - |2x - 1|, exact at the nodes
     # of P1; L = J + λ (f(1/2) - 1) gives λ = -(jump of f') = -4.
-    p = vc.Problem(lambda f, df, x: 0.5 * df**2, (0.0, 1.0), bc={"left": 0.0, "right": 0.0},
-                   constraints=[pin(0.5, 1.0)])
+    p = vc.Problem(
+        lambda f, df, x: 0.5 * df**2, (0.0, 1.0), bc={"left": 0.0, "right": 0.0}, constraints=[pin(0.5, 1.0)]
+    )
     assert p.constraints[0].name == "pinat0"
     lay = Layout(p)
     assert lay.k == 1 and lay.n_multipliers_global == 1 and lay.d == 1
@@ -205,15 +240,19 @@ def test_toy_side_condition_solves_the_tent(pin):
     assert sol.multipliers == pytest.approx({"pinat0": -4.0}, abs=1e-10)  # the Solution asks the side
     # a new value at the same node count reuses the structure (the value is an input)
     again = vc.solve(vc.Problem(p.integrand, p.domain, bc=p.bc, constraints=[pin(0.3, 0.6)]), n=11)
-    np.testing.assert_allclose(again.f, np.where(again.x <= 0.3, 2 * again.x, 0.6 * (1 - again.x) / 0.7),
-                               atol=1e-12)
+    np.testing.assert_allclose(again.f, np.where(again.x <= 0.3, 2 * again.x, 0.6 * (1 - again.x) / 0.7), atol=1e-12)
 
 
 def test_toy_side_condition_on_hermite_beam(pin):
     # A simply supported beam, ∫ ½ f''² with f(0) = f(1) = 0, pushed to f(1/2) = 1: cubic pieces,
     # f = (3x - 4x³) at x <= 1/2 (symmetric), the point load P = 48 (EI δ = P L³ / 48): λ = -48.
-    p = vc.Problem(lambda f, df, d2f, x: 0.5 * d2f**2, (0.0, 1.0), bc={"left": 0.0, "right": 0.0},
-                   order=2, constraints=[pin(0.5, 1.0)])
+    p = vc.Problem(
+        lambda f, df, d2f, x: 0.5 * d2f**2,
+        (0.0, 1.0),
+        bc={"left": 0.0, "right": 0.0},
+        order=2,
+        constraints=[pin(0.5, 1.0)],
+    )
     sol = vc.solve(p, n=9)
     assert sol.converged, sol.message
     xl = np.minimum(sol.x, 1 - sol.x)
@@ -222,8 +261,9 @@ def test_toy_side_condition_on_hermite_beam(pin):
 
 
 def test_toy_side_condition_is_refused_where_not_declared(pin):
-    p = vc.Problem(lambda f, df, x: 0.5 * df**2, (0.0, 1.0), bc={"left": 0.0, "right": 0.0},
-                   constraints=[pin(0.5, 1.0)])
+    p = vc.Problem(
+        lambda f, df, x: 0.5 * df**2, (0.0, 1.0), bc={"left": 0.0, "right": 0.0}, constraints=[pin(0.5, 1.0)]
+    )
     with pytest.raises(ValueError, match=r"degree > 1 supports .* only, not \['PinAt'\]"):
         vc.solve(p, n=5, degree=2)
     with pytest.raises(ValueError, match="Bound cannot be combined with PinAt"):
@@ -243,12 +283,24 @@ def test_side_reports_match_the_solution():
     # Each built-in side's report() gives the multipliers that Solution reports (built there per kind).
     G = lambda f, df, x: 0.5 * df**2
     problems = [
-        vc.Problem(G, (0.0, 1.0), bc={"left": 0.0, "right": 0.0},
-                   constraints=[vc.Integral(lambda f, df, x: f, 0.1, name="area")]),
-        vc.Problem(lambda f, df, x: 0.5 * jnp.sum(df**2), (0.0, 1.0), bc={"left": [1.0, 0.0], "right": [0.0, 1.0]},
-                   constraints=[vc.Pointwise(lambda f, x: jnp.sum(f**2) - 1.0, name="circle")]),
-        vc.Problem(lambda f, df, x: 0.5 * df**2 + 0.5 * f**2, (0.0, 1.0), bc={"left": 1.0},
-                   right_end=vc.OnCurve(lambda x, f: x - 1.0 + 0.1 * f)),
+        vc.Problem(
+            G,
+            (0.0, 1.0),
+            bc={"left": 0.0, "right": 0.0},
+            constraints=[vc.Integral(lambda f, df, x: f, 0.1, name="area")],
+        ),
+        vc.Problem(
+            lambda f, df, x: 0.5 * jnp.sum(df**2),
+            (0.0, 1.0),
+            bc={"left": [1.0, 0.0], "right": [0.0, 1.0]},
+            constraints=[vc.Pointwise(lambda f, x: jnp.sum(f**2) - 1.0, name="circle")],
+        ),
+        vc.Problem(
+            lambda f, df, x: 0.5 * df**2 + 0.5 * f**2,
+            (0.0, 1.0),
+            bc={"left": 1.0},
+            right_end=vc.OnCurve(lambda x, f: x - 1.0 + 0.1 * f),
+        ),
     ]
     guesses = [None, lambda x: np.stack([np.cos(np.pi * x / 2), np.sin(np.pi * x / 2)], axis=1), None]
     for p, guess in zip(problems, guesses):

@@ -47,11 +47,13 @@ def order(ns, errors):
 
 # -- the elements ----------------------------------------------------------------------------------
 
+
 def test_quadrature_rules_are_exact_to_their_degree():
     from varcalc.planar.elements import rule
 
     def exact(a, b):  # ∫_ref ξ^a η^b = a! b! / (a + b + 2)!
         from math import factorial as f
+
         return f(a) * f(b) / f(a + b + 2)
 
     for degree in (2, 5):
@@ -61,7 +63,9 @@ def test_quadrature_rules_are_exact_to_their_degree():
             for b in range(degree + 1 - a):
                 assert abs(w @ (xi**a * eta**b) - exact(a, b)) < 1e-15
         # and not one degree more (so the rule is the one claimed)
-        assert max(abs(w @ (xi**a * eta**(degree + 1 - a)) - exact(a, degree + 1 - a)) for a in range(degree + 2)) > 1e-6
+        assert (
+            max(abs(w @ (xi**a * eta ** (degree + 1 - a)) - exact(a, degree + 1 - a)) for a in range(degree + 2)) > 1e-6
+        )
 
 
 @pytest.mark.parametrize("name", ["P1", "P2"])
@@ -71,11 +75,12 @@ def test_basis_partition_of_unity_and_nodal(name):
     el = element(name)
     np.testing.assert_allclose(el.phi.sum(1), 1.0, atol=1e-15)
     np.testing.assert_allclose(el.dphi.sum(1), 0.0, atol=1e-14)
-    nodes = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1], [.5, .5, 0], [0, .5, .5], [.5, 0, .5]])[:el.nloc]
+    nodes = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1], [0.5, 0.5, 0], [0, 0.5, 0.5], [0.5, 0, 0.5]])[: el.nloc]
     np.testing.assert_allclose(el.basis(nodes), np.eye(el.nloc), atol=1e-15)
 
 
 # -- the sparse Hessian ------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("element", ["P1", "P2"])
 def test_sparse_hessian_matches_dense_autodiff(element):
@@ -92,7 +97,9 @@ def test_sparse_hessian_matches_dense_autodiff(element):
     dense = np.asarray(jax.hessian(lambda V: f["energy"](V, X, E, None))(U))[np.ix_(disc.free, disc.free)]
     np.testing.assert_allclose(H, dense, rtol=0, atol=1e-13)
     np.testing.assert_allclose(H, H.T, atol=1e-14)
-    g_fd = (f["energy"](U.at[disc.free[0]].add(1e-6), X, E, None) - f["energy"](U.at[disc.free[0]].add(-1e-6), X, E, None)) / 2e-6
+    g_fd = (
+        f["energy"](U.at[disc.free[0]].add(1e-6), X, E, None) - f["energy"](U.at[disc.free[0]].add(-1e-6), X, E, None)
+    ) / 2e-6
     assert abs(float(g[disc.free[0]]) - float(g_fd)) < 1e-8
 
 
@@ -110,6 +117,7 @@ def test_energy_integrates_exactly():
 
 
 # -- Dirichlet problem: orders, natural boundary -------------------------------------------------
+
 
 def test_dirichlet_p1_second_order_with_a_natural_edge():
     sols = [solve("planar_dirichlet", n) for n in N_P1]
@@ -136,6 +144,7 @@ def test_dirichlet_p2_third_order():
 
 
 # -- Scherk's minimal surface ----------------------------------------------------------------------
+
 
 def test_scherk_p1_second_order_and_area():
     sols = [solve("planar_scherk", n) for n in N_SCHERK]
@@ -165,6 +174,7 @@ def test_grid_sequencing_gives_the_same_solution():
 
 
 # -- annulus (polygon with a hole) and p-Laplacian (L-shaped polygon) ------------------------------
+
 
 def test_catenoid_annulus():
     mod = load("planar_catenoid_annulus")
@@ -196,6 +206,7 @@ def test_p_laplacian_l_shape():
 
 # -- interface ------------------------------------------------------------------------------------
 
+
 def test_interpolation_and_trimesh_and_selector_bc():
     s = solve("planar_dirichlet", 17, "P2")
     ex = load("planar_dirichlet").exact
@@ -206,7 +217,12 @@ def test_interpolation_and_trimesh_and_selector_bc():
     mod = load("planar_dirichlet")
     mesh = Rectangle((0, 1), (0, 1)).triangulate(9)
     user = TriMesh(mesh.nodes, mesh.triangles[:, ::-1])  # clockwise input is reoriented
-    prob = PlanarProblem(mod.integrand, user, bc={(lambda p: (p[:, 1] < 1 - 1e-12) | (p[:, 0] < 1e-12) | (p[:, 0] > 1 - 1e-12)): mod.exact}, exact=mod.exact)
+    prob = PlanarProblem(
+        mod.integrand,
+        user,
+        bc={(lambda p: (p[:, 1] < 1 - 1e-12) | (p[:, 0] < 1e-12) | (p[:, 0] > 1 - 1e-12)): mod.exact},
+        exact=mod.exact,
+    )
     np.testing.assert_allclose(solve_planar(prob).u, solve("planar_dirichlet", 9).u, atol=1e-12)
 
 

@@ -22,12 +22,17 @@ def psi(p):
 
 def obstacle_exact(p):
     r = np.sqrt((p**2).sum(1))
-    outside = -R_STAR**2 * np.log(np.maximum(r, 1e-300) / 2) / np.sqrt(1 - R_STAR**2)
+    outside = -(R_STAR**2) * np.log(np.maximum(r, 1e-300) / 2) / np.sqrt(1 - R_STAR**2)
     return np.where(r <= R_STAR, np.sqrt(np.maximum(1 - r**2, 0)), outside)
 
 
-OBSTACLE = vc.PlanarProblem(lambda u, du, x: 0.5 * du @ du, vc.Rectangle((-2, 2), (-2, 2)), bc=obstacle_exact,
-                            exact=obstacle_exact, constraints=[vc.Bound(lower=psi, name="obstacle")])
+OBSTACLE = vc.PlanarProblem(
+    lambda u, du, x: 0.5 * du @ du,
+    vc.Rectangle((-2, 2), (-2, 2)),
+    bc=obstacle_exact,
+    exact=obstacle_exact,
+    constraints=[vc.Bound(lower=psi, name="obstacle")],
+)
 
 
 @pytest.fixture(scope="module")
@@ -74,9 +79,14 @@ def cap_exact(p):
     return np.sqrt(1 - (p[:, 0] - 0.5) ** 2) - np.sqrt(0.75)
 
 
-CAP = vc.PlanarProblem(lambda u, du, x: jnp.sqrt(1 + du @ du), vc.Rectangle((0, 1), (0, 1)),
-                       bc={"left": 0.0, "right": 0.0}, exact=cap_exact, exact_value=np.pi / 3,
-                       constraints=[vc.Integral(lambda u, du, x: u, CAP_V, name="volume")])
+CAP = vc.PlanarProblem(
+    lambda u, du, x: jnp.sqrt(1 + du @ du),
+    vc.Rectangle((0, 1), (0, 1)),
+    bc={"left": 0.0, "right": 0.0},
+    exact=cap_exact,
+    exact_value=np.pi / 3,
+    constraints=[vc.Integral(lambda u, du, x: u, CAP_V, name="volume")],
+)
 
 
 @pytest.fixture(scope="module")
@@ -123,15 +133,23 @@ def test_volume_constrained_cap(cap, tmp_path):
 
 def test_refusals_and_bad_input():
     with pytest.raises(ValueError, match="slope bounds"):
-        vc.PlanarProblem(lambda u, du, x: du @ du, vc.Rectangle((0, 1), (0, 1)),
-                         constraints=[vc.Bound(upper=1.0, derivative=1)])
+        vc.PlanarProblem(
+            lambda u, du, x: du @ du, vc.Rectangle((0, 1), (0, 1)), constraints=[vc.Bound(upper=1.0, derivative=1)]
+        )
     with pytest.raises(ValueError, match="not both"):
-        vc.PlanarProblem(lambda u, du, x: du @ du, vc.Rectangle((0, 1), (0, 1)),
-                         constraints=[vc.Bound(lower=0.0), vc.Integral(lambda u, du, x: u, 1.0)])
+        vc.PlanarProblem(
+            lambda u, du, x: du @ du,
+            vc.Rectangle((0, 1), (0, 1)),
+            constraints=[vc.Bound(lower=0.0), vc.Integral(lambda u, du, x: u, 1.0)],
+        )
     with pytest.raises(TypeError, match="Bound and vc.Integral"):
         vc.PlanarProblem(lambda u, du, x: du @ du, vc.Rectangle((0, 1), (0, 1)), constraints=["u >= 0"])
-    p = vc.PlanarProblem(lambda u, du, x: 0.5 * du @ du, vc.Rectangle((0, 1), (0, 1)), bc=lambda x: -np.ones(len(x)),
-                         constraints=[vc.Bound(lower=0.0)])
+    p = vc.PlanarProblem(
+        lambda u, du, x: 0.5 * du @ du,
+        vc.Rectangle((0, 1), (0, 1)),
+        bc=lambda x: -np.ones(len(x)),
+        constraints=[vc.Bound(lower=0.0)],
+    )
     with pytest.raises(ValueError, match="Dirichlet data violate"):
         vc.solve_planar(p, n=5)
     # a solve stopped early is not certified, at no cost
@@ -142,8 +160,13 @@ def test_refusals_and_bad_input():
 def test_error_estimate_on_a_disk():
     # -Δu = 1 on the unit disk, u = 0 on the circle: u = (1 - r²)/4, J = -π/16.  The refined mesh
     # puts its new boundary nodes on the circle, so the estimate includes the polygon's error.
-    p = vc.PlanarProblem(lambda u, du, x: 0.5 * du @ du - u, vc.Disk((0, 0), 1.0), bc=lambda x: np.zeros(len(x)),
-                         exact=lambda p: (1 - (p**2).sum(1)) / 4, exact_value=-np.pi / 16)
+    p = vc.PlanarProblem(
+        lambda u, du, x: 0.5 * du @ du - u,
+        vc.Disk((0, 0), 1.0),
+        bc=lambda x: np.zeros(len(x)),
+        exact=lambda p: (1 - (p**2).sum(1)) / 4,
+        exact_value=-np.pi / 16,
+    )
     s = vc.solve_planar(p, n=9)
     est = s.error_estimate
     assert 0.8 < est.value_error / s.value_error() < 1.25  # measured 0.99

@@ -50,8 +50,11 @@ def one_d():
 
 
 def planar_problem():
-    return PlanarProblem(well_2d, Rectangle((0, 1), (0, HEIGHT)),
-                         bc={"left": lambda p: 0.0 * p[:, 0], "right": lambda p: 0.2 + 0.0 * p[:, 0]})
+    return PlanarProblem(
+        well_2d,
+        Rectangle((0, 1), (0, HEIGHT)),
+        bc={"left": lambda p: 0.0 * p[:, 0], "right": lambda p: 0.2 + 0.0 * p[:, 0]},
+    )
 
 
 def two_d(**kw):
@@ -73,8 +76,7 @@ def test_1d_and_2d_newton_take_the_same_iterates():
     np.testing.assert_array_equal(b.history["alpha"][: k + 1], alpha_1d)
     # the two factorisations (block LDLᵀ, SuperLU) round differently, and the shifted phase of a
     # nonconvex problem amplifies that (to ~1e-7 relative here): the path agrees, not every digit
-    np.testing.assert_allclose(b.history["value"][: k + 1], HEIGHT * np.asarray(a.stats["value"])[: k + 1],
-                               rtol=1e-5)
+    np.testing.assert_allclose(b.history["value"][: k + 1], HEIGHT * np.asarray(a.stats["value"])[: k + 1], rtol=1e-5)
     np.testing.assert_allclose(b.u, np.interp(b.nodes[:, 0], a.x, a.f), atol=1e-12)
     assert abs(b.value - HEIGHT * a.value) < 1e-12
 
@@ -130,8 +132,9 @@ def test_one_inertia_correction_for_both_operators():
     csr = sp.csr_matrix(dense)
 
     class Pattern:  # what SparseHessian needs of planar.assemble.Pattern
-        diag = np.array([csr.indptr[i] + np.flatnonzero(csr.indices[csr.indptr[i]:csr.indptr[i + 1]] == i)[0]
-                         for i in range(n)])
+        diag = np.array(
+            [csr.indptr[i] + np.flatnonzero(csr.indices[csr.indptr[i] : csr.indptr[i + 1]] == i)[0] for i in range(n)]
+        )
 
         @staticmethod
         def assemble(_):
@@ -149,8 +152,9 @@ def test_one_inertia_correction_for_both_operators():
 
 def test_failure_statuses_come_from_the_shared_step():
     """A nonfinite start is NONFINITE (no line search on NaN), as in 1-D."""
-    prob = PlanarProblem(lambda u, du, x: du @ du + jnp_sqrt(u), Rectangle((0, 1), (0, 1)),
-                         bc=lambda p: np.zeros(len(p)))
+    prob = PlanarProblem(
+        lambda u, du, x: du @ du + jnp_sqrt(u), Rectangle((0, 1), (0, 1)), bc=lambda p: np.zeros(len(p))
+    )
     s = solve_planar(prob, n=5, guess=lambda p: -1.0 - 0.0 * p[:, 0])
     assert not s.converged and s.status == vc.Status.NONFINITE and s.iterations == 0
     assert len(s.history["value"]) == 1
@@ -164,7 +168,6 @@ def jnp_sqrt(u):
 
 @pytest.mark.parametrize("max_iter", [1, 2])
 def test_max_iterations_counts_like_before(max_iter):
-    s = solve_planar(planar_problem(), n=(N, NY), guess=lambda p: start(p[:, 0]),
-                     solver=vc.Newton(max_iter=max_iter))
+    s = solve_planar(planar_problem(), n=(N, NY), guess=lambda p: start(p[:, 0]), solver=vc.Newton(max_iter=max_iter))
     assert s.status == vc.Status.MAX_ITERATIONS and s.iterations == max_iter
     assert all(len(v) == max_iter + 1 for v in s.history.values())

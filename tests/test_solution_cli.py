@@ -18,8 +18,9 @@ N = 21
 
 @pytest.fixture(scope="module")
 def sol():
-    problem = vc.Problem(catenary, (-1.0, 1.0), bc={"left": np.cosh(1.0), "right": np.cosh(1.0)},
-                         exact=np.cosh, name="catenary")
+    problem = vc.Problem(
+        catenary, (-1.0, 1.0), bc={"left": np.cosh(1.0), "right": np.cosh(1.0)}, exact=np.cosh, name="catenary"
+    )
     return vc.solve(problem, n=N)
 
 

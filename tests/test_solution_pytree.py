@@ -20,11 +20,18 @@ from varcalc.piecewise import evaluate, spline_slopes
 ROOT = Path(__file__).resolve().parents[1]
 
 # f* = q x (1 - x) / 2: P1 is exact at the nodes, so sol(x) is the chord of f* (linear in q).
-LOAD = vc.Problem(lambda f, df, x, q: 0.5 * df**2 - q * f, (0.0, 1.0), bc={"left": 0.0, "right": 0.0},
-                  params=1.0, name="load")
+LOAD = vc.Problem(
+    lambda f, df, x, q: 0.5 * df**2 - q * f, (0.0, 1.0), bc={"left": 0.0, "right": 0.0}, params=1.0, name="load"
+)
 # A clamped beam under a load q: order 2, cubic Hermite elements (f and f' at the nodes).
-BEAM = vc.Problem(lambda f, df, d2f, x, q: 0.5 * d2f**2 - q * f, (0.0, 1.0),
-                  bc={"left": 0.0, "left'": 0.0, "right": 0.0, "right'": 0.0}, order=2, params=1.0, name="beam")
+BEAM = vc.Problem(
+    lambda f, df, d2f, x, q: 0.5 * d2f**2 - q * f,
+    (0.0, 1.0),
+    bc={"left": 0.0, "left'": 0.0, "right": 0.0, "right'": 0.0},
+    order=2,
+    params=1.0,
+    name="beam",
+)
 XQ = np.array([0.0, 0.137, 0.5, 0.731, 1.0])
 
 
@@ -39,8 +46,12 @@ def test_a_solution_is_a_pytree(plain):
     assert type(back) is vc.Solution
     for name in ("x", "f", "history", "guess"):
         np.testing.assert_array_equal(getattr(back, name), getattr(plain, name))
-    assert (back.value, back.converged, back.status, back.iterations) == \
-        (plain.value, plain.converged, plain.status, plain.iterations)
+    assert (back.value, back.converged, back.status, back.iterations) == (
+        plain.value,
+        plain.converged,
+        plain.status,
+        plain.iterations,
+    )
     assert back.message == plain.message and back.problem is plain.problem
     assert back.quadrature == plain.quadrature and back.mode == plain.mode
     np.testing.assert_array_equal(back(XQ), plain(XQ))
@@ -155,8 +166,9 @@ def test_diagnostics_use_the_spline_through_the_nodes_for_p1(plain):
     for k, jet in enumerate((f, df, d2f)):
         np.testing.assert_allclose(jet[:, 0], spline(XQ, k), rtol=1e-12, atol=1e-12)
     slopes = spline_slopes(plain.x, plain.f)
-    np.testing.assert_allclose(np.asarray(evaluate(plain.x, XQ, values=plain.f, slopes=slopes)[0])[:, 0],
-                               spline(XQ), rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(
+        np.asarray(evaluate(plain.x, XQ, values=plain.f, slopes=slopes)[0])[:, 0], spline(XQ), rtol=1e-13, atol=1e-15
+    )
 
 
 def test_batch_lane_is_a_single_solve():
@@ -193,8 +205,19 @@ def test_certificate_and_estimate_are_functions_of_a_solution(plain):
     assert calls == [21]
 
 
-LOWER = ("solution", "piecewise", "estimate", "certify", "adaptive", "diagnostics", "elements", "implicit",
-         "plot", "endmap", "_entry")
+LOWER = (
+    "solution",
+    "piecewise",
+    "estimate",
+    "certify",
+    "adaptive",
+    "diagnostics",
+    "elements",
+    "implicit",
+    "plot",
+    "endmap",
+    "_entry",
+)
 
 
 def test_nothing_below_solve_imports_it():
@@ -203,7 +226,7 @@ def test_nothing_below_solve_imports_it():
         tree = ast.parse((ROOT / "varcalc" / f"{name}.py").read_text())
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom):
-                module = (node.module or "")
+                module = node.module or ""
                 if node.level == 1:
                     assert module != "solve", f"varcalc.{name} imports varcalc.solve"
                     assert module or "solve" not in [a.name for a in node.names], f"varcalc.{name}"

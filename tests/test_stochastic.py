@@ -51,17 +51,20 @@ def cf(**how):
 
 # -- distributions ------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("dist, ref", [
-    (vc.Normal(1.5, 0.3), scipy.stats.norm(1.5, 0.3)),
-    (vc.LogNormal(0.2, 0.4), scipy.stats.lognorm(s=0.4, scale=math.exp(0.2))),
-    (vc.Uniform(-1.0, 2.0), scipy.stats.uniform(-1.0, 3.0)),
-])
+
+@pytest.mark.parametrize(
+    "dist, ref",
+    [
+        (vc.Normal(1.5, 0.3), scipy.stats.norm(1.5, 0.3)),
+        (vc.LogNormal(0.2, 0.4), scipy.stats.lognorm(s=0.4, scale=math.exp(0.2))),
+        (vc.Uniform(-1.0, 2.0), scipy.stats.uniform(-1.0, 3.0)),
+    ],
+)
 def test_distribution_maps(dist, ref):
     u = np.random.default_rng(1).random(200)
     np.testing.assert_allclose(dist.ppf(u), ref.ppf(u), rtol=1e-14)
     # The JAX sample map T(Φ⁻¹(u); θ) (differentiated by the pathwise estimator) is the inverse CDF.
-    np.testing.assert_allclose(np.asarray(dist.transform(jnp.asarray(dist.to_standard(u)))), ref.ppf(u),
-                               rtol=1e-13)
+    np.testing.assert_allclose(np.asarray(dist.transform(jnp.asarray(dist.to_standard(u)))), ref.ppf(u), rtol=1e-13)
     xi, w = dist.rule(10)
     omega = np.asarray(dist.transform(jnp.asarray(xi)))
     assert abs(w.sum() - 1.0) < 1e-14
@@ -70,6 +73,7 @@ def test_distribution_maps(dist, ref):
 
 
 # -- expected-value extremals: closed form, quadrature vs Monte Carlo ----------------------------------
+
 
 def test_closed_form_rule_and_extremal():
     res = vc.solve_expected(cf(rule="gauss", order={"z": 8, "q": 2}), n=N_CF)
@@ -105,8 +109,10 @@ def test_monte_carlo_error_falls_like_one_over_sqrt_samples_and_quadrature_faste
     assert np.all((0.6 < ratio) & (ratio < 1.6)), ratio
     # Gauss-Hermite in z (2 Legendre points in q integrate it exactly): error falls faster than
     # geometrically, and 5 x 2 = 10 nodes beat 256 Monte-Carlo samples by far.
-    qerr = [abs(vc.solve_expected(cf(rule="gauss", order={"z": k, "q": 2}), n=N_CF).value - exact_cf())
-            for k in (1, 2, 3, 4, 5)]
+    qerr = [
+        abs(vc.solve_expected(cf(rule="gauss", order={"z": k, "q": 2}), n=N_CF).value - exact_cf())
+        for k in (1, 2, 3, 4, 5)
+    ]
     assert all(qerr[i + 1] < 0.05 * qerr[i] for i in range(4)), qerr
     assert qerr[4] < 1e-3 * rms[-1], (qerr, rms)
 
@@ -124,8 +130,9 @@ def test_example_convention_and_reference():
     eta = 0.3
     v, g = rb.distributions["v0"], rb.distributions["g"]
     # E_g[(v² + 2 g η)^(-1/2)] for g ~ U(low, high), in closed form:
-    inner = lambda vv: (np.sqrt(vv * vv + 2 * g.high * eta)
-                        - np.sqrt(vv * vv + 2 * g.low * eta)) / (eta * (g.high - g.low))
+    inner = lambda vv: (
+        (np.sqrt(vv * vv + 2 * g.high * eta) - np.sqrt(vv * vv + 2 * g.low * eta)) / (eta * (g.high - g.low))
+    )
     pdf = scipy.stats.lognorm(s=v.sigma, scale=math.exp(v.mu)).pdf
     ref = scipy.integrate.quad(lambda vv: pdf(vv) * inner(vv), 0, np.inf, epsabs=1e-14, epsrel=1e-13)[0]
     assert abs(rb.phi(eta) - ref) < 1e-12
@@ -178,8 +185,10 @@ def test_sensitivity_variance_reduction_and_agreement():
     # The deterministic pathwise derivative on the Gauss rule against the reference's dE[T]*/dμ.
     h = 1e-4
     d = rb.distributions
-    ref = (rb.exact_value({**d, "v0": d["v0"].replace(mu=d["v0"].mu + h)})
-           - rb.exact_value({**d, "v0": d["v0"].replace(mu=d["v0"].mu - h)})) / (2 * h)
+    ref = (
+        rb.exact_value({**d, "v0": d["v0"].replace(mu=d["v0"].mu + h)})
+        - rb.exact_value({**d, "v0": d["v0"].replace(mu=d["v0"].mu - h)})
+    ) / (2 * h)
     rule = vc.sensitivity(example_rule(), "mu", "v0", method="pathwise", n=N_EX)
     assert abs(rule - ref) < 3e-2 * abs(ref), (rule, ref)  # grid error O(h²) at n = 21: 1.3 %
     # The Monte-Carlo estimates scatter around it (error bars: 4 standard errors, plus the O(h²) grid error).
@@ -216,9 +225,13 @@ def test_risk_aware_optimality_and_trade_off():
     # Independent check: BFGS on an independently written M(U), started from the λ = 0 extremal.
     M, dM = _midpoint_risk(ep, r.x, 1.0)
     start = np.asarray(fam[0].f[1:-1])
-    opt = scipy.optimize.minimize(lambda u: float(M(jnp.asarray(u))), start,
-                                  jac=lambda u: np.asarray(dM(jnp.asarray(u))),
-                                  method="BFGS", options={"gtol": 1e-11, "maxiter": 2000})
+    opt = scipy.optimize.minimize(
+        lambda u: float(M(jnp.asarray(u))),
+        start,
+        jac=lambda u: np.asarray(dM(jnp.asarray(u))),
+        method="BFGS",
+        options={"gtol": 1e-11, "maxiter": 2000},
+    )
     assert np.max(np.abs(opt.x - r.f[1:-1])) < 1e-5, np.max(np.abs(opt.x - r.f[1:-1]))
     assert abs(float(M(jnp.asarray(r.f[1:-1]))) - r.objective) < 1e-12
     assert r.objective <= opt.fun + 1e-12
@@ -228,31 +241,38 @@ def test_risk_aware_optimality_and_trade_off():
 
 # -- bad input --------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("make, exc, match", [
-    (lambda: vc.Normal(0.0, 0.0), ValueError, "std"),
-    (lambda: vc.Normal(0.0, -1.0), ValueError, "std"),
-    (lambda: vc.Normal(math.nan, 1.0), ValueError, "mean"),
-    (lambda: vc.Normal("1", 1.0), TypeError, "mean"),
-    (lambda: vc.LogNormal(0.0, math.inf), ValueError, "sigma"),
-    (lambda: vc.Uniform(1.0, 1.0), ValueError, "high"),
-    (lambda: vc.Normal(0.0, 1.0).replace(scale=2.0), ValueError, "scale"),
-])
+
+@pytest.mark.parametrize(
+    "make, exc, match",
+    [
+        (lambda: vc.Normal(0.0, 0.0), ValueError, "std"),
+        (lambda: vc.Normal(0.0, -1.0), ValueError, "std"),
+        (lambda: vc.Normal(math.nan, 1.0), ValueError, "mean"),
+        (lambda: vc.Normal("1", 1.0), TypeError, "mean"),
+        (lambda: vc.LogNormal(0.0, math.inf), ValueError, "sigma"),
+        (lambda: vc.Uniform(1.0, 1.0), ValueError, "high"),
+        (lambda: vc.Normal(0.0, 1.0).replace(scale=2.0), ValueError, "scale"),
+    ],
+)
 def test_bad_distributions(make, exc, match):
     with pytest.raises(exc, match=match):
         make()
 
 
-@pytest.mark.parametrize("kwargs, exc, match", [
-    (dict(samples=0), ValueError, "samples"),
-    (dict(samples=-3), ValueError, "samples"),
-    (dict(samples=2.5), TypeError, "samples"),
-    (dict(), ValueError, "samples, rule"),
-    (dict(samples=4, rule="gauss", order=3), ValueError, "samples, rule"),
-    (dict(rule="simpson", order=3), ValueError, "rule"),
-    (dict(rule="gauss", order=0), ValueError, "order"),
-    (dict(rule="gauss-hermite", order=3), ValueError, "distributions\\['q'\\]"),
-    (dict(samples=4, capacity=2), ValueError, "capacity"),
-])
+@pytest.mark.parametrize(
+    "kwargs, exc, match",
+    [
+        (dict(samples=0), ValueError, "samples"),
+        (dict(samples=-3), ValueError, "samples"),
+        (dict(samples=2.5), TypeError, "samples"),
+        (dict(), ValueError, "samples, rule"),
+        (dict(samples=4, rule="gauss", order=3), ValueError, "samples, rule"),
+        (dict(rule="simpson", order=3), ValueError, "rule"),
+        (dict(rule="gauss", order=0), ValueError, "order"),
+        (dict(rule="gauss-hermite", order=3), ValueError, "distributions\\['q'\\]"),
+        (dict(samples=4, capacity=2), ValueError, "capacity"),
+    ],
+)
 def test_bad_sampling_options(kwargs, exc, match):
     with pytest.raises(exc, match=match):
         vc.ExpectedProblem(G_cf, DISTS_CF, (0.0, 1.0), BC0, **kwargs)
@@ -268,8 +288,9 @@ def test_bad_distributions_argument():
 def test_non_finite_samples_are_named():
     # A log-normal so wide that a draw overflows: the sample and its parameter are named.
     with pytest.raises(ValueError, match=r"sample \d+: z = inf"):
-        vc.ExpectedProblem(G_cf, {"z": vc.LogNormal(0.0, 400.0), "q": vc.Uniform(0.0, 1.0)}, (0.0, 1.0), BC0,
-                           samples=64, seed=0)
+        vc.ExpectedProblem(
+            G_cf, {"z": vc.LogNormal(0.0, 400.0), "q": vc.Uniform(0.0, 1.0)}, (0.0, 1.0), BC0, samples=64, seed=0
+        )
     # A sampled integrand that is NaN for some draws (sqrt of a negative stiffness).
     G = lambda f, df, x, a: 0.5 * jnp.sqrt(a) * df**2 - f
     ep = vc.ExpectedProblem(G, vc.Normal(1.0, 1.0), (0.0, 1.0), BC0, samples=8, seed=0)

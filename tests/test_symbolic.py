@@ -79,7 +79,7 @@ def _jax_residual(problem, x0):
 
     derivs = [f, jax.jacfwd(f)] + ([jax.jacfwd(jax.jacfwd(f))] if problem.order == 2 else [])
     args = lambda x: [d(x) for d in derivs] + [x]
-    part = lambda j: (lambda x: jax.grad(L, argnums=j)(*args(x)))
+    part = lambda j: lambda x: jax.grad(L, argnums=j)(*args(x))
 
     def E(x):
         out = part(0)(x) - jax.jacfwd(part(1))(x)
@@ -109,7 +109,7 @@ def _numbers(el, problem, x0, top=None):
         if name in lam:
             reps[m] = lam[name]
         else:
-            for fn in (m if isinstance(m, list) else [m]):
+            for fn in m if isinstance(m, list) else [m]:
                 reps[fn] = mu[name](x0)
     return reps
 
@@ -139,8 +139,7 @@ def test_catalog_residuals_agree_with_jax_autodiff(catalog_results):
         got = np.array([_value(E, reps) for E in el.residuals])
         assert np.all(np.abs(got.imag) < 1e-12), name
         # float constants (9.81, 1/19.62) are exact rationals symbolically: agree to rounding
-        np.testing.assert_allclose(got.real, want, rtol=1e-10, atol=1e-10 * (1 + np.abs(want).max()),
-                                   err_msg=name)
+        np.testing.assert_allclose(got.real, want, rtol=1e-10, atol=1e-10 * (1 + np.abs(want).max()), err_msg=name)
 
 
 def test_catalog_solved_forms_satisfy_the_residual(catalog_results):
@@ -171,12 +170,12 @@ def _primes(el):
 def test_brachistochrone_equation_and_the_cycloid(catalog_results):
     mod, el = catalog_results["brachistochrone"]
     f, df, d2f = _primes(el)
-    eq, = el.equations
+    (eq,) = el.equations
     assert eq.lhs == d2f
     assert sp.simplify(eq.rhs - (-(1 + df**2) / (2 * f))) == 0  # 2 f f'' + 1 + f'^2 = 0
     # The cycloid x = R(t - sin t), f = R(1 - cos t) solves it, for every R and t.
     R, t = sp.symbols("R t", positive=True)
-    fp = sp.sin(t) / (1 - sp.cos(t))                      # df/dx = (df/dt) / (dx/dt)
+    fp = sp.sin(t) / (1 - sp.cos(t))  # df/dx = (df/dt) / (dx/dt)
     fpp = sp.diff(fp, t) / (R * (1 - sp.cos(t)))
     on_cycloid = {d2f: fpp, df: fp, f: R * (1 - sp.cos(t))}
     assert sp.simplify((eq.lhs - eq.rhs).xreplace(on_cycloid)) == 0
@@ -194,12 +193,11 @@ def test_catenary_first_integral():
 
 
 def test_parameterised_harmonic_oscillator():
-    el = vc.euler_lagrange(lambda f, df, x, p: 0.5 * df**2 - 0.5 * p["omega"] ** 2 * f**2,
-                           params={"omega": 2.0})
+    el = vc.euler_lagrange(lambda f, df, x, p: 0.5 * df**2 - 0.5 * p["omega"] ** 2 * f**2, params={"omega": 2.0})
     f, df, d2f = _primes(el)
     omega = el.params["omega"]
     assert str(omega) == "omega" and isinstance(omega, sp.Symbol)
-    eq, = el.equations
+    (eq,) = el.equations
     assert eq.lhs == d2f and sp.expand(eq.rhs + omega**2 * f) == 0  # f'' + ω² f = 0
     assert sp.simplify(el.first_integral.lhs - (df**2 + omega**2 * f**2) / 2) == 0  # energy
     text = str(el)
@@ -207,8 +205,9 @@ def test_parameterised_harmonic_oscillator():
 
 
 def test_param_names_follow_the_pytree():
-    el = vc.euler_lagrange(lambda f, df, x, p: p[0] * df**2 + p[1]["k"] * f**2 + jnp.sum(p[2]) * f,
-                           params=[1.0, {"k": 2.0}, np.zeros(2)])
+    el = vc.euler_lagrange(
+        lambda f, df, x, p: p[0] * df**2 + p[1]["k"] * f**2 + jnp.sum(p[2]) * f, params=[1.0, {"k": 2.0}, np.zeros(2)]
+    )
     assert set(el.params) == {"p_0", "k", "p_2"}
     assert [str(s) for s in el.params["p_2"]] == ["p_2_0", "p_2_1"]
     f, df, d2f = _primes(el)
@@ -234,7 +233,7 @@ def test_beam_order_two(catalog_results):
     mod, el = catalog_results["beam"]
     f = el.functions[0]
     q, dq = el.params["q"], el.params["dq"]
-    eq, = el.equations
+    (eq,) = el.equations
     assert eq.lhs == f.diff(el.x, 4)
     assert sp.simplify(mod.EI * eq.rhs - (q + dq * el.x)) == 0  # EI f'''' = q(x)
     assert el.first_integral is None  # the load depends on x
@@ -254,20 +253,27 @@ def test_constraints_enter_with_multipliers(catalog_results):
 
 
 def test_constants_become_exact():
-    el = vc.euler_lagrange(lambda f, df, x: 0.5 * df**2 + (2 * jnp.pi) * f + 9.81 * x * f + f / 3.0
-                           + math.e * f)
+    el = vc.euler_lagrange(lambda f, df, x: 0.5 * df**2 + (2 * jnp.pi) * f + 9.81 * x * f + f / 3.0 + math.e * f)
     G = el.integrand
     f, df, _ = _primes(el)
-    assert sp.expand(G - (df**2 / 2 + 2 * sp.pi * f + sp.Rational(981, 100) * el.x * f
-                          + f / 3 + sp.Float(math.e) * f)) == 0
+    assert (
+        sp.expand(G - (df**2 / 2 + 2 * sp.pi * f + sp.Rational(981, 100) * el.x * f + f / 3 + sp.Float(math.e) * f))
+        == 0
+    )
     assert G.coeff(f).has(sp.pi)
 
 
 def test_where_max_abs_and_matrix_inverse():
     """Piecewise from jnp.where, Max, Abs; jnp.linalg.inv/det of a small matrix; residual vs JAX."""
+
     def G(f, df, x):
-        return (jnp.where(f[0] > 0, f[0] ** 2, -f[0]) + jnp.maximum(f[1], 0.5) * df @ df
-                + jnp.abs(f[1]) * jnp.log1p(df[0] ** 2) + jnp.arctan2(f[0], 1 + x))
+        return (
+            jnp.where(f[0] > 0, f[0] ** 2, -f[0])
+            + jnp.maximum(f[1], 0.5) * df @ df
+            + jnp.abs(f[1]) * jnp.log1p(df[0] ** 2)
+            + jnp.arctan2(f[0], 1 + x)
+        )
+
     problem = vc.Problem(G, (0.0, 1.0), components=2)
     el = vc.euler_lagrange(problem)
     got = np.array([_value(E, _numbers(el, problem, X0)) for E in el.residuals]).real
@@ -275,6 +281,7 @@ def test_where_max_abs_and_matrix_inverse():
 
     def H(f, df, x):
         return jnp.trace(jnp.linalg.inv(f) @ df) + jnp.linalg.det(df)
+
     problem = vc.Problem(H, (0.0, 1.0), components=(2, 2))
     el = vc.euler_lagrange(problem)
     got = np.array([_value(E, _numbers(el, problem, X0)) for E in el.residuals]).real
@@ -324,8 +331,10 @@ def test_cli_euler(capsys, tmp_path):
     out = capsys.readouterr().out
     assert "f'' = (f'**2 + 1)/f" in out and "2*pi*f/sqrt(f'**2 + 1) = C" in out
     bad = tmp_path / "sorted.py"
-    bad.write_text("import jax.numpy as jnp, varcalc as vc\n"
-                   "problem = vc.Problem(lambda f, df, x: jnp.sort(jnp.stack([f, df]))[0], (0.0, 1.0))\n")
+    bad.write_text(
+        "import jax.numpy as jnp, varcalc as vc\n"
+        "problem = vc.Problem(lambda f, df, x: jnp.sort(jnp.stack([f, df]))[0], (0.0, 1.0))\n"
+    )
     assert main(["euler", str(bad)]) == 2
     assert "'sort'" in capsys.readouterr().err
 

@@ -23,33 +23,41 @@ def test_integrand_must_be_callable():
         vc.Problem("f*df", (0.0, 1.0), GOOD_BC)
 
 
-@pytest.mark.parametrize("bc, exc, match", [
-    ({"top": 1.0}, ValueError, "unknown key"),
-    ({"left": "one"}, TypeError, r"bc\['left'\]"),
-    ({"left": math.nan}, ValueError, "finite"),
-    ({"left": [1.0, 2.0], "right": [1.0]}, ValueError, "different lengths"),
-    ({"left": [1.0, 2.0], "right": 1.0}, ValueError, "sequence"),
-    ([1.0, 2.0], TypeError, "bc"),
-])
+@pytest.mark.parametrize(
+    "bc, exc, match",
+    [
+        ({"top": 1.0}, ValueError, "unknown key"),
+        ({"left": "one"}, TypeError, r"bc\['left'\]"),
+        ({"left": math.nan}, ValueError, "finite"),
+        ({"left": [1.0, 2.0], "right": [1.0]}, ValueError, "different lengths"),
+        ({"left": [1.0, 2.0], "right": 1.0}, ValueError, "sequence"),
+        ([1.0, 2.0], TypeError, "bc"),
+    ],
+)
 def test_bad_boundary_conditions(bc, exc, match):
     with pytest.raises(exc, match=match):
         vc.Problem(catenary, (0.0, 1.0), bc)
 
 
-@pytest.mark.parametrize("n, exc", [(1, ValueError), (0, ValueError), (10.5, TypeError), ("10", TypeError), (True, TypeError)])
+@pytest.mark.parametrize(
+    "n, exc", [(1, ValueError), (0, ValueError), (10.5, TypeError), ("10", TypeError), (True, TypeError)]
+)
 def test_bad_n(n, exc):
     with pytest.raises(exc, match="n"):
         vc.solve(vc.Problem(catenary, (0.0, 1.0), GOOD_BC), n=n)
 
 
-@pytest.mark.parametrize("grid, match", [
-    ([0.0, 0.5, 0.5, 1.0], "strictly increasing"),
-    ([0.0, 0.7, 0.3, 1.0], "strictly increasing"),
-    ([0.0, 0.5, 0.9], "spanning"),
-    ([0.1, 0.5, 1.0], "spanning"),
-    ([[0.0, 1.0]], "1-D"),
-    ([0.0, math.nan, 1.0], "finite"),
-])
+@pytest.mark.parametrize(
+    "grid, match",
+    [
+        ([0.0, 0.5, 0.5, 1.0], "strictly increasing"),
+        ([0.0, 0.7, 0.3, 1.0], "strictly increasing"),
+        ([0.0, 0.5, 0.9], "spanning"),
+        ([0.1, 0.5, 1.0], "spanning"),
+        ([[0.0, 1.0]], "1-D"),
+        ([0.0, math.nan, 1.0], "finite"),
+    ],
+)
 def test_bad_grid(grid, match):
     with pytest.raises(ValueError, match=match):
         vc.solve(vc.Problem(catenary, (0.0, 1.0), GOOD_BC), grid=grid)
@@ -87,7 +95,7 @@ def test_integrand_with_wrong_signature():
 
 def test_integrand_with_python_control_flow():
     def branchy(f, df, x):
-        return df**2 if f > 0 else -df**2
+        return df**2 if f > 0 else -(df**2)
 
     with pytest.raises(TypeError, match="jax.numpy"):
         vc.solve(vc.Problem(branchy, (0.0, 1.0), GOOD_BC), n=5)
@@ -102,13 +110,17 @@ def test_vector_problem_needs_components_when_both_ends_free():
         vc.Problem(catenary, (0.0, 1.0), {"left": [1.0, 2.0]}, components=3)
 
 
-@pytest.mark.parametrize("kwargs, match", [({"power": 0.5}, "power"), ({"end": "middle"}, "end"), ({"power": "x"}, "power")])
+@pytest.mark.parametrize(
+    "kwargs, match", [({"power": 0.5}, "power"), ({"end": "middle"}, "end"), ({"power": "x"}, "power")]
+)
 def test_bad_graded_grid(kwargs, match):
     with pytest.raises((ValueError, TypeError), match=match):
         vc.graded_grid((0.0, 1.0), 11, **kwargs)
 
 
-@pytest.mark.parametrize("kwargs, match", [({"max_iter": 0}, "max_iter"), ({"rtol": -1.0}, "rtol"), ({"atol": math.inf}, "atol")])
+@pytest.mark.parametrize(
+    "kwargs, match", [({"max_iter": 0}, "max_iter"), ({"rtol": -1.0}, "rtol"), ({"atol": math.inf}, "atol")]
+)
 def test_bad_solver_options(kwargs, match):
     with pytest.raises(ValueError, match=match):
         vc.Newton(**kwargs)

@@ -23,10 +23,15 @@ def figure_html(fig) -> str:
 def summary_html(title: str, rows, ok: bool | None = None) -> str:
     """A two-column table ``rows`` (label, value) under ``title``; ``ok`` colours the title."""
     colour = {True: "#2e7d32", False: "#c62828", None: "inherit"}[ok]
-    cells = "".join(f"<tr><td style='text-align:left'>{html.escape(str(k))}</td>"
-                    f"<td style='text-align:left'>{html.escape(str(v))}</td></tr>" for k, v in rows)
-    return (f"<div><b style='color:{colour}'>{html.escape(title)}</b>"
-            f"<table style='border-collapse:collapse'>{cells}</table></div>")
+    cells = "".join(
+        f"<tr><td style='text-align:left'>{html.escape(str(k))}</td>"
+        f"<td style='text-align:left'>{html.escape(str(v))}</td></tr>"
+        for k, v in rows
+    )
+    return (
+        f"<div><b style='color:{colour}'>{html.escape(title)}</b>"
+        f"<table style='border-collapse:collapse'>{cells}</table></div>"
+    )
 
 
 def with_figure(summary: str, draw) -> str:

@@ -104,7 +104,7 @@ def refine(x, indicator, n_new: int, *, singular_ends=()) -> np.ndarray:
         return np.clip(k, 0, _MAX_SPLITS).astype(int)
 
     def count(k):
-        return int(np.sum(np.where(end, k, 2.0**np.minimum(k, 40) - 1)))
+        return int(np.sum(np.where(end, k, 2.0 ** np.minimum(k, 40) - 1)))
 
     lo, hi = np.log2(eta.min()) - 200.0, np.log2(eta.max())  # count(hi) = 0 <= add < count(lo)
     for _ in range(200):  # the smallest threshold with count <= add
@@ -234,8 +234,18 @@ def hierarchical_indicator(coarse, fine) -> np.ndarray:
     return np.where(np.isfinite(eta), eta, np.inf)
 
 
-def solve_adaptive(problem, tol, *, n0: int = 33, max_nodes: int = 2**17 + 1, rel: bool = True,
-                   solver=None, params=None, mode: str = "minimize", verbose: bool = False):
+def solve_adaptive(
+    problem,
+    tol,
+    *,
+    n0: int = 33,
+    max_nodes: int = 2**17 + 1,
+    rel: bool = True,
+    solver=None,
+    params=None,
+    mode: str = "minimize",
+    verbose: bool = False,
+):
     """Refine the grid where the error comes from until the estimate of ``|J_h - J|`` meets ``tol``.
 
     Parameters
@@ -283,16 +293,19 @@ def solve_adaptive(problem, tol, *, n0: int = 33, max_nodes: int = 2**17 + 1, re
         raise ValueError("problem: adaptive refinement needs an order=1 problem (G(f, f', x))")
     curve = problem.end_curve("left") is not None or problem.end_curve("right") is not None
     if curve or problem.pointwise or problem.bound is not None or problem.data is not None:
-        raise ValueError("problem: adaptive refinement supports fixed or natural ends and Integral "
-                         "constraints only (no OnCurve, Pointwise, Bound or Data) yet")
+        raise ValueError(
+            "problem: adaptive refinement supports fixed or natural ends and Integral "
+            "constraints only (no OnCurve, Pointwise, Bound or Data) yet"
+        )
     tol = _checked_tol(tol)
     for name, v in (("n0", n0), ("max_nodes", max_nodes)):
         if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 3:
             raise ValueError(f"{name}: expected an integer >= 3, got {v!r}")
     rungs = ladder(max(int(max_nodes), 3))
     if n0 > rungs[-1] or 2 * n0 - 1 > max_nodes:
-        raise ValueError(f"n0: the first grid and its halving (2 n0 - 1 = {2 * n0 - 1}) must fit "
-                         f"in max_nodes = {max_nodes}")
+        raise ValueError(
+            f"n0: the first grid and its halving (2 n0 - 1 = {2 * n0 - 1}) must fit in max_nodes = {max_nodes}"
+        )
     n = int(rungs[np.searchsorted(rungs, n0)])
     a, b = problem.domain
     x = np.linspace(a, b, n)
@@ -317,12 +330,22 @@ def solve_adaptive(problem, tol, *, n0: int = 33, max_nodes: int = 2**17 + 1, re
         delta = abs(coarse.value - fine.value)
         estimate = delta / (2.0**_ORDER - 1.0)  # Richardson: the error of the fine value
         target = tol * abs(fine.value) if rel else tol
-        history.append(dict(level=level, nodes=int(n), fine_nodes=int(fine.x.size), value=float(fine.value),
-                            estimate=float(estimate), time=time.perf_counter() - t_start))
+        history.append(
+            dict(
+                level=level,
+                nodes=int(n),
+                fine_nodes=int(fine.x.size),
+                value=float(fine.value),
+                estimate=float(estimate),
+                time=time.perf_counter() - t_start,
+            )
+        )
         if verbose:
             h = history[-1]
-            print(f"level {level:2d}  nodes {n:7d}/{h['fine_nodes']:7d}  J = {h['value']:.16g}  "
-                  f"estimate {estimate:.2e}  (target {target:.1e})  t = {h['time']:.2f} s")
+            print(
+                f"level {level:2d}  nodes {n:7d}/{h['fine_nodes']:7d}  J = {h['value']:.16g}  "
+                f"estimate {estimate:.2e}  (target {target:.1e})  t = {h['time']:.2f} s"
+            )
         best = fine
         done = estimate <= target
         i = int(np.searchsorted(rungs, n))
@@ -342,17 +365,30 @@ def solve_adaptive(problem, tol, *, n0: int = 33, max_nodes: int = 2**17 + 1, re
     best.stats["error_estimate"] = history[-1]["estimate"]
     best.stats["tol_met"] = bool(done)
     if not done:
-        best = _with_message(best, f" (adaptive: the estimate {history[-1]['estimate']:.2e} did not reach the "
-                                   f"tolerance within max_nodes = {max_nodes})")
+        best = _with_message(
+            best,
+            f" (adaptive: the estimate {history[-1]['estimate']:.2e} did not reach the "
+            f"tolerance within max_nodes = {max_nodes})",
+        )
     return best
 
 
 DEGREE_LADDER = (2, 3, 4, 6, 8, 12, 16)  # p-refinement: each a compile; |J_p - J| falls spectrally
 
 
-def solve_p_adaptive(problem, tol, *, degree: int = 4, n0: int = 5, max_nodes: int = 65,
-                     rel: bool = True, solver=None, params=None, mode: str = "minimize",
-                     verbose: bool = False):
+def solve_p_adaptive(
+    problem,
+    tol,
+    *,
+    degree: int = 4,
+    n0: int = 5,
+    max_nodes: int = 65,
+    rel: bool = True,
+    solver=None,
+    params=None,
+    mode: str = "minimize",
+    verbose: bool = False,
+):
     """Raise the element degree (then halve the cells) until successive values agree to ``tol``.
 
     ``vc.solve(problem, tol=..., degree=p)`` calls this: p-refinement with high-order elements
@@ -384,21 +420,32 @@ def solve_p_adaptive(problem, tol, *, degree: int = 4, n0: int = 5, max_nodes: i
     k = 0
     while True:
         p = degrees[min(k, len(degrees) - 1)]
-        sol = solve(_on_guess_domain(problem, prev), n=n, degree=p, guess=prev, solver=solver, params=params,
-                    mode=mode)
+        sol = solve(_on_guess_domain(problem, prev), n=n, degree=p, guess=prev, solver=solver, params=params, mode=mode)
         if not sol.converged:
             out = prev if prev is not None else sol
-            out.stats.update(mesh_history=history, tol_met=False,
-                             error_estimate=history[-1]["estimate"] if history else float("inf"))
+            out.stats.update(
+                mesh_history=history, tol_met=False, error_estimate=history[-1]["estimate"] if history else float("inf")
+            )
             return _with_message(out, f" (p-adaptive: degree {p} on {n} nodes did not converge: {sol.message})")
         estimate = None if prev is None else abs(sol.value - prev.value)
         unknowns = int(np.sum(~np.asarray(sol._state[0].fixed)))
-        history.append(dict(level=len(history), degree=p, nodes=n, unknowns=unknowns, value=float(sol.value),
-                            estimate=estimate, time=time.perf_counter() - t_start))
+        history.append(
+            dict(
+                level=len(history),
+                degree=p,
+                nodes=n,
+                unknowns=unknowns,
+                value=float(sol.value),
+                estimate=estimate,
+                time=time.perf_counter() - t_start,
+            )
+        )
         if verbose:
             est = "" if estimate is None else f"  estimate {estimate:.2e}"
-            print(f"level {len(history) - 1:2d}  degree {p:2d}  nodes {n:4d}  unknowns {unknowns:5d}  "
-                  f"J = {sol.value:.16g}{est}  t = {history[-1]['time']:.2f} s")
+            print(
+                f"level {len(history) - 1:2d}  degree {p:2d}  nodes {n:4d}  unknowns {unknowns:5d}  "
+                f"J = {sol.value:.16g}{est}  t = {history[-1]['time']:.2f} s"
+            )
         target = tol * abs(sol.value) if rel else tol
         done = estimate is not None and estimate <= target
         if done:
@@ -411,8 +458,11 @@ def solve_p_adaptive(problem, tol, *, degree: int = 4, n0: int = 5, max_nodes: i
         prev = sol
     sol.stats.update(mesh_history=history, error_estimate=history[-1]["estimate"], tol_met=bool(done))
     if not done:
-        sol = _with_message(sol, f" (p-adaptive: the estimate {history[-1]['estimate']:.2e} did not reach the "
-                                 f"tolerance with degree {degrees[-1]} on {n} <= max_nodes = {max_nodes} nodes)")
+        sol = _with_message(
+            sol,
+            f" (p-adaptive: the estimate {history[-1]['estimate']:.2e} did not reach the "
+            f"tolerance with degree {degrees[-1]} on {n} <= max_nodes = {max_nodes} nodes)",
+        )
     return sol
 
 
@@ -421,8 +471,9 @@ def _on_guess_domain(problem, prev):
     guess ``prev`` is defined there only (the free end starts from where it was found)."""
     if prev is None or (prev.start is None and prev.end is None):
         return problem
-    return dataclasses.replace(problem, domain=(float(prev.x[0]), float(prev.x[-1])),
-                               components=problem.shape if problem.is_vector else None)
+    return dataclasses.replace(
+        problem, domain=(float(prev.x[0]), float(prev.x[-1])), components=problem.shape if problem.is_vector else None
+    )
 
 
 def _with_message(sol, more: str):

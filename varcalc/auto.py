@@ -84,8 +84,18 @@ def _degree_bounds() -> bool:
     return sides is None or "Bound" in sides
 
 
-def solve_auto(problem, tol, *, rel: bool = True, guess=None, solver=None, params=None, mode: str = "minimize",
-               verbose: bool = False, max_unknowns: int = MAX_UNKNOWNS):
+def solve_auto(
+    problem,
+    tol,
+    *,
+    rel: bool = True,
+    guess=None,
+    solver=None,
+    params=None,
+    mode: str = "minimize",
+    verbose: bool = False,
+    max_unknowns: int = MAX_UNKNOWNS,
+):
     """Solve ``problem`` to ``tol`` choosing degree, cells, grading and end maps (see the module).
 
     Parameters
@@ -126,8 +136,9 @@ def solve_auto(problem, tol, *, rel: bool = True, guess=None, solver=None, param
     reason = not_served(problem)
     if reason is not None:
         if guess is not None:
-            raise ValueError(f"guess: not combined with tol= on the piecewise-linear h-path ({reason}); "
-                             "give it without tol=")
+            raise ValueError(
+                f"guess: not combined with tol= on the piecewise-linear h-path ({reason}); give it without tol="
+            )
         sol = solve_adaptive(problem, tol, solver=solver, params=params, mode=mode, verbose=verbose, rel=rel)
         for h in sol.stats["mesh_history"]:
             h.setdefault("why", f"h-path (piecewise-linear, halving): {reason}")
@@ -145,8 +156,9 @@ def solve_auto(problem, tol, *, rel: bool = True, guess=None, solver=None, param
         s, powers = _solver_grid(base)
         if action == "start" and base.end_map is not None:
             strategy = "map"
-        probe = run.solve(p, _halved(s), powers, base, "probe",
-                          "every cell halved, same degree: estimates the base's error")
+        probe = run.solve(
+            p, _halved(s), powers, base, "probe", "every cell halved, same degree: estimates the base's error"
+        )
         if not probe.converged:
             return run.finish(base, None, False, _failed(probe))
         est = abs(probe.value - base.value)
@@ -154,14 +166,23 @@ def solve_auto(problem, tol, *, rel: bool = True, guess=None, solver=None, param
         if est <= run.target(base):
             return run.finish(base, est, True, None, strategy)
         if run.unknowns(probe) > max_unknowns or run.level >= MAX_LEVELS:
-            return run.finish(base, est, False, f" (automatic: the estimate {est:.2e} did not reach the tolerance "
-                                                f"within max_unknowns = {max_unknowns} or {MAX_LEVELS} levels)", strategy)
+            return run.finish(
+                base,
+                est,
+                False,
+                f" (automatic: the estimate {est:.2e} did not reach the tolerance "
+                f"within max_unknowns = {max_unknowns} or {MAX_LEVELS} levels)",
+                strategy,
+            )
         ratio = None if prev_est is None else est / max(prev_est, 1e-300)
         prev_est, guess_sol = est, probe
         # Spectral: keep raising the degree while a step cuts the estimate >= 10-fold.
         if last == "p" and (ratio is None or ratio <= SPECTRAL) and p < DEGREES[-1]:
-            why = ("raise the degree (first level)" if ratio is None else
-                   f"the estimate fell {1 / ratio:.3g}-fold with the last degree step (spectral): raise it")
+            why = (
+                "raise the degree (first level)"
+                if ratio is None
+                else f"the estimate fell {1 / ratio:.3g}-fold with the last degree step (spectral): raise it"
+            )
             p, action, last = _next_degree(p), "p", "p"
             continue
         mapped = _map_from_iterates(probe, graded, powers, problem)
@@ -170,19 +191,26 @@ def solve_auto(problem, tol, *, rel: bool = True, guess=None, solver=None, param
             side = "a" if end == "left" else "b"
             powers = tuple(k if e == end else pw for e, pw in zip(("left", "right"), powers))
             s, action, last, prev_est, graded = np.linspace(0.0, 1.0, _N0), "map", "p", None, {"left": 0, "right": 0}
-            why = (f"|f - f({side})| ~ |x - {side}|^{alpha:.4g} on the graded nodes (fractional): end map "
-                   f"|x - {side}| ∝ s^{k}, smooth in s; p-refinement again")
+            why = (
+                f"|f - f({side})| ~ |x - {side}|^{alpha:.4g} on the graded nodes (fractional): end map "
+                f"|x - {side}| ∝ s^{k}, smooth in s; p-refinement again"
+            )
             strategy = "map"
             continue
         eta = _cell_indicator(base, probe)
         layers, halve = _marked(eta, powers, run.target(base), est)
         for end, L in layers.items():
             graded[end] += L
-        slow = "top of the degree ladder" if p >= DEGREES[-1] and last == "p" else (
-            f"the estimate fell only {1 / ratio:.3g}-fold" if ratio is not None else "")
-        why = (f"not spectral ({slow}): {sum(layers.values())} graded layer(s) toward "
-               f"{', '.join(e for e, L in layers.items() if L) or '-'}, {int(np.sum(halve))} cell(s) halved "
-               f"(largest indicator share {eta.max() / max(eta.sum(), 1e-300):.0%})")
+        slow = (
+            "top of the degree ladder"
+            if p >= DEGREES[-1] and last == "p"
+            else (f"the estimate fell only {1 / ratio:.3g}-fold" if ratio is not None else "")
+        )
+        why = (
+            f"not spectral ({slow}): {sum(layers.values())} graded layer(s) toward "
+            f"{', '.join(e for e, L in layers.items() if L) or '-'}, {int(np.sum(halve))} cell(s) halved "
+            f"(largest indicator share {eta.max() / max(eta.sum(), 1e-300):.0%})"
+        )
         s_new = _refined(s, layers, halve)
         if s_new.size == s.size:  # nothing marked (indicators not finite): halve every cell
             s_new = _halved(s)
@@ -211,8 +239,10 @@ class _Runner:
         if s is None:
             options["n"] = _N0
         else:
-            options.update(grid=_physical(self.problem, s, powers),
-                           singular_ends={e: k for e, k in zip(("left", "right"), powers) if k > 1})
+            options.update(
+                grid=_physical(self.problem, s, powers),
+                singular_ends={e: k for e, k in zip(("left", "right"), powers) if k > 1},
+            )
         try:
             sol = entry("solve")(self.problem, **options)
         except ValueError as exc:  # a singular end whose map power is not found: grade it instead
@@ -224,14 +254,27 @@ class _Runner:
             why += f"; singular end(s) {sol.singular_ends} along the guess: mapped, powers {sol.end_map.powers}"
         if action != "probe":
             self.level += 1
-        self.history.append(dict(level=self.level - 1, role="probe" if action == "probe" else "base",
-                                 degree=int(degree), nodes=int(sol.x.size), unknowns=self.unknowns(sol),
-                                 value=float(sol.value), estimate=None, time=time.perf_counter() - self.t0,
-                                 action=action, why=why, end_map=None if sol.end_map is None else sol.end_map.powers))
+        self.history.append(
+            dict(
+                level=self.level - 1,
+                role="probe" if action == "probe" else "base",
+                degree=int(degree),
+                nodes=int(sol.x.size),
+                unknowns=self.unknowns(sol),
+                value=float(sol.value),
+                estimate=None,
+                time=time.perf_counter() - self.t0,
+                action=action,
+                why=why,
+                end_map=None if sol.end_map is None else sol.end_map.powers,
+            )
+        )
         if self.verbose:
             h = self.history[-1]
-            print(f"level {h['level']:2d} {h['role']:5s} degree {degree:2d}  nodes {h['nodes']:4d}  unknowns "
-                  f"{h['unknowns']:5d}  J = {sol.value:.16g}  t = {h['time']:.2f} s  [{action}: {why}]")
+            print(
+                f"level {h['level']:2d} {h['role']:5s} degree {degree:2d}  nodes {h['nodes']:4d}  unknowns "
+                f"{h['unknowns']:5d}  J = {sol.value:.16g}  t = {h['time']:.2f} s  [{action}: {why}]"
+            )
         return sol
 
     def estimate(self, est):
@@ -244,8 +287,12 @@ class _Runner:
     def finish(self, sol, est, met, message, strategy=None):
         from .adaptive import _with_message
 
-        sol.stats.update(mesh_history=self.history, tol_met=bool(met), strategy=strategy,
-                         error_estimate=float("inf") if est is None else float(est))
+        sol.stats.update(
+            mesh_history=self.history,
+            tol_met=bool(met),
+            strategy=strategy,
+            error_estimate=float("inf") if est is None else float(est),
+        )
         if message:
             sol = _with_message(sol, message)
         return _warn_if_missed(sol, self.tol)
@@ -281,9 +328,12 @@ def _failed(sol):
 
 def _warn_if_missed(sol, tol):
     if not sol.stats.get("tol_met"):
-        warnings.warn(f"vc.solve(tol={tol:g}): the error estimate {sol.stats.get('error_estimate', float('inf')):.2e} "
-                      f"of |J_h - J| does not meet the tolerance; see sol.message and sol.stats['mesh_history']",
-                      UserWarning, stacklevel=3)
+        warnings.warn(
+            f"vc.solve(tol={tol:g}): the error estimate {sol.stats.get('error_estimate', float('inf')):.2e} "
+            f"of |J_h - J| does not meet the tolerance; see sol.message and sol.stats['mesh_history']",
+            UserWarning,
+            stacklevel=3,
+        )
     return sol
 
 

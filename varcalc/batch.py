@@ -48,13 +48,24 @@ __all__ = ["solve_batch", "BatchSolution"]
 _S = sys.modules[__package__ + ".solve"]  # the module (``varcalc.solve`` is also the function)
 
 
-def solve_batch(problem: Problem, n: int | None = None, *, grid: ArrayLike | None = None, params: Any = None,
-                bc: Mapping[str, Any] | None = None, guess: Callable[..., Any] | ArrayLike | None = None,
-                constraint_values: Mapping[str, Any] | None = None, solver: Newton | None = None,
-                quadrature: str = "auto", singular_ends: Sequence[str] | Mapping[str, int] | None = None,
-                mode: Literal["minimize", "maximize", "stationary"] = "minimize",
-                devices: str | int | Sequence[jax.Device] | None = None, chunk_size: int | None = None,
-                progress: bool | Callable[..., Any] = False, degree: int = 1) -> BatchSolution:
+def solve_batch(
+    problem: Problem,
+    n: int | None = None,
+    *,
+    grid: ArrayLike | None = None,
+    params: Any = None,
+    bc: Mapping[str, Any] | None = None,
+    guess: Callable[..., Any] | ArrayLike | None = None,
+    constraint_values: Mapping[str, Any] | None = None,
+    solver: Newton | None = None,
+    quadrature: str = "auto",
+    singular_ends: Sequence[str] | Mapping[str, int] | None = None,
+    mode: Literal["minimize", "maximize", "stationary"] = "minimize",
+    devices: str | int | Sequence[jax.Device] | None = None,
+    chunk_size: int | None = None,
+    progress: bool | Callable[..., Any] = False,
+    degree: int = 1,
+) -> BatchSolution:
     """Solve ``B`` instances of ``problem`` (different parameters, boundary values, guesses) at once.
 
     Parameters
@@ -135,9 +146,17 @@ def solve_batch(problem: Problem, n: int | None = None, *, grid: ArrayLike | Non
     # below over all lanes, so the template is built without detection.
     order1 = problem.order == 1
     detect = order1 and singular_ends is None and quadrature == "auto"
-    disc = _S.discretize(lane_problem(0), n, grid=grid, guess=None,
-                         quadrature=quadrature, singular_ends=() if detect else singular_ends,
-                         params=lane_params(0), mode=mode, degree=degree)
+    disc = _S.discretize(
+        lane_problem(0),
+        n,
+        grid=grid,
+        guess=None,
+        quadrature=quadrature,
+        singular_ends=() if detect else singular_ends,
+        params=lane_params(0),
+        mode=mode,
+        degree=degree,
+    )
 
     def lanes(disc):
         """Every lane's initial unknowns on the template's grid, and ``aux`` with its batch axes."""
@@ -147,16 +166,18 @@ def solve_batch(problem: Problem, n: int | None = None, *, grid: ArrayLike | Non
         U0 = _default_and_bc(problem, x_user, U0, bc_b, B)
         if guess is None and problem.integrals and not problem.is_vector and order1:
             sign = -1.0 if mode == "maximize" else 1.0
-            U0 = np.stack([_S._feasible_default_guess(lane_problem(i), x_user, U0[i], lane_params(i), sign)
-                           for i in range(B)])
+            U0 = np.stack(
+                [_S._feasible_default_guess(lane_problem(i), x_user, U0[i], lane_params(i), sign) for i in range(B)]
+            )
         V0, U0 = _initial_unknowns(disc, problem, U0, bc_b, B)
         aux = disc.aux()
         batched = set()  # entries of aux with a batch axis
         if params_b is not None:
             aux, batched = dict(aux, p=params_b), batched | {"p"}
         if cv_b is not None:
-            c = np.array([cv_b[con.name] if con.name in cv_b else np.full(B, con.value)
-                          for con in problem.integrals]).T  # (B, k_int)
+            c = np.array(
+                [cv_b[con.name] if con.name in cv_b else np.full(B, con.value) for con in problem.integrals]
+            ).T  # (B, k_int)
             aux, batched = dict(aux, c=c), batched | {"c"}
         return B, U0, V0, aux, frozenset(batched)
 
@@ -171,11 +192,19 @@ def solve_batch(problem: Problem, n: int | None = None, *, grid: ArrayLike | Non
             ok = _singular_lanes(disc, U0, aux, batched)  # (B, E): is G finite at the end, per lane
             for e in ends:
                 lane = int(np.argmin(ok[:, _dirichlet_ends(problem).index(e)]))
-                one = _S.discretize(lane_problem(lane), n, grid=grid, singular_ends=(e,),
-                                    params=lane_params(lane), mode=mode, degree=degree)
+                one = _S.discretize(
+                    lane_problem(lane),
+                    n,
+                    grid=grid,
+                    singular_ends=(e,),
+                    params=lane_params(lane),
+                    mode=mode,
+                    degree=degree,
+                )
                 powers[e] = one.layout.end_powers[0 if e == "left" else 1]
-            disc = _S.discretize(lane_problem(0), n, grid=grid, singular_ends=powers,
-                                 params=lane_params(0), mode=mode, degree=degree)
+            disc = _S.discretize(
+                lane_problem(0), n, grid=grid, singular_ends=powers, params=lane_params(0), mode=mode, degree=degree
+            )
             B, U0, V0, aux, batched = lanes(disc)
     x_user = disc.x_user
     nn = x_user.size
@@ -184,9 +213,13 @@ def solve_batch(problem: Problem, n: int | None = None, *, grid: ArrayLike | Non
     n_dev = 1 if mesh is None else mesh.devices.size
     chunk = _chunk_size(chunk_size, B, nn, n_dev)
     fn = _batched_solver(disc, solver, batched, mesh)
-    common = dict(z0=jnp.asarray(disc.z0), x=jnp.asarray(disc.x), fixed=jnp.asarray(disc.fixed),
-                  lower=jnp.asarray(disc.lower if disc.lower is not None else np.zeros(0)),
-                  upper=jnp.asarray(disc.upper if disc.upper is not None else np.zeros(0)))
+    common = dict(
+        z0=jnp.asarray(disc.z0),
+        x=jnp.asarray(disc.x),
+        fixed=jnp.asarray(disc.fixed),
+        lower=jnp.asarray(disc.lower if disc.lower is not None else np.zeros(0)),
+        upper=jnp.asarray(disc.upper if disc.upper is not None else np.zeros(0)),
+    )
     aux_common = {k: v for k, v in aux.items() if k not in batched}
     report = _progress_reporter(progress, B)
     pieces = []
@@ -198,8 +231,17 @@ def solve_batch(problem: Problem, n: int | None = None, *, grid: ArrayLike | Non
         valid = int(np.sum(idx < B))
         idx = np.where(idx < B, idx, 0)  # pad with lane 0 (a valid problem; results discarded)
         aux_c = dict(aux_common, **{k: jax.tree.map(lambda a: a[idx], aux[k]) for k in batched})
-        args = (V0[idx], common["z0"], common["x"], aux_c, common["fixed"], common["lower"],
-                common["upper"], jnp.asarray(float(solver.rtol)), jnp.asarray(float(solver.atol)))
+        args = (
+            V0[idx],
+            common["z0"],
+            common["x"],
+            aux_c,
+            common["fixed"],
+            common["lower"],
+            common["upper"],
+            jnp.asarray(float(solver.rtol)),
+            jnp.asarray(float(solver.atol)),
+        )
         out = fn(*_place(args, mesh, batched))  # asynchronous: overlaps the next chunk's setup
         if pending is not None:
             n_conv += _collect(pending, pieces)
@@ -209,8 +251,9 @@ def solve_batch(problem: Problem, n: int | None = None, *, grid: ArrayLike | Non
     report(B, n_conv, time.perf_counter() - t_solve)
     out = {k: np.concatenate([p[k] for p in pieces]) for k in pieces[0]}
     elapsed = time.perf_counter() - t_start
-    return BatchSolution._build(problem, disc, out, U0, params_b, bc_b, cv_b, elapsed, chunk, n_dev,
-                                lane_problem, lane_params)
+    return BatchSolution._build(
+        problem, disc, out, U0, params_b, bc_b, cv_b, elapsed, chunk, n_dev, lane_problem, lane_params
+    )
 
 
 # -- input checks -----------------------------------------------------------------------------
@@ -223,8 +266,10 @@ def _check_batched_params(problem, params, sizes):
         a = np.asarray(leaf, dtype=np.float64) if not _is_int(leaf) else np.asarray(leaf)
         shape = np.shape(default)
         if a.ndim != len(shape) + 1 or a.shape[1:] != shape:
-            raise ValueError(f"params: expected leaves of shape (B,) + {shape} (a leading batch axis on "
-                             f"the default's shape), got {a.shape}")
+            raise ValueError(
+                f"params: expected leaves of shape (B,) + {shape} (a leading batch axis on "
+                f"the default's shape), got {a.shape}"
+            )
         sizes.setdefault("params", a.shape[0])
         if a.shape[0] != sizes["params"]:
             raise ValueError(f"params: leaves have different batch sizes ({sizes['params']} and {a.shape[0]})")
@@ -244,15 +289,16 @@ def _check_batched_bc(problem, bc, sizes):
     out = {}
     for key, values in bc.items():
         if key not in problem.bc:
-            raise ValueError(f"bc: {key!r} is not a Dirichlet end of this problem (its bc: "
-                             f"{sorted(problem.bc)}); solve_batch varies the values of fixed ends only")
+            raise ValueError(
+                f"bc: {key!r} is not a Dirichlet end of this problem (its bc: "
+                f"{sorted(problem.bc)}); solve_batch varies the values of fixed ends only"
+            )
         try:
             a = np.asarray(values, dtype=np.float64)
         except (TypeError, ValueError):
             raise TypeError(f"bc[{key!r}]: expected real numbers, got {type(values).__name__}") from None
         if a.ndim != len(problem.shape) + 1 or a.shape[1:] != problem.shape:
-            raise ValueError(f"bc[{key!r}]: expected shape (B,) + {problem.shape} (one value per lane), "
-                             f"got {a.shape}")
+            raise ValueError(f"bc[{key!r}]: expected shape (B,) + {problem.shape} (one value per lane), got {a.shape}")
         if not np.all(np.isfinite(a)):
             lane = int(np.argmax(~np.isfinite(a.reshape(a.shape[0], -1)).all(axis=1)))
             raise ValueError(f"bc[{key!r}]: non-finite value in lane {lane}")
@@ -293,8 +339,10 @@ def _batched_guess(problem, lay, x, guess, sizes):
         U = values.reshape(values.shape[0], n, m)
         sizes.setdefault("guess", values.shape[0])
     else:
-        raise ValueError(f"{what}: expected node values of shape {one[0]} (all lanes) or (B,) + {one[0]} "
-                         f"(per lane) for {n} nodes, got {values.shape}")
+        raise ValueError(
+            f"{what}: expected node values of shape {one[0]} (all lanes) or (B,) + {one[0]} "
+            f"(per lane) for {n} nodes, got {values.shape}"
+        )
     bad = ~np.all(np.isfinite(U), axis=2)
     if bad.any():
         lane, node = np.argwhere(bad)[0]
@@ -305,8 +353,10 @@ def _batched_guess(problem, lay, x, guess, sizes):
 
 def _batch_size(sizes):
     if not sizes:
-        raise ValueError("params, bc, guess: nothing has a batch axis; give params (leaves of shape (B, ...)), "
-                         "bc (dict end -> (B,) values) or per-lane guesses (B, n)")
+        raise ValueError(
+            "params, bc, guess: nothing has a batch axis; give params (leaves of shape (B, ...)), "
+            "bc (dict end -> (B,) values) or per-lane guesses (B, n)"
+        )
     values = set(sizes.values())
     if len(values) > 1:
         got = ", ".join(f"{k}: {v}" for k, v in sizes.items())
@@ -326,8 +376,10 @@ def _check_batched_constraints(problem, cv, sizes):
     out = {}
     for name, values in cv.items():
         if name not in names:
-            raise ValueError(f"constraint_values: {name!r} is not an Integral constraint of this problem "
-                             f"(its Integral constraints: {names})")
+            raise ValueError(
+                f"constraint_values: {name!r} is not an Integral constraint of this problem "
+                f"(its Integral constraints: {names})"
+            )
         a = np.asarray(values, dtype=np.float64)
         if a.ndim != 1 or not np.all(np.isfinite(a)):
             raise ValueError(f"constraint_values[{name!r}]: expected finite values of shape (B,), got shape {a.shape}")
@@ -347,12 +399,22 @@ def _lane_problem_factory(problem, bc_b, cv_b):
         for key, values in (bc_b or {}).items():
             v = values[i]
             bc[key] = float(v) if problem.shape == () else v
-        cons = [dataclasses.replace(c, value=float(cv_b[c.name][i])) if cv_b and c in problem.integrals
-                and c.name in cv_b else c for c in problem.constraints]
+        cons = [
+            dataclasses.replace(c, value=float(cv_b[c.name][i]))
+            if cv_b and c in problem.integrals and c.name in cv_b
+            else c
+            for c in problem.constraints
+        ]
         # Other values make another problem: the template's exact solution does not apply.
-        return dataclasses.replace(problem, bc=bc, constraints=cons,
-                                   components=problem.shape if problem.is_vector else None,
-                                   exact=None, exact_value=None)
+        return dataclasses.replace(
+            problem,
+            bc=bc,
+            constraints=cons,
+            components=problem.shape if problem.is_vector else None,
+            exact=None,
+            exact_value=None,
+        )
+
     return lane
 
 
@@ -386,6 +448,7 @@ def _initial_unknowns(disc, problem, U0, bc_b, B):
         # for C¹ elements the cubic Hermite interpolant of the values and slopes
         from .elements import gll_nodes
         from .families._hermite import hermite_interior
+
         if lay.order == 2:
             inner = hermite_interior(disc.x_user, U0, S0, lay.element.interior_points())
         else:
@@ -467,8 +530,9 @@ def _device_mesh(devices):
         try:
             devs = list(devices)
         except TypeError:
-            raise TypeError(f"devices: expected None, 'all', a count or a list of jax devices, "
-                            f"got {devices!r}") from None
+            raise TypeError(
+                f"devices: expected None, 'all', a count or a list of jax devices, got {devices!r}"
+            ) from None
         if not devs or not all(hasattr(d, "platform") and hasattr(d, "id") for d in devs):
             raise TypeError(f"devices: expected a non-empty list of jax devices, got {devices!r}")
     if len(devs) == 1 and jax.process_count() == 1:
@@ -507,8 +571,13 @@ def _make_batched(run, batched, aux_keys, mesh):
     if mesh is not None:
         P = jax.sharding.PartitionSpec
         aux_specs = {k: (P("batch") if k in batched else P()) for k in aux_keys}
-        fn = jax.shard_map(fn, mesh=mesh, in_specs=(P("batch"), P(), P(), aux_specs, P(), P(), P(), P(), P()),
-                           out_specs=P("batch"), check_vma=False)
+        fn = jax.shard_map(
+            fn,
+            mesh=mesh,
+            in_specs=(P("batch"), P(), P(), aux_specs, P(), P(), P(), P(), P()),
+            out_specs=P("batch"),
+            check_vma=False,
+        )
     return jax.jit(fn)
 
 
@@ -525,8 +594,10 @@ def _place(args, mesh, batched):
         return jax.make_array_from_callback(a.shape, NamedSharding(mesh, spec), lambda i: a[i])
 
     V0, z0, x, aux, fixed, lower, upper, rtol, atol = args
-    aux = {k: (jax.tree.map(lambda a: put(a, P("batch")), v) if k in batched
-               else jax.tree.map(lambda a: put(a, P()), v)) for k, v in aux.items()}
+    aux = {
+        k: (jax.tree.map(lambda a: put(a, P("batch")), v) if k in batched else jax.tree.map(lambda a: put(a, P()), v))
+        for k, v in aux.items()
+    }
     rep = lambda a: put(a, P())
     return (put(V0, P("batch")), rep(z0), rep(x), aux, rep(fixed), rep(lower), rep(upper), rep(rtol), rep(atol))
 
@@ -536,6 +607,7 @@ def _collect(pending, pieces):
     out, valid = pending
     if not all(getattr(a, "is_fully_addressable", True) for a in jax.tree.leaves(out)):
         from jax.experimental import multihost_utils
+
         out = multihost_utils.process_allgather(out, tiled=True)
     out = jax.device_get(out)
     out = {k: np.asarray(v)[:valid] for k, v in out.items()}
@@ -558,10 +630,13 @@ def _progress_reporter(progress, total):
         else:  # the rate after the first chunk (compilation excluded)
             d0, t0 = first[0]
             left = (elapsed - t0) / max(done - d0, 1) * (total - done)
-        line = (f"solve_batch: {done}/{total} problems ({100 * done / total:.0f}%), {conv} converged, "
-                f"{elapsed:.1f} s" + (f", ~{left:.0f} s left" if done < total else ""))
+        line = (
+            f"solve_batch: {done}/{total} problems ({100 * done / total:.0f}%), {conv} converged, "
+            f"{elapsed:.1f} s" + (f", ~{left:.0f} s left" if done < total else "")
+        )
         end = "\n" if (done == total or not tty) else ""
         print(("\r" if tty else "") + line, end=end, file=sys.stderr, flush=True)
+
     return report
 
 
@@ -639,12 +714,15 @@ class BatchSolution:
         V = out["U"]
         z = out["z"] if "z" in out else np.zeros((B, 0))
         n = V.shape[2]
-        finite = np.all(np.isfinite(V.reshape(B, -1)), axis=1) & np.all(np.isfinite(z.reshape(B, -1)), axis=1) \
+        finite = (
+            np.all(np.isfinite(V.reshape(B, -1)), axis=1)
+            & np.all(np.isfinite(z.reshape(B, -1)), axis=1)
             & np.isfinite(value)
+        )
         status = np.where((status == Status.SUCCESS) & ~finite, int(Status.NONFINITE), status)
         negative = out["negative"][lanes, k].astype(int)
         if disc.uses_kkt:
-            n_mult = lay.n_multipliers_global + int(np.sum(~disc.fixed[lay.d_el:]))
+            n_mult = lay.n_multipliers_global + int(np.sum(~disc.fixed[lay.d_el :]))
             negative = negative - n_mult
             if disc.mode != "stationary":
                 status = np.where((status == Status.SUCCESS) & (negative > 0), int(Status.SADDLE), status)
@@ -654,13 +732,31 @@ class BatchSolution:
             Bend = z[:, lay.end_index("right")] if "right" in lay.curve_ends else np.full(B, x[-1])
             x = A[:, None] + (Bend - A)[:, None] * np.asarray(disc.x)[None, :]
             x[:, 0], x[:, -1] = A, Bend
-        f = np.swapaxes(V[:, :lay.m], 1, 2).reshape((B, n) + problem.shape)
-        sol = cls(problem=problem, x=x, f=f, value=value, converged=status == Status.SUCCESS, status=status,
-                  iterations=k, residual=out["residual"][lanes, k], negative=negative, params=params_b,
-                  bc=bc_b, constraint_values=cv_b, guess=U0.reshape((B, n) + problem.shape),
-                  singular_ends=disc.singular_ends,
-                  quadrature=disc.quadrature_summary(), time=elapsed, chunk_size=chunk, devices=n_dev,
-                  _disc=disc, _out=out, _lane_problem=lane_problem, _lane_params=lane_params)
+        f = np.swapaxes(V[:, : lay.m], 1, 2).reshape((B, n) + problem.shape)
+        sol = cls(
+            problem=problem,
+            x=x,
+            f=f,
+            value=value,
+            converged=status == Status.SUCCESS,
+            status=status,
+            iterations=k,
+            residual=out["residual"][lanes, k],
+            negative=negative,
+            params=params_b,
+            bc=bc_b,
+            constraint_values=cv_b,
+            guess=U0.reshape((B, n) + problem.shape),
+            singular_ends=disc.singular_ends,
+            quadrature=disc.quadrature_summary(),
+            time=elapsed,
+            chunk_size=chunk,
+            devices=n_dev,
+            _disc=disc,
+            _out=out,
+            _lane_problem=lane_problem,
+            _lane_params=lane_params,
+        )
         # A failed lane may have run off to infinity: UNBOUNDED, decided from its histories as the
         # lane's full report decides it (newton.runaway, numpy on the host, per failed lane).
         for i in np.flatnonzero(np.isin(sol.status, [int(s) for s in RUNAWAY_CHECKED])):
@@ -694,9 +790,16 @@ class BatchSolution:
             ends = disc0.singular_ends
             if disc0.end_map is not None:  # the same map (its powers), the same grid
                 ends = {e: k for e, k in zip(("left", "right"), disc0.end_map.powers) if k > 1}
-            disc = _S.discretize(problem, grid=disc0.x_user, guess=self.guess[i], quadrature="auto",
-                                 singular_ends=ends, params=self._lane_params(i), mode=disc0.mode,
-                                 degree=disc0.layout.degree)
+            disc = _S.discretize(
+                problem,
+                grid=disc0.x_user,
+                guess=self.guess[i],
+                quadrature="auto",
+                singular_ends=ends,
+                params=self._lane_params(i),
+                mode=disc0.mode,
+                degree=disc0.layout.degree,
+            )
             if problem.order == 1:
                 disc.blocks = disc0.blocks
             out = {k: v[i] for k, v in self._out.items()}
@@ -745,8 +848,17 @@ class BatchSolution:
     def to_npz(self, path: str | os.PathLike) -> None:
         """Arrays ``x``, ``f``, ``value``, ``converged``, ``status``, ``iterations``, ``residual``,
         ``guess``, the batched inputs (``param_<name>``, ``bc_<end>``) and a JSON header ``meta``."""
-        arrays = dict(x=self.x, f=self.f, value=self.value, converged=self.converged, status=self.status,
-                      iterations=self.iterations, residual=self.residual, negative=self.negative, guess=self.guess)
+        arrays = dict(
+            x=self.x,
+            f=self.f,
+            value=self.value,
+            converged=self.converged,
+            status=self.status,
+            iterations=self.iterations,
+            residual=self.residual,
+            negative=self.negative,
+            guess=self.guess,
+        )
         if self.params is not None:
             for path_, leaf in jax.tree_util.tree_flatten_with_path(self.params)[0]:
                 arrays[f"param_{_path_name(path_) or 'p'}"] = np.asarray(leaf)
@@ -798,9 +910,17 @@ class BatchSolution:
             raise ValueError(f"path: expected a .npz, .json or .csv file name, got {str(path)!r}")
 
     def _meta(self) -> dict:
-        return {"name": getattr(self.problem, "name", None), "size": len(self), "nodes": int(self.f.shape[1]),
-                "converged": int(np.sum(self.converged)), "time": self.time, "chunk_size": self.chunk_size,
-                "devices": self.devices, "singular_ends": list(self.singular_ends), "quadrature": self.quadrature}
+        return {
+            "name": getattr(self.problem, "name", None),
+            "size": len(self),
+            "nodes": int(self.f.shape[1]),
+            "converged": int(np.sum(self.converged)),
+            "time": self.time,
+            "chunk_size": self.chunk_size,
+            "devices": self.devices,
+            "singular_ends": list(self.singular_ends),
+            "quadrature": self.quadrature,
+        }
 
     def plot(self, path: str | os.PathLike | None = None, *, against: str | None = None, ax: Any = None) -> Figure:
         """Value (and convergence) of each lane against a batched input.
@@ -827,8 +947,15 @@ class BatchSolution:
         a1.plot(t[ok], value[ok], ".-", ms=4, lw=1, label=f"converged ({int(ok.sum())})")
         if (~ok).any():
             # A failed lane's value means nothing (its last iterate): mark where, on the lower edge.
-            a1.plot(t[~ok], np.zeros((~ok).sum()), "x", color="tab:red", clip_on=False,
-                    transform=a1.get_xaxis_transform(), label=f"not converged ({int((~ok).sum())})")
+            a1.plot(
+                t[~ok],
+                np.zeros((~ok).sum()),
+                "x",
+                color="tab:red",
+                clip_on=False,
+                transform=a1.get_xaxis_transform(),
+                label=f"not converged ({int((~ok).sum())})",
+            )
         a1.set_ylabel("J (converged lanes)")
         a1.set_title(f"{getattr(self.problem, 'name', 'problem')}: {len(self)} problems, one batched solve")
         a1.legend(loc="best")
@@ -843,8 +970,10 @@ class BatchSolution:
         return fig
 
     def __repr__(self) -> str:
-        return (f"BatchSolution(size={len(self)}, converged={int(np.sum(self.converged))}/{len(self)}, "
-                f"n={self.f.shape[1]}, time={self.time:.3g} s)")
+        return (
+            f"BatchSolution(size={len(self)}, converged={int(np.sum(self.converged))}/{len(self)}, "
+            f"n={self.f.shape[1]}, time={self.time:.3g} s)"
+        )
 
     def _repr_html_(self):
         """Jupyter: a summary (lanes converged, the range of J, nodes, time) and :meth:`plot`."""
@@ -852,9 +981,12 @@ class BatchSolution:
 
         ok = np.asarray(self.converged, bool)
         values = np.asarray(self.value)[ok]
-        rows = [("converged", f"{int(ok.sum())} / {len(self)}"), ("nodes", self.f.shape[1]),
-                ("J (converged lanes)", f"{values.min():.6g} .. {values.max():.6g}" if values.size else "-"),
-                ("time", f"{self.time:.3g} s")]
+        rows = [
+            ("converged", f"{int(ok.sum())} / {len(self)}"),
+            ("nodes", self.f.shape[1]),
+            ("J (converged lanes)", f"{values.min():.6g} .. {values.max():.6g}" if values.size else "-"),
+            ("time", f"{self.time:.3g} s"),
+        ]
         name = getattr(self.problem, "name", None) or "BatchSolution"
         return with_figure(summary_html(f"{name}: {len(self)} problems", rows, ok=bool(ok.all())), lambda: self.plot())
 

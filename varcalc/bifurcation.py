@@ -125,15 +125,24 @@ class Diagram:
         """One line per branch (origin, points, parameter range, negative eigenvalues, how it
         ended) and per fold / branch point."""
         name = self.parameter_name
-        lines = [f"branch {k} ({b.origin}): {b.t.size} points, {name} from {b.parameter[0]:.6g} to "
-                 f"{b.parameter[-1]:.6g}, negative eigenvalues {b.negatives.min()}..{b.negatives.max()}; {b.message}"
-                 for k, b in enumerate(self.branches)]
-        lines += [f"{s.kind} at {name} = {s.parameter:.10g} (J = {s.value:.10g}, branch {s.branch})"
-                  for s in self.folds + self.branch_points]
+        lines = [
+            f"branch {k} ({b.origin}): {b.t.size} points, {name} from {b.parameter[0]:.6g} to "
+            f"{b.parameter[-1]:.6g}, negative eigenvalues {b.negatives.min()}..{b.negatives.max()}; {b.message}"
+            for k, b in enumerate(self.branches)
+        ]
+        lines += [
+            f"{s.kind} at {name} = {s.parameter:.10g} (J = {s.value:.10g}, branch {s.branch})"
+            for s in self.folds + self.branch_points
+        ]
         return "\n".join(lines)
 
-    def plot(self, path: str | os.PathLike | None = None, *,
-             measure: Callable[..., Any] | tuple[str, Callable[..., Any]] | None = None, axes: Any = None) -> Any:
+    def plot(
+        self,
+        path: str | os.PathLike | None = None,
+        *,
+        measure: Callable[..., Any] | tuple[str, Callable[..., Any]] | None = None,
+        axes: Any = None,
+    ) -> Any:
         """:func:`plot_diagram` of this diagram."""
         return plot_diagram(self, path, measure=measure, axes=axes)
 
@@ -153,8 +162,10 @@ class _System:
         self.params_at = params_at
         disc = discretize(problem, n, grid=grid, guess=guess, mode="stationary", params=self.p(t0), degree=degree)
         if disc.layout.r or disc.layout.free_end:
-            raise ValueError("problem: arclength continuation supports Integral constraints, not pointwise "
-                             "constraints or free ends (yet)")
+            raise ValueError(
+                "problem: arclength continuation supports Integral constraints, not pointwise "
+                "constraints or free ends (yet)"
+            )
         self.disc, self.nn, self.k = disc, disc.x.size, disc.layout.k
         N = padded_nodes(disc, self.nn)
         self.kernel, self.x_k, self.aux_k = kernel_inputs(disc, N)
@@ -174,7 +185,7 @@ class _System:
         return jax.tree.map(as_float, self.params_at(float(t)))
 
     def split(self, X):
-        return X[: self.size].reshape(self.shape), X[self.size:]
+        return X[: self.size].reshape(self.shape), X[self.size :]
 
     def derivatives(self, X, t):
         U, z = self.split(X)
@@ -206,8 +217,11 @@ class _System:
         S = np.asarray(D["C"]) - np.einsum("dnk,dnl->kl", B, YB)
         S = 0.5 * (S + S.T)
         with np.errstate(all="ignore"):
-            z = np.linalg.solve(S, rhs[self.size:] - np.einsum("dnk,dnr->kr", B, YR)) if np.all(np.isfinite(S)) \
+            z = (
+                np.linalg.solve(S, rhs[self.size :] - np.einsum("dnk,dnr->kr", B, YR))
+                if np.all(np.isfinite(S))
                 else np.full((self.k, r), np.nan)
+            )
         V = YR - np.einsum("dnk,kr->dnr", YB, z)
         negatives = negatives + int(np.sum(np.linalg.eigvalsh(S) < 0)) - self.k if np.all(np.isfinite(S)) else negatives
         return np.concatenate([V.reshape(self.size, r), z]), negatives, min_pivot
@@ -392,8 +406,24 @@ def _start(sys, U, t):
     return None if out is None else out[0]
 
 
-def arclength(problem, path_fn, parameter_at, name, *, n=None, grid=None, degree=1, guess=None, ds=0.05,
-              ds_min=1e-6, ds_max=None, max_steps=400, max_branches=6, deflate=True, progress=False):
+def arclength(
+    problem,
+    path_fn,
+    parameter_at,
+    name,
+    *,
+    n=None,
+    grid=None,
+    degree=1,
+    guess=None,
+    ds=0.05,
+    ds_min=1e-6,
+    ds_max=None,
+    max_steps=400,
+    max_branches=6,
+    deflate=True,
+    progress=False,
+):
     """Pseudo-arclength continuation over ``t ∈ [0, 1]`` (see the module docstring); the
     :class:`Diagram`.  Called by ``vc.continuation(..., method="arclength")``, which validates the
     path and documents the arguments."""
@@ -440,17 +470,25 @@ def arclength(problem, path_fn, parameter_at, name, *, n=None, grid=None, degree
         known = [] if U0 is None else [U0]
         starts = [] if U0 is None else [(_point(sys, U0, 0.0, forward), "start", None)]
         if can_deflate:
-            starts += [(_point(sys, U, 0.0, forward), "deflation", None)
-                       for U in _deflated_starts(problem, sys, known, 0.0, max_branches)]
+            starts += [
+                (_point(sys, U, 0.0, forward), "deflation", None)
+                for U in _deflated_starts(problem, sys, known, 0.0, max_branches)
+            ]
         trace(starts)
         if can_deflate and len(branches) < max_branches:
             ends = [br._U[i] for br in branches for i in (0, -1) if br.t[i] == 1.0]
-            trace([(_point(sys, U, 1.0, backward), "deflation at the end", None)
-                   for U in _deflated_starts(problem, sys, ends, 1.0, max_branches - len(branches))])
+            trace(
+                [
+                    (_point(sys, U, 1.0, backward), "deflation at the end", None)
+                    for U in _deflated_starts(problem, sys, ends, 1.0, max_branches - len(branches))
+                ]
+            )
     if not branches:
-        raise ValueError(f"guess: Newton did not converge at the start of the path ({name} = "
-                         f"{parameter_at(0.0):.8g}){' and deflation found no extremal at either end' * can_deflate}"
-                         "; give a guess= near an extremal there")
+        raise ValueError(
+            f"guess: Newton did not converge at the start of the path ({name} = "
+            f"{parameter_at(0.0):.8g}){' and deflation found no extremal at either end' * can_deflate}"
+            "; give a guess= near an extremal there"
+        )
     message = "; ".join(messages) or "no branch followed"
     return Diagram(branches, folds, bps, name, message)
 
@@ -503,8 +541,9 @@ def _switch(sys, s, tangent, origin):
                 start = _point(sys, out[0], out[1], d)
                 # orient away from the branch point
                 if sys.dot(start.tangent[0], out[0] - s.U) + start.tangent[1] * (out[1] - s.t) < 0:
-                    start = _Point(start.U, start.t, start.value, start.negatives,
-                                   (-start.tangent[0], -start.tangent[1]))
+                    start = _Point(
+                        start.U, start.t, start.value, start.negatives, (-start.tangent[0], -start.tangent[1])
+                    )
                 starts.append((start, origin, s))
                 break
             h *= 0.5
@@ -520,8 +559,9 @@ def _deflated_starts(problem, sys, known_U, t, max_count):
     found = []
     for power in (2.0, 1.0):
         while len(found) < max_count:
-            U = _deflated_newton(problem, None, {"grid": sys.disc.x_user, "params": sys.p(t)}, None, known,
-                                 power, 1.0, 100)
+            U = _deflated_newton(
+                problem, None, {"grid": sys.disc.x_user, "params": sys.p(t)}, None, known, power, 1.0, 100
+            )
             if U is None:
                 break
             polished = _start(sys, _padded(sys, U.T.reshape((sys.nn,) + sys.disc.problem.shape)), t)
@@ -550,10 +590,17 @@ def _on_branch(sys, p, branch):
 
 def _branch(sys, points, parameter_at, origin, message):
     t = np.array([q.t for q in points])
-    return Branch(t=t, parameter=np.array([parameter_at(v) for v in t]), value=np.array([q.value for q in points]),
-                  negatives=np.array([q.negatives for q in points], dtype=int),
-                  f=np.stack([sys.nodal(q.U) for q in points]), x=np.asarray(sys.disc.x_user), origin=origin,
-                  message=message, _U=np.stack([q.U for q in points]))
+    return Branch(
+        t=t,
+        parameter=np.array([parameter_at(v) for v in t]),
+        value=np.array([q.value for q in points]),
+        negatives=np.array([q.negatives for q in points], dtype=int),
+        f=np.stack([sys.nodal(q.U) for q in points]),
+        x=np.asarray(sys.disc.x_user),
+        origin=origin,
+        message=message,
+        _U=np.stack([q.U for q in points]),
+    )
 
 
 def plot_diagram(diagram, path=None, *, measure=None, axes=None):
@@ -587,14 +634,19 @@ def plot_diagram(diagram, path=None, *, measure=None, axes=None):
         cuts = np.flatnonzero(np.diff(b.stable.astype(int))) + 1
         for i, (lo, hi) in enumerate(zip(np.r_[0, cuts], np.r_[cuts, y.size])):
             hi = min(hi + 1, y.size)
-            ax.plot(b.parameter[lo:hi], y[lo:hi], "-" if b.stable[lo] else "--", color=c, lw=1.6,
-                    label=f"branch {k} ({b.origin})" if i == 0 else None)
+            ax.plot(
+                b.parameter[lo:hi],
+                y[lo:hi],
+                "-" if b.stable[lo] else "--",
+                color=c,
+                lw=1.6,
+                label=f"branch {k} ({b.origin})" if i == 0 else None,
+            )
     for pts, marker, name in ((diagram.folds, "o", "fold"), (diagram.branch_points, "D", "branch point")):
         for i, s in enumerate(pts):
             y = s.value if fun is None else float(fun(diagram.branches[s.branch].x, s.f))
             ax.plot([s.parameter], [y], marker, color="k", ms=6, label=f"{name} {s.parameter:.6g}" if i < 3 else None)
-    ax.set(xlabel=diagram.parameter_name, ylabel=label,
-           title="bifurcation diagram (solid: stable, dashed: unstable)")
+    ax.set(xlabel=diagram.parameter_name, ylabel=label, title="bifurcation diagram (solid: stable, dashed: unstable)")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
     if path is not None:

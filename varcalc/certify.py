@@ -138,8 +138,10 @@ class Certificate:
 
         colour = "#2e7d32" if self.is_minimum else "#c62828"
         strength = "" if self.strong is None else f"<br/>{html.escape(self.strength)}"
-        return (f"<div><b style='color:{colour}'>{html.escape(self.verdict)}</b>{strength}"
-                f"<pre>{html.escape(self.evidence)}</pre></div>")
+        return (
+            f"<div><b style='color:{colour}'>{html.escape(self.verdict)}</b>{strength}"
+            f"<pre>{html.escape(self.evidence)}</pre></div>"
+        )
 
 
 def certificate(sol) -> Certificate:
@@ -159,7 +161,7 @@ def certificate(sol) -> Certificate:
     # The pencil's mass on the element rows (GLL weights for Lagrange elements); slopes (order 2)
     # and multipliers carry none.  (n, d)
     mass_rows = np.zeros((n, lay.d))
-    mass_rows[:, :lay.d_el] = lay.element.mass_rows(lay.m, aux["mass"] * length, x * length, disc.end_map)
+    mass_rows[:, : lay.d_el] = lay.element.mass_rows(lay.m, aux["mass"] * length, x * length, disc.end_map)
 
     def frozen_at(g):
         """The solve's admissible subspace: Dirichlet values and its own active set held."""
@@ -170,8 +172,8 @@ def certificate(sol) -> Certificate:
 
     # device_put, not jnp.asarray: jnp.asarray of a numpy array compiles a staging program per shape
     D, frozen = _second_variation(disc)(V, jax.device_put(z), x, frozen_at, mass_rows.T)
-    n_mult = lay.n_multipliers_global + int(np.sum(~frozen[lay.d_el:]))
-    n_primal = int(np.sum(~frozen[:lay.d_el])) + (lay.k - lay.n_multipliers_global)
+    n_mult = lay.n_multipliers_global + int(np.sum(~frozen[lay.d_el :]))
+    n_primal = int(np.sum(~frozen[: lay.d_el])) + (lay.k - lay.n_multipliers_global)
     dimension = n_primal - n_mult
     # Sylvester on the pencil K - σM: the count of eigenvalues below σ, at σ = ∓ the zero tolerance
     # (a rounding-sized eigenvalue is a zero, never a negative direction); less one per multiplier.
@@ -181,8 +183,9 @@ def certificate(sol) -> Certificate:
     scale = float(D["scale"])
     zero_tol = ZERO_TOLERANCE * scale
 
-    lam, vecs, converged = _smallest_eigenpairs(D, frozen, mass_rows, min(negative + n_zero, MAX_EIGENPAIRS) + 2,
-                                                dimension, scale)
+    lam, vecs, converged = _smallest_eigenpairs(
+        D, frozen, mass_rows, min(negative + n_zero, MAX_EIGENPAIRS) + 2, dimension, scale
+    )
     i_min = int(np.argmin(lam)) if lam.size else 0
     eig_min = float(lam[i_min]) if lam.size else np.nan
     ef = np.zeros((n,) + problem.shape)
@@ -207,10 +210,12 @@ def certificate(sol) -> Certificate:
     else:
         verdict = "strict local maximum" if mode == "maximize" else "strict local minimum"
     of = "(-J)" if mode == "maximize" else "J"
-    held = int(np.sum(frozen[:lay.d_el] & ~np.asarray(disc.fixed)[:lay.d_el]))
+    held = int(np.sum(frozen[: lay.d_el] & ~np.asarray(disc.fixed)[: lay.d_el]))
     eig_note = ""
     if negative > MAX_EIGENPAIRS:
-        eig_note = f"; the smallest of the {lam.size} nearest zero: the lowest of the {negative} negative ones not computed"
+        eig_note = (
+            f"; the smallest of the {lam.size} nearest zero: the lowest of the {negative} negative ones not computed"
+        )
     elif negative + n_zero > MAX_EIGENPAIRS:
         eig_note = f"; {lam.size} of those nearest zero computed"
     if lam.size and not converged:
@@ -219,7 +224,8 @@ def certificate(sol) -> Certificate:
         f"second variation of {of} on {dimension} admissible directions: {negative} negative, "
         f"{n_zero} zero, {positive} positive (block LDLᵀ inertia"
         + (f", less {n_mult} multiplier(s)" if n_mult else "")
-        + (f"; {held} node(s) in contact held" if held else "") + ")",
+        + (f"; {held} node(s) in contact held" if held else "")
+        + ")",
         f"smallest eigenvalue of δ²{of}[v, v] = λ ∫|v|²: λ = {eig_min:.6g} (zero tolerance {zero_tol:.2g}{eig_note})",
         f"Legendre: min eig ∂²G/∂f{'′′' if lay.order == 2 else '′'}² = {legendre_min:.6g} at x = {legendre_at:.6g}"
         + ("" if legendre_min > 0 else "  (violated: no minimum)"),
@@ -233,12 +239,27 @@ def certificate(sol) -> Certificate:
     strong = strong.conclude(mode, jacobi, conj)
     if minimum:
         lines.append(f"Weierstrass: {strong.evidence}")
-    return Certificate(verdict=verdict, negative=negative, zero=n_zero, positive=positive,
-                       dimension=dimension, smallest_eigenvalue=eig_min, eigenfunction=ef, eigenvalues=lam,
-                       legendre_min=legendre_min, legendre_at=legendre_at, conjugate_point=conj,
-                       jacobi=jacobi, mode=mode, evidence="\n".join(lines), strong=strong.strong,
-                       strength=strong.text, weierstrass_min=strong.E, weierstrass_at=strong.x,
-                       weierstrass_w=strong.w)
+    return Certificate(
+        verdict=verdict,
+        negative=negative,
+        zero=n_zero,
+        positive=positive,
+        dimension=dimension,
+        smallest_eigenvalue=eig_min,
+        eigenfunction=ef,
+        eigenvalues=lam,
+        legendre_min=legendre_min,
+        legendre_at=legendre_at,
+        conjugate_point=conj,
+        jacobi=jacobi,
+        mode=mode,
+        evidence="\n".join(lines),
+        strong=strong.strong,
+        strength=strong.text,
+        weierstrass_min=strong.E,
+        weierstrass_at=strong.x,
+        weierstrass_w=strong.w,
+    )
 
 
 certify = certificate  # its former name
@@ -260,18 +281,36 @@ def _refusal(sol) -> Certificate | None:
         reason = f"the solve did not converge (status {sol.status.name})"
     else:
         return None
-    at = "" if sol.negative is None else (f"; the solver counted {sol.negative} negative direction(s) of the "
-                                          "second variation at its last iterate")
-    evidence = (f"not certified: {reason}. The last iterate is not an extremal, so its second variation says "
-                f"nothing about one{at}. Re-solve (a better guess, more iterations, a coarse-to-fine start) "
-                "and certify the converged solution.")
+    at = (
+        ""
+        if sol.negative is None
+        else (f"; the solver counted {sol.negative} negative direction(s) of the second variation at its last iterate")
+    )
+    evidence = (
+        f"not certified: {reason}. The last iterate is not an extremal, so its second variation says "
+        f"nothing about one{at}. Re-solve (a better guess, more iterations, a coarse-to-fine start) "
+        "and certify the converged solution."
+    )
     n = np.shape(sol.x)[0]
-    return Certificate(verdict=f"not certified: {reason}", negative=None, zero=None, positive=None,
-                       dimension=None, smallest_eigenvalue=np.nan,
-                       eigenfunction=np.full((n,) + disc.problem.shape, np.nan), eigenvalues=np.zeros(0),
-                       legendre_min=np.nan, legendre_at=np.nan, conjugate_point=None, jacobi="not computed",
-                       mode=disc.mode, evidence=evidence, certified=False, strong=None,
-                       strength="not applicable: not certified")
+    return Certificate(
+        verdict=f"not certified: {reason}",
+        negative=None,
+        zero=None,
+        positive=None,
+        dimension=None,
+        smallest_eigenvalue=np.nan,
+        eigenfunction=np.full((n,) + disc.problem.shape, np.nan),
+        eigenvalues=np.zeros(0),
+        legendre_min=np.nan,
+        legendre_at=np.nan,
+        conjugate_point=None,
+        jacobi="not computed",
+        mode=disc.mode,
+        evidence=evidence,
+        certified=False,
+        strong=None,
+        strength="not applicable: not certified",
+    )
 
 
 def _active_set(V, g, mass, fixed, lower, upper):
@@ -334,14 +373,21 @@ class _Weierstrass:
             rel = "<" if mode != "maximize" else ">"
             out.strong = False
             out.text = f"weak local {kind}, not strong: E = {self.E:.1e} {rel} 0 at x = {self.x:.4g}, w = {w}"
-            out.evidence = (f"E(x, f, f′, w) = {self.E:.3g} {rel} 0 at x = {self.x:.6g}, w = {w} (f′ = "
-                            f"{_fmt(self.slope)}), minimised over w at {self.points} points: a weak local "
-                            f"{kind}, not strong"
-                            + ("; w is at the end of the searched range |w - f′| <= 1e3 (1 + |f′|): E may "
-                               "be unbounded" if self.edge else ""))
+            out.evidence = (
+                f"E(x, f, f′, w) = {self.E:.3g} {rel} 0 at x = {self.x:.6g}, w = {w} (f′ = "
+                f"{_fmt(self.slope)}), minimised over w at {self.points} points: a weak local "
+                f"{kind}, not strong"
+                + (
+                    "; w is at the end of the searched range |w - f′| <= 1e3 (1 + |f′|): E may be unbounded"
+                    if self.edge
+                    else ""
+                )
+            )
             return out
-        ok = (f"E {'≥' if mode != 'maximize' else '≤'} 0 at {self.points} points of the extremal (the extreme E found "
-              f"is {self.E:.2g}: zero within rounding)")
+        ok = (
+            f"E {'≥' if mode != 'maximize' else '≤'} 0 at {self.points} points of the extremal (the extreme E found "
+            f"is {self.E:.2g}: zero within rounding)"
+        )
         if jacobi not in ("conjugate", "focal"):
             out.text = f"strong {kind} not decided: {ok}, but the field condition is not checked ({jacobi})"
         elif conj is not None:
@@ -369,12 +415,16 @@ def _strong(disc, V, z, aux) -> _Weierstrass:
     if lay.order != 1:
         return _Weierstrass(reason="a second-order problem (G depends on f″); the test here is for G(f, f′, x)")
     if lay.has_bound:
-        return _Weierstrass(reason="obstacle contact (Bound): strong variations would have to stay above "
-                                   "the obstacle, which this test does not model")
+        return _Weierstrass(
+            reason="obstacle contact (Bound): strong variations would have to stay above "
+            "the obstacle, which this test does not model"
+        )
     other = sorted({s.kind for s in lay.sides if s.kind not in ("Integral", "OnCurve")})
     if other:
-        return _Weierstrass(reason=f"side conditions {', '.join(other)}: w would range over their "
-                                   "admissible slopes (e.g. a constraint surface's tangents), not modelled here")
+        return _Weierstrass(
+            reason=f"side conditions {', '.join(other)}: w would range over their "
+            "admissible slopes (e.g. a constraint surface's tangents), not modelled here"
+        )
     E, W, size, xs, fp = _weierstrass_at_midpoints(disc, V, z)
     if not np.any(np.isfinite(E)):
         return _Weierstrass(reason="E is not finite at any tried w (G undefined off the extremal)")
@@ -383,8 +433,15 @@ def _strong(disc, V, z, aux) -> _Weierstrass:
     sign = float(aux["sign"])
     edge = np.linalg.norm(W[i] - fp[i]) >= 0.999 * _T_GRID[-1] * (1 + np.linalg.norm(fp[i]))
     as_f = (lambda a: float(a[0])) if problem.shape == () else (lambda a: a.reshape(problem.shape))
-    return _Weierstrass(E=sign * float(E[i]), x=float(xs[i]), w=as_f(W[i]), slope=as_f(fp[i]), negative=bool(np.any(negative)), edge=bool(edge),
-                        points=E.size)
+    return _Weierstrass(
+        E=sign * float(E[i]),
+        x=float(xs[i]),
+        w=as_f(W[i]),
+        slope=as_f(fp[i]),
+        negative=bool(np.any(negative)),
+        edge=bool(edge),
+        points=E.size,
+    )
 
 
 def _weierstrass_at_midpoints(disc, V, z):
@@ -399,7 +456,7 @@ def _weierstrass_at_midpoints(disc, V, z):
     _, _, aux_k = entry("kernel_inputs")(disc, N)
     run = cache.get(("weierstrass", lay.key(problem)), lambda: _weierstrass_fn(problem, lay))
     out = jax.device_get(run(*_padded_cells(V, np.asarray(disc.x), N), jax.device_put(z), aux_k))
-    return tuple(np.asarray(a)[:n - 1] for a in out)
+    return tuple(np.asarray(a)[: n - 1] for a in out)
 
 
 def _directions(m):
@@ -487,6 +544,7 @@ def _second_variation(disc):
         def derivatives(V, z):
             return kernel.kkt(V, z, x_k, aux_k, masks["rows"], masks["mult_z"], with_objective=step.minimize)
     else:
+
         def derivatives(V, z):
             return kernel.derivatives(V, z, x_k, aux_k)
 
@@ -519,9 +577,16 @@ def _padded_cells(V, x, N):
 
 def _cut(D, n):
     """The padded second variation (numpy) cut back to the real ``n`` nodes."""
-    nodes = dict(g=D["g"][:, :n], diag=D["diag"][..., :n], upper=D["upper"][..., :n - 1],
-                 diag_full=D["diag_full"][..., :n], upper_full=D["upper_full"][..., :n - 1],
-                 pivots=D["pivots"][:n], legendre=D["legendre"][:n - 1], B=D["B"][:, :n])
+    nodes = dict(
+        g=D["g"][:, :n],
+        diag=D["diag"][..., :n],
+        upper=D["upper"][..., : n - 1],
+        diag_full=D["diag_full"][..., :n],
+        upper_full=D["upper_full"][..., : n - 1],
+        pivots=D["pivots"][:n],
+        legendre=D["legendre"][: n - 1],
+        B=D["B"][:, :n],
+    )
     return dict(D, **nodes)
 
 
@@ -589,9 +654,19 @@ def _inertia(D, frozen, z, legendre, mass):
         pivots = host_scalar_pivots(diag[0, 0], upper[0, 0])[:, None, None]
     else:
         pivots = np.asarray(_pivots_baseline(diag, upper))
-    return dict(g=g, diag=diag, upper=upper, B=B, C=C, below=np.array([below(-tol), below(tol)]),
-                scale=scale, pivots=pivots, legendre=np.asarray(legendre), diag_full=np.asarray(D["diag"]),
-                upper_full=np.asarray(D["upper"]))
+    return dict(
+        g=g,
+        diag=diag,
+        upper=upper,
+        B=B,
+        C=C,
+        below=np.array([below(-tol), below(tol)]),
+        scale=scale,
+        pivots=pivots,
+        legendre=np.asarray(legendre),
+        diag_full=np.asarray(D["diag"]),
+        upper_full=np.asarray(D["upper"]),
+    )
 
 
 def _pivots(diag, upper):
@@ -637,8 +712,9 @@ def _sparse_kkt(D, frozen):
         parts_r += [bi, bj, ci.ravel()]
         parts_c += [bj, bi, cj.ravel()]
         parts_v += [B.ravel(), B.ravel(), C.ravel()]
-    K = sp.coo_matrix((np.concatenate(parts_v), (np.concatenate(parts_r), np.concatenate(parts_c))),
-                      shape=(N + k, N + k)).tocsr()
+    K = sp.coo_matrix(
+        (np.concatenate(parts_v), (np.concatenate(parts_r), np.concatenate(parts_c))), shape=(N + k, N + k)
+    ).tocsr()
     keep = np.concatenate([~frozen.T.ravel(), np.ones(k, bool)])  # node-major, as idx
     return K, keep
 
@@ -713,7 +789,7 @@ def _conjugate_point(D, frozen, lay, x, problem, grid=None, end_map=None, mass_r
     # mass), as the inertia does: rounding-sized pivots of a degenerate direction are no conjugate point.
     tol = ZERO_TOLERANCE * float(D["scale"]) * np.max(mass_rows, axis=1) if mass_rows is not None else 0.0
     neg = np.sum(np.linalg.eigvalsh(P) < -np.atleast_1d(tol)[:, None], axis=1)
-    constraint_rows = np.sum(~frozen[lay.d_el:], axis=0)  # each multiplier adds one negative
+    constraint_rows = np.sum(~frozen[lay.d_el :], axis=0)  # each multiplier adds one negative
     running = np.cumsum(neg - constraint_rows)
     kind = "conjugate" if "left" in problem.bc else "focal"
     hits = np.flatnonzero(running[:-1] >= 1)  # node n-1's block closes the whole interval
@@ -765,14 +841,13 @@ def _jacobi_field_zero(D, frozen, lay, grid, j, dirichlet_left, samples=64):
         known = Dg[np.ix_(eq, np.arange(m), [i])][..., 0] @ V[i, :m]
         if i > 0:
             known = known + Up[:, eq, i - 1].T @ V[i - 1]
-        A = np.concatenate([Dg[np.ix_(eq, inner[i], [i])][..., 0], Up[np.ix_(eq, np.arange(m), [i])][..., 0]],
-                           axis=1)
+        A = np.concatenate([Dg[np.ix_(eq, inner[i], [i])][..., 0], Up[np.ix_(eq, np.arange(m), [i])][..., 0]], axis=1)
         try:
             sol = np.linalg.solve(A, -known)
         except np.linalg.LinAlgError:
             return None
-        V[i, inner[i]] = sol[:inner[i].size]
-        V[i + 1, :m] = sol[inner[i].size:]
+        V[i, inner[i]] = sol[: inner[i].size]
+        V[i + 1, :m] = sol[inner[i].size :]
         scale = np.max(np.abs(V[i + 1, :m]))  # linear: rescale against growth
         if scale > 0:
             V[: i + 2] /= scale

@@ -115,8 +115,10 @@ def load_problem_module(spec: str):
 
             close = difflib.get_close_matches(spec, names, n=3)
             hint = f"did you mean: {', '.join(close)}? " if close else ""
-            raise UsageError(f"unknown problem {spec!r}; {hint}`varcalc list` shows the catalog "
-                             "(a problem file is a path ending in .py)")
+            raise UsageError(
+                f"unknown problem {spec!r}; {hint}`varcalc list` shows the catalog "
+                "(a problem file is a path ending in .py)"
+            )
         module = importlib.import_module(f"varcalc.problems.{spec}")
     from .problem import Problem
 
@@ -135,8 +137,9 @@ def _is_planar(holder) -> bool:
     return planar is not None and isinstance(getattr(holder, "problem", None), planar.PlanarProblem)
 
 
-def solve_module(module, *, n=None, grading=None, grading_end=None, max_iter=None, verbose=False,
-                 degree=None, tol=None):
+def solve_module(
+    module, *, n=None, grading=None, grading_end=None, max_iter=None, verbose=False, degree=None, tol=None
+):
     """Solve a problem module with its own defaults, overridden by the arguments.  With ``tol``:
     refine to that relative tolerance (``vc.solve(problem, tol=...)``: the automatic choice of
     :mod:`varcalc.auto` when neither ``n`` nor a degree is given, h-refinement from ``n`` nodes, or
@@ -151,8 +154,9 @@ def solve_module(module, *, n=None, grading=None, grading_end=None, max_iter=Non
         return planar.solve_module(module, n=n, max_iter=max_iter, verbose=verbose)
     problem = module.problem
     if tol is not None:  # the adaptive solve picks its grids: no module n or grading
-        options = {k: v for k, v in (getattr(module, "solve_options", None) or {}).items()
-                   if k in ("mode", "params", "degree")}
+        options = {
+            k: v for k, v in (getattr(module, "solve_options", None) or {}).items() if k in ("mode", "params", "degree")
+        }
         for name in ("mode", "params"):
             if getattr(module, name, None) is not None:
                 options.setdefault(name, getattr(module, name))
@@ -175,17 +179,18 @@ def solve_module(module, *, n=None, grading=None, grading_end=None, max_iter=Non
             options.setdefault(name, getattr(module, name))
     if degree is not None:
         options["degree"] = degree
-    return solve(problem, guess=getattr(module, "guess", None), solver=solver, verbose=verbose,
-                 **options, **kwargs)
+    return solve(problem, guess=getattr(module, "guess", None), solver=solver, verbose=verbose, **options, **kwargs)
 
 
 def summary_lines(sol, elapsed, size: str, nodal_error) -> list[str]:
     """First lines of a solve report (1-D and 2-D): status, size, time, J and its error, and
     ``nodal_error()`` (a callable giving the error line) when the problem has an exact solution."""
     p = sol.problem
-    lines = [f"{p.name}: {'converged' if sol.converged else 'NOT converged'} in {sol.iterations} "
-             f"Newton iteration{'s' * (sol.iterations != 1)}, {size}, {elapsed:.2f} s (compile included)",
-             f"  J = {sol.value:.15g}"]
+    lines = [
+        f"{p.name}: {'converged' if sol.converged else 'NOT converged'} in {sol.iterations} "
+        f"Newton iteration{'s' * (sol.iterations != 1)}, {size}, {elapsed:.2f} s (compile included)",
+        f"  J = {sol.value:.15g}",
+    ]
     if p.exact_value is not None:
         rel = sol.value_error() / max(abs(p.exact_value), 1e-300)
         lines.append(f"  exact J = {p.exact_value:.15g}, error {sol.value_error():.3e} (relative {rel:.3e})")
@@ -201,10 +206,13 @@ def _report(sol, elapsed) -> str:
         from .planar import cli as planar
 
         return planar.report(sol, elapsed)
-    lines = summary_lines(sol, elapsed, f"n = {sol.x.size} nodes",
-                          lambda: f"  max nodal error vs exact extremal: {sol.error():.3e}")
-    lines.append(f"  quadrature: {sol.quadrature}" + (f", singular ends: {', '.join(sol.singular_ends)}"
-                                                      if sol.singular_ends else ""))
+    lines = summary_lines(
+        sol, elapsed, f"n = {sol.x.size} nodes", lambda: f"  max nodal error vs exact extremal: {sol.error():.3e}"
+    )
+    lines.append(
+        f"  quadrature: {sol.quadrature}"
+        + (f", singular ends: {', '.join(sol.singular_ends)}" if sol.singular_ends else "")
+    )
     for name, mu in sol.multipliers.items():
         shown = f"{mu:.10g}" if np.ndim(mu) == 0 else f"nodal values in [{np.min(mu):.4g}, {np.max(mu):.4g}]"
         lines.append(f"  constraint {name!r}: multiplier {shown}, residual {sol.constraint_residuals[name]:.2e}")
@@ -229,11 +237,16 @@ def _mesh_history_lines(sol, tol) -> str:
     met = "met" if sol.stats.get("tol_met") else "NOT met"
     lines = [f"  tolerance {tol:g} (relative) {met}: estimate of |J_h - J| = {sol.stats['error_estimate']:.2e}"]
     for h in sol.stats["mesh_history"]:
-        size = (f"degree {h['degree']:2d}, {h['nodes']} nodes, {h['unknowns']} unknowns" if "degree" in h
-                else f"{h['nodes']} -> {h['fine_nodes']} nodes")
+        size = (
+            f"degree {h['degree']:2d}, {h['nodes']} nodes, {h['unknowns']} unknowns"
+            if "degree" in h
+            else f"{h['nodes']} -> {h['fine_nodes']} nodes"
+        )
         est = "-" if h["estimate"] is None else f"{h['estimate']:.2e}"
         why = f"  [{h.get('role', '')} {h['action']}: {h['why']}]" if "why" in h and "action" in h else ""
-        lines.append(f"    level {h['level']:2d}: {size}, J = {h['value']:.16g}, estimate {est}, t = {h['time']:.2f} s{why}")
+        lines.append(
+            f"    level {h['level']:2d}: {size}, J = {h['value']:.16g}, estimate {est}, t = {h['time']:.2f} s{why}"
+        )
     return "\n".join(lines)
 
 
@@ -244,7 +257,11 @@ def _certificate_lines(sol) -> str:
     except Exception as exc:  # noqa: BLE001 - a report must not fail on its diagnostics
         return f"  certificate: unavailable ({type(exc).__name__}: {exc})"
     # (a refused certificate already says why; no caveat repeating it)
-    caveat = "" if sol.converged or cert.verdict.startswith("not certified") else " (at the last iterate, which is not converged)"
+    caveat = (
+        ""
+        if sol.converged or cert.verdict.startswith("not certified")
+        else " (at the last iterate, which is not converged)"
+    )
     return "\n".join([f"  verdict: {cert.verdict}{caveat}"] + [f"    {line}" for line in cert.evidence.splitlines()])
 
 
@@ -270,16 +287,26 @@ def _cmd_solve(args) -> int:
         return _solve_all(module, args)
     t0 = time.perf_counter()
     with _Ticker(f"solving {module.problem.name}"):
-        sol = solve_module(module, n=args.n, grading=args.grading, grading_end=args.grading_end,
-                           max_iter=args.max_iter, verbose=not args.quiet, degree=args.degree, tol=args.tol)
+        sol = solve_module(
+            module,
+            n=args.n,
+            grading=args.grading,
+            grading_end=args.grading_end,
+            max_iter=args.max_iter,
+            verbose=not args.quiet,
+            degree=args.degree,
+            tol=args.tol,
+        )
     elapsed = time.perf_counter() - t0
     print(_report(sol, elapsed))
     if args.tol is not None:
         print(_mesh_history_lines(sol, args.tol))
     if getattr(args, "estimate", False) and hasattr(sol, "error_estimate"):
         est = sol.error_estimate
-        print(f"  error estimate (grid halved, Richardson with order {est.order}): |J_h - J| ≈ "
-              f"{est.value_error:.2e} (relative {est.relative_value_error:.2e}), max nodal error ≈ {est.f_error:.2e}")
+        print(
+            f"  error estimate (grid halved, Richardson with order {est.order}): |J_h - J| ≈ "
+            f"{est.value_error:.2e} (relative {est.relative_value_error:.2e}), max nodal error ≈ {est.f_error:.2e}"
+        )
     if not args.no_plot:
         stem = sol.problem.name if sol.problem.name != "problem" else Path(args.problem).stem
         path = Path(args.plot) if args.plot else Path("plots") / f"{stem}.png"
@@ -315,7 +342,9 @@ def _solve_all(module, args) -> int:
     t0 = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught, _Ticker(f"deflating {problem.name}"):
         warnings.simplefilter("always", UserWarning)
-        sols = solve_all(problem, guesses=() if guess is None else (guess,), **_module_grid(module, args.n, args.grading))
+        sols = solve_all(
+            problem, guesses=() if guess is None else (guess,), **_module_grid(module, args.n, args.grading)
+        )
     elapsed = time.perf_counter() - t0
     print(f"{problem.name}: {len(sols)} extremal(s) in {elapsed:.2f} s (sorted by J)")
     print(f"  {'#':>2}  {'J':>22}  {'max |f|':>10}  verdict")
@@ -324,7 +353,7 @@ def _solve_all(module, args) -> int:
         print(f"  {i:2d}  {s.value:22.15g}  {float(abs(s.f).max()):10.4g}  {s.certificate.verdict}{strong}")
     for w in caught:
         if str(w.message).startswith("solve_all:"):
-            print(f"  {str(w.message)[len('solve_all: '):]}")
+            print(f"  {str(w.message)[len('solve_all: ') :]}")
     if not args.no_plot and sols:
         stem = problem.name if problem.name != "problem" else Path(args.problem).stem
         path = Path(args.plot) if args.plot else Path("plots") / f"{stem}_all.png"
@@ -352,12 +381,19 @@ def _cmd_continue(args) -> int:
         raise ValueError(f"--values: expected a:b:count with a != b and count >= 2, got {args.values!r}")
     t0 = time.perf_counter()
     with _Ticker(f"continuing {problem.name} in {args.param}"):
-        d = continuation(problem, {args.param: (values[0], values[-1])}, method="arclength",
-                         steps=values.size - 1, guess=getattr(module, "guess", None),
-                         **_module_grid(module, args.n, None))
+        d = continuation(
+            problem,
+            {args.param: (values[0], values[-1])},
+            method="arclength",
+            steps=values.size - 1,
+            guess=getattr(module, "guess", None),
+            **_module_grid(module, args.n, None),
+        )
     elapsed = time.perf_counter() - t0
-    print(f"{problem.name}: {len(d.branches)} branch(es) over {args.param} in [{values[0]:g}, {values[-1]:g}], "
-          f"{elapsed:.2f} s")
+    print(
+        f"{problem.name}: {len(d.branches)} branch(es) over {args.param} in [{values[0]:g}, {values[-1]:g}], "
+        f"{elapsed:.2f} s"
+    )
     print("\n".join(f"  {line}" for line in d.summary().splitlines()))
     path = Path(args.out) if args.out else Path("plots") / f"{problem.name}_diagram.png"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -455,8 +491,10 @@ if __name__ == "__main__":
 def _cmd_new(args) -> int:
     """Write a commented problem file (the catenary) that solves as it is."""
     if not (args.name.endswith(".py") or args.name.isidentifier()):  # not a typo'd option or a path
-        raise UsageError(f"new: expected a Python identifier (letters, digits, _; writes NAME.py) or a "
-                         f"path ending in .py, got {args.name!r}")
+        raise UsageError(
+            f"new: expected a Python identifier (letters, digits, _; writes NAME.py) or a "
+            f"path ending in .py, got {args.name!r}"
+        )
     path = Path(args.name if args.name.endswith(".py") else f"{args.name}.py")
     if path.exists() and not args.force:
         raise UsageError(f"new: {path} exists; pass --force to overwrite it")
@@ -490,8 +528,12 @@ class _Ticker:
         wait = self.after
         while not self.stop.wait(wait):
             t = time.perf_counter() - self.t0
-            print(f"{start}  ... {self.label}: {t:.0f} s (a first run at a new size includes compilation)",
-                  end=end, file=sys.stderr, flush=True)
+            print(
+                f"{start}  ... {self.label}: {t:.0f} s (a first run at a new size includes compilation)",
+                end=end,
+                file=sys.stderr,
+                flush=True,
+            )
             self.printed, wait = True, self.every if tty else 5 * self.every
 
     def __exit__(self, *exc):
@@ -553,8 +595,9 @@ def _cmd_sweep(args) -> int:
     base = problem.params if base is None else base
     if args.param is not None:
         if base is None:
-            raise ValueError(f"--param: {args.problem} has no parameters; sweep a boundary value "
-                             "with --bc-left/--bc-right")
+            raise ValueError(
+                f"--param: {args.problem} has no parameters; sweep a boundary value with --bc-left/--bc-right"
+            )
         if isinstance(base, dict):
             if args.param not in base:
                 raise ValueError(f"--param: expected one of {list(base)}, got {args.param!r}")
@@ -562,8 +605,11 @@ def _cmd_sweep(args) -> int:
             raise ValueError(f"--param: this problem's parameter is a single value; call it 'p', got {args.param!r}")
     if base is not None:  # every parameter gets a batch axis (the swept one its values)
         one = lambda k, v: swept[k] if k == args.param else np.broadcast_to(np.asarray(v, float), (B,) + np.shape(v))
-        kwargs["params"] = ({k: one(k, v) for k, v in base.items()} if isinstance(base, dict)
-                            else jax.tree.map(lambda v: one("p", v), base))
+        kwargs["params"] = (
+            {k: one(k, v) for k, v in base.items()}
+            if isinstance(base, dict)
+            else jax.tree.map(lambda v: one("p", v), base)
+        )
     bc = {end: swept[f"bc_{end}"] for end in ("left", "right") if f"bc_{end}" in swept}
     if bc:
         kwargs["bc"] = bc
@@ -577,14 +623,23 @@ def _cmd_sweep(args) -> int:
         options.setdefault("mode", module.mode)
     options = {k: v for k, v in options.items() if k in ("quadrature", "singular_ends", "mode")}
     devices = None if args.devices is None else ("all" if args.devices == "all" else int(args.devices))
-    batch = solve_batch(problem, guess=getattr(module, "guess", None), solver=Newton(max_iter=args.max_iter)
-                        if args.max_iter else None, devices=devices, chunk_size=args.chunk_size,
-                        progress=not args.quiet, **options, **kwargs)
+    batch = solve_batch(
+        problem,
+        guess=getattr(module, "guess", None),
+        solver=Newton(max_iter=args.max_iter) if args.max_iter else None,
+        devices=devices,
+        chunk_size=args.chunk_size,
+        progress=not args.quiet,
+        **options,
+        **kwargs,
+    )
     against = args.param if args.param is not None else f"bc_{next(iter(bc))}"
     cols = batch.columns()
     ok = batch.converged
-    print(f"{problem.name}: {B} problems over {against} in one batched solve, n = {batch.f.shape[1]} nodes: "
-          f"{int(ok.sum())} converged, {batch.time:.2f} s (compile included; chunks of {batch.chunk_size})")
+    print(
+        f"{problem.name}: {B} problems over {against} in one batched solve, n = {batch.f.shape[1]} nodes: "
+        f"{int(ok.sum())} converged, {batch.time:.2f} s (compile included; chunks of {batch.chunk_size})"
+    )
     shown = range(B) if B <= 30 else sorted(set(np.linspace(0, B - 1, 21).astype(int)))
     print(f"  {against:>14}  {'J':>22}  {'iter':>4}  status")
     for i in shown:
@@ -607,8 +662,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     # --debug after the subcommand too; SUPPRESS: absent there, the top-level value stands.
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                        help="show the full traceback of an error")
+    common.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help="show the full traceback of an error"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     add = lambda name, **kw: sub.add_parser(name, parents=[common], **kw)
     add("list", help="list the catalog of problems").set_defaults(func=_cmd_list)
@@ -619,16 +675,26 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--grading-end", choices=["left", "right", "both"], help="where a graded grid clusters")
     s.add_argument("--max-iter", type=int, help="maximum Newton iterations")
     s.add_argument("--degree", type=int, help="polynomial degree of the elements (default: the problem's, else 1)")
-    s.add_argument("--tol", type=float, help="refine until the error estimate of J meets this relative "
-                   "tolerance (h-refinement; p-refinement from --degree > 1)")
+    s.add_argument(
+        "--tol",
+        type=float,
+        help="refine until the error estimate of J meets this relative "
+        "tolerance (h-refinement; p-refinement from --degree > 1)",
+    )
     s.add_argument("--plot", help="PNG path (default plots/<name>.png)")
     s.add_argument("--no-plot", action="store_true", help="do not plot")
     s.add_argument("--json", help="write the solution as JSON to this path")
     s.add_argument("--quiet", action="store_true", help="no Newton iteration table")
-    s.add_argument("--all", action="store_true",
-                   help="find all extremals by deflation (table of J and verdicts; plot default plots/<name>_all.png)")
-    s.add_argument("--estimate", action="store_true",
-                   help="also estimate the discretization error (one more solve on the halved grid)")
+    s.add_argument(
+        "--all",
+        action="store_true",
+        help="find all extremals by deflation (table of J and verdicts; plot default plots/<name>_all.png)",
+    )
+    s.add_argument(
+        "--estimate",
+        action="store_true",
+        help="also estimate the discretization error (one more solve on the halved grid)",
+    )
     s.set_defaults(func=_cmd_solve)
     p = add("plots", help="solve every catalog problem and write plots/<name>.png")
     p.add_argument("--outdir", default="plots")
@@ -649,8 +715,11 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--devices", help="shard the batch over 'all' devices or the first k")
     w.add_argument("--quiet", action="store_true", help="no progress line")
     w.set_defaults(func=_cmd_sweep)
-    c = add("continue", help="follow a parameter by pseudo-arclength continuation: folds, branch points, "
-                             "the bifurcation diagram to a PNG")
+    c = add(
+        "continue",
+        help="follow a parameter by pseudo-arclength continuation: folds, branch points, "
+        "the bifurcation diagram to a PNG",
+    )
     c.add_argument("problem", help="catalog name or path to a .py file defining `problem` (with params)")
     c.add_argument("--param", required=True, help="the parameter to continue in (a key of the problem's params)")
     c.add_argument("--values", required=True, help="a:b:count: from a to b, count - 1 nominal steps")

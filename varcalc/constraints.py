@@ -97,8 +97,10 @@ def _bound_values(side, value, x, full):
     try:
         return np.broadcast_to(out, full).copy()
     except ValueError:
-        raise ValueError(f"Bound.{side}: expected values of shape {full[1:]} (the unknown's) or per node "
-                         f"{full}, got shape {out.shape}") from None
+        raise ValueError(
+            f"Bound.{side}: expected values of shape {full[1:]} (the unknown's) or per node "
+            f"{full}, got shape {out.shape}"
+        ) from None
 
 
 @dataclass(frozen=True, eq=False)
@@ -133,8 +135,10 @@ class Bound:
             if v is not None and not callable(v):
                 arr = np.asarray(v)
                 if not np.issubdtype(arr.dtype, np.number) or np.any(np.isnan(arr)):
-                    raise TypeError(f"Bound.{side}: expected a number, an array of the unknown's shape or a "
-                                    f"callable x -> values, got {v!r}")
+                    raise TypeError(
+                        f"Bound.{side}: expected a number, an array of the unknown's shape or a "
+                        f"callable x -> values, got {v!r}"
+                    )
         _check_name(self.name, "Bound")
 
     def values(self, x: ArrayLike, shape: tuple[int, ...] = ()) -> tuple[np.ndarray, np.ndarray]:

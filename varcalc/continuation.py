@@ -110,8 +110,10 @@ def _path_function(problem, path):
     if isinstance(path, Mapping):
         base = problem.params
         if not isinstance(base, Mapping):
-            raise ValueError("path: a dict of ranges {key: (start, stop)} needs problem.params to be a dict, "
-                             f"got {type(base).__name__}; pass a callable t -> params instead")
+            raise ValueError(
+                "path: a dict of ranges {key: (start, stop)} needs problem.params to be a dict, "
+                f"got {type(base).__name__}; pass a callable t -> params instead"
+            )
         if not path:
             raise ValueError("path: expected at least one key {key: (start, stop)}")
         ranges = {}
@@ -132,19 +134,35 @@ def _path_function(problem, path):
 
         a0, b0 = ranges[first]
         return params_at, (lambda t: a0 + t * (b0 - a0)), str(first)
-    raise TypeError(f"path: expected a callable t -> params (t in [0, 1]) or a dict {{key: (start, stop)}}, "
-                    f"got {type(path).__name__}")
+    raise TypeError(
+        f"path: expected a callable t -> params (t in [0, 1]) or a dict {{key: (start, stop)}}, "
+        f"got {type(path).__name__}"
+    )
 
 
-def continuation(problem: Problem, path: Callable[[float], Any] | Mapping[str, tuple[float, float]], *,
-                 n: int | None = None, grid: ArrayLike | None = None, steps: int = 20, tol: float = 1e-3,
-                 predictor: Literal["secant", "previous"] = "secant",
-                 guess: Callable[..., Any] | ArrayLike | None = None, solver: Newton | None = None,
-                 mode: Literal["minimize", "maximize", "stationary"] = "minimize", certificate: bool = True,
-                 max_solves: int = 200, verbose: bool = False, degree: int = 1,
-                 method: Literal["natural", "arclength"] = "natural", ds: float | None = None,
-                 max_steps: int = 400, max_branches: int = 6, deflate: bool = True,
-                 progress: bool | Callable[..., Any] = False) -> Continuation | Diagram:
+def continuation(
+    problem: Problem,
+    path: Callable[[float], Any] | Mapping[str, tuple[float, float]],
+    *,
+    n: int | None = None,
+    grid: ArrayLike | None = None,
+    steps: int = 20,
+    tol: float = 1e-3,
+    predictor: Literal["secant", "previous"] = "secant",
+    guess: Callable[..., Any] | ArrayLike | None = None,
+    solver: Newton | None = None,
+    mode: Literal["minimize", "maximize", "stationary"] = "minimize",
+    certificate: bool = True,
+    max_solves: int = 200,
+    verbose: bool = False,
+    degree: int = 1,
+    method: Literal["natural", "arclength"] = "natural",
+    ds: float | None = None,
+    max_steps: int = 400,
+    max_branches: int = 6,
+    deflate: bool = True,
+    progress: bool | Callable[..., Any] = False,
+) -> Continuation | Diagram:
     """Follow the extremal of ``problem`` along the parameter path ``p(t)``, ``t`` from 0 to 1.
 
     Parameters
@@ -235,9 +253,21 @@ def continuation(problem: Problem, path: Callable[[float], Any] | Mapping[str, t
         for key, v in (("max_steps", max_steps), ("max_branches", max_branches)):
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
                 raise ValueError(f"{key}: expected a positive integer, got {v!r}")
-        return arclength(problem, params_at, parameter_at, name, n=n, grid=grid, degree=degree, guess=guess,
-                         ds=ds, max_steps=max_steps, max_branches=max_branches, deflate=bool(deflate),
-                         progress=progress)
+        return arclength(
+            problem,
+            params_at,
+            parameter_at,
+            name,
+            n=n,
+            grid=grid,
+            degree=degree,
+            guess=guess,
+            ds=ds,
+            max_steps=max_steps,
+            max_branches=max_branches,
+            deflate=bool(deflate),
+            progress=progress,
+        )
     from .progress import bar
 
     progress_bar = bar(max_solves, "continuation", progress)
@@ -253,8 +283,14 @@ def continuation(problem: Problem, path: Callable[[float], Any] | Mapping[str, t
             if not branch:  # the first member: bad input (grid, guess, params), not a lost branch
                 raise
             # e.g. the predictor left the integrand's domain (non-finite G at the guess)
-            for k, v in (("t", t), ("params", p), ("converged", False), ("value", np.nan),
-                         ("iterations", 0), ("eig", np.nan)):
+            for k, v in (
+                ("t", t),
+                ("params", p),
+                ("converged", False),
+                ("value", np.nan),
+                ("iterations", 0),
+                ("eig", np.nan),
+            ):
                 rec[k].append(v)
             if verbose:
                 print(f"t = {t:.6f}  {name} = {parameter_at(t):.8g}  rejected: {err}")
@@ -262,15 +298,22 @@ def continuation(problem: Problem, path: Callable[[float], Any] | Mapping[str, t
         eig = np.nan
         if sol.converged and certificate:
             eig = float(sol.certificate.smallest_eigenvalue)
-        for k, v in (("t", t), ("params", p), ("converged", sol.converged),
-                     ("value", sol.value if sol.converged else np.nan), ("iterations", sol.iterations),
-                     ("eig", eig)):
+        for k, v in (
+            ("t", t),
+            ("params", p),
+            ("converged", sol.converged),
+            ("value", sol.value if sol.converged else np.nan),
+            ("iterations", sol.iterations),
+            ("eig", eig),
+        ):
             rec[k].append(v)
         progress_bar.update(1)
         progress_bar.note(f"{name} = {parameter_at(t):.6g}")
         if verbose:
-            print(f"t = {t:.6f}  {name} = {parameter_at(t):.8g}  converged = {sol.converged}  "
-                  f"iterations = {sol.iterations}  J = {sol.value:.10g}  λ_min = {eig:.4g}")
+            print(
+                f"t = {t:.6f}  {name} = {parameter_at(t):.8g}  converged = {sol.converged}  "
+                f"iterations = {sol.iterations}  J = {sol.value:.10g}  λ_min = {eig:.4g}"
+            )
         if sol.converged:
             solutions.append(sol)
             branch.append((t, sol))
@@ -322,33 +365,48 @@ def continuation(problem: Problem, path: Callable[[float], Any] | Mapping[str, t
         t_fail = t_fail if t_fail is not None else min(t + h, 1.0)
         message = f"stopped after max_solves = {max_solves} solves at t = {t:.6g} ({name} = {parameter_at(t):.8g})"
     elif lost and not solutions:
-        message = (f"the first member ({name} = {parameter_at(0.0):.8g}) did not converge: give a better "
-                   "guess= or start the path at an easier member")
+        message = (
+            f"the first member ({name} = {parameter_at(0.0):.8g}) did not converge: give a better "
+            "guess= or start the path at an easier member"
+        )
     elif lost:
-        message = (f"branch lost between {name} = {parameter_at(t):.10g} (last converged) and "
-                   f"{parameter_at(t_fail):.10g} (first failed), |Δt| = {t_fail - t:.3g}: a fold (turning "
-                   "point) if the smallest eigenvalue of the second variation tends to zero there; "
-                   "method=\"arclength\" follows the branch around it")
+        message = (
+            f"branch lost between {name} = {parameter_at(t):.10g} (last converged) and "
+            f"{parameter_at(t_fail):.10g} (first failed), |Δt| = {t_fail - t:.3g}: a fold (turning "
+            "point) if the smallest eigenvalue of the second variation tends to zero there; "
+            'method="arclength" follows the branch around it'
+        )
     else:
         message = f"followed the branch to the end of the path ({name} = {parameter_at(1.0):.10g})"
 
     t_arr = np.asarray(rec["t"], dtype=np.float64)
     last_ok = t if solutions else None
     return Continuation(
-        t=t_arr, parameter=np.asarray([parameter_at(v) for v in rec["t"]], dtype=np.float64), params=rec["params"],
-        converged=np.asarray(rec["converged"], dtype=bool), value=np.asarray(rec["value"], dtype=np.float64),
+        t=t_arr,
+        parameter=np.asarray([parameter_at(v) for v in rec["t"]], dtype=np.float64),
+        params=rec["params"],
+        converged=np.asarray(rec["converged"], dtype=bool),
+        value=np.asarray(rec["value"], dtype=np.float64),
         iterations=np.asarray(rec["iterations"], dtype=int),
         smallest_eigenvalue=np.asarray(rec["eig"], dtype=np.float64),
-        solutions=solutions, lost=lost,
+        solutions=solutions,
+        lost=lost,
         t_lost=(last_ok, t_fail) if lost else None,
         fold=((parameter_at(last_ok) if last_ok is not None else None), parameter_at(t_fail)) if lost else None,
         last_converged=params_at(last_ok) if (lost and last_ok is not None) else None,
-        first_failed=params_at(t_fail) if lost else None, message=message, parameter_name=name,
+        first_failed=params_at(t_fail) if lost else None,
+        message=message,
+        parameter_name=name,
     )
 
 
-def plot_continuation(result: Continuation, path: str | os.PathLike | None = None, *, exact_value: Callable | None = None,
-                      axes: Any = None) -> Any:
+def plot_continuation(
+    result: Continuation,
+    path: str | os.PathLike | None = None,
+    *,
+    exact_value: Callable | None = None,
+    axes: Any = None,
+) -> Any:
     """Two panels against the path parameter: ``J_h`` along the branch (failed attempts marked), and
     the smallest eigenvalue of the second variation (→ 0 at a fold); the bracket where the branch
     was lost is shaded.  ``exact_value``: optional ``params -> J`` drawn for comparison.  Returns
@@ -373,8 +431,13 @@ def plot_continuation(result: Continuation, path: str | os.PathLike | None = Non
     failed = ~result.converged
     if np.any(failed):  # along the bottom edge: a failed solve has no value to show
         for ax in axes:
-            ax.plot(result.parameter[failed], np.full(np.sum(failed), 0.03), "rx", transform=ax.get_xaxis_transform(),
-                    label="failed")
+            ax.plot(
+                result.parameter[failed],
+                np.full(np.sum(failed), 0.03),
+                "rx",
+                transform=ax.get_xaxis_transform(),
+                label="failed",
+            )
     if exact_value is not None and b.size:
         ax_v.plot(result.parameter[b], [exact_value(result.params[i]) for i in b], "k--", lw=0.8, label="exact")
     ax_v.set(xlabel=name, ylabel="J", title="value along the branch")
@@ -385,8 +448,13 @@ def plot_continuation(result: Continuation, path: str | os.PathLike | None = Non
     ax_e.set(xlabel=name, ylabel="λ_min", title="smallest eigenvalue of the second variation")
     if result.lost and result.fold[0] is not None:
         for ax in axes:
-            ax.axvspan(min(result.fold), max(result.fold), color="orange", alpha=0.3,
-                       label=f"branch lost in [{min(result.fold):.6g}, {max(result.fold):.6g}]")
+            ax.axvspan(
+                min(result.fold),
+                max(result.fold),
+                color="orange",
+                alpha=0.3,
+                label=f"branch lost in [{min(result.fold):.6g}, {max(result.fold):.6g}]",
+            )
     for ax in axes:
         ax.legend(fontsize=8)
         ax.grid(True, alpha=0.3)

@@ -51,10 +51,19 @@ _KEEP = {  # mode -> which certified extremals solve_all returns
 }
 
 
-def solve_all(problem: Problem, n: int | None = None, *, max_solutions: int = 8, guesses: Sequence[Any] = (),
-              power: float = 2.0, shift: float = 1.0, max_iter: int = 100,
-              mode: Literal["minimize", "maximize", "stationary"] = "stationary", progress: bool = False,
-              **solve_kwargs: Any) -> list[Solution]:
+def solve_all(
+    problem: Problem,
+    n: int | None = None,
+    *,
+    max_solutions: int = 8,
+    guesses: Sequence[Any] = (),
+    power: float = 2.0,
+    shift: float = 1.0,
+    max_iter: int = 100,
+    mode: Literal["minimize", "maximize", "stationary"] = "stationary",
+    progress: bool = False,
+    **solve_kwargs: Any,
+) -> list[Solution]:
     """Distinct extremals of ``problem`` found by deflation, sorted by their value ``J``.
 
     Parameters
@@ -96,8 +105,10 @@ def solve_all(problem: Problem, n: int | None = None, *, max_solutions: int = 8,
     disc_kw = {k: solve_kwargs[k] for k in ("grid", "params", "quadrature") if k in solve_kwargs}
     disc = discretize(problem, n, mode="stationary", **disc_kw)
     if disc.layout.r or disc.layout.free_end:
-        raise ValueError("problem: solve_all deflates the nodal values; pointwise constraints and free ends "
-                         "are not supported yet (Integral constraints are)")
+        raise ValueError(
+            "problem: solve_all deflates the nodal values; pointwise constraints and free ends "
+            "are not supported yet (Integral constraints are)"
+        )
     found = []
 
     def distinct(sol):
@@ -133,17 +144,29 @@ def solve_all(problem: Problem, n: int | None = None, *, max_solutions: int = 8,
     found.sort(key=lambda s: s.value)
     kept = [s for s in found if _KEEP[mode](s.certificate)] if mode != "stationary" else found
     if not found:
-        warnings.warn("solve_all: no extremal found: Newton and deflation converged from none of the guesses "
-                      "tried, and none may exist for these data (e.g. past a fold of the branch: follow the "
-                      "data with vc.continuation(..., method=\"arclength\") to see where it ends)", stacklevel=2)
+        warnings.warn(
+            "solve_all: no extremal found: Newton and deflation converged from none of the guesses "
+            "tried, and none may exist for these data (e.g. past a fold of the branch: follow the "
+            'data with vc.continuation(..., method="arclength") to see where it ends)',
+            stacklevel=2,
+        )
     else:
-        which = "" if mode == "stationary" else f", {len(kept)} of them local {dict(minimize='minima', maximize='maxima')[mode]}"
-        warnings.warn(f"solve_all: found {len(found)} extremal(s){which}; deflation finds those reachable from "
-                      "the guesses tried, and more may exist", stacklevel=2)
+        which = (
+            ""
+            if mode == "stationary"
+            else f", {len(kept)} of them local {dict(minimize='minima', maximize='maxima')[mode]}"
+        )
+        warnings.warn(
+            f"solve_all: found {len(found)} extremal(s){which}; deflation finds those reachable from "
+            "the guesses tried, and more may exist",
+            stacklevel=2,
+        )
     return kept
 
 
-def plot_extremals(solutions: Sequence[Solution], path: str | os.PathLike | None = None, *, ax: Axes | None = None) -> Axes:
+def plot_extremals(
+    solutions: Sequence[Solution], path: str | os.PathLike | None = None, *, ax: Axes | None = None
+) -> Axes:
     """All the extremals on one axes (first component of ``f`` against ``x``), labelled by ``J`` and
     their certificate's verdict; minima solid, the others dashed.  Returns the Axes; saves to ``path``.
 

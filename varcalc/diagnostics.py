@@ -62,8 +62,10 @@ def _check_solution(sol, what="sol"):
     if problem.order != 1:
         raise ValueError(f"{what}: diagnostics need an order=1 problem G(f, f', x), got order={problem.order}")
     if problem.pointwise or problem.bound is not None or problem.data is not None:
-        raise ValueError(f"{what}: the strong-form diagnostics cover Integral constraints only, not "
-                         "Pointwise, Bound or Data terms (their multipliers are not smooth functions)")
+        raise ValueError(
+            f"{what}: the strong-form diagnostics cover Integral constraints only, not "
+            "Pointwise, Bound or Data terms (their multipliers are not smooth functions)"
+        )
     if sol.x.size < 4 and sol.degree == 1:
         raise ValueError(f"{what}: needs at least 4 nodes for the cubic reconstruction, got {sol.x.size}")
     return problem
@@ -74,6 +76,7 @@ def _points(sol, x):
     mapped singular end, where ``f'`` is infinite); else validated to lie in [x_0, x_{n-1}]."""
     if x is None and sol.degree > 1:
         from .elements import gll_nodes
+
         grid = np.asarray(sol.x) if sol.end_map is None else sol.end_map.s_of_x(sol.x)
         pts = grid[:-1, None] + gll_nodes(sol.degree)[None, :-1] * np.diff(grid)[:, None]
         pts = np.append(pts.reshape(-1), grid[-1])
@@ -108,8 +111,7 @@ def _jets(sol, xq):
     n = sol.x.size
     with jax.ensure_compile_time_eval():  # concrete numbers (diagnostics are of a plain solution)
         if sol.degree > 1:
-            jets = evaluate(sol.x, xq, elements=sol.element_values, end_map=sol.end_map, grid=sol.grid,
-                            derivatives=2)
+            jets = evaluate(sol.x, xq, elements=sol.element_values, end_map=sol.end_map, grid=sol.grid, derivatives=2)
         else:
             F = np.asarray(sol.f).reshape(n, -1)
             jets = evaluate(sol.x, xq, values=F, slopes=spline_slopes(sol.x, F), derivatives=2)
@@ -137,8 +139,13 @@ def _kernels(problem):
     """Compiled pointwise kernels ``(residual, beltrami)`` for the problem's Lagrangian, cached per
     integrand, constraint functions and shape (multipliers and parameters are arguments, so
     solutions of one family share them)."""
-    key = (problem.integrand, tuple(c.fun for c in problem.integrals), problem.shape,
-           problem.is_vector, problem.params is not None)
+    key = (
+        problem.integrand,
+        tuple(c.fun for c in problem.integrals),
+        problem.shape,
+        problem.is_vector,
+        problem.params is not None,
+    )
     from . import cache
 
     return cache.get(("diagnostics",) + key, lambda: _make_kernels(problem))
@@ -167,8 +174,7 @@ def _make_kernels(problem):
 def _constants(sol):
     """Multipliers (signed for ``G``: the solver's belong to ``-G`` when maximising) and params."""
     sign = -1.0 if sol.mode == "maximize" else 1.0
-    lam = jnp.asarray([sign * float(sol.multipliers[c.name]) for c in sol.problem.integrals],
-                      dtype=jnp.float64)
+    lam = jnp.asarray([sign * float(sol.multipliers[c.name]) for c in sol.problem.integrals], dtype=jnp.float64)
     p = sol.params if sol.problem.params is not None else None
     return lam, p
 
@@ -253,12 +259,14 @@ def first_integral(sol: Solution, x: ArrayLike | None = None, *, check: bool = T
             i = np.flatnonzero(ok)[int(np.argmax(worst))]
             raise ValueError(
                 f"sol: the Lagrangian depends on x explicitly (∂L/∂x = {L_x[i]:.3g} at x = {xq[i]:.6g}), so "
-                "G - f'·∂G/∂f' is not conserved; use euler_lagrange_residual instead (or check=False)")
+                "G - f'·∂G/∂f' is not conserved; use euler_lagrange_residual instead (or check=False)"
+            )
     return xq, E
 
 
-def plot_diagnostics(sol: Solution, path: str | os.PathLike | None = None, *, exact: Callable[..., Any] | None = None,
-                     axes: Any = None) -> Any:
+def plot_diagnostics(
+    sol: Solution, path: str | os.PathLike | None = None, *, exact: Callable[..., Any] | None = None, axes: Any = None
+) -> Any:
     """Three panels: the extremal, ``|EL residual|`` on a log scale, and ``E - mean(E)``.
 
     ``sol`` may be one :class:`~varcalc.Solution` or a sequence of them (e.g. the same problem on
@@ -291,7 +299,7 @@ def plot_diagnostics(sol: Solution, path: str | os.PathLike | None = None, *, ex
         F = s.f.reshape(n, -1)
         label = f"n = {n}" + (f", p = {s.degree}" if s.degree > 1 else "")
         for j in range(F.shape[1]):
-            line, = ax_f.plot(s.x, F[:, j], ".", ms=4, label=label if j == 0 else None)
+            (line,) = ax_f.plot(s.x, F[:, j], ".", ms=4, label=label if j == 0 else None)
             if s.degree > 1:  # the element polynomials between the nodes
                 xf = np.linspace(s.x[0], s.x[-1], 400)
                 ax_f.plot(xf, np.asarray(s(xf)).reshape(xf.size, -1)[:, j], "-", lw=1, color=line.get_color())
@@ -301,16 +309,28 @@ def plot_diagnostics(sol: Solution, path: str | os.PathLike | None = None, *, ex
         R = np.abs(r.reshape(x.size, -1))
         for j in range(R.shape[1]):
             ok = np.isfinite(R[:, j]) & (R[:, j] > 0)
-            ax_r.semilogy(x[ok], R[ok, j], ".-", ms=3, lw=1,
-                          label=f"{label}: max {np.max(R[ok, j]):.2g}" if j == 0 and np.any(ok) else None)
+            ax_r.semilogy(
+                x[ok],
+                R[ok, j],
+                ".-",
+                ms=3,
+                lw=1,
+                label=f"{label}: max {np.max(R[ok, j]):.2g}" if j == 0 and np.any(ok) else None,
+            )
         try:
             x, E = first_integral(s)
         except ValueError:
             conserved = False
             continue
         ok = np.isfinite(E)
-        ax_e.plot(x[ok], E[ok] - np.mean(E[ok]), ".-", ms=3, lw=1,
-                  label=f"{label}: mean {np.mean(E[ok]):.10g}, spread {np.ptp(E[ok]):.2g}")
+        ax_e.plot(
+            x[ok],
+            E[ok] - np.mean(E[ok]),
+            ".-",
+            ms=3,
+            lw=1,
+            label=f"{label}: mean {np.mean(E[ok]):.10g}, spread {np.ptp(E[ok]):.2g}",
+        )
     if exact is not None:
         xf = np.linspace(sols[0].x[0], sols[0].x[-1], 400)
         ax_f.plot(xf, np.asarray(exact(xf)).reshape(xf.size, -1), "k--", lw=0.8, label="exact")
@@ -322,8 +342,14 @@ def plot_diagnostics(sol: Solution, path: str | os.PathLike | None = None, *, ex
         ax_e.ticklabel_format(axis="y", style="sci", scilimits=(-2, 2))
         ax_e.grid(True, alpha=0.3)
     else:
-        ax_e.text(0.5, 0.5, "G depends on x explicitly:\nno first integral", ha="center", va="center",
-                  transform=ax_e.transAxes)
+        ax_e.text(
+            0.5,
+            0.5,
+            "G depends on x explicitly:\nno first integral",
+            ha="center",
+            va="center",
+            transform=ax_e.transAxes,
+        )
     for ax in (ax_f, ax_r) + ((ax_e,) if conserved else ()):
         ax.legend(fontsize=8)
     if path is not None:

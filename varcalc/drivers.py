@@ -25,7 +25,16 @@ from jax import lax
 
 from .steps import MinimizeStep, StationaryStep
 
-__all__ = ["Kernel", "ChunkedKernel", "chunked_nodes", "bucket", "minimize_loop", "stationary_loop", "run_python", "run_host"]
+__all__ = [
+    "Kernel",
+    "ChunkedKernel",
+    "chunked_nodes",
+    "bucket",
+    "minimize_loop",
+    "stationary_loop",
+    "run_python",
+    "run_host",
+]
 
 
 # -- fused: one lax.while_loop ---------------------------------------------------------------------
@@ -36,13 +45,17 @@ def context(aux, fixed, rtol, atol, lower=None, upper=None, x=None):
     if lower is not None:
         ctx.update(lower=lower, upper=upper)
         if "slope_lower" in aux:
-            ctx.update(slope_lower=aux["slope_lower"], slope_upper=aux["slope_upper"], h=x[1:] - x[:-1],
-                       slope_D=aux["slope_D"], slope_w=aux["slope_w"])
+            ctx.update(
+                slope_lower=aux["slope_lower"],
+                slope_upper=aux["slope_upper"],
+                h=x[1:] - x[:-1],
+                slope_D=aux["slope_D"],
+                slope_w=aux["slope_w"],
+            )
     return ctx
 
 
-def minimize_loop(lag, V0, x, aux, fixed, lower, upper, rtol, atol, *, max_iter, max_backtracks,
-                  bounds=False):
+def minimize_loop(lag, V0, x, aux, fixed, lower, upper, rtol, atol, *, max_iter, max_backtracks, bounds=False):
     """Minimise ``L(V)`` (no global unknowns) by globalised Newton in one ``lax.while_loop``.
 
     ``V0`` (d, n); ``fixed`` (d, n) marks Dirichlet unknowns; ``lower``/``upper`` (d, n) bounds
@@ -64,16 +77,33 @@ def minimize_loop(lag, V0, x, aux, fixed, lower, upper, rtol, atol, *, max_iter,
             V = step.trial(P, a, ctx)
             return a, step.merit(P, V, value(V), ctx), n + 1
 
-        alpha, J_new, n_ls = lax.while_loop(lambda ls: step.ls_continue(P, *ls, ctx), ls_body,
-                                            (jnp.ones((), V0.dtype), P["J"], 0))
+        alpha, J_new, n_ls = lax.while_loop(
+            lambda ls: step.ls_continue(P, *ls, ctx), ls_body, (jnp.ones((), V0.dtype), P["J"], 0)
+        )
         L_next = value(step.next_point(P, alpha, J_new, n_ls, ctx)) if bounds else None
         return step.finish(s, P, alpha, J_new, n_ls, L_next, ctx)
 
     return lax.while_loop(step.cond, body, step.init(V0, ctx))
 
 
-def stationary_loop(lag, V0, z0, x, aux, fixed, rtol, atol, *, max_iter, max_backtracks,
-                    multipliers=None, multiplier_rows=None, minimize=False, lower=None, upper=None):
+def stationary_loop(
+    lag,
+    V0,
+    z0,
+    x,
+    aux,
+    fixed,
+    rtol,
+    atol,
+    *,
+    max_iter,
+    max_backtracks,
+    multipliers=None,
+    multiplier_rows=None,
+    minimize=False,
+    lower=None,
+    upper=None,
+):
     """Find a stationary point of ``L(V, z)`` (KKT for constraints) in one ``lax.while_loop``.
 
     ``minimize``: SQP with inertia correction and an exact-penalty merit (constrained minima);
@@ -81,8 +111,14 @@ def stationary_loop(lag, V0, z0, x, aux, fixed, rtol, atol, *, max_iter, max_bac
     (bool (k,)) marks the global multipliers in ``z`` (least-squares estimate first when all are
     zero); ``multiplier_rows`` (bool (d,)) the rows of ``V`` that are pointwise multipliers.
     """
-    step = StationaryStep(max_iter=max_iter, max_backtracks=max_backtracks, multipliers=multipliers,
-                          multiplier_rows=multiplier_rows, minimize=minimize, bounds=lower is not None)
+    step = StationaryStep(
+        max_iter=max_iter,
+        max_backtracks=max_backtracks,
+        multipliers=multipliers,
+        multiplier_rows=multiplier_rows,
+        minimize=minimize,
+        bounds=lower is not None,
+    )
     ctx = dict(context(aux, fixed, rtol, atol, lower, upper, x), **step.mask_context(V0.shape[0], z0.shape[0]))
     rows, mult_z = ctx["rows"], ctx["mult_z"]
 
@@ -97,8 +133,9 @@ def stationary_loop(lag, V0, z0, x, aux, fixed, rtol, atol, *, max_iter, max_bac
             V, zz = step.trial(P, a, ctx)
             return a, step.merit(P, _merit_parts(lag, V, zz, x, aux, rows, mult_z, minimize), ctx), n + 1
 
-        alpha, phi_new, n_ls = lax.while_loop(lambda ls: step.ls_continue(P, *ls, ctx), ls_body,
-                                              (jnp.ones((), V0.dtype), P["phi"], 0))
+        alpha, phi_new, n_ls = lax.while_loop(
+            lambda ls: step.ls_continue(P, *ls, ctx), ls_body, (jnp.ones((), V0.dtype), P["phi"], 0)
+        )
         return step.finish(s, P, alpha, phi_new, n_ls, None, ctx)
 
     return lax.while_loop(step.cond, body, step.init(V0, z0, ctx))
@@ -113,8 +150,10 @@ def _without_multipliers(V, z, rows, mult_z):
 
 def _objective(lag, V, z, x, aux, rows, mult_z):
     """``(J, (∂J/∂V, ∂J/∂z))`` of ``J(V, z) = L(V, z)`` with every multiplier zeroed."""
+
     def J(V, z):
         return lag.value(*_without_multipliers(V, z, rows, mult_z), x, aux)
+
     return jax.value_and_grad(J, argnums=(0, 1))(V, z)
 
 
@@ -265,13 +304,16 @@ class ChunkedKernel:
         for a in range(0, N - 1, C):
             b = a + C + 1  # the chunk's nodes [a, b)
             part = {k: np.asarray(aux[k])[a:b] for k in self._NODE_KEYS}
-            part.update({k: np.asarray(aux[k])[a:b - 1] for k in self._CELL_KEYS if k in aux})
-            D = jax.device_get(self.kernel.derivatives(V[:, a:b], z, x[a:b],
-                                                       dict(aux, **part, cells=np.int64(min(max(cells - a, 0), C)))))
+            part.update({k: np.asarray(aux[k])[a : b - 1] for k in self._CELL_KEYS if k in aux})
+            D = jax.device_get(
+                self.kernel.derivatives(
+                    V[:, a:b], z, x[a:b], dict(aux, **part, cells=np.int64(min(max(cells - a, 0), C)))
+                )
+            )
             L, scale = L + D["L"], scale + D["scale"]
             g[:, a:b] += D["g"]
             diag[..., a:b] += D["diag"]
-            upper[..., a:b - 1] = D["upper"]
+            upper[..., a : b - 1] = D["upper"]
         return dict(L=np.float64(L), scale=np.float64(scale), g=g, diag=diag, upper=upper)
 
     def compiled(self) -> int:
@@ -296,13 +338,20 @@ def pad_numpy(a, N, axis, value=0.0):
 def padded_context(ctx, n, N):
     """``ctx`` (numpy) of the real ``n`` nodes padded to ``N``: padded nodes fixed, of unit mass (so
     the pointwise residual there is 0/1), unbounded; ``domain`` keeps the real length."""
-    out = dict(ctx, mass=pad_numpy(ctx["mass"], N, 0, 1.0), fixed=pad_numpy(ctx["fixed"], N, 1, True),
-               domain=np.float64(np.sum(ctx["mass"])))
+    out = dict(
+        ctx,
+        mass=pad_numpy(ctx["mass"], N, 0, 1.0),
+        fixed=pad_numpy(ctx["fixed"], N, 1, True),
+        domain=np.float64(np.sum(ctx["mass"])),
+    )
     if "lower" in ctx:
         out.update(lower=pad_numpy(ctx["lower"], N, 1, -np.inf), upper=pad_numpy(ctx["upper"], N, 1, np.inf))
     if "slope_lower" in ctx:  # per cell: the padded cells are unbounded
-        out.update(slope_lower=pad_numpy(ctx["slope_lower"], N - 1, 0, -np.inf),
-                   slope_upper=pad_numpy(ctx["slope_upper"], N - 1, 0, np.inf), h=pad_numpy(ctx["h"], N - 1, 0, 1.0))
+        out.update(
+            slope_lower=pad_numpy(ctx["slope_lower"], N - 1, 0, -np.inf),
+            slope_upper=pad_numpy(ctx["slope_upper"], N - 1, 0, np.inf),
+            h=pad_numpy(ctx["h"], N - 1, 0, 1.0),
+        )
     return out
 
 
@@ -358,8 +407,13 @@ def _python_loop(step, stationary, derivatives, z_of, z0, s, ctx):
             V, zz = step.trial(P, a, ctx) if stationary else (step.trial(P, a, ctx), z0)
             D_trial = derivatives(V, zz)
             if stationary:
-                parts = (D_trial["J_obj"] if step.minimize else 0.0, D_trial["g"], D_trial.get("gz", z0),
-                         D_trial["admissible"], V)
+                parts = (
+                    D_trial["J_obj"] if step.minimize else 0.0,
+                    D_trial["g"],
+                    D_trial.get("gz", z0),
+                    D_trial["admissible"],
+                    V,
+                )
                 merit = step.merit(P, parts, ctx)
             else:
                 merit = step.merit(P, V, D_trial["L"], ctx)

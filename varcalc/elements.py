@@ -31,7 +31,14 @@ import numpy as np
 
 from .functional import mask_cells, real_cells, zero_padded
 
-__all__ = ["LagrangeFunctional", "HermitePFunctional", "hermite_points", "gll_nodes", "lagrange_basis", "evaluate_elements"]
+__all__ = [
+    "LagrangeFunctional",
+    "HermitePFunctional",
+    "hermite_points",
+    "gll_nodes",
+    "lagrange_basis",
+    "evaluate_elements",
+]
 
 
 def gll_nodes(p: int) -> np.ndarray:
@@ -52,6 +59,7 @@ def _gll_nodes(p: int) -> np.ndarray:  # cached: every solve builds its elements
     if p == 1:
         return np.array([0.0, 1.0])
     from numpy.polynomial import legendre as leg
+
     dP = leg.legder(np.eye(p + 1)[p])
     r = np.sort(np.real(leg.legroots(dP)))
     d2P = leg.legder(dP)
@@ -120,6 +128,7 @@ def _element_tables(p: int, q: int):
     slope at t = 0 (t = 1) sets c_1 (c_{p-1}) = -Σ_{j≠1} c_j ℓ_j'(0) / ℓ_1'(0), a (p+1, p+1) matrix
     acting on a cell's coefficients.  Cached per (p, q): numpy work done once, not per solve."""
     from .quadrature import gauss_rule
+
     nodes = gll_nodes(p)
     phi, dphi = lagrange_basis(nodes, np.asarray(gauss_rule(q).t))
     _, d_ends = lagrange_basis(nodes, np.array([0.0, 1.0]))  # (p+1, 2)
@@ -162,9 +171,11 @@ class LagrangeFunctional:
     1.333333333333
     """
 
-    def __init__(self, integrand, vector: bool, m: int, degree: int, points: int | None = None,
-                 flat_ends=(False, False)):
+    def __init__(
+        self, integrand, vector: bool, m: int, degree: int, points: int | None = None, flat_ends=(False, False)
+    ):
         from .quadrature import gauss_rule
+
         self.integrand = integrand
         self.vector = vector
         self.m = m
@@ -195,9 +206,9 @@ class LagrangeFunctional:
                 coef = xp.concatenate([V[:, cell], V[:m, cell + 1]]).reshape(p + 1, m)
                 row = (xp.asarray(P) @ coef)[j]
                 if traced:
-                    V = V.at[m * j:m * (j + 1), cell].set(row)
+                    V = V.at[m * j : m * (j + 1), cell].set(row)
                 else:
-                    V[m * j:m * (j + 1), cell] = row
+                    V[m * j : m * (j + 1), cell] = row
         return V
 
     # -- layout ----------------------------------------------------------------------------------
@@ -209,14 +220,15 @@ class LagrangeFunctional:
     def local(self, V):
         """Per-cell local unknowns, flattened: its column and the shared rows of the next one,
         shape ``(n-1, rows + shared)`` (here the values at the ``p + 1`` GLL nodes)."""
-        return jnp.concatenate([V[:, :-1].T, V[:self.shared, 1:].T], axis=1)
+        return jnp.concatenate([V[:, :-1].T, V[: self.shared, 1:].T], axis=1)
 
     def interpolate(self, fun, x):
         """Unknowns ``V`` (m p, n) of the interpolant of ``fun`` (vectorised, ``x -> (…,) or (…, m)``)."""
         x = np.asarray(x, float)
         xi = x[:-1, None] + self.nodes[None, 1:-1] * np.diff(x)[:, None]  # (n-1, p-1)
-        return self.unknowns(np.asarray(fun(x), float).reshape(x.size, self.m),
-                             np.asarray(fun(xi), float).reshape(xi.shape + (self.m,)))
+        return self.unknowns(
+            np.asarray(fun(x), float).reshape(x.size, self.m), np.asarray(fun(xi), float).reshape(xi.shape + (self.m,))
+        )
 
     def unknowns(self, nodal, interior):
         """``V`` (m p, n) from nodal values (n, m) and interior values (n-1, p-1, m) (dummies: 0)."""
@@ -231,7 +243,7 @@ class LagrangeFunctional:
         V = self.complete(V)
         xp = jnp if isinstance(V, jax.Array) else np
         m, p, n = self.m, self.p, V.shape[1]
-        inner = V[m:m * p, :-1].T.reshape(n - 1, p - 1, m)
+        inner = V[m : m * p, :-1].T.reshape(n - 1, p - 1, m)
         return xp.concatenate([V[:m, :-1].T[:, None], inner, V[:m, 1:].T[:, None]], axis=1)
 
     # -- energies --------------------------------------------------------------------------------
@@ -335,8 +347,9 @@ def _hermite_tables(p: int, q: int):
 
     eye = np.eye(p + 1)  # Legendre P_k(2t - 1), k = 0..p: d/dt = 2 d/ds
     val = lambda t: np.stack([leg.legval(2 * np.asarray(t) - 1, eye[k]) for k in range(p + 1)])
-    der = lambda t, r: np.stack([2.0**r * leg.legval(2 * np.asarray(t) - 1, leg.legder(eye[k], r))
-                                 for k in range(p + 1)])
+    der = lambda t, r: np.stack(
+        [2.0**r * leg.legval(2 * np.asarray(t) - 1, leg.legder(eye[k], r)) for k in range(p + 1)]
+    )
     tau = hermite_points(p)
     C = np.concatenate([val([0.0]), der([0.0], 1), val(tau), val([1.0]), der([1.0], 1)], axis=1).T  # (dof, k)
     A = np.linalg.inv(C)  # column j: the coefficients of the basis polynomial of unknown j
@@ -416,6 +429,6 @@ class HermitePFunctional(LagrangeFunctional):
         """Each cell's values at its ``p + 1`` GLL nodes, ``(n-1, p+1, m)`` (numpy or JAX, as ``V``;
         ``x`` (n,): the grid, whose cell widths scale the slopes)."""
         xp = jnp if isinstance(V, jax.Array) or isinstance(x, jax.Array) else np
-        loc = xp.concatenate([V[:, :-1].T, V[:self.shared, 1:].T], axis=1)
+        loc = xp.concatenate([V[:, :-1].T, V[: self.shared, 1:].T], axis=1)
         coef = self._coef(loc, xp.diff(xp.asarray(x)), xp)
         return xp.einsum("jk,cjm->ckm", xp.asarray(self.gll), coef)

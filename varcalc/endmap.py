@@ -154,8 +154,10 @@ def singular_power(G, f_end, direction, x_end, end, scale=1.0):
     betas = -np.diff(np.log(ws)) / np.diff(np.log(eps))
     beta = float(betas[0])
     if abs(betas[1] - betas[0]) > 0.02 or not 0.0 < beta < 1.0:
-        return (f"w(f) = G/|f'| does not blow up like (f - f_end)^(-β) with 0 < β < 1 "
-                f"(local exponents {np.round(betas, 3).tolist()})")
+        return (
+            f"w(f) = G/|f'| does not blow up like (f - f_end)^(-β) with 0 < β < 1 "
+            f"(local exponents {np.round(betas, 3).tolist()})"
+        )
     alpha = 1.0 / (1.0 + beta)
     for k in range(2, MAX_POWER + 1):
         j = round(alpha * k)

@@ -88,8 +88,9 @@ def error_estimate(sol, *, solve=None) -> ErrorEstimate:
         import dataclasses
 
         x_fine = halve_cells(sol.x)
-        problem = dataclasses.replace(problem, domain=(float(sol.x[0]), float(sol.x[-1])),
-                                      components=problem.shape if problem.is_vector else None)
+        problem = dataclasses.replace(
+            problem, domain=(float(sol.x[0]), float(sol.x[-1])), components=problem.shape if problem.is_vector else None
+        )
     options = dict(params=disc.params, mode=disc.mode, warm_start=False)
     if sol.degree > 1:
         options["degree"] = sol.degree
@@ -116,8 +117,7 @@ def error_estimate(sol, *, solve=None) -> ErrorEstimate:
     indicator = _cell_indicator(sol, fine)
     if not fine.converged:  # no estimate from a failed fine solve (``est.fine.message`` says why)
         value_error, f_error = np.nan, np.nan
-    return ErrorEstimate(value_error=float(value_error), f_error=f_error, order=q, fine=fine,
-                         cell_indicator=indicator)
+    return ErrorEstimate(value_error=float(value_error), f_error=f_error, order=q, fine=fine, cell_indicator=indicator)
 
 
 two_grid = error_estimate  # its former name

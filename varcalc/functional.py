@@ -110,7 +110,7 @@ class DiscreteFunctional:
             cells = slice(block.start, block.stop)
             right = slice(block.start + 1, block.stop + 1)
         else:  # padded cells read the block's first cell (one gather, not a mask per quantity)
-            mk = mask[block.start:block.stop]
+            mk = mask[block.start : block.stop]
             cells = jnp.where(mk, jnp.arange(block.start, block.stop), block.start)
             right = cells + 1
         uL, uR = U[:, cells], U[:, right]
@@ -137,13 +137,14 @@ class DiscreteFunctional:
         m = U.shape[0]
         flat_f = jnp.concatenate([f.reshape(m, -1) for f, *_ in pts], axis=-1)
         flat_df = jnp.concatenate(
-            [jnp.broadcast_to(df[:, None, :], f.shape).reshape(m, -1) for f, df, *_ in pts], axis=-1)
+            [jnp.broadcast_to(df[:, None, :], f.shape).reshape(m, -1) for f, df, *_ in pts], axis=-1
+        )
         flat_x = jnp.concatenate([xq.reshape(-1) for _, _, xq, *_ in pts])
         out = jax.vmap(fun, in_axes=(-1, -1, 0), out_axes=-1)(flat_f, flat_df, flat_x)
         results, start = [], 0
-        for (f, *_rest) in pts:
+        for f, *_rest in pts:
             q, k = f.shape[1:]
-            piece = jax.tree.map(lambda a: a[..., start:start + q * k].reshape(a.shape[:-1] + (q, k)), out)
+            piece = jax.tree.map(lambda a: a[..., start : start + q * k].reshape(a.shape[:-1] + (q, k)), out)
             results.append(piece)
             start += q * k
         return list(zip(pts, results))
@@ -301,6 +302,7 @@ class HermiteFunctional:
 
     def __init__(self, integrand, vector: bool, m: int, points: int = 4):
         from .quadrature import gauss_rule
+
         self.integrand = integrand
         self.vector = vector
         self.m = m
@@ -346,7 +348,7 @@ class HermiteFunctional:
         h = jnp.diff(x)
 
         def cell(loc, xL, hh):
-            E = lambda w: self._cell_energy(w[:2 * d], xL, hh, w[2 * d:], aux)
+            E = lambda w: self._cell_energy(w[: 2 * d], xL, hh, w[2 * d :], aux)
             w0 = jnp.concatenate([loc, z])
             v, g = jax.value_and_grad(E)(w0)
             return v, g, jax.hessian(E)(w0)
@@ -358,12 +360,12 @@ class HermiteFunctional:
         pad_end = lambda a: jnp.pad(a, [(0, 0)] * (a.ndim - 1) + [(0, 1)])
         pad_start = lambda a: jnp.pad(a, [(0, 0)] * (a.ndim - 1) + [(1, 0)])
         nodes_last = lambda a: jnp.moveaxis(a, 0, -1)
-        grad = pad_end(nodes_last(g[:, :d])) + pad_start(nodes_last(g[:, d:2 * d]))
-        diag = pad_end(nodes_last(H[:, :d, :d])) + pad_start(nodes_last(H[:, d:2 * d, d:2 * d]))
-        upper = nodes_last(H[:, :d, d:2 * d])
+        grad = pad_end(nodes_last(g[:, :d])) + pad_start(nodes_last(g[:, d : 2 * d]))
+        diag = pad_end(nodes_last(H[:, :d, :d])) + pad_start(nodes_last(H[:, d : 2 * d, d : 2 * d]))
+        upper = nodes_last(H[:, :d, d : 2 * d])
         extra = None
         if k:
-            bL, bR = nodes_last(H[:, :d, 2 * d:]), nodes_last(H[:, d:2 * d, 2 * d:])  # (d, k, c)
+            bL, bR = nodes_last(H[:, :d, 2 * d :]), nodes_last(H[:, d : 2 * d, 2 * d :])  # (d, k, c)
             B = jnp.moveaxis(pad_end(bL) + pad_start(bR), 1, 2)
-            extra = (jnp.sum(g[:, 2 * d:], axis=0), B, jnp.sum(H[:, 2 * d:, 2 * d:], axis=0))
+            extra = (jnp.sum(g[:, 2 * d :], axis=0), B, jnp.sum(H[:, 2 * d :, 2 * d :], axis=0))
         return jnp.sum(E), jnp.sum(jnp.abs(E)), grad, diag, upper, extra

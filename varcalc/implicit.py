@@ -95,8 +95,9 @@ def implicit_solver(run, lag: DiscreteLagrangian, *, has_z: bool, bounds: bool, 
         V0, z0, p, c, rest = primals
         tV0, _, tp, tc, _ = tangents
         concrete = run_concrete is not None and not is_traced(primals)
-        V, z, J, status, k = (jax.tree.map(jnp.asarray, primal_with(run_concrete, *primals)) if concrete
-                              else primal(*primals))
+        V, z, J, status, k = (
+            jax.tree.map(jnp.asarray, primal_with(run_concrete, *primals)) if concrete else primal(*primals)
+        )
         fixed = rest[2]
         tV_b = jnp.where(fixed, tV0, 0.0)  # tangents come instantiated (no symbolic zeros)
         dV, dz, dJ = tangent_map(V, z, p, c, rest, tV_b, tp, tc)
@@ -104,8 +105,13 @@ def implicit_solver(run, lag: DiscreteLagrangian, *, has_z: bool, bounds: bool, 
         # A factor, not jnp.where(ok, t, nan): the tangent map must stay linear for reverse mode.
         factor = jnp.where(status == int(Status.SUCCESS), 1.0, jnp.nan)
         nan_unless_ok = lambda t: t * factor
-        return (V, z, J, status, k), (nan_unless_ok(dV), nan_unless_ok(dz), nan_unless_ok(dJ),
-                                       jnp.zeros_like(status), jnp.zeros_like(k))
+        return (V, z, J, status, k), (
+            nan_unless_ok(dV),
+            nan_unless_ok(dz),
+            nan_unless_ok(dJ),
+            jnp.zeros_like(status),
+            jnp.zeros_like(k),
+        )
 
     return solve
 

@@ -110,8 +110,14 @@ class Layout:
     def key(self, problem):
         """Hashable structure: functions by identity, sizes — not values."""
         sides = tuple(s.key() for s in self.sides)
-        return (problem.integrand, self.shape, problem.is_vector, self.order, self.has_params,
-                sides) + self.element.key()
+        return (
+            problem.integrand,
+            self.shape,
+            problem.is_vector,
+            self.order,
+            self.has_params,
+            sides,
+        ) + self.element.key()
 
     def end_map(self, aux):
         """The :class:`~varcalc.endmap.EndMap` on ``[aux["a"], aux["b"]]``, or None."""
@@ -188,8 +194,10 @@ class DiscreteLagrangian:
         xx, jac = self._physical(x, z, aux)
         F, t, wn, wh = lay.element.collocation(v, lay.m)
         px, pjac = self._physical(x + jnp.asarray(t) * node["h"], z, aux)
-        node = dict(node, points=dict(F=F, x=px, w=pjac * (jnp.asarray(wn) * node["mass"] + jnp.asarray(wh) * node["h"])))
-        F = jnp.reshape(v[:lay.m], lay.shape)
+        node = dict(
+            node, points=dict(F=F, x=px, w=pjac * (jnp.asarray(wn) * node["mass"] + jnp.asarray(wh) * node["h"]))
+        )
+        F = jnp.reshape(v[: lay.m], lay.shape)
         value = 0.0
         for s in self.nodal_sides:
             value = value + s.at_node(v, F, xx, jac, node, z, aux)
@@ -221,7 +229,7 @@ class DiscreteLagrangian:
     # -- value and derivatives -----------------------------------------------------------------
     def value(self, V, z, x, aux):
         lay = self.layout
-        L = self.elements.value(V[:lay.d_el], x, z, aux)
+        L = self.elements.value(V[: lay.d_el], x, z, aux)
         if self.has_nodal:
             L = L + jnp.sum(self._per_node(lambda v, xx, node: self._nodal(v, z, xx, node, aux), V, x, aux))
         for side in self.point_sides:

@@ -21,8 +21,14 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-__all__ = ["block_tridiag_solve", "solve_nodes_last", "host_solve_nodes_last", "host_scalar_pivots", "block_tridiag_dense",
-           "block_tridiag_matvec"]
+__all__ = [
+    "block_tridiag_solve",
+    "solve_nodes_last",
+    "host_solve_nodes_last",
+    "host_scalar_pivots",
+    "block_tridiag_dense",
+    "block_tridiag_matvec",
+]
 
 
 def block_tridiag_solve(diag, upper, rhs):
@@ -101,7 +107,8 @@ def solve_nodes_last(diag, upper, rhs):
         x = x[None]
     else:
         x, n_negative, min_pivot = block_tridiag_solve(
-            jnp.moveaxis(diag, -1, 0), jnp.moveaxis(upper, -1, 0), jnp.moveaxis(R, 1, 0))
+            jnp.moveaxis(diag, -1, 0), jnp.moveaxis(upper, -1, 0), jnp.moveaxis(R, 1, 0)
+        )
         x = jnp.moveaxis(x, 0, 1)
     return (x if many else x[..., 0]), n_negative, min_pivot
 
@@ -243,18 +250,18 @@ def _cyclic_reduction(D, U, R):
     left = U[0::2][:odd]  # H[2j, 2j+1]: each odd node's coupling to the even node on its left
     right = U[1::2]  # H[2j+1, 2j+2]: to the even node on its right (not for a last odd node)
     A = P_inv @ np.swapaxes(left, 1, 2)  # P⁻¹ H[i, i-1]
-    B = P_inv[:right.shape[0]] @ right  # P⁻¹ H[i, i+1]
+    B = P_inv[: right.shape[0]] @ right  # P⁻¹ H[i, i+1]
     Y = P_inv @ R[1::2]
     # The Schur complement on the even nodes.
     D_even, R_even = D[0::2].copy(), R[0::2].copy()
     D_even[:odd] -= left @ A
     R_even[:odd] -= left @ Y
-    D_even[1:1 + right.shape[0]] -= np.swapaxes(right, 1, 2) @ B
-    R_even[1:1 + right.shape[0]] -= np.swapaxes(right, 1, 2) @ Y[:right.shape[0]]
-    U_even = -left[:right.shape[0]] @ B
+    D_even[1 : 1 + right.shape[0]] -= np.swapaxes(right, 1, 2) @ B
+    R_even[1 : 1 + right.shape[0]] -= np.swapaxes(right, 1, 2) @ Y[: right.shape[0]]
+    U_even = -left[: right.shape[0]] @ B
     x_even, neg_even, min_even = _cyclic_reduction(D_even, U_even, R_even)
     x_odd = Y - A @ x_even[:odd]
-    x_odd[:right.shape[0]] -= B @ x_even[1:1 + right.shape[0]]
+    x_odd[: right.shape[0]] -= B @ x_even[1 : 1 + right.shape[0]]
     x = np.empty((n,) + R.shape[1:])
     x[0::2], x[1::2] = x_even, x_odd
     return x, negative + neg_even, min(min_pivot, min_even)
@@ -274,11 +281,11 @@ def _cyclic_reduction_scalar(d, u, R):
     d_even, R_even = d[0::2].copy(), R[0::2].copy()
     d_even[:odd] -= left * a
     R_even[:odd] -= left[:, None] * y
-    d_even[1:1 + nr] -= right * b
-    R_even[1:1 + nr] -= right[:, None] * y[:nr]
+    d_even[1 : 1 + nr] -= right * b
+    R_even[1 : 1 + nr] -= right[:, None] * y[:nr]
     x_even, neg_even, min_even = _cyclic_reduction_scalar(d_even, -left[:nr] * b, R_even)
     x_odd = y - a[:, None] * x_even[:odd]
-    x_odd[:nr] -= b[:, None] * x_even[1:1 + nr]
+    x_odd[:nr] -= b[:, None] * x_even[1 : 1 + nr]
     x = np.empty_like(R)
     x[0::2], x[1::2] = x_even, x_odd
     return x, negative + neg_even, min(min_pivot, min_even)
@@ -310,8 +317,9 @@ def _ldl_pivots(d, e, xp):
     n, k = d.shape[0], 1
     while k < n:
         # the map "earlier, then later" = later @ earlier, entrywise; the identity before the start
-        a1, b1, c1, d1 = (xp.concatenate([xp.full((k,), ident, d.dtype), v[:-k]])
-                          for v, ident in zip(P, (1.0, 0.0, 0.0, 1.0)))
+        a1, b1, c1, d1 = (
+            xp.concatenate([xp.full((k,), ident, d.dtype), v[:-k]]) for v, ident in zip(P, (1.0, 0.0, 0.0, 1.0))
+        )
         a2, b2, c2, d2 = P
         Q = (a2 * a1 + b2 * c1, a2 * b1 + b2 * d1, c2 * a1 + d2 * c1, c2 * b1 + d2 * d1)
         scale = xp.maximum(xp.maximum(xp.abs(Q[0]), xp.abs(Q[1])), xp.maximum(xp.abs(Q[2]), xp.abs(Q[3])))

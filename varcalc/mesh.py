@@ -102,9 +102,7 @@ def check_grid(grid: ArrayLike, domain: Sequence[float]) -> np.ndarray:
     a, b = domain
     tol = 1e-12 * (b - a)
     if abs(x[0] - a) > tol or abs(x[-1] - b) > tol:
-        raise ValueError(
-            f"grid: expected nodes spanning the domain ({a}, {b}), got [{x[0]}, {x[-1]}]"
-        )
+        raise ValueError(f"grid: expected nodes spanning the domain ({a}, {b}), got [{x[0]}, {x[-1]}]")
     x = x.copy()
     x[0], x[-1] = a, b
     return x

@@ -51,7 +51,21 @@ from jax import lax
 
 from .linalg import host_solve_nodes_last, solve_nodes_last
 
-__all__ = ["Newton", "Status", "Advice", "ADVICE", "advice", "compose_message", "runaway", "BlockTridiagonal", "HostBlockTridiagonal", "shifted_solve", "bordered_solve", "restrict", "lumped_mass"]
+__all__ = [
+    "Newton",
+    "Status",
+    "Advice",
+    "ADVICE",
+    "advice",
+    "compose_message",
+    "runaway",
+    "BlockTridiagonal",
+    "HostBlockTridiagonal",
+    "shifted_solve",
+    "bordered_solve",
+    "restrict",
+    "lumped_mass",
+]
 
 
 class Status(IntEnum):
@@ -87,17 +101,25 @@ _WHAT = {
     Status.LINE_SEARCH_FAILED: "the line search found no decrease of J along the Newton direction.",
     (Status.LINE_SEARCH_FAILED, "maximize"): "the line search found no increase of J along the Newton direction.",
     (Status.LINE_SEARCH_FAILED, "stationary"): (
-        "the line search found no decrease of the residual ‖∇L‖ along the Newton direction."),
+        "the line search found no decrease of the residual ‖∇L‖ along the Newton direction."
+    ),
     Status.NONFINITE: "the gradient or Hessian of J became NaN/inf.",
     Status.NOT_FACTORIZABLE: "the Hessian could not be made positive definite (or invertible) by a diagonal shift.",
-    Status.SADDLE: ("Newton converged to a stationary point that is NOT a {extremum}: the second variation (on "
-                    "the constraints' tangent space) is not positive definite there (see Solution.negative)."),
+    Status.SADDLE: (
+        "Newton converged to a stationary point that is NOT a {extremum}: the second variation (on "
+        "the constraints' tangent space) is not positive definite there (see Solution.negative)."
+    ),
     Status.INFEASIBLE: "a constraint could not be satisfied (see Solution.constraint_residuals).",
     Status.UNBOUNDED: "did not converge: the iterates run off to infinity ({runaway}).",
 }
 
-_DETAILS = dict(iterations="max_iter", runaway="|f| grows without bound", negative="some", directions="all",
-                bound_hint="vc.Bound(lower=..., upper=...)")
+_DETAILS = dict(
+    iterations="max_iter",
+    runaway="|f| grows without bound",
+    negative="some",
+    directions="all",
+    bound_hint="vc.Bound(lower=..., upper=...)",
+)
 
 
 @dataclass(frozen=True)
@@ -122,81 +144,125 @@ def _row(statuses, when, cause, remedy):
     return Advice(statuses, frozenset(when), cause, remedy)
 
 
-_CONTINUATION = ("to find where the solution ceases to exist, make the data a parameter (G(f, f', x, p): e.g. a "
-                 "boundary value or a ring radius) and follow it with vc.continuation from data where the "
-                 "solve converges: the branch ends at a fold")
+_CONTINUATION = (
+    "to find where the solution ceases to exist, make the data a parameter (G(f, f', x, p): e.g. a "
+    "boundary value or a ring radius) and follow it with vc.continuation from data where the "
+    "solve converges: the branch ends at a fold"
+)
 
 # Situations -> (cause, remedy).  The first row whose statuses contain the status and whose facts
 # all hold is used, so the specific rows come first.  Rules the rows keep (tests/test_messages.py
 # checks them): never suggest the mode in use; stationary rows speak of the residual ‖∇L‖, not of J;
 # only a guess at which J is not finite is blamed for a failure.
 ADVICE = (
-    _row((Status.MAX_ITERATIONS, Status.LINE_SEARCH_FAILED, Status.UNBOUNDED, Status.SADDLE),
-         {"minimize", "all_negative"},
-         "the second variation is negative in every direction at the last iterate ({negative} of "
-         "{directions}): the functional looks like one to maximise, stated without mode=\"maximize\".",
-         "solve with mode=\"maximize\"."),
-    _row((Status.MAX_ITERATIONS, Status.LINE_SEARCH_FAILED, Status.UNBOUNDED, Status.SADDLE),
-         {"maximize", "all_negative"},
-         "the second variation of -J is negative in every direction at the last iterate ({negative} of "
-         "{directions}): the functional looks like one to minimise, stated with mode=\"maximize\".",
-         "solve with mode=\"minimize\" (the default)."),
-    _row(Status.UNBOUNDED, {"stationary"},
-         "no stationary point near the iterates for these data: Newton on ∇L = 0 follows the residual "
-         "‖∇L‖ off to infinity.",
-         f"give a guess near a stationary point, or {_CONTINUATION}."),
-    _row(Status.UNBOUNDED, set(),
-         "no {extremizer} exists for these data: the {extreme_value} of J is not attained by a bounded f.",
-         f"keep f in a bounded set with a bound ({{bound_hint}}); {_CONTINUATION}."),
-    _row(Status.NONFINITE, {"guess_nonfinite"},
-         "J or its derivatives are NaN/inf at the guess itself: it touches the edge of the integrand's "
-         "domain of definition (e.g. the square root of 0, whose derivative is infinite).",
-         "give a guess=... strictly inside the domain of G."),
-    _row(Status.NONFINITE, set(),
-         "the integrand or its derivatives are singular at the iterate (e.g. at an end where f makes G "
-         "blow up with a derivative that is not integrable, or where f reaches the edge of G's domain).",
-         "use a graded grid toward that end (vc.graded_grid), reformulate the integrand to be "
-         "differentiable there, or keep f inside G's domain with vc.Bound."),
-    _row(Status.NOT_FACTORIZABLE, set(),
-         "the functional is unbounded below or degenerate (e.g. no boundary condition fixes f and G does "
-         "not depend on f).",
-         "add a boundary condition or check the integrand."),
-    _row(Status.SADDLE, {"no_negative"},
-         "the second variation is singular there (a zero direction, none negative): J is flat along some "
-         "variation, e.g. a null Lagrangian such as G = f' or G = f f'.",
-         "check that G depends on f' in a way that fixes f (and that boundary conditions are given); the "
-         "point found is stationary but not a strict {extremum}."),
-    _row(Status.SADDLE, set(),
-         "a saddle of the functional, e.g. Hamilton's principle past a conjugate point.",
-         "if a stationary point is what you want, solve with mode=\"stationary\"; otherwise start from a "
-         "different guess."),
-    _row(Status.INFEASIBLE, set(),
-         "the constraint values are incompatible with the boundary conditions (no admissible curve), or "
-         "Newton had not reached the constraint surface.",
-         "check the constraint's value, raise Newton(max_iter=...), or follow the constraint value from a "
-         "feasible one with vc.continuation."),
-    _row(Status.MAX_ITERATIONS, {"stationary"},
-         "the residual ‖∇L‖ was still above the tolerance: Newton on ∇L = 0 converges fast only near a "
-         "non-degenerate stationary point.",
-         "raise Newton(max_iter=...), or start nearer the stationary point (a solve on a coarse grid "
-         "passed as guess=..., or vc.continuation from data where it converges)."),
-    _row(Status.LINE_SEARCH_FAILED, {"stationary"},
-         "the residual ‖∇L‖ has a local minimum that is not zero here: no stationary point nearby (e.g. "
-         "past a fold of the branch), or ∇L is singular.",
-         f"{_CONTINUATION}; or give a guess near a stationary point."),
-    _row((Status.MAX_ITERATIONS, Status.LINE_SEARCH_FAILED), {"negative"},
-         "the second variation has {negative} negative direction(s) at the last iterate: J may have no "
-         "{extremum} near the iterates (e.g. Hamilton's principle past a conjugate point).",
-         "for a stationary point use mode=\"stationary\"; for a {extremum}, raise Newton(max_iter=...) "
-         "or follow the data from values where one exists with vc.continuation."),
-    _row(Status.MAX_ITERATIONS, set(),
-         "Newton was still on its way (damped steps, no negative direction) when the iteration budget "
-         "ran out: a strongly nonlinear G can need many steps.",
-         "raise Newton(max_iter=...), or solve on a coarse grid first and pass that solution as guess=..."),
-    _row(Status.LINE_SEARCH_FAILED, set(),
-         "J is undefined (NaN/inf) just beyond the iterate along the Newton direction (e.g. a square root "
-         "of a negative quantity), or its decrease there is below J's rounding.",
-         "check the integrand's domain of definition; a bound (vc.Bound) keeps f inside it."),
+    _row(
+        (Status.MAX_ITERATIONS, Status.LINE_SEARCH_FAILED, Status.UNBOUNDED, Status.SADDLE),
+        {"minimize", "all_negative"},
+        "the second variation is negative in every direction at the last iterate ({negative} of "
+        '{directions}): the functional looks like one to maximise, stated without mode="maximize".',
+        'solve with mode="maximize".',
+    ),
+    _row(
+        (Status.MAX_ITERATIONS, Status.LINE_SEARCH_FAILED, Status.UNBOUNDED, Status.SADDLE),
+        {"maximize", "all_negative"},
+        "the second variation of -J is negative in every direction at the last iterate ({negative} of "
+        '{directions}): the functional looks like one to minimise, stated with mode="maximize".',
+        'solve with mode="minimize" (the default).',
+    ),
+    _row(
+        Status.UNBOUNDED,
+        {"stationary"},
+        "no stationary point near the iterates for these data: Newton on ∇L = 0 follows the residual "
+        "‖∇L‖ off to infinity.",
+        f"give a guess near a stationary point, or {_CONTINUATION}.",
+    ),
+    _row(
+        Status.UNBOUNDED,
+        set(),
+        "no {extremizer} exists for these data: the {extreme_value} of J is not attained by a bounded f.",
+        f"keep f in a bounded set with a bound ({{bound_hint}}); {_CONTINUATION}.",
+    ),
+    _row(
+        Status.NONFINITE,
+        {"guess_nonfinite"},
+        "J or its derivatives are NaN/inf at the guess itself: it touches the edge of the integrand's "
+        "domain of definition (e.g. the square root of 0, whose derivative is infinite).",
+        "give a guess=... strictly inside the domain of G.",
+    ),
+    _row(
+        Status.NONFINITE,
+        set(),
+        "the integrand or its derivatives are singular at the iterate (e.g. at an end where f makes G "
+        "blow up with a derivative that is not integrable, or where f reaches the edge of G's domain).",
+        "use a graded grid toward that end (vc.graded_grid), reformulate the integrand to be "
+        "differentiable there, or keep f inside G's domain with vc.Bound.",
+    ),
+    _row(
+        Status.NOT_FACTORIZABLE,
+        set(),
+        "the functional is unbounded below or degenerate (e.g. no boundary condition fixes f and G does "
+        "not depend on f).",
+        "add a boundary condition or check the integrand.",
+    ),
+    _row(
+        Status.SADDLE,
+        {"no_negative"},
+        "the second variation is singular there (a zero direction, none negative): J is flat along some "
+        "variation, e.g. a null Lagrangian such as G = f' or G = f f'.",
+        "check that G depends on f' in a way that fixes f (and that boundary conditions are given); the "
+        "point found is stationary but not a strict {extremum}.",
+    ),
+    _row(
+        Status.SADDLE,
+        set(),
+        "a saddle of the functional, e.g. Hamilton's principle past a conjugate point.",
+        'if a stationary point is what you want, solve with mode="stationary"; otherwise start from a different guess.',
+    ),
+    _row(
+        Status.INFEASIBLE,
+        set(),
+        "the constraint values are incompatible with the boundary conditions (no admissible curve), or "
+        "Newton had not reached the constraint surface.",
+        "check the constraint's value, raise Newton(max_iter=...), or follow the constraint value from a "
+        "feasible one with vc.continuation.",
+    ),
+    _row(
+        Status.MAX_ITERATIONS,
+        {"stationary"},
+        "the residual ‖∇L‖ was still above the tolerance: Newton on ∇L = 0 converges fast only near a "
+        "non-degenerate stationary point.",
+        "raise Newton(max_iter=...), or start nearer the stationary point (a solve on a coarse grid "
+        "passed as guess=..., or vc.continuation from data where it converges).",
+    ),
+    _row(
+        Status.LINE_SEARCH_FAILED,
+        {"stationary"},
+        "the residual ‖∇L‖ has a local minimum that is not zero here: no stationary point nearby (e.g. "
+        "past a fold of the branch), or ∇L is singular.",
+        f"{_CONTINUATION}; or give a guess near a stationary point.",
+    ),
+    _row(
+        (Status.MAX_ITERATIONS, Status.LINE_SEARCH_FAILED),
+        {"negative"},
+        "the second variation has {negative} negative direction(s) at the last iterate: J may have no "
+        "{extremum} near the iterates (e.g. Hamilton's principle past a conjugate point).",
+        'for a stationary point use mode="stationary"; for a {extremum}, raise Newton(max_iter=...) '
+        "or follow the data from values where one exists with vc.continuation.",
+    ),
+    _row(
+        Status.MAX_ITERATIONS,
+        set(),
+        "Newton was still on its way (damped steps, no negative direction) when the iteration budget "
+        "ran out: a strongly nonlinear G can need many steps.",
+        "raise Newton(max_iter=...), or solve on a coarse grid first and pass that solution as guess=...",
+    ),
+    _row(
+        Status.LINE_SEARCH_FAILED,
+        set(),
+        "J is undefined (NaN/inf) just beyond the iterate along the Newton direction (e.g. a square root "
+        "of a negative quantity), or its decrease there is below J's rounding.",
+        "check the integrand's domain of definition; a bound (vc.Bound) keeps f inside it.",
+    ),
 )
 
 
@@ -217,8 +283,12 @@ def compose_message(status: Status, mode: str, facts=(), **details) -> str:
     ``runaway``; the mode's words ``extremum``, ``extremizer``, ``extreme_value`` by default)."""
     status = Status(status)
     up = mode == "maximize"
-    fill = dict(_DETAILS, extremum="maximum" if up else "minimum", extremizer="maximiser" if up else "minimiser",
-                extreme_value="supremum" if up else "infimum")
+    fill = dict(
+        _DETAILS,
+        extremum="maximum" if up else "minimum",
+        extremizer="maximiser" if up else "minimiser",
+        extreme_value="supremum" if up else "infimum",
+    )
     fill.update(details)
     what = _WHAT.get((status, mode), _WHAT[status]).format(**fill)
     if status == Status.SUCCESS:
@@ -253,10 +323,9 @@ def runaway(f, guess, merit=None, *, growth=1e3, window=5):
     if merit is not None:
         m = np.asarray(merit, dtype=np.float64)
         if m.size > 2 * window and np.all(np.isfinite(m)):
-            drops = -np.diff(m[-(window + 1):])
+            drops = -np.diff(m[-(window + 1) :])
             initial = max(abs(m[0]), abs(m[1] - m[0]), np.finfo(float).tiny)
-            falling = bool(np.all(drops > 0) and np.all(np.diff(drops) >= 0)
-                           and m[0] - m[-1] > growth * initial)
+            falling = bool(np.all(drops > 0) and np.all(np.diff(drops) >= 0) and m[0] - m[-1] > growth * initial)
     if not (escaped or falling):
         return None
     return dict(size=size, scale=scale, escaped=bool(escaped), falling=falling)
@@ -369,8 +438,9 @@ class BlockTridiagonal:
     def add_diagonal(self, v):
         xp = self.xp
         d = self.diag.shape[0]
-        return type(self)(self.diag + v[:, None, :] * xp.eye(d, dtype=self.diag.dtype)[:, :, None],
-                          self.upper, self.B, self.C)
+        return type(self)(
+            self.diag + v[:, None, :] * xp.eye(d, dtype=self.diag.dtype)[:, :, None], self.upper, self.B, self.C
+        )
 
     def restrict(self, frozen):
         return type(self)(*restrict(self.diag, self.upper, frozen, self.xp), self.B, self.C)
@@ -460,8 +530,7 @@ def shifted_solve(op, g, gz, tau_prev, n_expected=None):
         tau_next = xp.where(tau == 0, tau_first, 10.0 * tau)
         return dV, dz, ok, xp.where(ok, tau, tau_next), neg0
 
-    init = (xp.zeros_like(g), xp.zeros(k, dtype), xp.zeros((), bool), xp.zeros((), dtype),
-            xp.zeros((), xp.int32))
+    init = (xp.zeros_like(g), xp.zeros(k, dtype), xp.zeros((), bool), xp.zeros((), dtype), xp.zeros((), xp.int32))
     return op.while_loop(cond, body, init)
 
 

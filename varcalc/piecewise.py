@@ -123,7 +123,7 @@ def _linear(x, xq, values, derivatives):
     t = t[:, None]
     f = (1.0 - t) * F[i] + t * F[i + 1]  # exact nodal values at t = 0 and t = 1
     jets = [f, (F[i + 1] - F[i]) / h[:, None], jnp.zeros_like(f)]
-    return jets[:derivatives + 1]
+    return jets[: derivatives + 1]
 
 
 def _hermite(x, xq, values, slopes, derivatives):
@@ -135,8 +135,9 @@ def _hermite(x, xq, values, slopes, derivatives):
     f = (2 * t**3 - 3 * t**2 + 1) * a + (t**3 - 2 * t**2 + t) * b + (-2 * t**3 + 3 * t**2) * c + (t**3 - t**2) * d
     jets = [f]
     if derivatives >= 1:
-        jets.append(((6 * t**2 - 6 * t) * a + (3 * t**2 - 4 * t + 1) * b + (6 * t - 6 * t**2) * c
-                     + (3 * t**2 - 2 * t) * d) / h)
+        jets.append(
+            ((6 * t**2 - 6 * t) * a + (3 * t**2 - 4 * t + 1) * b + (6 * t - 6 * t**2) * c + (3 * t**2 - 2 * t) * d) / h
+        )
     if derivatives >= 2:
         jets.append(((12 * t - 6) * a + (6 * t - 4) * b + (6 - 12 * t) * c + (6 * t - 2) * d) / h**2)
     return jets

@@ -13,8 +13,9 @@ import numpy as np
 __all__ = ["plot_solution"]
 
 
-def plot_solution(sol, path=None, *, exact=None, ax=None, show_guess=True, invert_yaxis=False, labels=None,
-                  equal_aspect=False):
+def plot_solution(
+    sol, path=None, *, exact=None, ax=None, show_guess=True, invert_yaxis=False, labels=None, equal_aspect=False
+):
     import matplotlib
     import matplotlib.pyplot as plt
     import matplotlib.ticker
@@ -121,8 +122,16 @@ def _draw_certificate(ax_f, ax_h, sol):
         ax_f.axvline(cert.conjugate_point, color="0.4", ls="-.", lw=1.0, label=f"{cert.jacobi} point")
         ax_f.legend(fontsize=8, loc="best")
     good = cert.is_minimum
-    ax_h.text(0.02, 0.03, text, transform=ax_h.transAxes, fontsize=8, va="bottom", ha="left",
-              bbox=dict(boxstyle="round", fc="#e8f4e8" if good else "#fbe9e7", ec="0.6"))
+    ax_h.text(
+        0.02,
+        0.03,
+        text,
+        transform=ax_h.transAxes,
+        fontsize=8,
+        va="bottom",
+        ha="left",
+        bbox=dict(boxstyle="round", fc="#e8f4e8" if good else "#fbe9e7", ec="0.6"),
+    )
 
 
 def _component_labels(shape):
@@ -136,15 +145,23 @@ def _draw_side_conditions(ax, sol, xs, F):
     problem = sol.problem
     data = getattr(problem, "data", None)
     if data is not None:
-        ax.plot(data.x, data.y.reshape(data.x.size, -1)[:, 0], "o", ms=4, mfc="none", color="k",
-                alpha=0.7, label="data")
+        ax.plot(
+            data.x, data.y.reshape(data.x.size, -1)[:, 0], "o", ms=4, mfc="none", color="k", alpha=0.7, label="data"
+        )
     bound = getattr(problem, "bound", None)
     if bound is not None and not getattr(problem, "is_vector", False):  # (a vector's bounds: per component)
         lo, hi = bound.values(xs)
         for side, values in (("lower", lo), ("upper", hi)):
             if np.any(np.isfinite(values)):
-                ax.fill_between(xs, values, np.nanmin(values) if side == "lower" else np.nanmax(values),
-                                color="tab:brown", alpha=0.25, lw=0, label=f"obstacle ({side} bound)")
+                ax.fill_between(
+                    xs,
+                    values,
+                    np.nanmin(values) if side == "lower" else np.nanmax(values),
+                    color="tab:brown",
+                    alpha=0.25,
+                    lw=0,
+                    label=f"obstacle ({side} bound)",
+                )
                 ax.plot(xs, values, "-", color="tab:brown", lw=1)
         mu = sol.multipliers.get(bound.name)
         if mu is not None:

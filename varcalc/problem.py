@@ -109,8 +109,7 @@ class Problem:
     def __post_init__(self):
         if not callable(self.integrand):
             raise TypeError(
-                f"integrand: expected a callable G(f, df, x) returning a scalar, "
-                f"got {type(self.integrand).__name__}"
+                f"integrand: expected a callable G(f, df, x) returning a scalar, got {type(self.integrand).__name__}"
             )
         if self.order not in (1, 2) or isinstance(self.order, bool):
             raise ValueError(f"order: expected 1 (G(f, df, x)) or 2 (G(f, df, d2f, x)), got {self.order!r}")
@@ -124,8 +123,7 @@ class Problem:
         # Public: values in the unknown's shape (a float for a scalar unknown), so that
         # Problem(G, domain, bc=other.bc) states the same problem.  Internal: flat, shape (m,).
         flat = {k: np.broadcast_to(v, shape).reshape(m).copy() for k, v in bc.items()}
-        object.__setattr__(self, "bc", {k: (float(v[0]) if shape == () else v.reshape(shape))
-                                        for k, v in flat.items()})
+        object.__setattr__(self, "bc", {k: (float(v[0]) if shape == () else v.reshape(shape)) for k, v in flat.items()})
         object.__setattr__(self, "bc_flat", flat)
         object.__setattr__(self, "components", m)
         object.__setattr__(self, "shape", shape)
@@ -154,7 +152,9 @@ class Problem:
         try:
             cons = tuple(cons)
         except TypeError:
-            raise TypeError(f"constraints: expected a list of vc.{'/'.join(t.__name__ for t in types)}, got {cons!r}") from None
+            raise TypeError(
+                f"constraints: expected a list of vc.{'/'.join(t.__name__ for t in types)}, got {cons!r}"
+            ) from None
         for c in cons:
             if not isinstance(c, types):
                 raise TypeError(f"constraints: expected {expected}, got {c!r}")
@@ -210,8 +210,10 @@ class Problem:
 
     def __repr__(self) -> str:
         bc = {k: (v.tolist() if self.is_vector else v) for k, v in self.bc.items()}
-        return (f"Problem(name={self.name!r}, integrand={getattr(self.integrand, '__name__', '?')}, "
-                f"domain={self.domain}, bc={bc}, components={self.components})")
+        return (
+            f"Problem(name={self.name!r}, integrand={getattr(self.integrand, '__name__', '?')}, "
+            f"domain={self.domain}, bc={bc}, components={self.components})"
+        )
 
 
 def _check_domain(domain) -> tuple[float, float]:
@@ -249,7 +251,7 @@ def _check_bc(bc, order):
     allowed = _BC_KEYS if order == 2 else _BC_KEYS[:2]
     unknown = [k for k in bc if k not in allowed]
     if unknown:
-        extra = " and the slopes \"left'\", \"right'\"" if order == 2 else ""
+        extra = ' and the slopes "left\'", "right\'"' if order == 2 else ""
         hint = " (slope conditions need order=2)" if any(k in _BC_KEYS for k in unknown) else ""
         raise ValueError(
             f"bc: unknown key(s) {unknown}{hint}; expected 'left' and/or 'right'{extra} "

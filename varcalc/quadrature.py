@@ -160,7 +160,7 @@ def assign_rules(x: np.ndarray, singular_ends=(), tol: float = 1e-14) -> list[Ce
     if k_left:
         blocks.append(CellBlock(0, k_left, "tanh-sinh"))
     if k_left < ncell - k_right:
-        p = int(choice[k_left:ncell - k_right].max())
+        p = int(choice[k_left : ncell - k_right].max())
         blocks.append(CellBlock(k_left, ncell - k_right, f"gauss{p}"))
     if k_right and k_left < ncell:
         blocks.append(CellBlock(ncell - k_right, ncell, "tanh-sinh"))

@@ -186,17 +186,17 @@ class Solution:
         if status == Status.SUCCESS and not finite:  # never report success with NaNs
             status = Status.NONFINITE
         to_user = lambda rows: rows.T.reshape((n,) + problem.shape)
-        f = to_user(V[:lay.m])
-        slope = to_user(V[lay.m:2 * lay.m]) if lay.order == 2 else None
+        f = to_user(V[: lay.m])
+        slope = to_user(V[lay.m : 2 * lay.m]) if lay.order == 2 else None
         element_values = None
         if lay.degree > 1:  # (cells, p+1) + shape: [f_i, interior values of cell i, f_{i+1}]
-            element_values = disc.functional.element_values(V[:lay.d_el], disc.x)
+            element_values = disc.functional.element_values(V[: lay.d_el], disc.x)
             element_values = element_values.reshape((n - 1, lay.degree + 1) + problem.shape)
         negative = int(out["negative"][k])
         n_mult = 0
         if disc.uses_kkt:
             # KKT inertia = inertia of the reduced second variation + one negative per multiplier.
-            n_mult = lay.n_multipliers_global + int(np.sum(~disc.fixed[lay.d_el:]))
+            n_mult = lay.n_multipliers_global + int(np.sum(~disc.fixed[lay.d_el :]))
             negative -= n_mult
             if status == Status.SUCCESS and disc.mode != "stationary" and negative > 0:
                 status = Status.SADDLE
@@ -206,7 +206,7 @@ class Solution:
             resid[c.name] = abs(float(out["gz"][j]))
         row = lay.d_el
         for c, shape, r in zip(problem.pointwise, lay.pointwise_shapes, lay.pointwise_sizes):
-            mu = V[row:row + int(np.prod(shape))].T  # at the nodes (high order: then interior points)
+            mu = V[row : row + int(np.prod(shape))].T  # at the nodes (high order: then interior points)
             mult[c.name] = mu[:, 0] if shape == () else mu
             resid[c.name] = _pointwise_residual(c.fun, f, x, problem)
             row += r
@@ -260,51 +260,115 @@ class Solution:
             status = Status.INFEASIBLE
         message = compose_message(status, disc.mode, facts, **details)
         if status == Status.SUCCESS and disc.mode == "stationary":
-            message = (f"converged: the Newton step fell below the tolerance at a stationary point; the "
-                       f"second variation has {negative} negative direction(s) there")
+            message = (
+                f"converged: the Newton step fell below the tolerance at a stationary point; the "
+                f"second variation has {negative} negative direction(s) there"
+            )
         elif status == Status.SUCCESS and disc.uses_kkt:
             extremum = "maximum of J" if disc.mode == "maximize" else "minimum"  # the solver minimises -J
-            message = ("converged: the Newton step fell below the tolerance, with the second variation "
-                       f"{'of -J ' if disc.mode == 'maximize' else ''}positive definite on the constraints' "
-                       f"tangent space (a constrained {extremum})")
+            message = (
+                "converged: the Newton step fell below the tolerance, with the second variation "
+                f"{'of -J ' if disc.mode == 'maximize' else ''}positive definite on the constraints' "
+                f"tangent space (a constrained {extremum})"
+            )
         if violated:
             message += f" The constraint {worst!r} is violated by {resid[worst]:.3g}."
         converged = status == Status.SUCCESS
-        stats = {name: np.asarray(out[name][: k + 1]) for name in
-                 ("value", "step", "alpha", "shift", "decrement", "negative")}
+        stats = {
+            name: np.asarray(out[name][: k + 1])
+            for name in ("value", "step", "alpha", "shift", "decrement", "negative")
+        }
         stats["value"] = sign * stats["value"]
         if disc.uses_kkt:  # as `negative`: directions of the second variation, not multipliers
             stats["negative"] = np.where(stats["negative"] >= 0, stats["negative"] - n_mult, -1)
         stats["time"] = elapsed
         guess = disc.U0.reshape((n,) + problem.shape)
         return cls(
-            x=x, f=f, value=value, converged=bool(converged), status=status, message=message,
-            iterations=k, history=np.asarray(out["residual"][: k + 1]), stats=stats, guess=guess,
-            quadrature=disc.quadrature_summary(), singular_ends=disc.singular_ends, problem=problem,
-            slope=slope, multipliers=mult, constraint_residuals=resid, complementarity=compl, end=end,
-            transversality=transversality, negative=negative, mode=disc.mode, params=disc.params, start=start,
-            guess_x=np.asarray(disc.x_user), _state=(disc, V, z), degree=lay.degree,
-            element_values=element_values, end_map=end_map,
+            x=x,
+            f=f,
+            value=value,
+            converged=bool(converged),
+            status=status,
+            message=message,
+            iterations=k,
+            history=np.asarray(out["residual"][: k + 1]),
+            stats=stats,
+            guess=guess,
+            quadrature=disc.quadrature_summary(),
+            singular_ends=disc.singular_ends,
+            problem=problem,
+            slope=slope,
+            multipliers=mult,
+            constraint_residuals=resid,
+            complementarity=compl,
+            end=end,
+            transversality=transversality,
+            negative=negative,
+            mode=disc.mode,
+            params=disc.params,
+            start=start,
+            guess_x=np.asarray(disc.x_user),
+            _state=(disc, V, z),
+            degree=lay.degree,
+            element_values=element_values,
+            end_map=end_map,
             grid=np.asarray(disc.x) if disc.end_map is not None else None,
         )
 
     @classmethod
-    def _traced(cls, problem, *, x, f, value, status, iterations, multipliers, slope=None, start=None,
-                end=None, element_values=None, end_map=None, grid=None, mode="minimize", degree=1,
-                singular_ends=()) -> TracedSolution:
+    def _traced(
+        cls,
+        problem,
+        *,
+        x,
+        f,
+        value,
+        status,
+        iterations,
+        multipliers,
+        slope=None,
+        start=None,
+        end=None,
+        element_values=None,
+        end_map=None,
+        grid=None,
+        mode="minimize",
+        degree=1,
+        singular_ends=(),
+    ) -> TracedSolution:
         """The result of :func:`varcalc.solve` inside a JAX transformation (JAX values; ``status``
         and ``iterations`` int32 arrays; no message, history or stats)."""
         return TracedSolution(
-            x=x, f=f, value=value, converged=status == int(Status.SUCCESS), status=status, message=None,
-            iterations=iterations, history=None, stats={}, guess=None, singular_ends=tuple(singular_ends),
-            problem=problem, slope=slope, multipliers=multipliers, start=start, end=end, mode=mode,
-            degree=degree, element_values=element_values, end_map=end_map, grid=grid)
+            x=x,
+            f=f,
+            value=value,
+            converged=status == int(Status.SUCCESS),
+            status=status,
+            message=None,
+            iterations=iterations,
+            history=None,
+            stats={},
+            guess=None,
+            singular_ends=tuple(singular_ends),
+            problem=problem,
+            slope=slope,
+            multipliers=multipliers,
+            start=start,
+            end=end,
+            mode=mode,
+            degree=degree,
+            element_values=element_values,
+            end_map=end_map,
+            grid=grid,
+        )
 
     # -- use ---------------------------------------------------------------------------------
     def _require_concrete(self, what: str) -> None:
         if isinstance(self, TracedSolution) or is_traced(self.f, self.value):
-            raise ValueError(f"{what}: not available for a solution computed inside a JAX transformation "
-                             "(jax.grad/jvp/jit/vmap); call vc.solve outside it for this")
+            raise ValueError(
+                f"{what}: not available for a solution computed inside a JAX transformation "
+                "(jax.grad/jvp/jit/vmap); call vc.solve outside it for this"
+            )
 
     def _cached(self, key, compute):
         """``compute(self)`` on first use, then the cached result (the fields are frozen)."""
@@ -352,8 +416,16 @@ class Solution:
             if np.any(xq < a - tol) or np.any(xq > b + tol) or not np.all(np.isfinite(xq)):
                 raise ValueError(f"xq: expected points inside the domain [{a}, {b}]")
         shape = np.shape(xq) + tuple(np.shape(self.f)[1:])
-        evaluate = lambda: piecewise.evaluate(self.x, xq, values=self.f, slopes=self.slope, derivatives=derivatives,
-                                              elements=self.element_values, end_map=self.end_map, grid=self.grid)
+        evaluate = lambda: piecewise.evaluate(
+            self.x,
+            xq,
+            values=self.f,
+            slopes=self.slope,
+            derivatives=derivatives,
+            elements=self.element_values,
+            end_map=self.end_map,
+            grid=self.grid,
+        )
         if traced:
             return tuple(j.reshape(shape) for j in evaluate())
         with jax.ensure_compile_time_eval():  # numbers in, numbers out: also while some jit traces
@@ -403,8 +475,10 @@ class Solution:
         if isinstance(order, bool) or order not in (1, 2):
             raise ValueError(f"order: expected 1 or 2, got {order!r}")
         if order == 2 and self.element_values is None and self.slope is None:
-            raise ValueError("order: P1 elements (degree=1) are piecewise linear, with no second derivative "
-                             "(zero inside each cell); solve with degree >= 2, or tol=, for f''")
+            raise ValueError(
+                "order: P1 elements (degree=1) are piecewise linear, with no second derivative "
+                "(zero inside each cell); solve with degree >= 2, or tol=, for f''"
+            )
         out = self._jets(xq, order)[order]
         if self.end_map is not None and not isinstance(out, jax.Array):
             out = self._mapped_end_limits(np.asarray(xq, dtype=np.float64), out, order)
@@ -423,7 +497,9 @@ class Solution:
             near = self._jets(np.array([end + sign * 1e-6 * (b - a), end + sign * 1e-9 * (b - a)]), order)[order]
             near = np.asarray(near).reshape(2, -1)
             grows = np.abs(near[1]) > 1.5 * np.abs(near[0])
-            limit = np.where(grows, np.sign(near[1]) * np.inf, near[1]).reshape(out.shape[at.ndim:] if out.ndim > at.ndim else ())
+            limit = np.where(grows, np.sign(near[1]) * np.inf, near[1]).reshape(
+                out.shape[at.ndim :] if out.ndim > at.ndim else ()
+            )
             out[at] = limit
         return out
 
@@ -458,6 +534,7 @@ class Solution:
         if exact is None:
             raise ValueError("exact: this problem has no exact solution; pass exact=callable")
         from .quadrature import gauss_rule
+
         q = self.degree + 4 if points is None else int(points)
         if q < 1:
             raise ValueError(f"points: expected a positive number of Gauss points, got {points}")
@@ -494,9 +571,17 @@ class Solution:
         lines.append(f"{self.status.name}: {self.message}")
         return "\n".join(lines)
 
-    def plot(self, path: str | os.PathLike | None = None, *, exact: Callable[..., Any] | None = None,
-             ax: Any = None, show_guess: bool = True, invert_yaxis: bool = False,
-             labels: Sequence[str] | None = None, equal_aspect: bool = False) -> Figure:
+    def plot(
+        self,
+        path: str | os.PathLike | None = None,
+        *,
+        exact: Callable[..., Any] | None = None,
+        ax: Any = None,
+        show_guess: bool = True,
+        invert_yaxis: bool = False,
+        labels: Sequence[str] | None = None,
+        equal_aspect: bool = False,
+    ) -> Figure:
         """Plot the extremal (with the exact solution and guess when known) and the Newton history.
 
         Parameters
@@ -523,8 +608,16 @@ class Solution:
         self._require_concrete("plot()")
         from .plot import plot_solution
 
-        return plot_solution(self, path=path, exact=exact, ax=ax, show_guess=show_guess,
-                             invert_yaxis=invert_yaxis, labels=labels, equal_aspect=equal_aspect)
+        return plot_solution(
+            self,
+            path=path,
+            exact=exact,
+            ax=ax,
+            show_guess=show_guess,
+            invert_yaxis=invert_yaxis,
+            labels=labels,
+            equal_aspect=equal_aspect,
+        )
 
     # -- I/O ---------------------------------------------------------------------------------
     def to_dict(self) -> dict:
@@ -532,10 +625,16 @@ class Solution:
         self._require_concrete("to_dict()")
         d = {
             "name": getattr(self.problem, "name", None),
-            "x": self.x.tolist(), "f": self.f.tolist(), "value": self.value,
-            "converged": self.converged, "status": self.status.name, "message": self.message,
-            "iterations": self.iterations, "history": self.history.tolist(),
-            "quadrature": self.quadrature, "singular_ends": list(self.singular_ends),
+            "x": self.x.tolist(),
+            "f": self.f.tolist(),
+            "value": self.value,
+            "converged": self.converged,
+            "status": self.status.name,
+            "message": self.message,
+            "iterations": self.iterations,
+            "history": self.history.tolist(),
+            "quadrature": self.quadrature,
+            "singular_ends": list(self.singular_ends),
             "time": self.stats.get("time"),
         }
         if getattr(self.problem, "exact", None) is not None:
@@ -552,13 +651,17 @@ class Solution:
         # What sol(x) interpolates with: Hermite slopes, element values and the end map.
         meta["degree"] = self.degree
         if self.end_map is not None:
-            meta["end_map"] = {"powers": list(self.end_map.powers), "a": float(self.end_map.a),
-                               "b": float(self.end_map.b)}
+            meta["end_map"] = {
+                "powers": list(self.end_map.powers),
+                "a": float(self.end_map.a),
+                "b": float(self.end_map.b),
+            }
         for name in ("slope", "element_values", "grid"):
             if getattr(self, name) is not None:
                 arrays[name] = np.asarray(getattr(self, name))
-        np.savez(path, x=self.x, f=self.f, history=self.history, guess=self.guess,
-                 meta=np.array(json.dumps(meta)), **arrays)
+        np.savez(
+            path, x=self.x, f=self.f, history=self.history, guess=self.guess, meta=np.array(json.dumps(meta)), **arrays
+        )
 
     def _s_grid(self):
         """The solver's grid ``s`` of an end-mapped solution (kept, or recomputed for a loaded one)."""
@@ -566,8 +669,10 @@ class Solution:
 
     def __repr__(self) -> str:
         shape = self.f.shape
-        return (f"Solution(converged={self.converged}, status={self.status.name}, value={self.value!r}, "
-                f"iterations={self.iterations}, n={self.x.size}, f.shape={shape})")
+        return (
+            f"Solution(converged={self.converged}, status={self.status.name}, value={self.value!r}, "
+            f"iterations={self.iterations}, n={self.x.size}, f.shape={shape})"
+        )
 
     def _repr_html_(self):
         """Jupyter: a summary (status, J, iterations, nodes, the certificate's verdict when it has been
@@ -576,8 +681,13 @@ class Solution:
             return None
         from ._display import summary_html, with_figure
 
-        rows = [("status", self.status.name), ("J", f"{self.value:.15g}"), ("Newton iterations", self.iterations),
-                ("nodes", self.x.size), ("f.shape", self.f.shape)]
+        rows = [
+            ("status", self.status.name),
+            ("J", f"{self.value:.15g}"),
+            ("Newton iterations", self.iterations),
+            ("nodes", self.x.size),
+            ("f.shape", self.f.shape),
+        ]
         if self.stats.get("time") is not None:
             rows.append(("time", f"{self.stats['time']:.3g} s"))
         if "certificate" in self._cache:
@@ -603,14 +713,24 @@ def load(path: str | os.PathLike) -> Solution | PlanarSolution:
         end_map = None
         if meta.get("end_map"):
             from .endmap import EndMap
+
             end_map = EndMap(**meta["end_map"])
         return Solution(
-            x=data["x"], f=data["f"], value=meta["value"], converged=meta["converged"],
-            status=Status[meta["status"]], message=meta["message"], iterations=meta["iterations"],
-            history=data["history"], stats=stats, guess=data["guess"],
-            quadrature=meta["quadrature"], singular_ends=tuple(meta["singular_ends"]),
+            x=data["x"],
+            f=data["f"],
+            value=meta["value"],
+            converged=meta["converged"],
+            status=Status[meta["status"]],
+            message=meta["message"],
+            iterations=meta["iterations"],
+            history=data["history"],
+            stats=stats,
+            guess=data["guess"],
+            quadrature=meta["quadrature"],
+            singular_ends=tuple(meta["singular_ends"]),
             slope=data["slope"] if "slope" in data.files else None,
-            degree=int(meta.get("degree", 1)), end_map=end_map,
+            degree=int(meta.get("degree", 1)),
+            end_map=end_map,
             element_values=data["element_values"] if "element_values" in data.files else None,
             grid=data["grid"] if "grid" in data.files else None,
         )
@@ -639,9 +759,29 @@ class TracedSolution(Solution):
 # -- the pytree ------------------------------------------------------------------------------------
 # Leaves: the arrays and numbers (JAX values under a transformation).  Static: what is not a number
 # (names, the problem, the element kind and end map) and the discretization kept for the certificate.
-_LEAVES = ("x", "f", "value", "converged", "status", "iterations", "history", "stats", "guess", "slope",
-           "multipliers", "constraint_residuals", "complementarity", "end", "transversality", "negative",
-           "params", "guess_x", "start", "element_values", "grid")
+_LEAVES = (
+    "x",
+    "f",
+    "value",
+    "converged",
+    "status",
+    "iterations",
+    "history",
+    "stats",
+    "guess",
+    "slope",
+    "multipliers",
+    "constraint_residuals",
+    "complementarity",
+    "end",
+    "transversality",
+    "negative",
+    "params",
+    "guess_x",
+    "start",
+    "element_values",
+    "grid",
+)
 _STATIC = ("message", "quadrature", "singular_ends", "problem", "mode", "degree", "end_map", "_state")
 assert set(_LEAVES + _STATIC) == {f.name for f in dataclasses.fields(Solution) if f.init}
 
@@ -663,9 +803,14 @@ class _Opaque:
 
 def _flatten_with_keys(sol):
     children = tuple((jax.tree_util.GetAttrKey(name), getattr(sol, name)) for name in _LEAVES)
-    static = tuple(tuple(sorted(v.items())) if name == "quadrature" else
-                   _Opaque(v) if name in ("problem", "end_map", "_state") else v
-                   for name, v in ((name, getattr(sol, name)) for name in _STATIC))
+    static = tuple(
+        tuple(sorted(v.items()))
+        if name == "quadrature"
+        else _Opaque(v)
+        if name in ("problem", "end_map", "_state")
+        else v
+        for name, v in ((name, getattr(sol, name)) for name in _STATIC)
+    )
     return children, static
 
 
@@ -695,6 +840,7 @@ for _cls in (Solution, TracedSolution):  # JAX registers classes exactly, not th
 def _pointwise_residual(g, f, x, problem):
     import jax
     import jax.numpy as jnp
+
     vals = jax.vmap(g)(jnp.asarray(f), jnp.asarray(x))
     return float(np.max(np.abs(np.asarray(vals))))
 
@@ -705,18 +851,23 @@ def _transversality(problem, disc, x, f, end):
         return None
     import jax
     import jax.numpy as jnp
+
     if end == "left":  # mirror the formula's node order; the condition itself is the same
         x, f = x[::-1], f[::-1]
     xb, fb = float(x[-1]), float(f[-1])
     # f'(x_b) from the parabola through the last three nodes: O(h²) (the last chord is O(h)).
     (x0, x1, x2), (f0, f1, f2) = x[-3:], f[-3:]
-    dfb = float(f0 * (x2 - x1) / ((x0 - x1) * (x0 - x2)) + f1 * (x2 - x0) / ((x1 - x0) * (x1 - x2))
-                + f2 * (2 * x2 - x0 - x1) / ((x2 - x0) * (x2 - x1)))
-    args = (jnp.asarray(fb), jnp.asarray(dfb), jnp.asarray(xb)) + (
-        (disc.params,) if problem.params is not None else ())
+    dfb = float(
+        f0 * (x2 - x1) / ((x0 - x1) * (x0 - x2))
+        + f1 * (x2 - x0) / ((x1 - x0) * (x1 - x2))
+        + f2 * (2 * x2 - x0 - x1) / ((x2 - x0) * (x2 - x1))
+    )
+    args = (jnp.asarray(fb), jnp.asarray(dfb), jnp.asarray(xb)) + ((disc.params,) if problem.params is not None else ())
     G = float(problem.integrand(*args))
     G_d = float(jax.grad(problem.integrand, argnums=1)(*args))
-    phi_x, phi_f = (float(v) for v in jax.grad(problem.end_curve(end).fun, argnums=(0, 1))(jnp.asarray(xb), jnp.asarray(fb)))
+    phi_x, phi_f = (
+        float(v) for v in jax.grad(problem.end_curve(end).fun, argnums=(0, 1))(jnp.asarray(xb), jnp.asarray(fb))
+    )
     H = G - dfb * G_d
     scale = abs(H * phi_f) + abs(G_d * phi_x) + np.finfo(float).tiny
     return float((H * phi_f - G_d * phi_x) / scale)
@@ -729,7 +880,7 @@ def _evidence(disc, out, k, negative, n_mult):
     # Directions of the second variation: the free unknowns, less one per constraint (KKT).
     directions = int(np.sum(~disc.fixed))
     if disc.uses_kkt:
-        directions = int(np.sum(~disc.fixed[:lay.d_el])) + lay.k - lay.n_multipliers_global - n_mult
+        directions = int(np.sum(~disc.fixed[: lay.d_el])) + lay.k - lay.n_multipliers_global - n_mult
     facts = set()
     if negative > 0:
         facts.add("all_negative" if negative >= directions else "negative")
@@ -744,15 +895,19 @@ def _runaway_text(problem, disc, x, f, value, k, evidence):
     """Which way the iterates ran off, with the numbers (the ``runaway`` detail of the message),
     and the bound that would stop them (the ``bound_hint`` detail)."""
     up = disc.mode == "maximize"
-    numbers = (f"J = {value:.4g} and max |f| = {evidence['size']:.3g} after {k} iterations, from a guess "
-               f"with max |f| = {evidence['scale'] - 1:.3g}")
+    numbers = (
+        f"J = {value:.4g} and max |f| = {evidence['size']:.3g} after {k} iterations, from a guess "
+        f"with max |f| = {evidence['scale'] - 1:.3g}"
+    )
     side = None if disc.mode == "stationary" else _runaway_side(problem, disc, x, f, -1.0 if up else 1.0)
     hint = {"<": "vc.Bound(lower=...)", ">": "vc.Bound(upper=...)"}.get(side, "vc.Bound(lower=..., upper=...)")
     if disc.mode == "stationary":
         what = "|f| grows without bound"
     elif side == "slope":
-        what = (f"steep slopes make G {'positive' if up else 'negative'} (f alone does not), so J is unbounded "
-                f"{'above' if up else 'below'}")
+        what = (
+            f"steep slopes make G {'positive' if up else 'negative'} (f alone does not), so J is unbounded "
+            f"{'above' if up else 'below'}"
+        )
         hint = "vc.Bound(lower=..., upper=..., derivative=1)"
     elif side is not None:
         what = f"f {side} 0 makes G {'positive' if up else 'negative'}, so J is unbounded {'above' if up else 'below'}"
@@ -770,12 +925,14 @@ def _runaway_side(problem, disc, x, f, sign):
     if problem.is_vector or problem.order != 1:
         return None
     import jax.numpy as jnp
+
     x, f = np.asarray(x, dtype=np.float64), np.asarray(f, dtype=np.float64)
     h = np.diff(x)
     fm, dfm, xm = (f[1:] + f[:-1]) / 2, np.diff(f) / h, (x[1:] + x[:-1]) / 2
     with_p = problem.params is not None
     G = jax.vmap(problem.integrand, in_axes=(0, 0, 0) + ((None,) if with_p else ()))(
-        jnp.asarray(fm), jnp.asarray(dfm), jnp.asarray(xm), *((disc.params,) if with_p else ()))
+        jnp.asarray(fm), jnp.asarray(dfm), jnp.asarray(xm), *((disc.params,) if with_p else ())
+    )
     part = sign * np.asarray(G) * h
     far = 0.1 * np.max(np.abs(fm))
     below, above = fm < -far, fm > far
@@ -785,6 +942,7 @@ def _runaway_side(problem, disc, x, f, sign):
         return None
     # f alone (slopes zeroed) must make G negative out there; else the slopes do (e.g. -f'² minimised).
     G0 = jax.vmap(problem.integrand, in_axes=(0, 0, 0) + ((None,) if with_p else ()))(
-        jnp.asarray(fm), jnp.zeros_like(jnp.asarray(dfm)), jnp.asarray(xm), *((disc.params,) if with_p else ()))
+        jnp.asarray(fm), jnp.zeros_like(jnp.asarray(dfm)), jnp.asarray(xm), *((disc.params,) if with_p else ())
+    )
     flat = np.sum(sign * np.asarray(G0)[out] * h[out])
     return side if np.isfinite(flat) and flat < 0 else "slope"

@@ -59,14 +59,24 @@ __all__ = ["solve", "discretize"]
 _QUADRATURES = QUADRATURES  # ("auto", "midpoint", "accurate"); each element family says which apply
 
 
-def solve(problem: Problem, n: int | None = None, *, grid: ArrayLike | None = None,
-          guess: Callable[..., Any] | ArrayLike | None = None,
-          solver: Newton | None = None, quadrature: str = "auto",
-          singular_ends: Sequence[str] | Mapping[str, int] | None = None,
-          warm_start: bool | None = None, verbose: bool = False, params: Any = None,
-          mode: Literal["minimize", "maximize", "stationary"] = "minimize",
-          bc: Mapping[str, Any] | None = None, constraint_values: Mapping[str, Any] | None = None,
-          degree: int | None = None, tol: float | None = None) -> Solution:
+def solve(
+    problem: Problem,
+    n: int | None = None,
+    *,
+    grid: ArrayLike | None = None,
+    guess: Callable[..., Any] | ArrayLike | None = None,
+    solver: Newton | None = None,
+    quadrature: str = "auto",
+    singular_ends: Sequence[str] | Mapping[str, int] | None = None,
+    warm_start: bool | None = None,
+    verbose: bool = False,
+    params: Any = None,
+    mode: Literal["minimize", "maximize", "stationary"] = "minimize",
+    bc: Mapping[str, Any] | None = None,
+    constraint_values: Mapping[str, Any] | None = None,
+    degree: int | None = None,
+    tol: float | None = None,
+) -> Solution:
     """Find the extremal of ``problem`` on a grid by Newton's method on the exact Hessian.
 
     Parameters
@@ -156,21 +166,41 @@ def solve(problem: Problem, n: int | None = None, *, grid: ArrayLike | None = No
     # two-grid error estimate (see _report_default_estimate).
     default_grid = n is None and grid is None and degree is None and tol is None
     if tol is not None and degree is None and n is None and grid is None and not _is_planar(problem):
-        return _solve_auto(problem, tol, guess=guess, solver=solver, params=params, mode=mode, verbose=verbose,
-                           others=dict(singular_ends=singular_ends, warm_start=warm_start, bc=bc,
-                                       constraint_values=constraint_values), quadrature=quadrature)
+        return _solve_auto(
+            problem,
+            tol,
+            guess=guess,
+            solver=solver,
+            params=params,
+            mode=mode,
+            verbose=verbose,
+            others=dict(singular_ends=singular_ends, warm_start=warm_start, bc=bc, constraint_values=constraint_values),
+            quadrature=quadrature,
+        )
     degree = 1 if degree is None else degree
     if degree != 1 and _is_planar(problem):
-        raise ValueError("degree: not available for a 2-D (planar) problem; use "
-                         "vc.solve_planar(problem, n=..., element='P2')")
+        raise ValueError(
+            "degree: not available for a 2-D (planar) problem; use vc.solve_planar(problem, n=..., element='P2')"
+        )
     if tol is not None:
-        given = [name for name, v in (("grid", grid), ("guess", guess), ("singular_ends", singular_ends),
-                                      ("warm_start", warm_start), ("bc", bc),
-                                      ("constraint_values", constraint_values)) if v is not None]
+        given = [
+            name
+            for name, v in (
+                ("grid", grid),
+                ("guess", guess),
+                ("singular_ends", singular_ends),
+                ("warm_start", warm_start),
+                ("bc", bc),
+                ("constraint_values", constraint_values),
+            )
+            if v is not None
+        ]
         given += ["quadrature"] * (quadrature != "auto")
         if given:
-            raise ValueError(f"{', '.join(given)}: not combined with tol= (the adaptive solve chooses "
-                             "the grid and its quadrature); give them without tol=")
+            raise ValueError(
+                f"{', '.join(given)}: not combined with tol= (the adaptive solve chooses "
+                "the grid and its quadrature); give them without tol="
+            )
         if _is_planar(problem):  # 2-D: residual estimator, Dörfler marking, Triangle's refinement
             from .planar.adapt import solve_adaptive as planar_adaptive
 
@@ -178,23 +208,64 @@ def solve(problem: Problem, n: int | None = None, *, grid: ArrayLike | None = No
         from .adaptive import solve_adaptive, solve_p_adaptive
 
         if degree != 1:  # p-refinement from this degree (high-order elements, singular ends mapped)
-            return solve_p_adaptive(problem, tol, degree=degree, n0=5 if n is None else n, solver=solver,
-                                    params=params, mode=mode, verbose=verbose)
-        return solve_adaptive(problem, tol, n0=33 if n is None else n, solver=solver, params=params,
-                              mode=mode, verbose=verbose)
+            return solve_p_adaptive(
+                problem,
+                tol,
+                degree=degree,
+                n0=5 if n is None else n,
+                solver=solver,
+                params=params,
+                mode=mode,
+                verbose=verbose,
+            )
+        return solve_adaptive(
+            problem, tol, n0=33 if n is None else n, solver=solver, params=params, mode=mode, verbose=verbose
+        )
     if _is_planar(problem):  # a 2-D domain: varcalc.planar (P1 triangles; solve_planar for more)
-        return _solve_planar(problem, n, grid=grid, guess=guess, solver=solver, quadrature=quadrature,
-                             singular_ends=singular_ends, warm_start=warm_start, verbose=verbose,
-                             params=params, mode=mode, bc=bc, constraint_values=constraint_values)
+        return _solve_planar(
+            problem,
+            n,
+            grid=grid,
+            guess=guess,
+            solver=solver,
+            quadrature=quadrature,
+            singular_ends=singular_ends,
+            warm_start=warm_start,
+            verbose=verbose,
+            params=params,
+            mode=mode,
+            bc=bc,
+            constraint_values=constraint_values,
+        )
     degree = _check_degree(degree)
     if is_traced(params, bc, constraint_values):
-        return _solve_traced(problem, n, grid=grid, guess=guess, solver=solver, quadrature=quadrature,
-                             singular_ends=singular_ends, params=params, mode=mode, bc=bc,
-                             constraint_values=constraint_values, degree=degree)
+        return _solve_traced(
+            problem,
+            n,
+            grid=grid,
+            guess=guess,
+            solver=solver,
+            quadrature=quadrature,
+            singular_ends=singular_ends,
+            params=params,
+            mode=mode,
+            bc=bc,
+            constraint_values=constraint_values,
+            degree=degree,
+        )
     if bc is not None or constraint_values is not None:
         problem = _with_values(problem, bc, constraint_values)
-    disc = discretize(problem, n, grid=grid, guess=guess, quadrature=quadrature,
-                      singular_ends=singular_ends, params=params, mode=mode, degree=degree)
+    disc = discretize(
+        problem,
+        n,
+        grid=grid,
+        guess=guess,
+        quadrature=quadrature,
+        singular_ends=singular_ends,
+        params=params,
+        mode=mode,
+        degree=degree,
+    )
     solver = Newton.checked(solver)
 
     element = disc.layout.element
@@ -209,8 +280,11 @@ def solve(problem: Problem, n: int | None = None, *, grid: ArrayLike | None = No
     if not sol.converged and disc.layout.k_int:
         _diagnose_integrals(problem, disc, sol)
     if coarse is not None:
-        sol.stats["warm_start"] = {"nodes": int(coarse.x.size), "iterations": coarse.iterations,
-                                   "converged": coarse.converged}
+        sol.stats["warm_start"] = {
+            "nodes": int(coarse.x.size),
+            "iterations": coarse.iterations,
+            "converged": coarse.converged,
+        }
     if default_grid and sol.converged:
         _report_default_estimate(sol)
     if verbose:
@@ -236,10 +310,13 @@ def _report_default_estimate(sol):
     sol.stats["error_estimate"] = rel
     if not (rel <= DEFAULT_GRID_POOR):
         what = "could not be estimated" if not np.isfinite(rel) else f"is about {rel:.1e} (estimated)"
-        warnings.warn(f"vc.solve(problem) used the default grid (P1, {sol.x.size} nodes): the relative error "
-                      f"of J {what}. For a chosen accuracy pass tol=, e.g. vc.solve(problem, tol=1e-8), "
-                      "which picks the elements and grid itself and reports its estimate.", UserWarning,
-                      stacklevel=3)
+        warnings.warn(
+            f"vc.solve(problem) used the default grid (P1, {sol.x.size} nodes): the relative error "
+            f"of J {what}. For a chosen accuracy pass tol=, e.g. vc.solve(problem, tol=1e-8), "
+            "which picks the elements and grid itself and reports its estimate.",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def _solve_auto(problem, tol, *, guess, solver, params, mode, verbose, others, quadrature):
@@ -249,8 +326,10 @@ def _solve_auto(problem, tol, *, guess, solver, params, mode, verbose, others, q
 
     given = [name for name, v in others.items() if v is not None] + ["quadrature"] * (quadrature != "auto")
     if given:
-        raise ValueError(f"{', '.join(given)}: not combined with tol= (the automatic solve chooses the "
-                         "discretization and its quadrature); give them without tol=")
+        raise ValueError(
+            f"{', '.join(given)}: not combined with tol= (the automatic solve chooses the "
+            "discretization and its quadrature); give them without tol="
+        )
     return solve_auto(problem, tol, guess=guess, solver=solver, params=params, mode=mode, verbose=verbose)
 
 
@@ -276,8 +355,9 @@ def run_newton(disc, solver, t0=None, fused=None) -> Solution:
     if disc.x.size > PYTHON_LOOP_MAX_NODES if fused is None else fused:  # throughput: as for batches
         out = jax.device_get(_compiled_solver(disc, solver)(*disc.arrays(), solver.rtol, solver.atol))
     else:
-        out = _python_run(disc, solver)(disc.V0, disc.z0, disc.x, disc.aux(), disc.fixed, disc.lower,
-                                        disc.upper, solver.rtol, solver.atol)
+        out = _python_run(disc, solver)(
+            disc.V0, disc.z0, disc.x, disc.aux(), disc.fixed, disc.lower, disc.upper, solver.rtol, solver.atol
+        )
     if not np.isfinite(out["value"][0]):
         _check_guess_finite(disc)
     return Solution._from_newton(disc.problem, disc, out, time.perf_counter() - t0)
@@ -301,8 +381,10 @@ def _solve_planar(problem, n, *, guess, solver, verbose, params, quadrature, mod
     if mode != "minimize":
         given.append("mode")
     if given:
-        raise ValueError(f"{', '.join(given)}: not available for a 2-D (planar) problem; use "
-                         "vc.solve_planar(problem, n=..., mesh=..., element='P1'|'P2', linear_solver=...)")
+        raise ValueError(
+            f"{', '.join(given)}: not available for a 2-D (planar) problem; use "
+            "vc.solve_planar(problem, n=..., mesh=..., element='P1'|'P2', linear_solver=...)"
+        )
     return solve_planar(problem, n, guess=guess, solver=solver, verbose=verbose, params=params)
 
 
@@ -316,13 +398,16 @@ def _checked_overrides(problem, bc, constraint_values):
         raise TypeError(f"constraint_values: expected a dict {{name: value}}, got {type(cv).__name__}")
     extra = [k for k in bc if k not in problem.bc]
     if extra:
-        raise ValueError(f"bc: key(s) {extra} are not Dirichlet conditions of this problem "
-                         f"(it has {sorted(problem.bc)}); bc= replaces values, it cannot fix a free end")
+        raise ValueError(
+            f"bc: key(s) {extra} are not Dirichlet conditions of this problem "
+            f"(it has {sorted(problem.bc)}); bc= replaces values, it cannot fix a free end"
+        )
     names = [c.name for c in problem.integrals]
     extra = [k for k in cv if k not in names]
     if extra:
-        raise ValueError(f"constraint_values: unknown constraint name(s) {extra}; the problem's "
-                         f"Integral constraints are {names}")
+        raise ValueError(
+            f"constraint_values: unknown constraint name(s) {extra}; the problem's Integral constraints are {names}"
+        )
     return bc, cv
 
 
@@ -331,16 +416,24 @@ def _with_values(problem, bc, constraint_values):
     import dataclasses
 
     bc, cv = _checked_overrides(problem, bc, constraint_values)
-    constraints = [dataclasses.replace(c, value=cv[c.name]) if getattr(c, "name", None) in cv
-                   and c in problem.integrals else c for c in problem.constraints]
+    constraints = [
+        dataclasses.replace(c, value=cv[c.name]) if getattr(c, "name", None) in cv and c in problem.integrals else c
+        for c in problem.constraints
+    ]
     # Other values, so the problem's exact solution no longer applies.
-    return dataclasses.replace(problem, bc={**problem.bc, **bc}, constraints=constraints,
-                               components=problem.shape if problem.is_vector else None,
-                               exact=None, exact_value=None)
+    return dataclasses.replace(
+        problem,
+        bc={**problem.bc, **bc},
+        constraints=constraints,
+        components=problem.shape if problem.is_vector else None,
+        exact=None,
+        exact_value=None,
+    )
 
 
-def _solve_traced(problem, n, *, grid, guess, solver, quadrature, singular_ends, params, mode, bc,
-                  constraint_values, degree=1):
+def _solve_traced(
+    problem, n, *, grid, guess, solver, quadrature, singular_ends, params, mode, bc, constraint_values, degree=1
+):
     """:func:`solve` under a JAX transformation: the Newton loop wrapped by
     :func:`varcalc.implicit.implicit_solver` (derivatives by the implicit function theorem).
 
@@ -356,14 +449,23 @@ def _solve_traced(problem, n, *, grid, guess, solver, quadrature, singular_ends,
             raise ValueError(f"params: expected leaves of shapes {want} (as problem.params), got {got}")
     concrete = params if not is_traced(params) else None
     with jax.ensure_compile_time_eval():  # under jit too: the discretization is made of numbers
-        disc = discretize(problem, n, grid=grid, guess=guess, quadrature=quadrature,
-                          singular_ends=singular_ends, params=concrete, mode=mode, degree=degree)
+        disc = discretize(
+            problem,
+            n,
+            grid=grid,
+            guess=guess,
+            quadrature=quadrature,
+            singular_ends=singular_ends,
+            params=concrete,
+            mode=mode,
+            degree=degree,
+        )
     solver = Newton.checked(solver)
     lay = disc.layout
     V0, z0, x, aux, fixed, lo, hi = disc.arrays()
     for key, value in bc.items():
         row, node = _BC_SLOTS[key]
-        V0 = V0.at[row * lay.m:(row + 1) * lay.m, node].set(jnp.reshape(jnp.asarray(value, V0.dtype), (lay.m,)))
+        V0 = V0.at[row * lay.m : (row + 1) * lay.m, node].set(jnp.reshape(jnp.asarray(value, V0.dtype), (lay.m,)))
     c = jnp.asarray(aux.pop("c"))
     for j, con in enumerate(problem.integrals):
         if con.name in cv:
@@ -386,20 +488,34 @@ def _solve_traced(problem, n, *, grid, guess, solver, quadrature, singular_ends,
     mult = {con.name: z[j] for j, con in enumerate(problem.integrals)}
     row = lay.d_el
     for con, shape, r in zip(problem.pointwise, lay.pointwise_shapes, lay.pointwise_sizes):
-        mu = V[row:row + int(np.prod(shape))].T  # at the nodes (high order: then interior points)
+        mu = V[row : row + int(np.prod(shape))].T  # at the nodes (high order: then interior points)
         mult[con.name] = mu[:, 0] if shape == () else mu
         row += r
     for e in lay.curve_ends:
         mult[problem.end_curve(e).name] = z[lay.end_index(e) + 1]
-    slope = to_user(V[lay.m:2 * lay.m]) if lay.order == 2 else None
+    slope = to_user(V[lay.m : 2 * lay.m]) if lay.order == 2 else None
     elements = None
     if lay.degree > 1:  # (cells, p+1) + shape, as Solution.element_values
-        elements = disc.functional.element_values(V[:lay.d_el], jnp.asarray(disc.x))
+        elements = disc.functional.element_values(V[: lay.d_el], jnp.asarray(disc.x))
         elements = elements.reshape((n_nodes - 1, lay.degree + 1) + problem.shape)
-    return Solution._traced(problem, x=x_out, f=to_user(V[:lay.m]), slope=slope, value=J, multipliers=mult,
-                            status=status.astype(jnp.int32), iterations=k.astype(jnp.int32), start=start, end=end,
-                            element_values=elements, end_map=end_map, mode=disc.mode, degree=lay.degree,
-                            singular_ends=disc.singular_ends, grid=disc.x if disc.end_map is not None else None)
+    return Solution._traced(
+        problem,
+        x=x_out,
+        f=to_user(V[: lay.m]),
+        slope=slope,
+        value=J,
+        multipliers=mult,
+        status=status.astype(jnp.int32),
+        iterations=k.astype(jnp.int32),
+        start=start,
+        end=end,
+        element_values=elements,
+        end_map=end_map,
+        mode=disc.mode,
+        degree=lay.degree,
+        singular_ends=disc.singular_ends,
+        grid=disc.x if disc.end_map is not None else None,
+    )
 
 
 def _implicit_core(disc, solver):
@@ -407,9 +523,17 @@ def _implicit_core(disc, solver):
     run = _compiled_solver(disc, solver)
     key = ("implicit", run, disc.mode == "maximize")
     lag = lambda: DiscreteLagrangian(disc.problem, disc.layout, disc.blocks)
-    return cache.get(key, lambda: implicit_solver(run, lag(), has_z=disc.uses_kkt, bounds=disc.layout.has_bound,
-                                                  sign=-1.0 if disc.mode == "maximize" else 1.0,
-                                                  run_concrete=_python_run(disc, solver)))
+    return cache.get(
+        key,
+        lambda: implicit_solver(
+            run,
+            lag(),
+            has_z=disc.uses_kkt,
+            bounds=disc.layout.has_bound,
+            sign=-1.0 if disc.mode == "maximize" else 1.0,
+            run_concrete=_python_run(disc, solver),
+        ),
+    )
 
 
 def _python_run(disc, solver):
@@ -426,8 +550,9 @@ def _python_run(disc, solver):
         kernel, x_k, aux_k = kernel_inputs(disc, N, x, aux)
         bounds = (np.asarray(lower), np.asarray(upper), np.asarray(x)) if disc.layout.has_bound else ()
         ctx = context(aux, np.asarray(fixed), np.float64(rtol), np.float64(atol), *bounds)
-        out = run_python(step, kernel, pad_numpy(np.asarray(V0), N, 1), np.asarray(z0), x_k, aux_k,
-                         padded_context(ctx, n, N))
+        out = run_python(
+            step, kernel, pad_numpy(np.asarray(V0), N, 1), np.asarray(z0), x_k, aux_k, padded_context(ctx, n, N)
+        )
         for key in ("U", "g"):
             out[key] = out[key][:, :n]
         return out
@@ -450,8 +575,15 @@ def _warm_start(disc, solver):
     if disc.problem.data is not None:  # keep the data sites
         idx = np.union1d(idx, np.flatnonzero(disc.data_w > 0))
     # The fused loop: a warm-started grid is large, and its coarse solve is part of the throughput.
-    coarse_disc = discretize(disc.problem, None, grid=x[idx], guess=disc.U0[idx], singular_ends=disc.singular_ends,
-                             params=disc.params, mode=disc.mode)
+    coarse_disc = discretize(
+        disc.problem,
+        None,
+        grid=x[idx],
+        guess=disc.U0[idx],
+        singular_ends=disc.singular_ends,
+        params=disc.params,
+        mode=disc.mode,
+    )
     coarse = run_newton(coarse_disc, solver, fused=True)
     if coarse.converged:
         disc.coarse_nodes = idx
@@ -491,7 +623,7 @@ class _Discretization:
         self.fixed = np.zeros((lay.d, n), bool)
         for key, (row, node) in _BC_SLOTS.items():
             if key in problem.bc:
-                self.fixed[row * lay.m:(row + 1) * lay.m, node] = True
+                self.fixed[row * lay.m : (row + 1) * lay.m, node] = True
         lay.element.fix(self.fixed, lay.m)  # the element's dummy rows
         self.z0 = np.zeros(lay.k)
         self.lower = self.upper = None
@@ -518,7 +650,7 @@ class _Discretization:
         ``coarse`` (a solution on fewer nodes) when given, else zero multipliers."""
         lay = self.layout
         if self.lower is not None:
-            U0 = np.clip(U0, self.lower[:lay.m].T, self.upper[:lay.m].T)
+            U0 = np.clip(U0, self.lower[: lay.m].T, self.upper[: lay.m].T)
         self._check_slope_guess(U0, coarse)
         self.U0 = U0
         rows = [U0.T] + lay.element.guess_rows(self, U0, coarse)  # interior values, slopes
@@ -552,7 +684,8 @@ class _Discretization:
             raise ValueError(
                 f"guess: its slope {slope[i, j]:.6g} at x = {xq[i, j]:.6g} (cell [{x[i]:.6g}, {x[i + 1]:.6g}]) is "
                 f"not strictly inside the Bound {bound.name!r} on f' ({lo[i, j]:.6g} .. {hi[i, j]:.6g}); give a "
-                "guess=... whose slopes satisfy it strictly (the end values must allow one)")
+                "guess=... whose slopes satisfy it strictly (the end values must allow one)"
+            )
 
     @property
     def functional(self):
@@ -569,8 +702,12 @@ class _Discretization:
             # numpy scalars, not Python floats: strongly typed, so every caller (solve, certificate,
             # tangent rule) hits the same compiled kernel
             sign=np.float64(-1.0 if self.mode == "maximize" else 1.0),
-            a=np.float64(a), b=np.float64(b), length=np.float64(self.x[-1] - self.x[0]),
-            mass=mass, w=self.data_w, y=self.data_y,
+            a=np.float64(a),
+            b=np.float64(b),
+            length=np.float64(self.x[-1] - self.x[0]),
+            mass=mass,
+            w=self.data_w,
+            y=self.data_y,
         )
         for side in self.layout.sides:
             side.aux(self, aux)
@@ -580,8 +717,15 @@ class _Discretization:
         """The inputs of the compiled solver (all traced: new values do not recompile)."""
         lo = self.lower if self.lower is not None else np.zeros(0)
         hi = self.upper if self.upper is not None else np.zeros(0)
-        return (jnp.asarray(self.V0), jnp.asarray(self.z0), jnp.asarray(self.x), self.aux(),
-                jnp.asarray(self.fixed), jnp.asarray(lo), jnp.asarray(hi))
+        return (
+            jnp.asarray(self.V0),
+            jnp.asarray(self.z0),
+            jnp.asarray(self.x),
+            self.aux(),
+            jnp.asarray(self.fixed),
+            jnp.asarray(lo),
+            jnp.asarray(hi),
+        )
 
     @property
     def uses_kkt(self):
@@ -592,11 +736,18 @@ class _Discretization:
         return self.layout.element.quadrature_summary(self)
 
 
-def discretize(problem: Problem, n: int | None = None, *, grid: ArrayLike | None = None,
-               guess: Callable[..., Any] | ArrayLike | None = None, quadrature: str = "auto",
-               singular_ends: Sequence[str] | Mapping[str, int] | None = None, params: Any = None,
-               mode: Literal["minimize", "maximize", "stationary"] = "minimize",
-               degree: int = 1) -> _Discretization:
+def discretize(
+    problem: Problem,
+    n: int | None = None,
+    *,
+    grid: ArrayLike | None = None,
+    guess: Callable[..., Any] | ArrayLike | None = None,
+    quadrature: str = "auto",
+    singular_ends: Sequence[str] | Mapping[str, int] | None = None,
+    params: Any = None,
+    mode: Literal["minimize", "maximize", "stationary"] = "minimize",
+    degree: int = 1,
+) -> _Discretization:
     """Validate the inputs of :func:`solve` and build its discretization (no solve)."""
     _require_float64()
     if not isinstance(problem, Problem):
@@ -627,12 +778,20 @@ def discretize(problem: Problem, n: int | None = None, *, grid: ArrayLike | None
     disc = _Discretization(problem, x, _guess_values(problem, x, guess, params, mode), params, mode, degree)
 
     def build(x, end_powers, s):  # the discretization on another grid (an element's end map)
-        return _Discretization(problem, x, _guess_values(problem, x, guess, params, mode), params,
-                               mode, degree, end_powers=end_powers, s=s)
+        return _Discretization(
+            problem, x, _guess_values(problem, x, guess, params, mode), params, mode, degree, end_powers=end_powers, s=s
+        )
 
     # The element finishes it: quadrature blocks and singular ends (P1), end maps (Lagrange).
-    return disc.layout.element.setup(disc, build, grid=grid, guess=guess, quadrature=quadrature,
-                                     singular_ends=singular_ends, detect=_detect_singular_ends)
+    return disc.layout.element.setup(
+        disc,
+        build,
+        grid=grid,
+        guess=guess,
+        quadrature=quadrature,
+        singular_ends=singular_ends,
+        detect=_detect_singular_ends,
+    )
 
 
 _MAX_DEGREE = 16
@@ -695,16 +854,20 @@ def _feasible_default_guess(problem, x, U0, params, sign):
 
 
 def _vectorised(fun):
-    return cache.get(("vectorised", fun),
-                     lambda: jax.jit(lambda f, df, x, *p: jax.vmap(lambda a, b_, c_: fun(a, b_, c_, *p))(f, df, x)))
+    return cache.get(
+        ("vectorised", fun),
+        lambda: jax.jit(lambda f, df, x, *p: jax.vmap(lambda a, b_, c_: fun(a, b_, c_, *p))(f, df, x)),
+    )
 
 
 def _check_params(problem, params):
     if params is None:
         return problem.params
     if problem.params is None:
-        raise ValueError("params: this problem's integrand takes no parameters; create it with "
-                         "vc.Problem(..., params=default_values) and write G(f, df, x, p)")
+        raise ValueError(
+            "params: this problem's integrand takes no parameters; create it with "
+            "vc.Problem(..., params=default_values) and write G(f, df, x, p)"
+        )
     want = jax.tree.structure(problem.params)
     got = jax.tree.structure(params)
     if want != got:
@@ -726,8 +889,14 @@ def _diagnose_integrals(problem, disc, sol):
     attained (e.g. a chain shorter than the distance between its supports): ValueError.
     """
     for c in problem.integrals:
-        aux_problem = Problem(c.fun, problem.domain, problem.bc, components=problem.shape
-                              if problem.is_vector else None, order=problem.order, params=problem.params)
+        aux_problem = Problem(
+            c.fun,
+            problem.domain,
+            problem.bc,
+            components=problem.shape if problem.is_vector else None,
+            order=problem.order,
+            params=problem.params,
+        )
         try:
             least = solve(aux_problem, grid=disc.x_user, params=disc.params, warm_start=False)
         except ValueError:
@@ -736,7 +905,8 @@ def _diagnose_integrals(problem, disc, sol):
             raise ValueError(
                 f"Integral {c.name!r}: value {c.value:g} is below the least possible ∫H = {least.value:.6g} "
                 f"for these boundary conditions (by {least.value - c.value:.3g}); e.g. a chain cannot be "
-                "shorter than the distance between its supports")
+                "shorter than the distance between its supports"
+            )
 
 
 def _require_float64():
@@ -842,7 +1012,7 @@ def _detect_singular_ends(disc) -> tuple[str, ...]:
 def _check_guess_finite(disc: _Discretization):
     # Only on the error path, so compiled on demand rather than cached.
     V0, x, aux = jnp.asarray(disc.V0), jnp.asarray(disc.x), disc.aux()
-    energies = jax.jit(disc.functional.cell_energies)(V0[:disc.layout.d_el], x, jnp.asarray(disc.z0), aux)
+    energies = jax.jit(disc.functional.cell_energies)(V0[: disc.layout.d_el], x, jnp.asarray(disc.z0), aux)
     bad = ~np.isfinite(np.asarray(energies))
     if bad.any():
         i = int(np.argmax(bad))
@@ -862,6 +1032,7 @@ def _end_check(layout, problem, *, nested=False):
     the baseline tier: two points, so compile time is all there is.  ``nested=True``: the plain
     vmapped function, for use inside another transformation (JAX refuses compiler options on a
     nested jit)."""
+
     def make():
         G = DiscreteFunctional(internal_integrand(problem, layout), problem.is_vector, ())._G
 
@@ -881,8 +1052,14 @@ def _chunkable(disc) -> bool:
     global unknowns, and no side with node, end or quadrature-point terms (a Bound has none)."""
     lay = disc.layout
     plain_sides = all(not (s.rows or s.z or s.integrand or s.nodal or s.point or s.free_end) for s in lay.sides)
-    return (lay.degree == 1 and lay.order == 1 and lay.k == 0 and plain_sides and len(disc.blocks) <= 1
-            and not disc.uses_kkt)  # (the minimising step: mode="stationary" calls the kernel's kkt)
+    return (
+        lay.degree == 1
+        and lay.order == 1
+        and lay.k == 0
+        and plain_sides
+        and len(disc.blocks) <= 1
+        and not disc.uses_kkt
+    )  # (the minimising step: mode="stationary" calls the kernel's kkt)
 
 
 def padded_nodes(disc, n: int) -> int:
@@ -908,11 +1085,18 @@ def kernel_inputs(disc, N, x=None, aux=None):
     if blocks:  # the last block runs on to the last padded cell (of one chunk, when chunked)
         last = CHUNK_NODES - 1 if chunked else N - 1
         blocks = blocks[:-1] + (CellBlock(blocks[-1].start, last, blocks[-1].rule_name),)
-    aux = dict(aux, mass=pad_numpy(aux["mass"], N, 0), w=pad_numpy(aux["w"], N, 0),
-               y=pad_numpy(aux["y"], N, 0), cells=np.int64(n - 1))
+    aux = dict(
+        aux,
+        mass=pad_numpy(aux["mass"], N, 0),
+        w=pad_numpy(aux["w"], N, 0),
+        y=pad_numpy(aux["y"], N, 0),
+        cells=np.int64(n - 1),
+    )
     if "slope_lower" in aux:  # per cell (read by the step, not the kernel): padded cells unbounded
-        aux.update(slope_lower=pad_numpy(aux["slope_lower"], N - 1, 0, -np.inf),
-                   slope_upper=pad_numpy(aux["slope_upper"], N - 1, 0, np.inf))
+        aux.update(
+            slope_lower=pad_numpy(aux["slope_lower"], N - 1, 0, -np.inf),
+            slope_upper=pad_numpy(aux["slope_upper"], N - 1, 0, np.inf),
+        )
     kernel = _kernel(disc, blocks)
     return (ChunkedKernel(kernel) if chunked else kernel), pad_grid(x, N), aux
 
@@ -922,8 +1106,7 @@ def _kernel(disc, blocks=None) -> Kernel:
     ``disc.blocks`` or the given quadrature ``blocks`` (those of a grid padded to a bucket)."""
     problem, lay = disc.problem, disc.layout
     blocks = disc.blocks if blocks is None else blocks
-    return cache.get(("kernel", lay.key(problem), blocks),
-                     lambda: Kernel(DiscreteLagrangian(problem, lay, blocks)))
+    return cache.get(("kernel", lay.key(problem), blocks), lambda: Kernel(DiscreteLagrangian(problem, lay, blocks)))
 
 
 def _step(disc, solver, xp=jnp):
@@ -936,8 +1119,9 @@ def _step(disc, solver, xp=jnp):
         return MinimizeStep(bounds=lay.has_bound, **opts)
     rows = np.arange(lay.d) >= lay.d_el
     mult = lay.multiplier_mask if lay.n_multipliers_global else None  # not: a free end's abscissa
-    return StationaryStep(multipliers=mult, multiplier_rows=rows, minimize=disc.mode != "stationary",
-                          bounds=lay.has_bound, **opts)
+    return StationaryStep(
+        multipliers=mult, multiplier_rows=rows, minimize=disc.mode != "stationary", bounds=lay.has_bound, **opts
+    )
 
 
 def _compiled_solver(disc, solver):
@@ -955,8 +1139,21 @@ def _compiled_solver(disc, solver):
         def run(V0, z0, x, aux, fixed, lower, upper, rtol, atol):
             if isinstance(step, StationaryStep):
                 bounds = dict(lower=lower, upper=upper) if step.bounds else {}
-                return stationary_loop(lag, V0, z0, x, aux, fixed, rtol, atol, multipliers=step.multipliers,
-                                       multiplier_rows=step.multiplier_rows, minimize=step.minimize, **bounds, **opts)
+                return stationary_loop(
+                    lag,
+                    V0,
+                    z0,
+                    x,
+                    aux,
+                    fixed,
+                    rtol,
+                    atol,
+                    multipliers=step.multipliers,
+                    multiplier_rows=step.multiplier_rows,
+                    minimize=step.minimize,
+                    **bounds,
+                    **opts,
+                )
             return minimize_loop(lag, V0, x, aux, fixed, lower, upper, rtol, atol, bounds=step.bounds, **opts)
 
         return jax.jit(run)
@@ -965,5 +1162,12 @@ def _compiled_solver(disc, solver):
 
 
 # What the layers below this module (estimate, adaptive, certify) call without importing it.
-_entry.register(solve=solve, discretize=discretize, run_newton=run_newton, kernel_inputs=kernel_inputs,
-                check_degree=_check_degree, step=_step, padded_nodes=padded_nodes)
+_entry.register(
+    solve=solve,
+    discretize=discretize,
+    run_newton=run_newton,
+    kernel_inputs=kernel_inputs,
+    check_degree=_check_degree,
+    step=_step,
+    padded_nodes=padded_nodes,
+)

@@ -49,8 +49,15 @@ __all__ = ["MinimizeStep", "StationaryStep"]
 
 def _histories(max_iter, dtype, xp=jnp):
     hist = lambda: xp.full(max_iter + 1, xp.nan, dtype)
-    return dict(residual=hist(), value=hist(), step=hist(), alpha=hist(), shift=hist(),
-                decrement=hist(), negative=xp.full(max_iter + 1, -1, xp.int32))
+    return dict(
+        residual=hist(),
+        value=hist(),
+        step=hist(),
+        alpha=hist(),
+        shift=hist(),
+        decrement=hist(),
+        negative=xp.full(max_iter + 1, -1, xp.int32),
+    )
 
 
 def _set(a, k, v):
@@ -144,9 +151,10 @@ class _Barrier:
         gw = c @ Dm  # (n-1, p+1): ∂/∂w
         Hw = xp.einsum("iq,qa,qb->abi", k, Dm, Dm)  # (p+1, p+1, n-1)
         # Scatter: local 0..p-1 -> node i's rows 0..p-1, local p -> node i + 1's row 0.
-        grad = (xp.pad(gw[:, :p].T, ((0, d - p), (0, 1))) + xp.pad(gw[:, p:].T, ((0, d - 1), (1, 0))))
-        diag = (xp.pad(Hw[:p, :p], ((0, d - p), (0, d - p), (0, 1)))
-                + xp.pad(Hw[p:, p:], ((0, d - 1), (0, d - 1), (1, 0))))
+        grad = xp.pad(gw[:, :p].T, ((0, d - p), (0, 1))) + xp.pad(gw[:, p:].T, ((0, d - 1), (1, 0)))
+        diag = xp.pad(Hw[:p, :p], ((0, d - p), (0, d - p), (0, 1))) + xp.pad(
+            Hw[p:, p:], ((0, d - 1), (0, d - 1), (1, 0))
+        )
         upper = xp.pad(Hw[:p, p:], ((0, d - p), (0, d - 1), (0, 0)))
         return grad, diag, upper
 
@@ -155,8 +163,10 @@ class _Barrier:
         xp = self.xp
         lo_ok, hi_ok, lo_gap, hi_gap = self._slope_gaps(U, ctx)
         ds = self._cells(du, ctx) @ ctx["slope_D"].T / ctx["h"][:, None]
-        reach = xp.minimum(xp.where(lo_ok & (ds < 0), lo_gap / xp.maximum(-ds, 1e-300), xp.inf),
-                           xp.where(hi_ok & (ds > 0), hi_gap / xp.maximum(ds, 1e-300), xp.inf))
+        reach = xp.minimum(
+            xp.where(lo_ok & (ds < 0), lo_gap / xp.maximum(-ds, 1e-300), xp.inf),
+            xp.where(hi_ok & (ds > 0), hi_gap / xp.maximum(ds, 1e-300), xp.inf),
+        )
         return xp.min(reach)
 
     def _room(self, U, ctx, keep):
@@ -196,8 +206,10 @@ class _Barrier:
         """The largest step length along ``du`` that keeps the free unknowns inside their bounds."""
         xp = self.xp
         lo_ok, hi_ok, lo_gap, hi_gap = self._safe_gaps(U, ctx)
-        reach = xp.minimum(xp.where(lo_ok & (du < 0), lo_gap / xp.maximum(-du, 1e-300), xp.inf),
-                           xp.where(hi_ok & (du > 0), hi_gap / xp.maximum(du, 1e-300), xp.inf))
+        reach = xp.minimum(
+            xp.where(lo_ok & (du < 0), lo_gap / xp.maximum(-du, 1e-300), xp.inf),
+            xp.where(hi_ok & (du > 0), hi_gap / xp.maximum(du, 1e-300), xp.inf),
+        )
         return xp.min(xp.where(keep, reach, xp.inf))
 
     def _mu_ladder(self, mu, mu0, solved, projected: bool, resolved=True):
@@ -276,11 +288,18 @@ class MinimizeStep(_Barrier):
         dtype = V0.dtype
         if self.bounds:
             V0 = self._start_inside(V0, ctx)
-        return dict(k=xp.zeros((), xp.int32), U=V0, J=xp.zeros((), dtype), g=xp.zeros_like(V0),
-                    tau=xp.zeros((), dtype), done=xp.zeros((), bool), mu=xp.full((), -1.0, dtype),
-                    mu0=xp.zeros((), dtype),
-                    status=xp.full((), int(Status.MAX_ITERATIONS), xp.int32),
-                    **_histories(self.max_iter, dtype, xp))
+        return dict(
+            k=xp.zeros((), xp.int32),
+            U=V0,
+            J=xp.zeros((), dtype),
+            g=xp.zeros_like(V0),
+            tau=xp.zeros((), dtype),
+            done=xp.zeros((), bool),
+            mu=xp.full((), -1.0, dtype),
+            mu0=xp.zeros((), dtype),
+            status=xp.full((), int(Status.MAX_ITERATIONS), xp.int32),
+            **_histories(self.max_iter, dtype, xp),
+        )
 
     def cond(self, s):
         return (~s["done"]) & (s["k"] <= self.max_iter)
@@ -359,9 +378,24 @@ class MinimizeStep(_Barrier):
         # μ mass (1/gap_lo - 1/gap_hi).  Reported (as g) where slopes are bounded too: there the
         # functional's gradient at a node also carries the slope constraints' forces.
         g_contact = -barrier_g if self.bounds else g
-        P = dict(k=k, U=U, J=J, g=g, g_obj=g_obj, g_contact=g_contact, du=du, mu=mu, mu0=mu0, tau=tau, finite=finite,
-                 factor_ok=factor_ok, n_negative=n_negative, residual=residual, decrement=decrement,
-                 J_noise=J_noise)
+        P = dict(
+            k=k,
+            U=U,
+            J=J,
+            g=g,
+            g_obj=g_obj,
+            g_contact=g_contact,
+            du=du,
+            mu=mu,
+            mu0=mu0,
+            tau=tau,
+            finite=finite,
+            factor_ok=factor_ok,
+            n_negative=n_negative,
+            residual=residual,
+            decrement=decrement,
+            J_noise=J_noise,
+        )
         full_step = self.trial(P, 1.0, ctx) - U
         step_norm = xp.max(xp.abs(full_step))
         small = step_norm <= ctx["atol"] + ctx["rtol"] * xp.max(xp.where(keep_fixed, xp.abs(U), 0.0))
@@ -402,8 +436,7 @@ class MinimizeStep(_Barrier):
             if "slope_lower" in ctx:
                 reach = xp.minimum(reach, self._slope_reach(U, du, ctx))
             a_first = xp.where(mu > 0, xp.minimum(1.0, 0.995 * reach), 1.0).astype(dtype)
-        return dict(P, step_norm=step_norm, converged=converged, saddle=saddle, mu_next=mu_next,
-                    a_first=a_first)
+        return dict(P, step_norm=step_norm, converged=converged, saddle=saddle, mu_next=mu_next, a_first=a_first)
 
     def trial(self, P, a, ctx):
         """The trial point at step length ``a`` (projected onto the bounds after the barrier phase)."""
@@ -422,8 +455,9 @@ class MinimizeStep(_Barrier):
         # A converged step is taken whole if J stays finite there: it changes U only at the
         # rounding level, where J cannot resolve a decrease.
         slope = xp.sum(P["g"] * (self.trial(P, a, ctx) - P["U"]))
-        return xp.isfinite(J_new) & ((J_new <= P["J"] + _ARMIJO_C1 * slope + P["J_noise"])
-                                     | (P["converged"] & (n == 1)))
+        return xp.isfinite(J_new) & (
+            (J_new <= P["J"] + _ARMIJO_C1 * slope + P["J_noise"]) | (P["converged"] & (n == 1))
+        )
 
     def ls_continue(self, P, a, J_new, n, ctx):
         """Backtracking (halving) goes on while this is true; ``n`` trials made so far."""
@@ -455,8 +489,13 @@ class MinimizeStep(_Barrier):
         finite, factor_ok = P["finite"], P["factor_ok"]
         status = xp.select(
             [P["converged"], P["saddle"], ~finite, ~factor_ok, ~ls_ok],
-            [int(Status.SUCCESS), int(Status.SADDLE), int(Status.NONFINITE), int(Status.NOT_FACTORIZABLE),
-             int(Status.LINE_SEARCH_FAILED)],
+            [
+                int(Status.SUCCESS),
+                int(Status.SADDLE),
+                int(Status.NONFINITE),
+                int(Status.NOT_FACTORIZABLE),
+                int(Status.LINE_SEARCH_FAILED),
+            ],
             int(Status.MAX_ITERATIONS),
         ).astype(xp.int32)
         stop = (status != int(Status.MAX_ITERATIONS)) | (k >= self.max_iter)
@@ -471,11 +510,26 @@ class MinimizeStep(_Barrier):
             if "slope_lower" in ctx:
                 g = P["g_contact"]
         return dict(
-            s, **extra,
-            k=xp.where(stop, k, k + 1), U=U_next, J=J_next, g=g, tau=P["tau"], done=stop, status=status,
-            **_record(s, k, residual=P["residual"], value=P["J"], step=P["step_norm"],
-                      alpha=xp.where(take, alpha, 0.0), shift=P["tau"], decrement=P["decrement"],
-                      negative=P["n_negative"].astype(xp.int32)),
+            s,
+            **extra,
+            k=xp.where(stop, k, k + 1),
+            U=U_next,
+            J=J_next,
+            g=g,
+            tau=P["tau"],
+            done=stop,
+            status=status,
+            **_record(
+                s,
+                k,
+                residual=P["residual"],
+                value=P["J"],
+                step=P["step_norm"],
+                alpha=xp.where(take, alpha, 0.0),
+                shift=P["tau"],
+                decrement=P["decrement"],
+                negative=P["n_negative"].astype(xp.int32),
+            ),
         )
 
 
@@ -494,8 +548,17 @@ class StationaryStep(_Barrier):
     The objective ``J`` is ``L`` at :meth:`objective_point`.
     """
 
-    def __init__(self, *, max_iter: int, max_backtracks: int, multipliers=None, multiplier_rows=None,
-                 minimize: bool = False, bounds: bool = False, xp=jnp):
+    def __init__(
+        self,
+        *,
+        max_iter: int,
+        max_backtracks: int,
+        multipliers=None,
+        multiplier_rows=None,
+        minimize: bool = False,
+        bounds: bool = False,
+        xp=jnp,
+    ):
         self.max_iter, self.max_backtracks = int(max_iter), int(max_backtracks)
         self.xp = xp
         self.bounds = bool(bounds)
@@ -531,16 +594,25 @@ class StationaryStep(_Barrier):
         xp = self.xp
         dtype = V0.dtype
         # Estimate the multipliers first only when none were given (all zero), e.g. not after a warm start.
-        estimate = (xp.all(xp.where(ctx["mult_z"], z0 == 0, True)) if self.has_multipliers
-                    else xp.zeros((), bool))
+        estimate = xp.all(xp.where(ctx["mult_z"], z0 == 0, True)) if self.has_multipliers else xp.zeros((), bool)
         if self.bounds:
             V0 = self._start_inside(V0, ctx)
-        return dict(k=xp.zeros((), xp.int32), U=V0, z=z0, J=xp.zeros((), dtype), g=xp.zeros_like(V0),
-                    gz=xp.zeros_like(z0), tau=xp.zeros((), dtype), done=xp.zeros((), bool),
-                    estimate=estimate, nu=xp.zeros((), dtype), mu=xp.full((), -1.0, dtype),
-                    mu0=xp.zeros((), dtype),
-                    status=xp.full((), int(Status.MAX_ITERATIONS), xp.int32),
-                    **_histories(self.max_iter, dtype, xp))
+        return dict(
+            k=xp.zeros((), xp.int32),
+            U=V0,
+            z=z0,
+            J=xp.zeros((), dtype),
+            g=xp.zeros_like(V0),
+            gz=xp.zeros_like(z0),
+            tau=xp.zeros((), dtype),
+            done=xp.zeros((), bool),
+            estimate=estimate,
+            nu=xp.zeros((), dtype),
+            mu=xp.full((), -1.0, dtype),
+            mu0=xp.zeros((), dtype),
+            status=xp.full((), int(Status.MAX_ITERATIONS), xp.int32),
+            **_histories(self.max_iter, dtype, xp),
+        )
 
     def cond(self, s):
         return (~s["done"]) & (s["k"] <= self.max_iter)
@@ -579,21 +651,24 @@ class StationaryStep(_Barrier):
                 H = _operator(xp)(D["diag"] + slope_diag, D["upper"] + slope_upper, B, C)
             H = H.add_diagonal(barrier_h)
         H = H.restrict(fixed)
-        finite = H.finite(xp.all(xp.isfinite(g)) & xp.all(xp.isfinite(gz)) & xp.all(xp.isfinite(B))
-                          & xp.all(xp.isfinite(C)))
+        finite = H.finite(
+            xp.all(xp.isfinite(g)) & xp.all(xp.isfinite(gz)) & xp.all(xp.isfinite(B)) & xp.all(xp.isfinite(C))
+        )
         # Rounding level of the residual: the gradient is a sum of terms of size |H| |V|.
         Hd = xp.abs(xp.einsum("iin->in", D["diag"]))
         g_round = 64 * xp.finfo(dtype).eps * (Hd * xp.abs(U) + xp.abs(D["g"]))
         residual = xp.max(xp.abs(g) / mass)
         if k_glob:
             residual = xp.maximum(residual, xp.max(xp.abs(gz)))
-        dU, dz, factor_ok, tau, n_negative = shifted_solve(H, g + barrier_g, gz, s["tau"],
-                                                           n_mult if self.minimize else None)
+        dU, dz, factor_ok, tau, n_negative = shifted_solve(
+            H, g + barrier_g, gz, s["tau"], n_mult if self.minimize else None
+        )
         nu = s["nu"]
         if self.minimize:
             # Exact penalty: ν above the new multipliers (so the SQP step is a descent direction).
-            new_mult = xp.concatenate([xp.where(mult_V, xp.abs(U + dU), 0.0).ravel(),
-                                        xp.where(mult_z, xp.abs(z + dz), 0.0)])
+            new_mult = xp.concatenate(
+                [xp.where(mult_V, xp.abs(U + dU), 0.0).ravel(), xp.where(mult_z, xp.abs(z + dz), 0.0)]
+            )
             viol = xp.sum(xp.where(mult_V, xp.abs(g), 0.0)) + xp.sum(xp.where(mult_z, xp.abs(gz), 0.0))
             J_obj, (gJ_V, gJ_z) = objective
             slope_J = xp.sum(xp.where(keep, gJ_V + barrier_g, 0.0) * dU) + xp.sum(gJ_z * dz)
@@ -602,7 +677,11 @@ class StationaryStep(_Barrier):
             nu = xp.maximum(nu, xp.maximum(1.1 * xp.max(new_mult, initial=0.0) + 1e-12, need))
             phi = J_obj + nu * viol
             slope = slope_J - nu * viol
-            phi_noise = 64 * xp.finfo(dtype).eps * (D["scale"] + nu * (xp.sum(xp.where(mult_V, g_round, 0.0)) + xp.sum(xp.abs(gz))))
+            phi_noise = (
+                64
+                * xp.finfo(dtype).eps
+                * (D["scale"] + nu * (xp.sum(xp.where(mult_V, g_round, 0.0)) + xp.sum(xp.abs(gz))))
+            )
         else:
             phi = self._merit_residual(g, gz, ctx)
             slope = -2.0 * phi
@@ -644,10 +723,33 @@ class StationaryStep(_Barrier):
             g_contact = xp.where(ctx["rows"][:, None], g, g_contact)  # (multiplier rows: ∂L/∂μ as before)
         else:
             g_contact = g
-        return dict(k=k, U=U, z=z, dU=dU, dz=dz, L=D["L"], g=g, g_contact=g_contact, gz=gz, tau=tau, nu=nu, phi=phi, slope=slope,
-                    phi_noise=phi_noise, first=first, finite=finite, factor_ok=factor_ok,
-                    converged=converged, residual=residual, step_norm=step_norm, n_negative=n_negative,
-                    a_first=a_first, mu=mu, mu0=mu0, mu_next=mu_next)
+        return dict(
+            k=k,
+            U=U,
+            z=z,
+            dU=dU,
+            dz=dz,
+            L=D["L"],
+            g=g,
+            g_contact=g_contact,
+            gz=gz,
+            tau=tau,
+            nu=nu,
+            phi=phi,
+            slope=slope,
+            phi_noise=phi_noise,
+            first=first,
+            finite=finite,
+            factor_ok=factor_ok,
+            converged=converged,
+            residual=residual,
+            step_norm=step_norm,
+            n_negative=n_negative,
+            a_first=a_first,
+            mu=mu,
+            mu0=mu0,
+            mu_next=mu_next,
+        )
 
     def trial(self, P, a, ctx):
         """``(V, z)`` at step length ``a``."""
@@ -695,17 +797,34 @@ class StationaryStep(_Barrier):
         finite, factor_ok = P["finite"], P["factor_ok"]
         status = xp.select(
             [P["converged"], ~finite, ~factor_ok, ~ls_ok],
-            [int(Status.SUCCESS), int(Status.NONFINITE), int(Status.NOT_FACTORIZABLE),
-             int(Status.LINE_SEARCH_FAILED)],
+            [int(Status.SUCCESS), int(Status.NONFINITE), int(Status.NOT_FACTORIZABLE), int(Status.LINE_SEARCH_FAILED)],
             int(Status.MAX_ITERATIONS),
         ).astype(xp.int32)
         stop = (status != int(Status.MAX_ITERATIONS)) | (k >= self.max_iter)
         U, z = P["U"], P["z"]
         return dict(
-            k=xp.where(stop, k, k + 1), U=xp.where(take, U + alpha * P["dU"], U),
-            z=xp.where(take, z + alpha * P["dz"], z), J=P["L"], g=P["g_contact"], gz=P["gz"], tau=P["tau"],
-            done=stop, status=status, estimate=s["estimate"], nu=P["nu"], mu=P["mu_next"], mu0=P["mu0"],
-            **_record(s, k, residual=P["residual"], value=P["L"], step=P["step_norm"],
-                      alpha=xp.where(take, alpha, 0.0), shift=P["tau"], decrement=P["phi"],
-                      negative=P["n_negative"].astype(xp.int32)),
+            k=xp.where(stop, k, k + 1),
+            U=xp.where(take, U + alpha * P["dU"], U),
+            z=xp.where(take, z + alpha * P["dz"], z),
+            J=P["L"],
+            g=P["g_contact"],
+            gz=P["gz"],
+            tau=P["tau"],
+            done=stop,
+            status=status,
+            estimate=s["estimate"],
+            nu=P["nu"],
+            mu=P["mu_next"],
+            mu0=P["mu0"],
+            **_record(
+                s,
+                k,
+                residual=P["residual"],
+                value=P["L"],
+                step=P["step_norm"],
+                alpha=xp.where(take, alpha, 0.0),
+                shift=P["tau"],
+                decrement=P["phi"],
+                negative=P["n_negative"].astype(xp.int32),
+            ),
         )

@@ -54,11 +54,23 @@ from .solve import _initial_values, discretize, solve
 if TYPE_CHECKING:  # matplotlib is imported on first plot
     from matplotlib.figure import Figure
 
-__all__ = ["Distribution", "Normal", "LogNormal", "Uniform", "ExpectedProblem", "ExpectedSolution",
-           "solve_expected", "sample_extremals", "sensitivity", "compare_sensitivities", "plot_ensemble"]
+__all__ = [
+    "Distribution",
+    "Normal",
+    "LogNormal",
+    "Uniform",
+    "ExpectedProblem",
+    "ExpectedSolution",
+    "solve_expected",
+    "sample_extremals",
+    "sensitivity",
+    "compare_sensitivities",
+    "plot_ensemble",
+]
 
 
 # -- distributions ---------------------------------------------------------------------------------
+
 
 class Distribution:
     """A one-dimensional distribution of a random parameter (base class).
@@ -108,8 +120,9 @@ class Distribution:
         """The same distribution with some parameters changed (validated)."""
         unknown = [k for k in changes if k not in self.parameters]
         if unknown:
-            raise ValueError(f"{type(self).__name__}: unknown parameter(s) {unknown}; "
-                             f"expected some of {self.parameters}")
+            raise ValueError(
+                f"{type(self).__name__}: unknown parameter(s) {unknown}; expected some of {self.parameters}"
+            )
         return type(self)(**{**self.theta, **changes})
 
     def to_standard(self, u: ArrayLike) -> np.ndarray:
@@ -119,8 +132,7 @@ class Distribution:
 
         return scipy.special.ndtri(u) if self.standard == "normal" else u
 
-    def transform(self, xi: jax.Array | np.ndarray,
-                  theta: Mapping[str, Any] | None = None) -> jax.Array | np.ndarray:
+    def transform(self, xi: jax.Array | np.ndarray, theta: Mapping[str, Any] | None = None) -> jax.Array | np.ndarray:
         """``ω = T(ξ; θ)`` in JAX (differentiable in ``θ``, a dict of this distribution's parameters)."""
         raise NotImplementedError
 
@@ -168,8 +180,7 @@ class Normal(Distribution):
 
         return scipy.stats.norm(loc=self.theta["mean"], scale=self.theta["std"])
 
-    def transform(self, xi: jax.Array | np.ndarray,
-                  theta: Mapping[str, Any] | None = None) -> jax.Array | np.ndarray:
+    def transform(self, xi: jax.Array | np.ndarray, theta: Mapping[str, Any] | None = None) -> jax.Array | np.ndarray:
         th = self.theta if theta is None else theta
         return th["mean"] + th["std"] * xi
 
@@ -197,8 +208,7 @@ class LogNormal(Distribution):
 
         return scipy.stats.lognorm(s=self.theta["sigma"], scale=math.exp(self.theta["mu"]))
 
-    def transform(self, xi: jax.Array | np.ndarray,
-                  theta: Mapping[str, Any] | None = None) -> jax.Array | np.ndarray:
+    def transform(self, xi: jax.Array | np.ndarray, theta: Mapping[str, Any] | None = None) -> jax.Array | np.ndarray:
         th = self.theta if theta is None else theta
         return jnp.exp(th["mu"] + th["sigma"] * xi)
 
@@ -219,16 +229,16 @@ class Uniform(Distribution):
 
     def _validate(self):
         if not self.theta["low"] < self.theta["high"]:
-            raise ValueError(f"Uniform: high must exceed low, got low={self.theta['low']!r}, "
-                             f"high={self.theta['high']!r}")
+            raise ValueError(
+                f"Uniform: high must exceed low, got low={self.theta['low']!r}, high={self.theta['high']!r}"
+            )
 
     def _scipy(self):
         import scipy.stats
 
         return scipy.stats.uniform(loc=self.theta["low"], scale=self.theta["high"] - self.theta["low"])
 
-    def transform(self, xi: jax.Array | np.ndarray,
-                  theta: Mapping[str, Any] | None = None) -> jax.Array | np.ndarray:
+    def transform(self, xi: jax.Array | np.ndarray, theta: Mapping[str, Any] | None = None) -> jax.Array | np.ndarray:
         th = self.theta if theta is None else theta
         return th["low"] + (th["high"] - th["low"]) * xi
 
@@ -237,10 +247,13 @@ class Uniform(Distribution):
 
 _RULES = ("gauss", "gauss-hermite", "gauss-legendre")
 _WRAPPERS: dict = {}  # (G, names, scalar) -> (G_one, G_bar): one object per random integrand, so
+
+
 #                        every ExpectedProblem of the same G shares the compiled solver.
 def _wrappers(G, names, scalar):
     key = (G, names, scalar)
     if key not in _WRAPPERS:
+
         def G_one(*args):
             *a, p = args  # p: {name: scalar}
             return G(*a, p[names[0]] if scalar else dict(p))
@@ -306,11 +319,20 @@ class ExpectedProblem:
     True
     """
 
-    def __init__(self, integrand: Callable, distributions: Distribution | Mapping[str, Distribution],
-                 domain: tuple[float, float], bc: Mapping[str, Any] | None = None, *, samples: int | None = None,
-                 rule: Literal["gauss", "gauss-hermite", "gauss-legendre"] | None = None,
-                 order: int | Mapping[str, int] | None = None, seed: int = 0, capacity: int | None = None,
-                 **problem_options: Any) -> None:
+    def __init__(
+        self,
+        integrand: Callable,
+        distributions: Distribution | Mapping[str, Distribution],
+        domain: tuple[float, float],
+        bc: Mapping[str, Any] | None = None,
+        *,
+        samples: int | None = None,
+        rule: Literal["gauss", "gauss-hermite", "gauss-legendre"] | None = None,
+        order: int | Mapping[str, int] | None = None,
+        seed: int = 0,
+        capacity: int | None = None,
+        **problem_options: Any,
+    ) -> None:
         if not callable(integrand):
             raise TypeError(f"integrand: expected a callable G(f, df, x, omega), got {type(integrand).__name__}")
         if isinstance(distributions, Distribution):
@@ -325,11 +347,14 @@ class ExpectedProblem:
                 if not isinstance(v, Distribution):
                     raise TypeError(f"distributions[{k!r}]: expected a vc.Normal/LogNormal/Uniform, got {v!r}")
         else:
-            raise TypeError(f"distributions: expected a vc.Distribution or a dict of them, got "
-                            f"{type(distributions).__name__}")
+            raise TypeError(
+                f"distributions: expected a vc.Distribution or a dict of them, got {type(distributions).__name__}"
+            )
         if "params" in problem_options:
-            raise ValueError("params: an ExpectedProblem's parameters are its samples; put constants in "
-                             "the integrand (a closure) instead")
+            raise ValueError(
+                "params: an ExpectedProblem's parameters are its samples; put constants in "
+                "the integrand (a closure) instead"
+            )
         self.integrand = integrand
         self.distributions = dists
         self.names = tuple(dists)
@@ -343,8 +368,10 @@ class ExpectedProblem:
         self._G_one, self._G_bar = _wrappers(integrand, self.names, scalar)
         d = len(self.names)
         if (samples is None) == (rule is None):
-            raise ValueError("samples, rule: give exactly one (samples=S for Monte Carlo, rule='gauss' "
-                             "with order=k for a quadrature rule in ω)")
+            raise ValueError(
+                "samples, rule: give exactly one (samples=S for Monte Carlo, rule='gauss' "
+                "with order=k for a quadrature rule in ω)"
+            )
         if samples is not None:
             if isinstance(samples, bool) or not isinstance(samples, (int, np.integer)):
                 raise TypeError(f"samples: expected a positive integer, got {samples!r}")
@@ -354,8 +381,9 @@ class ExpectedProblem:
                 raise TypeError(f"seed: expected an integer or None, got {seed!r}")
             self.kind = "monte-carlo"
             self.uniforms = np.random.default_rng(seed).random((int(samples), d))
-            self.standard = np.stack([dists[k].to_standard(self.uniforms[:, j])
-                                      for j, k in enumerate(self.names)], axis=1)
+            self.standard = np.stack(
+                [dists[k].to_standard(self.uniforms[:, j]) for j, k in enumerate(self.names)], axis=1
+            )
             S = int(samples)
             self.weights = np.full(S, 1.0 / S)
             values = {k: dists[k].ppf(self.uniforms[:, j]) for j, k in enumerate(self.names)}
@@ -364,16 +392,17 @@ class ExpectedProblem:
                 raise ValueError(f"rule: expected one of {_RULES}, got {rule!r}")
             orders = dict(order) if isinstance(order, Mapping) else {k: order for k in dists}
             if set(orders) != set(dists):
-                raise ValueError(f"order: expected one number of points per distribution {tuple(dists)}, "
-                                 f"got {order!r}")
+                raise ValueError(f"order: expected one number of points per distribution {tuple(dists)}, got {order!r}")
             for k, o in orders.items():
                 if isinstance(o, bool) or not isinstance(o, (int, np.integer)) or o < 1:
                     raise ValueError(f"order: expected a positive number of points for {k!r}, got {o!r}")
             need = {"gauss-hermite": "normal", "gauss-legendre": "uniform"}.get(rule)
             for k, dist in dists.items():
                 if need is not None and dist.standard != need:
-                    raise ValueError(f"rule: {rule!r} does not fit distributions[{k!r}] = {dist!r}; use "
-                                     "rule='gauss' (Hermite for normal-family, Legendre for uniform parameters)")
+                    raise ValueError(
+                        f"rule: {rule!r} does not fit distributions[{k!r}] = {dist!r}; use "
+                        "rule='gauss' (Hermite for normal-family, Legendre for uniform parameters)"
+                    )
             self.kind = "quadrature"
             self.uniforms = None
             nodes = [dists[k].rule(int(orders[k])) for k in self.names]
@@ -381,16 +410,20 @@ class ExpectedProblem:
             wgrid = np.meshgrid(*[w for _, w in nodes], indexing="ij")
             self.standard = np.stack([g.ravel() for g in grids], axis=1)
             self.weights = np.prod(np.stack([w.ravel() for w in wgrid], axis=1), axis=1)
-            values = {k: np.asarray(dists[k].transform(self.standard[:, j]), dtype=np.float64)
-                      for j, k in enumerate(self.names)}
+            values = {
+                k: np.asarray(dists[k].transform(self.standard[:, j]), dtype=np.float64)
+                for j, k in enumerate(self.names)
+            }
         self.rule, self.order = rule, order
         self.S = self.weights.size
         for j, k in enumerate(self.names):
             bad = ~np.isfinite(values[k])
             if bad.any():
                 s = int(np.argmax(bad))
-                raise ValueError(f"sample {s}: {k} = {float(values[k][s])} is not finite "
-                                 f"({dists[k]!r} at the standard variable {float(self.standard[s, j]):.6g})")
+                raise ValueError(
+                    f"sample {s}: {k} = {float(values[k][s])} is not finite "
+                    f"({dists[k]!r} at the standard variable {float(self.standard[s, j]):.6g})"
+                )
         self.samples = values
         if capacity is None:
             capacity = 1 << max(0, (self.S - 1).bit_length())
@@ -413,8 +446,9 @@ class ExpectedProblem:
         w = np.concatenate([np.asarray(weights, dtype=np.float64), np.zeros(self.capacity - self.S)])
         return {"omega": {k: self._pad(values[k]) for k in self.names}, "w": w}
 
-    def params_with(self, weights: ArrayLike | None = None,
-                    distributions: Mapping[str, Distribution] | None = None) -> dict:
+    def params_with(
+        self, weights: ArrayLike | None = None, distributions: Mapping[str, Distribution] | None = None
+    ) -> dict:
         """``params`` for :func:`varcalc.solve` with new ``weights`` (S,) and/or distributions
         (a dict of replacements): the same uniforms (or rule nodes) pushed through the new
         inverse CDFs — common random numbers.  Same shapes: no recompilation."""
@@ -439,26 +473,45 @@ class ExpectedProblem:
         numbers) — or, with ``seed=``, on fresh uniforms (independent samples).  Shares the
         compiled solver."""
         dists = {**self.distributions, **distributions}
-        kw = dict(samples=self.S, seed=self.seed if seed is None else seed) if self.kind == "monte-carlo" \
+        kw = (
+            dict(samples=self.S, seed=self.seed if seed is None else seed)
+            if self.kind == "monte-carlo"
             else dict(rule=self.rule, order=self.order)
-        return ExpectedProblem(self.integrand, dists["omega"] if self.scalar else dists, self.domain, self.bc,
-                               capacity=self.capacity, **kw, **self._options)
+        )
+        return ExpectedProblem(
+            self.integrand,
+            dists["omega"] if self.scalar else dists,
+            self.domain,
+            self.bc,
+            capacity=self.capacity,
+            **kw,
+            **self._options,
+        )
 
     def sample_label(self, s: int) -> str:
         return ", ".join(f"{k} = {self.samples[k][s]:.6g}" for k in self.names)
 
     def __repr__(self):
-        how = f"samples={self.S}, seed={self.seed}" if self.kind == "monte-carlo" else \
-            f"rule={self.rule!r}, order={self.order} ({self.S} nodes)"
+        how = (
+            f"samples={self.S}, seed={self.seed}"
+            if self.kind == "monte-carlo"
+            else f"rule={self.rule!r}, order={self.order} ({self.S} nodes)"
+        )
         return f"ExpectedProblem({getattr(self.integrand, '__name__', '?')}, {self.distributions}, {how})"
 
 
 # -- per-sample values ---------------------------------------------------------------------------------
 
+
 def _sample_disc(ep, sol):
     """Discretization of the single-sample functional on ``sol``'s grid with the same quadrature."""
-    return discretize(ep.sample_problem, grid=sol.x, guess=sol.f, singular_ends=sol.singular_ends,
-                      params={k: float(ep.samples[k][0]) for k in ep.names})
+    return discretize(
+        ep.sample_problem,
+        grid=sol.x,
+        guess=sol.f,
+        singular_ends=sol.singular_ends,
+        params={k: float(ep.samples[k][0]) for k in ep.names},
+    )
 
 
 def _values_fn(disc):
@@ -485,16 +538,17 @@ def _disc_args(disc):
     lay = disc.layout
     aux = disc.aux()
     aux.pop("p")
-    return jnp.asarray(disc.V0[:lay.d_el]), jnp.asarray(disc.x), jnp.asarray(disc.z0), aux
+    return jnp.asarray(disc.V0[: lay.d_el]), jnp.asarray(disc.x), jnp.asarray(disc.z0), aux
 
 
 def sample_values(ep: ExpectedProblem, sol: Solution) -> np.ndarray:
     """``J_s[f]`` of the extremal ``sol`` for every sample, shape ``(S,)``, same quadrature as the solve."""
     disc = _sample_disc(ep, sol)
-    fn = _jit(("values-jit", disc.problem.integrand, disc.blocks, disc.layout.key(disc.problem)),
-              lambda: _values_fn(disc))
+    fn = _jit(
+        ("values-jit", disc.problem.integrand, disc.blocks, disc.layout.key(disc.problem)), lambda: _values_fn(disc)
+    )
     U, x, z, aux = _disc_args(disc)
-    return np.asarray(fn(U, x, z, aux, ep.params["omega"]))[:ep.S]
+    return np.asarray(fn(U, x, z, aux, ep.params["omega"]))[: ep.S]
 
 
 def _check_samples_at_guess(ep, x, guess):
@@ -517,14 +571,17 @@ def _check_samples_at_guess(ep, x, guess):
         return finite
 
     fn = _jit(("finite", ep._G_one, shape), make)
-    ok = np.asarray(fn(jnp.asarray(fm), jnp.asarray(dfm), jnp.asarray(xm), ep.params["omega"]))[:ep.S]
+    ok = np.asarray(fn(jnp.asarray(fm), jnp.asarray(dfm), jnp.asarray(xm), ep.params["omega"]))[: ep.S]
     if not ok.all():
         s = int(np.argmax(~ok))
-        raise ValueError(f"sample {s} ({ep.sample_label(s)}): the integrand is NaN/inf on the initial guess; "
-                         "check the distributions (e.g. a parameter that must stay positive) or give guess=...")
+        raise ValueError(
+            f"sample {s} ({ep.sample_label(s)}): the integrand is NaN/inf on the initial guess; "
+            "check the distributions (e.g. a parameter that must stay positive) or give guess=..."
+        )
 
 
 # -- solving -------------------------------------------------------------------------------------------
+
 
 @dataclass
 class ExpectedSolution:
@@ -586,9 +643,18 @@ def _resolve_grid(problem, n, grid):
     return uniform_grid(problem.domain, 201 if n is None else n)
 
 
-def solve_expected(ep: ExpectedProblem, n: int | None = None, *, grid: ArrayLike | None = None, risk: float = 0.0,
-                   guess: Callable[..., Any] | ArrayLike | None = None,
-                   max_outer: int = 50, tol: float = 1e-10, check: bool = False, **solve_options) -> ExpectedSolution:
+def solve_expected(
+    ep: ExpectedProblem,
+    n: int | None = None,
+    *,
+    grid: ArrayLike | None = None,
+    risk: float = 0.0,
+    guess: Callable[..., Any] | ArrayLike | None = None,
+    max_outer: int = 50,
+    tol: float = 1e-10,
+    check: bool = False,
+    **solve_options,
+) -> ExpectedSolution:
     """Minimise ``E_ω J[f]`` (``risk = 0``) or ``mean + risk·std`` of ``J_s[f]`` over the samples.
 
     Parameters
@@ -638,8 +704,12 @@ def solve_expected(ep: ExpectedProblem, n: int | None = None, *, grid: ArrayLike
     """
     if not isinstance(ep, ExpectedProblem):
         raise TypeError(f"ep: expected a vc.ExpectedProblem, got {type(ep).__name__}")
-    if isinstance(risk, bool) or not isinstance(risk, (int, float, np.floating, np.integer)) \
-            or not math.isfinite(risk) or risk < 0:
+    if (
+        isinstance(risk, bool)
+        or not isinstance(risk, (int, float, np.floating, np.integer))
+        or not math.isfinite(risk)
+        or risk < 0
+    ):
         raise ValueError(f"risk: expected a finite λ >= 0, got {risk!r}")
     x = _resolve_grid(ep.problem, n, grid)
     _check_samples_at_guess(ep, x, guess)
@@ -666,9 +736,21 @@ def solve_expected(ep: ExpectedProblem, n: int | None = None, *, grid: ArrayLike
     std = float(np.sqrt(np.sum(q * (J - mean) ** 2)))
     se = float(np.std(J, ddof=1) / math.sqrt(ep.S)) if ep.kind == "monte-carlo" and ep.S > 1 else None
     stat = _stationarity(ep, sol, risk) if risk > 0 or check else None
-    return ExpectedSolution(solution=sol, problem=ep, value=mean, sample_values=J, standard_error=se,
-                            mean=mean, std=std, risk=float(risk), objective=mean + risk * std, weights=w,
-                            outer_iterations=it, stationarity=stat, converged=bool(converged and sol.converged))
+    return ExpectedSolution(
+        solution=sol,
+        problem=ep,
+        value=mean,
+        sample_values=J,
+        standard_error=se,
+        mean=mean,
+        std=std,
+        risk=float(risk),
+        objective=mean + risk * std,
+        weights=w,
+        outer_iterations=it,
+        stationarity=stat,
+        converged=bool(converged and sol.converged),
+    )
 
 
 def _risk_weights(q, J, lam):
@@ -684,9 +766,11 @@ def _checked_values(ep, sol):
     bad = ~np.isfinite(J)
     if bad.any():
         s = int(np.argmax(bad))
-        raise ValueError(f"sample {s} ({ep.sample_label(s)}): J_s is NaN/inf at the extremal "
-                         f"({'converged' if sol.converged else sol.status.name}); the integrand is not finite "
-                         "for this sample along the curve")
+        raise ValueError(
+            f"sample {s} ({ep.sample_label(s)}): J_s is NaN/inf at the extremal "
+            f"({'converged' if sol.converged else sol.status.name}); the integrand is not finite "
+            "for this sample along the curve"
+        )
     return J
 
 
@@ -702,20 +786,28 @@ def _stationarity(ep, sol, lam):
                 J = values(U, x, z, aux, omegas)
                 m = jnp.sum(q * J)
                 return m + lam * jnp.sqrt(jnp.sum(q * (J - m) ** 2))
+
             return jax.grad(R)(U)
+
         return grad
 
     fn = _jit(("stationarity", disc.problem.integrand, disc.blocks, disc.layout.key(disc.problem)), make)
     U, x, z, aux = _disc_args(disc)
     g = np.asarray(fn(U, x, z, aux, ep.params["omega"], q, float(lam)))
-    free = ~np.asarray(disc.fixed[:disc.layout.d_el])
+    free = ~np.asarray(disc.fixed[: disc.layout.d_el])
     mass = np.asarray(aux["mass"])[None, :]
     r = np.abs(g / mass)[free]
     return float(np.max(r)) if r.size else 0.0
 
 
-def sample_extremals(ep: ExpectedProblem, indices: Iterable[int], n: int | None = None, *,
-                     grid: ArrayLike | None = None, **solve_options: Any) -> list[Solution]:
+def sample_extremals(
+    ep: ExpectedProblem,
+    indices: Iterable[int],
+    n: int | None = None,
+    *,
+    grid: ArrayLike | None = None,
+    **solve_options: Any,
+) -> list[Solution]:
     """The extremals of single samples ``J_s`` (one-hot weights: the same compiled solver)."""
     x = _resolve_grid(ep.problem, n, grid)
     out = []
@@ -751,10 +843,20 @@ def _solve_value(ep, x, params, guess, solve_options):
     return sol
 
 
-def sensitivity(ep: ExpectedProblem, param: str, dist: str | None = None, *, method: str = "crn",
-                n: int | None = None, grid: ArrayLike | None = None, h: float | None = None,
-                seed: int | None = None, pathwise: str = "auto", statistic: Callable[..., Any] | None = None,
-                **solve_options: Any) -> float:
+def sensitivity(
+    ep: ExpectedProblem,
+    param: str,
+    dist: str | None = None,
+    *,
+    method: str = "crn",
+    n: int | None = None,
+    grid: ArrayLike | None = None,
+    h: float | None = None,
+    seed: int | None = None,
+    pathwise: str = "auto",
+    statistic: Callable[..., Any] | None = None,
+    **solve_options: Any,
+) -> float:
     """One estimate of ``dĴ*/dθ``, ``Ĵ* = min_f Σ_s w_s J[f; ω_s(θ)]``, for ``θ = dist.param``
     (or of ``d statistic(x, f*)/dθ``).
 
@@ -820,8 +922,10 @@ def sensitivity(ep: ExpectedProblem, param: str, dist: str | None = None, *, met
     if statistic is not None and not callable(statistic):
         raise TypeError(f"statistic: expected a callable (x, f) -> scalar, got {type(statistic).__name__}")
     if statistic is not None and method == "pathwise" and pathwise == "envelope":
-        raise ValueError("pathwise: the envelope theorem gives derivatives of the optimal value only; "
-                         "use pathwise='implicit' (or 'auto') for a statistic of the extremal")
+        raise ValueError(
+            "pathwise: the envelope theorem gives derivatives of the optimal value only; "
+            "use pathwise='implicit' (or 'auto') for a statistic of the extremal"
+        )
     if method == "pathwise":
         return _pathwise(ep, x, dist, param, solve_options, pathwise, statistic)
     plus = {dist: d.replace(**{param: theta + h})}
@@ -854,6 +958,7 @@ def _pathwise(ep, x, dist, param, solve_options, how="auto", statistic=None):
 
     theta = d.theta[param]
     if how == "implicit" or statistic is not None or (how == "auto" and _IMPLICIT["works"] is not False):
+
         def target(t):
             sol = solve(ep.problem, grid=x, params={"omega": omega_of(t), "w": w}, **solve_options)
             return sol.value if statistic is None else statistic(jnp.asarray(sol.x), sol.f)
@@ -876,7 +981,9 @@ def _pathwise(ep, x, dist, param, solve_options, how="auto", statistic=None):
             def total(t):
                 om = {**omegas, dist: d.transform(xi, {**theta_all, param: t})}
                 return jnp.sum(w * values(U, x, z, aux, om))
+
             return jax.grad(total)(t)
+
         return grad
 
     key = ("envelope", disc.problem.integrand, disc.blocks, disc.layout.key(disc.problem), dist, param, type(d))
@@ -889,10 +996,20 @@ def _pathwise(ep, x, dist, param, solve_options, how="auto", statistic=None):
 _pathwise.last_method = None
 
 
-def compare_sensitivities(ep: ExpectedProblem, param: str, dist: str | None = None, *, replicates: int = 20,
-                          n: int | None = None, grid: ArrayLike | None = None, h: float | None = None,
-                          methods: Sequence[str] = _METHODS, pathwise: str = "auto",
-                          statistic: Callable[..., Any] | None = None, **solve_options: Any) -> dict:
+def compare_sensitivities(
+    ep: ExpectedProblem,
+    param: str,
+    dist: str | None = None,
+    *,
+    replicates: int = 20,
+    n: int | None = None,
+    grid: ArrayLike | None = None,
+    h: float | None = None,
+    methods: Sequence[str] = _METHODS,
+    pathwise: str = "auto",
+    statistic: Callable[..., Any] | None = None,
+    **solve_options: Any,
+) -> dict:
     """Estimators (a) CRN, (b) pathwise, (c) independent over ``replicates`` independent sample sets.
 
     Replicate ``r`` uses ``ep.replace(seed=ep.seed + r)`` (S samples each; the independent
@@ -916,15 +1033,26 @@ def compare_sensitivities(ep: ExpectedProblem, param: str, dist: str | None = No
     for r in range(replicates):
         rep = ep.replace(seed=base + r)
         for m in methods:
-            est[m].append(sensitivity(rep, param, dist, method=m, n=n, grid=grid, h=h, pathwise=pathwise,
-                                      statistic=statistic, seed=base + 7_919 * (r + 1) + 104_729,
-                                      **solve_options))
+            est[m].append(
+                sensitivity(
+                    rep,
+                    param,
+                    dist,
+                    method=m,
+                    n=n,
+                    grid=grid,
+                    h=h,
+                    pathwise=pathwise,
+                    statistic=statistic,
+                    seed=base + 7_919 * (r + 1) + 104_729,
+                    **solve_options,
+                )
+            )
     out = {}
     for m, v in est.items():
         v = np.asarray(v)
         var = float(np.var(v, ddof=1))
-        out[m] = {"estimates": v, "mean": float(np.mean(v)), "variance": var,
-                  "stderr": math.sqrt(var / v.size)}
+        out[m] = {"estimates": v, "mean": float(np.mean(v)), "variance": var, "stderr": math.sqrt(var / v.size)}
     out["pathwise_method"] = _pathwise.last_method
     if "independent" in out:
         for m in ("crn", "pathwise"):
@@ -935,10 +1063,20 @@ def compare_sensitivities(ep: ExpectedProblem, param: str, dist: str | None = No
 
 # -- plot ------------------------------------------------------------------------------------------
 
-def plot_ensemble(ep: ExpectedProblem, path: str | os.PathLike | None = None, *, n: int | None = None,
-                  grid: ArrayLike | None = None, count: int = 12, risks: Sequence[float] = (0.0, 1.0, 2.0),
-                  exact: Callable[..., Any] | None = None, invert_yaxis: bool = False, title: str | None = None,
-                  sample_problem: ExpectedProblem | None = None) -> Figure:
+
+def plot_ensemble(
+    ep: ExpectedProblem,
+    path: str | os.PathLike | None = None,
+    *,
+    n: int | None = None,
+    grid: ArrayLike | None = None,
+    count: int = 12,
+    risks: Sequence[float] = (0.0, 1.0, 2.0),
+    exact: Callable[..., Any] | None = None,
+    invert_yaxis: bool = False,
+    title: str | None = None,
+    sample_problem: ExpectedProblem | None = None,
+) -> Figure:
     """Three panels: the extremals of ``count`` single samples (coloured by the first random
     parameter), their mean ± std and the expected-value extremal (and ``exact`` when given); the
     risk-aware family ``min mean + λ·std`` over ``risks``; and its trade-off (std against mean).
@@ -962,8 +1100,9 @@ def plot_ensemble(ep: ExpectedProblem, path: str | os.PathLike | None = None, *,
     F = np.stack([s.f for s in sols])
     xs = sols[0].x
     fam = [solve_expected(ep, n=n, grid=grid, risk=lam) for lam in risks]
-    fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(15, 4.8), constrained_layout=True,
-                                        gridspec_kw={"width_ratios": [1.25, 1.0, 0.75]})
+    fig, (ax1, ax2, ax3) = plt.subplots(
+        1, 3, figsize=(15, 4.8), constrained_layout=True, gridspec_kw={"width_ratios": [1.25, 1.0, 0.75]}
+    )
     name = src.names[0]
     vals = src.samples[name][:count]
     norm = plt.Normalize(vals.min(), vals.max() if vals.max() > vals.min() else vals.min() + 1)

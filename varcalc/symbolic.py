@@ -48,16 +48,37 @@ _INSTALL = 'pip install "varcalc[symbolic]"  (or: pip install sympy)'
 _UNAFFECTED = "The numerical solve (vc.solve) does not need the symbolic form and is unaffected."
 
 # Call-like primitives whose body is a sub-jaxpr with the same inputs and outputs (recursed into).
-_CALLS = ("pjit", "jit", "closed_call", "core_call", "custom_jvp_call", "custom_vjp_call",
-          "custom_vjp_call_jaxpr", "remat", "remat2", "checkpoint")
+_CALLS = (
+    "pjit",
+    "jit",
+    "closed_call",
+    "core_call",
+    "custom_jvp_call",
+    "custom_vjp_call",
+    "custom_vjp_call_jaxpr",
+    "remat",
+    "remat2",
+    "checkpoint",
+)
 _SUBJAXPR_KEYS = ("jaxpr", "call_jaxpr", "fun_jaxpr")
 _MAX_SOLVE = 3  # solve for the highest derivatives symbolically for at most 3 coupled components
 _MAX_OPS = 400  # larger expressions are left as they are: simplify() would take minutes
 # An integrand with more scalar operations than this (a sample average over many parameter values,
 # a large matrix) has no readable symbolic form and would take SymPy minutes: refused with a message.
 _MAX_SCALAR_OPS = 400
-_COUNTED = ("integer_pow", "div", "clamp", "select_n", "dot_general", "reduce_sum", "reduce_max",
-            "reduce_min", "reduce_prod", "cumsum", "cumprod")
+_COUNTED = (
+    "integer_pow",
+    "div",
+    "clamp",
+    "select_n",
+    "dot_general",
+    "reduce_sum",
+    "reduce_max",
+    "reduce_min",
+    "reduce_prod",
+    "cumsum",
+    "cumprod",
+)
 
 
 def _sympy():
@@ -105,21 +126,57 @@ class _Translator:
         self.ops = 0  # scalar operations translated so far (see _MAX_SCALAR_OPS)
         S = sp
         self.unary = {
-            "neg": lambda a: -a, "sqrt": S.sqrt, "rsqrt": lambda a: 1 / S.sqrt(a),
-            "cbrt": lambda a: S.real_root(a, 3), "exp": S.exp, "exp2": lambda a: 2**a,
-            "log": S.log, "log1p": lambda a: S.log(1 + a), "expm1": lambda a: S.exp(a) - 1,
-            "sin": S.sin, "cos": S.cos, "tan": S.tan, "asin": S.asin, "acos": S.acos,
-            "atan": S.atan, "sinh": S.sinh, "cosh": S.cosh, "tanh": S.tanh, "asinh": S.asinh,
-            "acosh": S.acosh, "atanh": S.atanh, "abs": S.Abs, "sign": S.sign, "floor": S.floor,
-            "ceil": S.ceiling, "logistic": lambda a: 1 / (1 + S.exp(-a)), "erf": S.erf,
-            "erfc": S.erfc, "square": lambda a: a**2, "copy": lambda a: a, "copy_p": lambda a: a,
-            "real": lambda a: a, "not": S.Not, "optimization_barrier": lambda a: a,
+            "neg": lambda a: -a,
+            "sqrt": S.sqrt,
+            "rsqrt": lambda a: 1 / S.sqrt(a),
+            "cbrt": lambda a: S.real_root(a, 3),
+            "exp": S.exp,
+            "exp2": lambda a: 2**a,
+            "log": S.log,
+            "log1p": lambda a: S.log(1 + a),
+            "expm1": lambda a: S.exp(a) - 1,
+            "sin": S.sin,
+            "cos": S.cos,
+            "tan": S.tan,
+            "asin": S.asin,
+            "acos": S.acos,
+            "atan": S.atan,
+            "sinh": S.sinh,
+            "cosh": S.cosh,
+            "tanh": S.tanh,
+            "asinh": S.asinh,
+            "acosh": S.acosh,
+            "atanh": S.atanh,
+            "abs": S.Abs,
+            "sign": S.sign,
+            "floor": S.floor,
+            "ceil": S.ceiling,
+            "logistic": lambda a: 1 / (1 + S.exp(-a)),
+            "erf": S.erf,
+            "erfc": S.erfc,
+            "square": lambda a: a**2,
+            "copy": lambda a: a,
+            "copy_p": lambda a: a,
+            "real": lambda a: a,
+            "not": S.Not,
+            "optimization_barrier": lambda a: a,
         }
         self.binary = {
-            "add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b,
-            "pow": lambda a, b: a**b, "atan2": S.atan2, "max": S.Max, "min": S.Min,
-            "lt": S.Lt, "le": S.Le, "gt": S.Gt, "ge": S.Ge, "eq": S.Eq, "ne": S.Ne,
-            "and": S.And, "or": S.Or,
+            "add": lambda a, b: a + b,
+            "sub": lambda a, b: a - b,
+            "mul": lambda a, b: a * b,
+            "pow": lambda a, b: a**b,
+            "atan2": S.atan2,
+            "max": S.Max,
+            "min": S.Min,
+            "lt": S.Lt,
+            "le": S.Le,
+            "gt": S.Gt,
+            "ge": S.Ge,
+            "eq": S.Eq,
+            "ne": S.Ne,
+            "and": S.And,
+            "or": S.Or,
         }
 
     # -- constants ----------------------------------------------------------------------------
@@ -220,16 +277,15 @@ class _Translator:
             return np.flip(ins[0], axis=tuple(p["dimensions"]))
         if name == "slice":
             strides = p["strides"] or (1,) * len(p["start_indices"])
-            return ins[0][tuple(slice(s, e, k) for s, e, k in
-                                zip(p["start_indices"], p["limit_indices"], strides))]
+            return ins[0][tuple(slice(s, e, k) for s, e, k in zip(p["start_indices"], p["limit_indices"], strides))]
         if name == "dynamic_slice":
-            a, starts = ins[0], [self._index(s, eqn) for s in ins[1:1 + ins[0].ndim]]
+            a, starts = ins[0], [self._index(s, eqn) for s in ins[1 : 1 + ins[0].ndim]]
             sizes = p["slice_sizes"]
             starts = [min(max(s, 0), n - k) for s, n, k in zip(starts, a.shape, sizes)]  # lax clamps
             return a[tuple(slice(s, s + k) for s, k in zip(starts, sizes))]
         if name == "dynamic_update_slice":
             a, u = ins[0].copy(), ins[1]
-            starts = [self._index(s, eqn) for s in ins[2:2 + a.ndim]]
+            starts = [self._index(s, eqn) for s in ins[2 : 2 + a.ndim]]
             starts = [min(max(s, 0), n - k) for s, n, k in zip(starts, a.shape, u.shape)]
             a[tuple(slice(s, s + k) for s, k in zip(starts, u.shape))] = u
             return a
@@ -294,16 +350,28 @@ class _Translator:
         sp = self.sp
         old, new = np.dtype(old), np.dtype(new)
         if old == np.dtype(bool) and new != np.dtype(bool):
-            return np.frompyfunc(lambda c: sp.Integer(1) if c is sp.true else sp.Integer(0) if c is sp.false
-                                 else sp.Piecewise((1, c), (0, True)), 1, 1)(a)
+            return np.frompyfunc(
+                lambda c: (
+                    sp.Integer(1)
+                    if c is sp.true
+                    else sp.Integer(0)
+                    if c is sp.false
+                    else sp.Piecewise((1, c), (0, True))
+                ),
+                1,
+                1,
+            )(a)
         if new == np.dtype(bool) and old != np.dtype(bool):
             return np.frompyfunc(lambda c: sp.Ne(c, 0), 1, 1)(a)
         if np.issubdtype(new, np.integer) and not np.issubdtype(old, np.integer):
+
             def trunc(c):
                 if c.is_Number:
                     return sp.Integer(int(c))
-                raise _Unsupported("convert_element_type",
-                                   detail="a float converted to an integer (truncation of the unknowns)")
+                raise _Unsupported(
+                    "convert_element_type", detail="a float converted to an integer (truncation of the unknowns)"
+                )
+
             return np.frompyfunc(trunc, 1, 1)(a)
         return a
 
@@ -317,8 +385,11 @@ class _Translator:
         for i, j in zip(lb, rb):
             sb[j] = sa[i]
         sb = [s if s is not None else next(letters) for s in sb]
-        out = ([sa[i] for i in lb] + [s for i, s in enumerate(sa) if i not in lc and i not in lb]
-               + [s for j, s in enumerate(sb) if j not in rc and j not in rb])
+        out = (
+            [sa[i] for i in lb]
+            + [s for i, s in enumerate(sa) if i not in lc and i not in lb]
+            + [s for j, s in enumerate(sb) if j not in rc and j not in rb]
+        )
         spec = f"{''.join(sa)},{''.join(sb)}->{''.join(out)}"
         return np.asarray(np.einsum(spec, a, b), dtype=object)
 
@@ -338,8 +409,9 @@ class _Translator:
         outs = []
         for k in range(len(results[0])):
             stacked = [r[k] for r in results]
-            pick = lambda *cs: self.sp.Piecewise(*[(c, self._is_index(index, i)) for i, c in enumerate(cs[:-1])],
-                                                (cs[-1], True))
+            pick = lambda *cs: self.sp.Piecewise(
+                *[(c, self._is_index(index, i)) for i, c in enumerate(cs[:-1])], (cs[-1], True)
+            )
             outs.append(np.frompyfunc(pick, len(stacked), 1)(*stacked))
         return outs
 
@@ -423,8 +495,10 @@ class EulerLagrange:
 
     def __repr__(self):
         n = len(self.equations)
-        return (f"<EulerLagrange: {n} equation{'s' * (n != 1)}, order {self.order}, "
-                f"first integral {'yes' if self.first_integral is not None else 'no'}; print() it>")
+        return (
+            f"<EulerLagrange: {n} equation{'s' * (n != 1)}, order {self.order}, "
+            f"first integral {'yes' if self.first_integral is not None else 'no'}; print() it>"
+        )
 
     def _signature(self):
         args = {1: "f, f', x", 2: "f, f', f'', x"}[self.order]
@@ -453,7 +527,7 @@ class EulerLagrange:
             e = self._display(e)
             names = {}
             for s in e.free_symbols:  # f1'' -> f_{1}'', f12 -> f_{12}
-                base, primes = s.name.rstrip("'"), s.name[len(s.name.rstrip("'")):]
+                base, primes = s.name.rstrip("'"), s.name[len(s.name.rstrip("'")) :]
                 if base[:1] == "f" and base[1:].replace("_", "").isdigit():
                     names[s] = f"f_{{{base[1:]}}}{primes}"
             return sp.latex(e, symbol_names=names)
@@ -471,7 +545,7 @@ def _display(sp, expr):
     """``expr`` with ``f(x)`` → ``f`` and ``d^k f/dx^k`` → ``f'…'`` (plain symbols)."""
     reps = {}
     for d in expr.atoms(sp.Derivative):
-        (var, k), = d.variable_count
+        ((var, k),) = d.variable_count
         name = d.expr.func.__name__
         reps[d] = sp.Symbol(name + ("'" * k if k <= 4 else f"^({k})"))
     for fx in expr.atoms(sp.core.function.AppliedUndef):
@@ -528,35 +602,41 @@ def _trace(fun, what, arg_shapes, param_shapes, treedef):
 
     avals = [jax.ShapeDtypeStruct(s, jnp.float64) for s in arg_shapes]
     if treedef is not None:
-        avals.append(jax.tree_util.tree_unflatten(
-            treedef, [jax.ShapeDtypeStruct(s, jnp.float64) for s in param_shapes]))
+        avals.append(
+            jax.tree_util.tree_unflatten(treedef, [jax.ShapeDtypeStruct(s, jnp.float64) for s in param_shapes])
+        )
     try:
         return jax.make_jaxpr(fun)(*avals)
     except jax.errors.ConcretizationTypeError as exc:
         raise NotImplementedError(
             f"cannot form the Euler–Lagrange equation symbolically: {what} branches in Python on the "
-            f"value of an argument (use jnp.where for a symbolic form). {_UNAFFECTED}\n{exc}") from None
+            f"value of an argument (use jnp.where for a symbolic form). {_UNAFFECTED}\n{exc}"
+        ) from None
     except Exception as exc:
-        raise TypeError(f"{what}: calling it on abstract float64 arguments of shapes {arg_shapes} "
-                        f"raised {type(exc).__name__}: {exc}") from exc
+        raise TypeError(
+            f"{what}: calling it on abstract float64 arguments of shapes {arg_shapes} "
+            f"raised {type(exc).__name__}: {exc}"
+        ) from exc
 
 
 def _translate(sp, fun, what, args, arg_shapes, params):
     _, arrays, pshapes, treedef = params
     closed = _trace(fun, what, arg_shapes, pshapes, treedef)
     try:
-        out, = _Translator(sp).run(closed, list(args) + list(arrays))
+        (out,) = _Translator(sp).run(closed, list(args) + list(arrays))
     except _TooLarge:
         raise NotImplementedError(
             f"cannot form a readable Euler–Lagrange equation symbolically: {what} takes more than "
             f"{_MAX_SCALAR_OPS} scalar operations (arrays of many values, e.g. a sample average over "
-            f"parameter values); state one term (e.g. one sample) for its symbolic form. {_UNAFFECTED}") from None
+            f"parameter values); state one term (e.g. one sample) for its symbolic form. {_UNAFFECTED}"
+        ) from None
     except _Unsupported as exc:
         where = f" at {exc.where}" if exc.where else ""
         detail = f" ({exc.detail})" if exc.detail else ""
         raise NotImplementedError(
             f"cannot form the Euler–Lagrange equation symbolically: {what} uses the JAX primitive "
-            f"{exc.primitive!r}{where}{detail}, which has no SymPy translation. {_UNAFFECTED}") from None
+            f"{exc.primitive!r}{where}{detail}, which has no SymPy translation. {_UNAFFECTED}"
+        ) from None
     return out
 
 
@@ -571,8 +651,13 @@ def _simplify(sp, expr):
     return sp.simplify(expr)
 
 
-def euler_lagrange(problem_or_integrand: Problem | Callable[..., Any], *, shape: int | tuple[int, ...] | None = None,
-                   order: int | None = None, params: Any = None) -> EulerLagrange:
+def euler_lagrange(
+    problem_or_integrand: Problem | Callable[..., Any],
+    *,
+    shape: int | tuple[int, ...] | None = None,
+    order: int | None = None,
+    params: Any = None,
+) -> EulerLagrange:
     """The Euler–Lagrange equation(s) of an integrand, symbolically (needs SymPy).
 
     Parameters
@@ -628,8 +713,10 @@ def euler_lagrange(problem_or_integrand: Problem | Callable[..., Any], *, shape:
         if prob.bound is not None:
             notes.append(f"Bound {prob.bound.name!r}: the equation holds where f is off the obstacle.")
         if prob.data is not None:
-            notes.append("Data term: the equation holds between the data sites; each site adds a "
-                         "point force (a jump in the highest derivative).")
+            notes.append(
+                "Data term: the equation holds between the data sites; each site adds a "
+                "point force (a jump in the highest derivative)."
+            )
         for end in ("left", "right"):
             if prob.end_curve(end) is not None:
                 notes.append(f"The {end} end lies on a curve: the transversality condition is not shown.")
@@ -637,8 +724,10 @@ def euler_lagrange(problem_or_integrand: Problem | Callable[..., Any], *, shape:
     else:
         G = problem_or_integrand
         if not callable(G):
-            raise TypeError(f"problem_or_integrand: expected a vc.Problem (one independent variable x) "
-                            f"or a callable G(f, df, x), got {type(G).__name__}")
+            raise TypeError(
+                f"problem_or_integrand: expected a vc.Problem (one independent variable x) "
+                f"or a callable G(f, df, x), got {type(G).__name__}"
+            )
         free = []
         order = 1 if order is None else order
         if order not in (1, 2) or isinstance(order, bool):
@@ -655,7 +744,7 @@ def euler_lagrange(problem_or_integrand: Problem | Callable[..., Any], *, shape:
     d = [[sp.Dummy(f"{n}_{k}", real=True) for n in names] for k in range(kmax + 1)]
     args = [np.array(d[k], dtype=object).reshape(shape) for k in range(order + 1)]
     args.append(np.asarray(x, dtype=object))
-    par = (_param_symbols(sp, params, taken) if params is not None else ({}, [], [], None))
+    par = _param_symbols(sp, params, taken) if params is not None else ({}, [], [], None)
 
     arg_shapes = [shape] * (order + 1) + [()]
     sig = "G(f, df, x)" if order == 1 else "G(f, df, d2f, x)"
@@ -672,18 +761,24 @@ def euler_lagrange(problem_or_integrand: Problem | Callable[..., Any], *, shape:
     L = L0
     g_x_free = True
     for c in pointwise:
-        gv = _translate(sp, lambda f, x_, *p, fun=c.fun: fun(f, x_), f"Pointwise {c.name!r}",
-                        [args[0], args[-1]], [shape, ()], ({}, [], [], None))
+        gv = _translate(
+            sp,
+            lambda f, x_, *p, fun=c.fun: fun(f, x_),
+            f"Pointwise {c.name!r}",
+            [args[0], args[-1]],
+            [shape, ()],
+            ({}, [], [], None),
+        )
         gv = gv.reshape(-1)
-        mus = [sp.Function(f"mu_{c.name}" + (str(j + 1) if gv.size > 1 else ""), real=True)(x)
-               for j in range(gv.size)]
+        mus = [sp.Function(f"mu_{c.name}" + (str(j + 1) if gv.size > 1 else ""), real=True)(x) for j in range(gv.size)]
         L = L + sum(m * g for m, g in zip(mus, gv))
         g_x_free &= all(x not in g.free_symbols for g in gv)
         multipliers[c.name] = mus[0] if len(mus) == 1 else mus
 
     # Symbols <-> functions of x.
-    to_fun = {d[k][i]: (funcs[i] if k == 0 else funcs[i].diff(x, k))
-              for k in range(kmax + 1) for i in range(len(names))}
+    to_fun = {
+        d[k][i]: (funcs[i] if k == 0 else funcs[i].diff(x, k)) for k in range(kmax + 1) for i in range(len(names))
+    }
     to_sym = {v: k for k, v in to_fun.items()}
     fun = lambda e: e.xreplace(to_fun)
     sym = lambda e: e.xreplace(to_sym)
@@ -715,12 +810,23 @@ def euler_lagrange(problem_or_integrand: Problem | Callable[..., Any], *, shape:
         notes.append("The equation holds for every f: G is a null Lagrangian (a total derivative).")
     if free and order == 1:  # ∂L/∂f' = 0 at a free end (order 2: two conditions, not shown)
         nbc = ", ".join(sp.sstr(_display(sp, fun(_simplify(sp, sp.diff(L, d[1][i]))))) for i in range(len(names)))
-        notes.append(f"Free {' and '.join(free)} end{'s' * (len(free) > 1)}: natural boundary condition "
-                     f"∂L/∂f' = 0 there: {nbc} = 0.")
-    return EulerLagrange(integrand=fun(G_sym), lagrangian=fun(L), equations=equations,
-                         residuals=[fun(E) for E in residuals], first_integral=first, x=x,
-                         functions=funcs, order=order, params=par[0], multipliers=multipliers,
-                         notes=notes)
+        notes.append(
+            f"Free {' and '.join(free)} end{'s' * (len(free) > 1)}: natural boundary condition "
+            f"∂L/∂f' = 0 there: {nbc} = 0."
+        )
+    return EulerLagrange(
+        integrand=fun(G_sym),
+        lagrangian=fun(L),
+        equations=equations,
+        residuals=[fun(E) for E in residuals],
+        first_integral=first,
+        x=x,
+        functions=funcs,
+        order=order,
+        params=par[0],
+        multipliers=multipliers,
+        notes=notes,
+    )
 
 
 def _solved_form(sp, residuals, top):

@@ -22,6 +22,7 @@ class Hermite3(Element):
 
     def functional(self, G, vector, m, blocks):
         from ..functional import HermiteFunctional
+
         return HermiteFunctional(G, vector, m)
 
     def guess_rows(self, disc, U0, coarse):
@@ -36,7 +37,7 @@ class Hermite3(Element):
 
     def midpoint_jets(self, v0, v1, h, m):
         """The cubic Hermite interpolant at the midpoint: ``[f, f', f'']``."""
-        f0, f1, s0, s1 = v0[:m], v1[:m], v0[m:2 * m], v1[m:2 * m]
+        f0, f1, s0, s1 = v0[:m], v1[:m], v0[m : 2 * m], v1[m : 2 * m]
         return [0.5 * (f0 + f1) + h * (s0 - s1) / 8, 1.5 * (f1 - f0) / h - (s0 + s1) / 4, (s1 - s0) / h]
 
     def quadrature_summary(self, disc):
@@ -64,8 +65,10 @@ class HermiteP(Hermite3):
     @classmethod
     def refusal(cls, order, degree):
         if order == 2 and degree == 2:
-            return ("degree: order=2 problems need C¹ elements, of degree >= 3 (degree=3: cubic Hermite, "
-                    "as the default degree=1 gives; degree=p > 3 adds p - 3 values per cell), got degree=2")
+            return (
+                "degree: order=2 problems need C¹ elements, of degree >= 3 (degree=3: cubic Hermite, "
+                "as the default degree=1 gives; degree=p > 3 adds p - 3 values per cell), got degree=2"
+            )
         return None
 
     def rows(self, m):
@@ -76,23 +79,26 @@ class HermiteP(Hermite3):
 
     def functional(self, G, vector, m, blocks):
         from ..elements import HermitePFunctional
+
         return HermitePFunctional(G, vector, m, self.degree)
 
     def interior_points(self):
         """Where the interior rows sit in a cell, ``t ∈ (0, 1)`` (``p - 3`` points)."""
         from ..elements import hermite_points
+
         return hermite_points(self.degree)
 
     def fix(self, fixed, m):
-        fixed[2 * m:, -1] = True  # the last node's interior rows: dummies (no cell to its right)
+        fixed[2 * m :, -1] = True  # the last node's interior rows: dummies (no cell to its right)
 
     def guess_rows(self, disc, U0, coarse):
         (S0,) = super().guess_rows(disc, U0, None)
         inner = getattr(disc, "interior_guess", None)
         if inner is None:  # the cubic Hermite interpolant of the guess's values and slopes
             inner = hermite_interior(disc.x, U0, S0.T, self.interior_points())
-        inner = np.concatenate([inner.reshape(U0.shape[0] - 1, -1),
-                                np.zeros((1, inner.shape[1] * inner.shape[2]))], axis=0)  # dummies 0
+        inner = np.concatenate(
+            [inner.reshape(U0.shape[0] - 1, -1), np.zeros((1, inner.shape[1] * inner.shape[2]))], axis=0
+        )  # dummies 0
         return [S0, inner.T]
 
     def setup(self, disc, build, *, grid, guess, quadrature, singular_ends, detect):
@@ -100,6 +106,7 @@ class HermiteP(Hermite3):
             raise ValueError("singular_ends: not available for order=2 problems (no end map for C¹ elements)")
         if callable(guess) and self.degree > 3:  # the guess between the nodes too
             from ._lagrange import points_guess
+
             disc.interior_guess = points_guess(disc, guess, self.interior_points())
             disc.set_guess(disc.U0)
         return disc
@@ -111,6 +118,7 @@ class HermiteP(Hermite3):
         """Lumped mass of the value rows (the certificate's pencil): the Gauss–Lobatto weights of the
         points ``[0, τ…, 1]`` (GLL nodes of degree p - 2) per cell; slopes get none."""
         from ..elements import gll_weights
+
         w = gll_weights(self.degree - 2)
         h = np.diff(x_grid)
         node = np.zeros(np.shape(x_grid)[0])
@@ -118,16 +126,20 @@ class HermiteP(Hermite3):
         node[1:] += h * w[-1]
         out = np.zeros((node.size, self.rows(m)))
         out[:, :m] = node[:, None]
-        out[:-1, 2 * m:] = (h[:, None] * w[None, 1:-1]).repeat(m, axis=1)  # each point's weight per component
+        out[:-1, 2 * m :] = (h[:, None] * w[None, 1:-1]).repeat(m, axis=1)  # each point's weight per component
         return out
 
     def sides_message(self, what):
-        return (f"degree: C¹ elements of degree > 3 support {', '.join(sorted(self.sides))} only, not {what}; "
-                "use degree=1 for this problem")
+        return (
+            f"degree: C¹ elements of degree > 3 support {', '.join(sorted(self.sides))} only, not {what}; "
+            "use degree=1 for this problem"
+        )
 
     def quadrature_message(self, quadrature):
-        return (f"quadrature: {quadrature!r} does not apply to C¹ elements of degree > 1; they use "
-                "Gauss–Legendre with degree + 2 points per cell")
+        return (
+            f"quadrature: {quadrature!r} does not apply to C¹ elements of degree > 1; they use "
+            "Gauss–Legendre with degree + 2 points per cell"
+        )
 
     def warm_start_message(self):
         return "warm_start: not available with degree > 1 (high-order elements need few nodes)"
@@ -138,9 +150,14 @@ def hermite_interior(x, U0, S0, t):
     ``U0`` and slopes ``S0`` (..., n, m) on ``x`` (n,): shape ``(..., n-1, k, m)`` (leading axes:
     lanes of a batch)."""
     from ..functional import hermite_basis
+
     h = np.diff(x)[:, None, None]
     phi = np.asarray(hermite_basis(np.asarray(t, float), 1.0)[0])[:, None, :, None]  # (4, 1, k, 1), slopes × h
     L, R = (slice(None, -1), slice(1, None))
     U0, S0 = np.asarray(U0)[..., None, :], np.asarray(S0)[..., None, :]  # (..., n, 1, m)
-    return (phi[0] * U0[..., L, :, :] + phi[1] * h * S0[..., L, :, :]
-            + phi[2] * U0[..., R, :, :] + phi[3] * h * S0[..., R, :, :])
+    return (
+        phi[0] * U0[..., L, :, :]
+        + phi[1] * h * S0[..., L, :, :]
+        + phi[2] * U0[..., R, :, :]
+        + phi[3] * h * S0[..., R, :, :]
+    )

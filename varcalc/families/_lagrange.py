@@ -41,12 +41,13 @@ class Lagrange(Element):
         """The node and its cell's interior GLL nodes, weighted by the GLL rule (node: ``2 w_0`` times
         the lumped mass ``(h_{i-1} + h_i) / 2``, i.e. ``w_0`` from each neighbour cell)."""
         from ..elements import gll_nodes, gll_weights
+
         p = self.degree
         t, w = gll_nodes(p)[:-1], gll_weights(p)[:-1]
         wn = np.zeros(p)
         wn[0] = 2.0 * w[0]
         wh = np.concatenate([[0.0], w[1:]])
-        return v[:m * p].reshape(p, m), t, wn, wh
+        return v[: m * p].reshape(p, m), t, wn, wh
 
     def key(self):
         return (("degree", self.degree),) + ((("end_powers", self.end_powers),) if self.mapped else ())
@@ -55,6 +56,7 @@ class Lagrange(Element):
         if not self.mapped:
             return None
         from ..endmap import EndMap
+
         return EndMap(self.end_powers, aux["a"], aux["b"])
 
     def chart(self, x, jets, aux):
@@ -66,35 +68,39 @@ class Lagrange(Element):
 
     def functional(self, G, vector, m, blocks):
         from ..elements import LagrangeFunctional
+
         return LagrangeFunctional(G, vector, m, self.degree, flat_ends=tuple(k > 1 for k in self.end_powers))
 
     def fix(self, fixed, m):
         p = self.degree
-        fixed[m:m * p, -1] = True  # the last node's interior rows: dummies (no cell to its right)
+        fixed[m : m * p, -1] = True  # the last node's interior rows: dummies (no cell to its right)
         if self.end_powers[0] > 1:  # a mapped end's flat slope fixes the GLL value next to it
-            fixed[m:2 * m, 0] = True
+            fixed[m : 2 * m, 0] = True
         if self.end_powers[1] > 1:
-            fixed[(p - 1) * m:p * m, -2] = True
+            fixed[(p - 1) * m : p * m, -2] = True
 
     def fixed_points(self, fixed, m):
         """``(P, n)``: is collocation point ``j`` of node ``i`` not an unknown (a Dirichlet node, a
         dummy)?  From the element rows of ``fixed`` (d, n)."""
-        return fixed[:m * self.degree].reshape(self.degree, m, -1).all(axis=1)
+        return fixed[: m * self.degree].reshape(self.degree, m, -1).all(axis=1)
 
     def guess_rows(self, disc, U0, coarse):
         from ..elements import gll_nodes
+
         t = gll_nodes(self.degree)[1:-1]  # interior GLL values: the guess function's, else linear
         inner = (1 - t)[None, :, None] * U0[:-1, None, :] + t[None, :, None] * U0[1:, None, :]
         if getattr(disc, "interior_guess", None) is not None:
             inner = disc.interior_guess
-        inner = np.concatenate([inner.reshape(U0.shape[0] - 1, -1),
-                                np.zeros((1, inner.shape[1] * inner.shape[2]))], axis=0)  # dummies 0
+        inner = np.concatenate(
+            [inner.reshape(U0.shape[0] - 1, -1), np.zeros((1, inner.shape[1] * inner.shape[2]))], axis=0
+        )  # dummies 0
         return [inner.T]
 
     def row_abscissae(self, x_user, x, end_map=None):
         """Node ``i``'s rows: ``f_i`` at ``x_i``, then the interior GLL nodes of cell ``i`` (the last
         node's dummies at ``x_n``); mapped through ``x = φ(s)`` when the grid is ``s``."""
         from ..elements import gll_nodes
+
         x = np.asarray(x, dtype=np.float64)
         inner = x[:-1, None] + gll_nodes(self.degree)[None, 1:-1] * np.diff(x)[:, None]
         inner = np.concatenate([inner, np.full((1, inner.shape[1]), x[-1])])
@@ -109,6 +115,7 @@ class Lagrange(Element):
         there and only there, so that is where a slope bound is meaningful and enough."""
         from ..elements import _element_tables
         from ..quadrature import gauss_rule
+
         rule = gauss_rule(self.degree + 2)
         _, dphi, _ = _element_tables(self.degree, rule.size)
         return np.asarray(rule.t), np.asarray(rule.w), np.asarray(dphi).T
@@ -121,6 +128,7 @@ class Lagrange(Element):
     def mass_rows(self, m, mass, x_grid, end_map=None):
         """GLL-lumped mass: block i = [f_i, interior values of cell i]; the last block's are dummies."""
         from ..elements import gll_nodes, gll_weights
+
         p, n = self.degree, np.shape(x_grid)[0]
         w = gll_weights(p)
         h = np.diff(x_grid)
@@ -133,16 +141,20 @@ class Lagrange(Element):
         out = np.zeros((n, self.rows(m)))
         out[:, :m] = node[:, None]
         # (n-1, (p-1) m): each interior node's weight once per component, as the rows are laid out.
-        out[:-1, m:m * p] = hw[:, 1:-1].repeat(m, axis=1)
+        out[:-1, m : m * p] = hw[:, 1:-1].repeat(m, axis=1)
         return out
 
     def sides_message(self, what):
-        return (f"degree: degree > 1 supports {', '.join(sorted(self.sides))} constraints only, not {what}; "
-                "use degree=1 for this problem")
+        return (
+            f"degree: degree > 1 supports {', '.join(sorted(self.sides))} constraints only, not {what}; "
+            "use degree=1 for this problem"
+        )
 
     def quadrature_message(self, quadrature):
-        return (f"quadrature: {quadrature!r} applies to degree=1; degree > 1 uses Gauss–Legendre "
-                "with degree + 2 points per cell")
+        return (
+            f"quadrature: {quadrature!r} applies to degree=1; degree > 1 uses Gauss–Legendre "
+            "with degree + 2 points per cell"
+        )
 
     def warm_start_message(self):
         return "warm_start: not available with degree > 1 (high-order elements need few nodes)"
@@ -153,6 +165,7 @@ class Lagrange(Element):
         powers = _singular_end_powers(disc, singular_ends, detect)
         if powers != (1, 1):
             from ..endmap import EndMap
+
             end_map = EndMap(powers, *problem.domain)
             x = disc.x_user
             s = np.linspace(0.0, 1.0, x.size) if grid is None else end_map.s_of_x(x)
@@ -185,8 +198,10 @@ def _singular_end_powers(disc, singular_ends, detect):
         if k is not None and (isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1):
             raise ValueError(f"singular_ends: the power for {end!r} must be a positive integer, got {k!r}")
     if ends and problem.is_vector and any(k is None for k in ends.values()):
-        raise ValueError("singular_ends: give the map power for a vector unknown, e.g. "
-                         "singular_ends={'left': 3}, with x - a ∝ s^k (see varcalc.endmap)")
+        raise ValueError(
+            "singular_ends: give the map power for a vector unknown, e.g. "
+            "singular_ends={'left': 3}, with x - a ∝ s^k (see varcalc.endmap)"
+        )
     powers = []
     for end in ("left", "right"):
         k = ends.get(end, 1)  # None: given without a power, find it
@@ -199,6 +214,7 @@ def _singular_end_powers(disc, singular_ends, detect):
 def _found_power(disc, end):
     """:func:`varcalc.endmap.singular_power` at ``end`` along the guess; ValueError if none."""
     from ..endmap import singular_power
+
     problem = disc.problem
     node, inner = (0, 1) if end == "left" else (-1, -2)
     f_end, f_in = float(disc.U0[node, 0]), float(disc.U0[inner, 0])
@@ -219,13 +235,15 @@ def _found_power(disc, end):
             f"singular_ends: the integrand is singular at the {end} end along the guess, and degree > 1 "
             f"maps such an end away with x - a ∝ s^k, but k could not be found: {k}. Give it as "
             f"singular_ends={{{end!r}: k}} (f smooth in s; k = 3 for f ~ x^(2/3)), or use degree=1, "
-            "which grades the grid and integrates the end cells with tanh-sinh rules")
+            "which grades the grid and integrates the end cells with tanh-sinh rules"
+        )
     return k
 
 
 def _interior_guess(problem, disc, guess, degree):
     """``guess`` at the interior Gauss–Lobatto nodes of each cell, shape ``(n-1, p-1, m)``."""
     from ..elements import gll_nodes
+
     return points_guess(disc, guess, gll_nodes(degree)[1:-1])
 
 
@@ -244,6 +262,8 @@ def points_guess(disc, guess, t):
     except Exception as exc:  # the user's function: report what failed, keep the cause
         raise ValueError(f"guess: calling guess(x) between the nodes (shape {xi.size},) raised {exc!r}") from exc
     if values.size != xi.size * problem.components or not np.all(np.isfinite(values)):
-        raise ValueError(f"guess: guess(x) between the nodes must give {xi.size} finite node values "
-                         f"of shape {problem.shape}, got shape {values.shape}")
+        raise ValueError(
+            f"guess: guess(x) between the nodes must give {xi.size} finite node values "
+            f"of shape {problem.shape}, got shape {values.shape}"
+        )
     return values.reshape(xi.shape + (problem.components,))

@@ -19,10 +19,12 @@ class P1(Element):
 
     def functional(self, G, vector, m, blocks):
         from ..functional import DiscreteFunctional
+
         return DiscreteFunctional(G, vector, blocks)
 
     def setup(self, disc, build, *, grid, guess, quadrature, singular_ends, detect):
         from ..quadrature import assign_rules
+
         if singular_ends is None:
             if quadrature == "auto":
                 singular_ends = detect(disc)

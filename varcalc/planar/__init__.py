@@ -13,11 +13,20 @@ sparse direct (SuperLU) or AMG-preconditioned CG solve.
 True
 """
 
+from .adapt import solve_adaptive
 from .domain import Annulus, Disk, Polygon, Rectangle, TriMesh
 from .problem import PlanarProblem
 from .solution import PlanarSolution
 from .solve import solve_planar
-from .adapt import solve_adaptive
 
-__all__ = ["PlanarProblem", "solve_planar", "solve_adaptive", "PlanarSolution", "Rectangle", "Polygon", "Disk", "Annulus",
-           "TriMesh"]
+__all__ = [
+    "PlanarProblem",
+    "solve_planar",
+    "solve_adaptive",
+    "PlanarSolution",
+    "Rectangle",
+    "Polygon",
+    "Disk",
+    "Annulus",
+    "TriMesh",
+]

@@ -129,8 +129,20 @@ def dorfler(eta, theta=0.5):
     return mark
 
 
-def solve_adaptive(problem, tol=None, *, n=None, theta=0.5, max_nodes=50_000, max_levels=40, solver=None,
-                   params=None, linear_solver="auto", verbose=False, callback=None):
+def solve_adaptive(
+    problem,
+    tol=None,
+    *,
+    n=None,
+    theta=0.5,
+    max_nodes=50_000,
+    max_levels=40,
+    solver=None,
+    params=None,
+    linear_solver="auto",
+    verbose=False,
+    callback=None,
+):
     """Adaptive P1 solve: refine where the residual estimator is large until ``η <= tol``.
 
     Parameters
@@ -176,14 +188,16 @@ def solve_adaptive(problem, tol=None, *, n=None, theta=0.5, max_nodes=50_000, ma
     mesh = problem.domain.triangulate(9 if n is None else n)
     history, guess, sol = [], None, None
     for level in range(max_levels):
-        sol = solve_planar(problem, mesh=mesh, guess=guess, solver=solver, params=params,
-                           linear_solver=linear_solver, sequence=False)
+        sol = solve_planar(
+            problem, mesh=mesh, guess=guess, solver=solver, params=params, linear_solver=linear_solver, sequence=False
+        )
         if not sol.converged:
             break
         eta = estimate(sol, params)
         est = float(np.sqrt(np.sum(eta**2)))
-        history.append(dict(nodes=len(sol.nodes), triangles=len(sol.triangles), estimate=est,
-                            time=time.perf_counter() - t0))
+        history.append(
+            dict(nodes=len(sol.nodes), triangles=len(sol.triangles), estimate=est, time=time.perf_counter() - t0)
+        )
         if callback is not None:
             callback(level, sol, eta)
         if verbose:
@@ -202,6 +216,8 @@ def solve_adaptive(problem, tol=None, *, n=None, theta=0.5, max_nodes=50_000, ma
         sol.stats["error_estimate"] = history[-1]["estimate"]
         sol.stats["indicators"] = eta
         if tol is not None and history[-1]["estimate"] > tol:
-            sol.message = (f"estimate {history[-1]['estimate']:.3e} > tol = {tol:g} after {len(history)} levels "
-                           f"({len(sol.nodes)} nodes): raise max_nodes / max_levels or loosen tol")
+            sol.message = (
+                f"estimate {history[-1]['estimate']:.3e} > tol = {tol:g} after {len(history)} levels "
+                f"({len(sol.nodes)} nodes): raise max_nodes / max_levels or loosen tol"
+            )
     return sol

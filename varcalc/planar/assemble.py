@@ -119,8 +119,10 @@ class Discretization:
         self.values = vals.reshape(N * m)
         self.free = np.flatnonzero(~self.fixed)
         p = self.X
-        area = 0.5 * ((p[:, 1, 0] - p[:, 0, 0]) * (p[:, 2, 1] - p[:, 0, 1])
-                      - (p[:, 2, 0] - p[:, 0, 0]) * (p[:, 1, 1] - p[:, 0, 1]))
+        area = 0.5 * (
+            (p[:, 1, 0] - p[:, 0, 0]) * (p[:, 2, 1] - p[:, 0, 1])
+            - (p[:, 2, 0] - p[:, 0, 0]) * (p[:, 1, 1] - p[:, 0, 1])
+        )
         self.area = area
         mass = np.bincount(self.edofs.ravel(), np.repeat(area / el.nloc, el.nloc), minlength=N)
         self.mass = np.repeat(mass, m)
@@ -128,7 +130,7 @@ class Discretization:
         self._pattern = None
 
     @property
-    def pattern(self) -> "Pattern":
+    def pattern(self) -> Pattern:
         if self._pattern is None:
             self._pattern = Pattern(self.edofs, self.m, self.fixed)
         return self._pattern
@@ -231,8 +233,9 @@ def functions(integrand, el: Element, shape, with_params):
     same size and every parameter value."""
     from .. import cache
 
-    return cache.get(("planar", integrand, el.name, shape, with_params),
-                     lambda: _functions(integrand, el, shape, with_params))
+    return cache.get(
+        ("planar", integrand, el.name, shape, with_params), lambda: _functions(integrand, el, shape, with_params)
+    )
 
 
 def _functions(integrand, el, shape, with_params):
@@ -268,8 +271,10 @@ def _functions(integrand, el, shape, with_params):
         over the triangle, so it is formed at every quadrature point (Xe (6, 2))."""
         Jq = jnp.einsum("ai,qaj->qij", Xe, dphi)  # (Q, 2, 2): ∂x_i/∂ξ_j
         det = Jq[:, 0, 0] * Jq[:, 1, 1] - Jq[:, 0, 1] * Jq[:, 1, 0]
-        inv = jnp.stack([jnp.stack([Jq[:, 1, 1], -Jq[:, 0, 1]], -1),
-                         jnp.stack([-Jq[:, 1, 0], Jq[:, 0, 0]], -1)], -2) / det[:, None, None]
+        inv = (
+            jnp.stack([jnp.stack([Jq[:, 1, 1], -Jq[:, 0, 1]], -1), jnp.stack([-Jq[:, 1, 0], Jq[:, 0, 0]], -1)], -2)
+            / det[:, None, None]
+        )
         grads = jnp.einsum("qaj,qji->qai", dphi, inv)  # ∇_x φ = J^{-T} ∇_ξ φ, as rows
         xq = phi @ Xe
         uq = phi @ uloc
@@ -306,10 +311,15 @@ def _functions(integrand, el, shape, with_params):
         (J, scale), g = vgs(U, X, edofs, p)
         return J, scale, g, hessians(U, X, edofs, p)
 
-    out = dict(energy=jax.jit(energy), energies=jax.jit(lambda U, X, edofs, p: batched(U[edofs], X, p)),
-               grad=jax.jit(vg), hessians=jax.jit(hessians),
-               derivatives=jax.jit(derivatives), step_derivatives=jax.jit(step_derivatives),
-               element_energy=element_energy)
+    out = dict(
+        energy=jax.jit(energy),
+        energies=jax.jit(lambda U, X, edofs, p: batched(U[edofs], X, p)),
+        grad=jax.jit(vg),
+        hessians=jax.jit(hessians),
+        derivatives=jax.jit(derivatives),
+        step_derivatives=jax.jit(step_derivatives),
+        element_energy=element_energy,
+    )
     return out
 
 
@@ -381,7 +391,7 @@ class Kernels:
         X = np.concatenate([disc.X, np.repeat(disc.X[:1], pad, axis=0)])
         self.edofs = edofs.reshape(n_chunks, self.size, -1)
         # device_put (not jnp.asarray: that compiles a staging program per shape), once per mesh
-        self.X = [jax.device_put(X[i * self.size:(i + 1) * self.size]) for i in range(n_chunks)]
+        self.X = [jax.device_put(X[i * self.size : (i + 1) * self.size]) for i in range(n_chunks)]
         self.fns = _element_kernels(integrand, disc.element, disc.shape, with_params, self.size)
         self.gd = disc.gdofs().reshape(-1)  # (T·nl,) global unknowns of the element vectors
 
@@ -406,15 +416,15 @@ class Kernels:
         kernel = self.fns["derivatives" if hessians else "gradients"]
         for i, u, Xc in self._chunks(U):
             ec, gc, *Hc = kernel(u, Xc, p)
-            e[i * s:(i + 1) * s] = ec
+            e[i * s : (i + 1) * s] = ec
             gc = np.asarray(gc)
             if g is None:
                 g = np.empty((len(self.X) * s, gc.shape[1]))
                 H = np.empty((T, gc.shape[1], gc.shape[1])) if hessians else None
-            g[i * s:(i + 1) * s] = gc
+            g[i * s : (i + 1) * s] = gc
             if hessians:
                 stop = min((i + 1) * s, T)
-                H[i * s:stop] = np.asarray(Hc[0])[: stop - i * s]
+                H[i * s : stop] = np.asarray(Hc[0])[: stop - i * s]
         e, g = e[:T], g[:T]
         grad = np.bincount(self.gd, g.reshape(-1), minlength=self.disc.n_nodes * self.disc.m)
         return float(np.sum(e)), float(np.sum(np.abs(e))), grad, H

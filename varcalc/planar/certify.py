@@ -41,10 +41,22 @@ NEV = 4  # eigenpairs computed (nearest zero from below)
 
 def _refused(reason):
     nan = float("nan")
-    return Certificate(verdict=f"not certified: {reason}", negative=None, zero=None, positive=None, dimension=None,
-                       smallest_eigenvalue=nan, eigenfunction=np.zeros(0), eigenvalues=np.zeros(0),
-                       legendre_min=nan, legendre_at=None, conjugate_point=None, jacobi="not computed",
-                       evidence=reason, certified=False)
+    return Certificate(
+        verdict=f"not certified: {reason}",
+        negative=None,
+        zero=None,
+        positive=None,
+        dimension=None,
+        smallest_eigenvalue=nan,
+        eigenfunction=np.zeros(0),
+        eigenvalues=np.zeros(0),
+        legendre_min=nan,
+        legendre_at=None,
+        conjugate_point=None,
+        jacobi="not computed",
+        evidence=reason,
+        certified=False,
+    )
 
 
 def certificate(sol) -> Certificate:
@@ -65,8 +77,10 @@ def certificate(sol) -> Certificate:
     if cons:
         lam = jnp.asarray([sol.multipliers[c.name] for c in cons])
         Hel = Kernels(lagrangian_integrand(problem), disc, True).derivatives(U, (sol.params, lam))[3]
-        C = np.stack([Kernels(c.fun, disc, problem.with_params).derivatives(U, sol.params, hessians=False)[2]
-                      for c in cons], axis=1)
+        C = np.stack(
+            [Kernels(c.fun, disc, problem.with_params).derivatives(U, sol.params, hessians=False)[2] for c in cons],
+            axis=1,
+        )
     else:
         Hel = Kernels(problem.integrand, disc, problem.with_params).derivatives(U, sol.params)[3]
         C = np.zeros((len(U), 0))
@@ -129,25 +143,37 @@ def certificate(sol) -> Certificate:
         verdict = "strict local minimum"
     lines = [
         f"second variation of J on {dimension} admissible directions: {negative} negative, {n_zero} zero, "
-        f"{positive} positive ({method}" + (f"; {held} node(s) in contact held" if held else "")
-        + (f"; {k} integral constraint(s)" if k else "") + f"{note})",
+        f"{positive} positive ({method}"
+        + (f"; {held} node(s) in contact held" if held else "")
+        + (f"; {k} integral constraint(s)" if k else "")
+        + f"{note})",
         f"smallest eigenvalue of δ²J[v, v] = λ ∫|v|²: λ = {eig_min:.6g} (zero tolerance {tol:.2g})",
         f"Legendre: min eig ∂²G/∂(∇u)² = {leg_min:.6g} at (x, y) = ({leg_at[0]:.4g}, {leg_at[1]:.4g})"
         + ("" if leg_min > 0 else "  (not positive: no strong minimum)"),
         "Jacobi: not applicable in 2-D (no conjugate-point sweep; the inertia covers the whole domain)",
     ]
-    return Certificate(verdict=verdict, negative=negative, zero=n_zero, positive=positive, dimension=dimension,
-                       smallest_eigenvalue=eig_min, eigenfunction=ef, eigenvalues=lam, legendre_min=leg_min,
-                       legendre_at=leg_at, conjugate_point=None, jacobi="not applicable in 2-D",
-                       evidence="\n".join(lines))
+    return Certificate(
+        verdict=verdict,
+        negative=negative,
+        zero=n_zero,
+        positive=positive,
+        dimension=dimension,
+        smallest_eigenvalue=eig_min,
+        eigenfunction=ef,
+        eigenvalues=lam,
+        legendre_min=leg_min,
+        legendre_at=leg_at,
+        conjugate_point=None,
+        jacobi="not applicable in 2-D",
+        evidence="\n".join(lines),
+    )
 
 
 def _splu_sym(A):
     """SuperLU of a symmetric matrix with a symmetric ordering and no pivoting: ``(lu, pivots)``,
     or ``(None, None)`` at an exactly zero pivot or when the row and column orders differ."""
     try:
-        lu = spla.splu(A.tocsc(), permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
-                       options=dict(SymmetricMode=True))
+        lu = spla.splu(A.tocsc(), permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0, options=dict(SymmetricMode=True))
     except RuntimeError:
         return None, None
     if not np.array_equal(lu.perm_r, lu.perm_c):
@@ -213,8 +239,11 @@ def _legendre(sol, disc):
     else:
         gq = np.einsum("tqaj,tam->tqmj", grads, uloc)
     ev = _legendre_kernel(problem.integrand, problem.with_params)(
-        jnp.asarray(uq.reshape((-1,) + problem.shape)), jnp.asarray(gq.reshape((-1,) + problem.shape + (2,))),
-        jnp.asarray(xq.reshape(-1, 2)), sol.params)
+        jnp.asarray(uq.reshape((-1,) + problem.shape)),
+        jnp.asarray(gq.reshape((-1,) + problem.shape + (2,))),
+        jnp.asarray(xq.reshape(-1, 2)),
+        sol.params,
+    )
     ev = np.asarray(ev)
     j = int(np.argmin(ev))
     return float(ev[j]), tuple(float(c) for c in xq.reshape(-1, 2)[j])

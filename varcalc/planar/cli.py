@@ -37,11 +37,17 @@ def solve_module(module, *, n=None, max_iter=None, verbose=False):
 def report(sol, elapsed) -> str:
     from ..cli import summary_lines
 
-    lines = summary_lines(sol, elapsed, f"{sol.element}, {len(sol.nodes)} nodes, {len(sol.triangles)} triangles",
-                          lambda: f"  max nodal error vs exact: {sol.error():.3e}, L2 error {sol.l2_error():.3e}")
+    lines = summary_lines(
+        sol,
+        elapsed,
+        f"{sol.element}, {len(sol.nodes)} nodes, {len(sol.triangles)} triangles",
+        lambda: f"  max nodal error vs exact: {sol.error():.3e}, L2 error {sol.l2_error():.3e}",
+    )
     st = sol.stats
-    lines.append(f"  linear solver: {st['linear_solver']} ({st['n_free']} unknowns, {st['nnz']} nonzeros), "
-                 f"time: derivatives {st['time_derivatives_total']:.2f} s, linear {st['time_linear_total']:.2f} s")
+    lines.append(
+        f"  linear solver: {st['linear_solver']} ({st['n_free']} unknowns, {st['nnz']} nonzeros), "
+        f"time: derivatives {st['time_derivatives_total']:.2f} s, linear {st['time_linear_total']:.2f} s"
+    )
     for lev in st.get("sequence", []):
         lines.append(f"  grid sequencing: {lev['nodes']} nodes, {lev['iterations']} iterations, {lev['time']:.2f} s")
     if not sol.converged:

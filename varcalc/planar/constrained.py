@@ -72,8 +72,22 @@ def newton_kkt(problem, disc, kern, U, p, opts, linear_solver, verbose):
     A = Cf.T @ (Cf / mass[free, None])
     lam = np.linalg.lstsq(A, -Cf.T @ (g[free] / mass[free]), rcond=None)[0]
     rho = 0.0
-    hist = {key: [] for key in ("value", "residual", "step", "alpha", "shift", "backtracks", "linear_iterations",
-                                "time_derivatives", "time_assembly", "time_linear", "time_line_search")}
+    hist = {
+        key: []
+        for key in (
+            "value",
+            "residual",
+            "step",
+            "alpha",
+            "shift",
+            "backtracks",
+            "linear_iterations",
+            "time_derivatives",
+            "time_assembly",
+            "time_linear",
+            "time_line_search",
+        )
+    }
     stats = {"linear_solver": kind, "n_free": len(free), "nnz": pattern.nnz, "constraints": k}
     status, it = Status.MAX_ITERATIONS, 0
     tol_c = 1e-10 * (1.0 + np.abs(targets))
@@ -128,13 +142,24 @@ def newton_kkt(problem, disc, kern, U, p, opts, linear_solver, verbose):
                 status = Status.LINE_SEARCH_FAILED
                 break
             alpha *= 0.5
-        for key, v in (("step", step_norm), ("alpha", alpha), ("shift", 0.0), ("backtracks", trials - 1),
-                       ("linear_iterations", lin_its), ("time_derivatives", t_der), ("time_assembly", t_asm),
-                       ("time_linear", t_lin), ("time_line_search", time.perf_counter() - t0)):
+        for key, v in (
+            ("step", step_norm),
+            ("alpha", alpha),
+            ("shift", 0.0),
+            ("backtracks", trials - 1),
+            ("linear_iterations", lin_its),
+            ("time_derivatives", t_der),
+            ("time_assembly", t_asm),
+            ("time_linear", t_lin),
+            ("time_line_search", time.perf_counter() - t0),
+        ):
             hist[key].append(v)
         if verbose:
-            print(f"{it:>3} {J:>22.15g} {hist['residual'][-1]:>10.3e} {step_norm:>10.3e} {alpha:>8.3g} "
-                  f"|C-v| {np.max(np.abs(r)):.2e} λ {lam + alpha * dlam}", flush=True)
+            print(
+                f"{it:>3} {J:>22.15g} {hist['residual'][-1]:>10.3e} {step_norm:>10.3e} {alpha:>8.3g} "
+                f"|C-v| {np.max(np.abs(r)):.2e} λ {lam + alpha * dlam}",
+                flush=True,
+            )
         if status == Status.LINE_SEARCH_FAILED:
             break
         U, lam = V, lam + alpha * dlam

@@ -44,6 +44,7 @@ def _as_points(points, name="points"):
 
 # -- geometry helpers (vectorised) --------------------------------------------------------------
 
+
 def _signed_area(r):
     x, y = r[:, 0], r[:, 1]
     return 0.5 * float(np.sum(x * np.roll(y, -1) - np.roll(x, -1) * y))
@@ -51,8 +52,7 @@ def _signed_area(r):
 
 def _tri_area2(p):
     """Twice the signed areas (T,) of triangles given by their vertices (T, 3, 2)."""
-    return ((p[:, 1, 0] - p[:, 0, 0]) * (p[:, 2, 1] - p[:, 0, 1])
-            - (p[:, 2, 0] - p[:, 0, 0]) * (p[:, 1, 1] - p[:, 0, 1]))
+    return (p[:, 1, 0] - p[:, 0, 0]) * (p[:, 2, 1] - p[:, 0, 1]) - (p[:, 2, 0] - p[:, 0, 0]) * (p[:, 1, 1] - p[:, 0, 1])
 
 
 def _inside_ring(points, r):
@@ -61,11 +61,11 @@ def _inside_ring(points, r):
     out = np.zeros(len(p), bool)
     a, b = r, np.roll(r, -1, axis=0)
     for s in range(0, len(p), 4096):
-        x, y = p[s:s + 4096, 0:1], p[s:s + 4096, 1:2]
+        x, y = p[s : s + 4096, 0:1], p[s : s + 4096, 1:2]
         cond = (a[:, 1] > y) != (b[:, 1] > y)
         with np.errstate(divide="ignore", invalid="ignore"):
             xc = a[:, 0] + (y - a[:, 1]) * (b[:, 0] - a[:, 0]) / (b[:, 1] - a[:, 1])
-        out[s:s + 4096] = (np.sum(cond & (x < xc), axis=1) % 2) == 1
+        out[s : s + 4096] = (np.sum(cond & (x < xc), axis=1) % 2) == 1
     return out
 
 
@@ -101,8 +101,9 @@ def _crossing_segments(points, seg):
         return np.where(np.abs(o) <= tol, 0.0, np.sign(o))
 
     def on_segment(p, q, r):  # r collinear with p, q: inside the closed box of p, q
-        return np.all((np.minimum(p, q) - 1e-12 * np.sqrt(scale) <= r)
-                      & (r <= np.maximum(p, q) + 1e-12 * np.sqrt(scale)), axis=1)
+        return np.all(
+            (np.minimum(p, q) - 1e-12 * np.sqrt(scale) <= r) & (r <= np.maximum(p, q) + 1e-12 * np.sqrt(scale)), axis=1
+        )
 
     p1, q1, p2, q2 = P[a], Q[a], P[b], Q[b]
     o1, o2, o3, o4 = orient(p1, q1, p2), orient(p1, q1, q2), orient(p2, q2, p1), orient(p2, q2, q1)
@@ -128,6 +129,7 @@ def _crossing_segments(points, seg):
 
 
 # -- TriMesh -------------------------------------------------------------------------------------
+
 
 class TriMesh:
     """A conforming triangulation given by its arrays, checked at the door.
@@ -176,8 +178,9 @@ class TriMesh:
                 raise TypeError(f"triangles: expected integer node indices, got dtype {t.dtype}")
         t = t.astype(np.int64)
         if t.min() < 0 or t.max() >= len(self.nodes):
-            raise ValueError(f"triangles: node indices must lie in [0, {len(self.nodes) - 1}], "
-                             f"got [{t.min()}, {t.max()}]")
+            raise ValueError(
+                f"triangles: node indices must lie in [0, {len(self.nodes) - 1}], got [{t.min()}, {t.max()}]"
+            )
         area2 = _tri_area2(self.nodes[t])
         scale = np.ptp(self.nodes, axis=0).max() ** 2
         if np.any(np.abs(area2) <= 1e-14 * scale):
@@ -194,8 +197,7 @@ class TriMesh:
         m = cls.__new__(cls)
         m.nodes = np.ascontiguousarray(nodes, dtype=np.float64)
         m.triangles = np.ascontiguousarray(triangles, dtype=np.int64)
-        m.boundary_edges = (_boundary_edges(m.triangles, len(m.nodes)) if boundary_edges is None
-                            else boundary_edges)
+        m.boundary_edges = _boundary_edges(m.triangles, len(m.nodes)) if boundary_edges is None else boundary_edges
         m.boundary_projection = boundary_projection
         return m
 
@@ -239,14 +241,19 @@ class TriMesh:
         if pts.shape[1] == 3:
             z = pts[tri.ravel(), 2]
             if np.ptp(z) > 1e-12 * max(np.ptp(pts[:, :2], axis=0).max(), 1e-300):
-                raise ValueError(f"path: the mesh in {str(path)!r} is not planar (z varies from {z.min()} to {z.max()})")
+                raise ValueError(
+                    f"path: the mesh in {str(path)!r} is not planar (z varies from {z.min()} to {z.max()})"
+                )
         used = np.unique(tri)
         remap = np.full(len(pts), -1, np.int64)
         remap[used] = np.arange(len(used))
         mesh = cls(pts[used, :2], remap[tri])
         # Gmsh physical lines ("$PhysicalNames" of dimension 1) become named boundary parts
-        names = {int(tag): name for name, (tag, dim) in getattr(m, "field_data", {}).items()
-                 if np.ndim((tag, dim)) == 1 and int(dim) == 1}
+        names = {
+            int(tag): name
+            for name, (tag, dim) in getattr(m, "field_data", {}).items()
+            if np.ndim((tag, dim)) == 1 and int(dim) == 1
+        }
         phys = m.cell_data.get("gmsh:physical")
         if names and phys is not None:
             parts = {}
@@ -330,8 +337,10 @@ def _check_triangulation(nodes, t, area2):
     if np.any(counts > 2):
         k = int(np.argmax(counts > 2))
         tris = np.flatnonzero(inv == k) % T
-        raise ValueError(f"triangles: edge {e[np.flatnonzero(inv == k)[0]].tolist()} belongs to {counts[k]} "
-                         f"triangles ({tris.tolist()}): the mesh overlaps itself (an edge is in at most two)")
+        raise ValueError(
+            f"triangles: edge {e[np.flatnonzero(inv == k)[0]].tolist()} belongs to {counts[k]} "
+            f"triangles ({tris.tolist()}): the mesh overlaps itself (an edge is in at most two)"
+        )
     # An interior edge is traversed once in each direction by its two counter-clockwise triangles;
     # the same direction twice means both lie on the same side: one is folded over the other.
     forward = np.bincount(inv, weights=(e[:, 0] < e[:, 1]).astype(np.float64), minlength=len(counts))
@@ -339,30 +348,38 @@ def _check_triangulation(nodes, t, area2):
     if folded.any():
         k = int(np.argmax(folded))
         tris = tri_of[np.flatnonzero(inv == k)]
-        raise ValueError(f"triangles: triangles {tris.tolist()} lie on the same side of their common edge "
-                         f"{e[np.flatnonzero(inv == k)[0]].tolist()}: the mesh is folded (overlapping triangles)")
+        raise ValueError(
+            f"triangles: triangles {tris.tolist()} lie on the same side of their common edge "
+            f"{e[np.flatnonzero(inv == k)[0]].tolist()}: the mesh is folded (overlapping triangles)"
+        )
     used = np.zeros(len(nodes), bool)
     used[t.ravel()] = True
     if not used.all():
-        raise ValueError(f"nodes: node {int(np.argmin(used))} is a vertex of no triangle "
-                         f"({int(np.sum(~used))} unused nodes); remove them")
+        raise ValueError(
+            f"nodes: node {int(np.argmin(used))} is a vertex of no triangle "
+            f"({int(np.sum(~used))} unused nodes); remove them"
+        )
     cross = _crossing_segments(nodes, bedges)
     if len(cross):
         a, b = cross[0]
-        raise ValueError(f"triangles: boundary edges {bedges[a].tolist()} and {bedges[b].tolist()} cross: "
-                         "the mesh overlaps itself")
+        raise ValueError(
+            f"triangles: boundary edges {bedges[a].tolist()} and {bedges[b].tolist()} cross: the mesh overlaps itself"
+        )
     # Locally consistent and a simple boundary, yet a node's triangles can wind around it twice:
     # then they cover more than the boundary encloses (Green: ∮ x dy - y dx / 2 over the boundary).
     P, Q = nodes[bedges[:, 0]], nodes[bedges[:, 1]]
     enclosed = 0.5 * float(np.sum(P[:, 0] * Q[:, 1] - Q[:, 0] * P[:, 1]))
     covered = 0.5 * float(np.sum(area2))
     if abs(covered - enclosed) > 1e-9 * covered:
-        raise ValueError(f"triangles: the triangles cover area {covered:.12g} but the boundary encloses "
-                         f"{enclosed:.12g}: the mesh overlaps itself (wound around a node)")
+        raise ValueError(
+            f"triangles: the triangles cover area {covered:.12g} but the boundary encloses "
+            f"{enclosed:.12g}: the mesh overlaps itself (wound around a node)"
+        )
     return bedges
 
 
 # -- Rectangle -----------------------------------------------------------------------------------
+
 
 class Rectangle:
     """The rectangle ``[x0, x1] × [y0, y1]``, meshed by a structured triangulation.
@@ -416,8 +433,14 @@ class Rectangle:
         # the boundary edges, counter-clockwise: bottom, right, top, left (no sort of all edges)
         i, j = np.arange(nx - 1), np.arange(ny - 1)
         top = (ny - 1) * nx + i
-        bedges = np.concatenate([np.column_stack([i, i + 1]), np.column_stack([j * nx + nx - 1, (j + 2) * nx - 1]),
-                                 np.column_stack([top + 1, top]), np.column_stack([(j + 1) * nx, j * nx])])
+        bedges = np.concatenate(
+            [
+                np.column_stack([i, i + 1]),
+                np.column_stack([j * nx + nx - 1, (j + 2) * nx - 1]),
+                np.column_stack([top + 1, top]),
+                np.column_stack([(j + 1) * nx, j * nx]),
+            ]
+        )
         return TriMesh._trusted(nodes, tri, boundary_edges=bedges)
 
     def contains(self, points: ArrayLike) -> np.ndarray:
@@ -427,8 +450,12 @@ class Rectangle:
     def boundary_parts(self, points: ArrayLike) -> dict[str, np.ndarray]:
         p = np.asarray(points)
         tol = 1e-10 * max(self.x1 - self.x0, self.y1 - self.y0)
-        return {"left": np.abs(p[:, 0] - self.x0) <= tol, "right": np.abs(p[:, 0] - self.x1) <= tol,
-                "bottom": np.abs(p[:, 1] - self.y0) <= tol, "top": np.abs(p[:, 1] - self.y1) <= tol}
+        return {
+            "left": np.abs(p[:, 0] - self.x0) <= tol,
+            "right": np.abs(p[:, 0] - self.x1) <= tol,
+            "bottom": np.abs(p[:, 1] - self.y0) <= tol,
+            "top": np.abs(p[:, 1] - self.y1) <= tol,
+        }
 
 
 def _interval(r, name):
@@ -442,6 +469,7 @@ def _interval(r, name):
 
 
 # -- Triangle ------------------------------------------------------------------------------------
+
 
 def _spacing(extent, n):
     n = 33 if n is None else n
@@ -511,9 +539,12 @@ def refine_mesh(mesh, max_area):
     domain (``mesh.boundary_projection``, a :class:`Disk` or :class:`Annulus`) they are moved onto
     the curve, so refinement also refines the boundary (unless that would invert a triangle: then
     the chord is kept).  Returns a :class:`TriMesh`."""
-    pslg = dict(vertices=mesh.nodes, triangles=mesh.triangles.astype(np.int32),
-                segments=mesh.boundary_edges.astype(np.int32),
-                triangle_max_area=np.asarray(max_area, np.float64))
+    pslg = dict(
+        vertices=mesh.nodes,
+        triangles=mesh.triangles.astype(np.int32),
+        segments=mesh.boundary_edges.astype(np.int32),
+        triangle_max_area=np.asarray(max_area, np.float64),
+    )
     out = _run_triangle(pslg, f"rpq{MIN_ANGLE}aQ")
     nodes, triangles, project = out["vertices"], out["triangles"], mesh.boundary_projection
     refined = TriMesh._trusted(nodes, triangles, project)
@@ -538,6 +569,7 @@ def _interior_point(ring):
 
 
 # -- Polygon -------------------------------------------------------------------------------------
+
 
 class Polygon:
     """A polygon, optionally with polygonal holes, meshed by Triangle.
@@ -632,9 +664,9 @@ class Polygon:
         d = b - a
         out = np.empty(len(points))
         for s in range(0, len(points), 4096):
-            p = points[s:s + 4096, None, :]
+            p = points[s : s + 4096, None, :]
             t = np.clip(((p - a) * d).sum(-1) / (d**2).sum(-1), 0, 1)
-            out[s:s + 4096] = np.sqrt((((a + t[..., None] * d) - p) ** 2).sum(-1)).min(1)
+            out[s : s + 4096] = np.sqrt((((a + t[..., None] * d) - p) ** 2).sum(-1)).min(1)
         return out
 
 
@@ -677,8 +709,10 @@ def _check_rings(rings):
         ea, eb = a - start[ra], b - start[rb]
         if ra == rb:
             where = np.round(_meeting_point(pts[seg[a]], pts[seg[b]]), 12).tolist()
-            raise ValueError(f"{names[ra]}: the boundary crosses or touches itself (edges {ea} and {eb}, "
-                             f"near {where}); a polygon must be simple")
+            raise ValueError(
+                f"{names[ra]}: the boundary crosses or touches itself (edges {ea} and {eb}, "
+                f"near {where}); a polygon must be simple"
+            )
         ra, rb, ea, eb = (rb, ra, eb, ea) if ra > rb else (ra, rb, ea, eb)
         what = "crosses or touches the outer boundary" if ra == 0 else f"overlaps or touches {names[ra]}"
         raise ValueError(f"{names[rb]}: the hole {what} (its edge {eb} meets edge {ea} of {names[ra]})")
@@ -695,6 +729,7 @@ def _check_rings(rings):
 
 
 # -- curved domains --------------------------------------------------------------------------------
+
 
 def _center(center):
     c = np.asarray(center, dtype=np.float64)
@@ -809,8 +844,12 @@ class Annulus:
         outer = _circle(self.center, self.r_outer, h)
         inner = _circle(self.center, self.r_inner, h)
         ko, ki = len(outer), len(inner)
-        seg = np.concatenate([np.column_stack([np.arange(ko), (np.arange(ko) + 1) % ko]),
-                              ko + np.column_stack([np.arange(ki), (np.arange(ki) + 1) % ki])])
+        seg = np.concatenate(
+            [
+                np.column_stack([np.arange(ko), (np.arange(ko) + 1) % ko]),
+                ko + np.column_stack([np.arange(ki), (np.arange(ki) + 1) % ki]),
+            ]
+        )
         return np.concatenate([outer, inner]), seg, [self.center]
 
     def triangulate(self, n: int | None = None) -> TriMesh:
@@ -820,8 +859,10 @@ class Annulus:
 
     def boundary_parts(self, points: ArrayLike) -> dict[str, np.ndarray]:
         r = np.hypot(*(np.asarray(points, np.float64) - self.center).T)
-        return {"outer": np.abs(r - self.r_outer) <= 1e-9 * self.r_outer,
-                "inner": np.abs(r - self.r_inner) <= 1e-9 * self.r_outer}
+        return {
+            "outer": np.abs(r - self.r_outer) <= 1e-9 * self.r_outer,
+            "inner": np.abs(r - self.r_inner) <= 1e-9 * self.r_outer,
+        }
 
 
 DOMAINS = (Rectangle, Polygon, Disk, Annulus, TriMesh)  # what a PlanarProblem accepts as its domain

@@ -38,9 +38,17 @@ def rule(degree: int):
         s = np.sqrt(15.0)
         a1, a2 = (6.0 - s) / 21.0, (6.0 + s) / 21.0
         w1, w2 = (155.0 - s) / 1200.0, (155.0 + s) / 1200.0
-        lam = np.array([[1 / 3, 1 / 3, 1 / 3],
-                        [1 - 2 * a1, a1, a1], [a1, 1 - 2 * a1, a1], [a1, a1, 1 - 2 * a1],
-                        [1 - 2 * a2, a2, a2], [a2, 1 - 2 * a2, a2], [a2, a2, 1 - 2 * a2]])
+        lam = np.array(
+            [
+                [1 / 3, 1 / 3, 1 / 3],
+                [1 - 2 * a1, a1, a1],
+                [a1, 1 - 2 * a1, a1],
+                [a1, a1, 1 - 2 * a1],
+                [1 - 2 * a2, a2, a2],
+                [a2, 1 - 2 * a2, a2],
+                [a2, a2, 1 - 2 * a2],
+            ]
+        )
         w = np.array([9 / 40, w1, w1, w1, w2, w2, w2]) / 2.0
     else:
         raise ValueError(f"degree: rules up to degree 5 are available, got {degree}")

@@ -42,8 +42,14 @@ def error_estimate(sol) -> ErrorEstimate:
         guess = np.concatenate([sol.u, 0.5 * (sol.u[a] + sol.u[b])])
     else:
         guess = lambda pts: np.nan_to_num(sol(pts))  # noqa: E731 - rounding at the boundary
-    fine = solve_planar(sol.problem, mesh=fine_mesh, element=sol.element, guess=guess, params=sol.params,
-                        linear_solver=sol.stats.get("linear_solver", "auto"))
+    fine = solve_planar(
+        sol.problem,
+        mesh=fine_mesh,
+        element=sol.element,
+        guess=guess,
+        params=sol.params,
+        linear_solver=sol.stats.get("linear_solver", "auto"),
+    )
     q, qn = VALUE_ORDER[sol.element], NODAL_ORDER[sol.element]
     value_error = abs(sol.value - fine.value) * 2.0**q / (2.0**q - 1.0)
     u_c = np.asarray(sol.u)[:nv]
@@ -57,6 +63,4 @@ def error_estimate(sol) -> ErrorEstimate:
     indicator = np.abs(E_c - np.bincount(parent, E_f, minlength=len(E_c)))
     if not fine.converged:
         value_error, u_error = np.nan, np.nan
-    return ErrorEstimate(value_error=float(value_error), f_error=u_error, order=q, fine=fine,
-                         cell_indicator=indicator)
-
+    return ErrorEstimate(value_error=float(value_error), f_error=u_error, order=q, fine=fine, cell_indicator=indicator)

@@ -59,14 +59,19 @@ def solve_linear(H, b, kind, rtol=1e-10, cache=None):
             # solves instead of a new factorisation while the Hessian changes little (near the
             # minimiser); refactor when CG does not reach rtol in REUSE_MAX_ITER iterations.
             old = cache["lu"]
-            M = spla.LinearOperator(H.shape, old.solve, dtype=np.float64)
             x, info, count = pcg(H, b, old.solve, rtol, REUSE_MAX_ITER)
             if info == 0 and np.all(np.isfinite(x)):
-                return x, dict(time=time.perf_counter() - t0, iterations=count, converged=True,
-                               positive=cache["positive"], reused=True)
+                return x, dict(
+                    time=time.perf_counter() - t0,
+                    iterations=count,
+                    converged=True,
+                    positive=cache["positive"],
+                    reused=True,
+                )
         try:
-            lu = spla.splu(H.tocsc(), permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
-                           options=dict(SymmetricMode=True))
+            lu = spla.splu(
+                H.tocsc(), permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0, options=dict(SymmetricMode=True)
+            )
             x = lu.solve(b)
             ok = bool(np.all(np.isfinite(x)))
             # Symmetric permutation (perm_r = perm_c) and no pivoting: P H Pᵀ = L U with
@@ -80,8 +85,7 @@ def solve_linear(H, b, kind, rtol=1e-10, cache=None):
                 cache["lu"], cache["positive"] = lu, positive
         except RuntimeError:  # exactly singular pivot
             x, ok, positive, negative = np.full_like(b, np.nan), False, False, None
-        return x, dict(time=time.perf_counter() - t0, iterations=0, converged=ok, positive=positive,
-                       negative=negative)
+        return x, dict(time=time.perf_counter() - t0, iterations=0, converged=ok, positive=positive, negative=negative)
     fresh = "ml" not in cache
     if fresh:
         cache["ml"] = amg_hierarchy(H)
@@ -93,8 +97,9 @@ def solve_linear(H, b, kind, rtol=1e-10, cache=None):
     elif count > 2 * cache["per_digit"] * digits + 5 or info != 0:
         del cache["ml"]  # stale: rebuild at the next solve
     # CG cannot certify definiteness: the caller checks the curvature along the step
-    return x, dict(time=time.perf_counter() - t0, iterations=count, converged=info == 0,
-                   levels=len(ml.levels), positive=True)
+    return x, dict(
+        time=time.perf_counter() - t0, iterations=count, converged=info == 0, levels=len(ml.levels), positive=True
+    )
 
 
 def vcycle(ml, b, level=0):
@@ -177,9 +182,15 @@ def amg_hierarchy(H):
     # backward after (a symmetric V-cycle; the default does a symmetric sweep pair each side): on
     # the Scherk Hessian at 261k unknowns 33 CG iterations to 1e-8 in 0.83 s of CPU against 34 in
     # 1.13 s, for an operator complexity of 2.72 against 2.31
-    return pyamg.ruge_stuben_solver(H, strength=("classical", {"theta": 0.5}), max_coarse=500, max_levels=30,
-                                    coarse_solver="splu", presmoother=("gauss_seidel", {"sweep": "forward"}),
-                                    postsmoother=("gauss_seidel", {"sweep": "backward"}))
+    return pyamg.ruge_stuben_solver(
+        H,
+        strength=("classical", {"theta": 0.5}),
+        max_coarse=500,
+        max_levels=30,
+        coarse_solver="splu",
+        presmoother=("gauss_seidel", {"sweep": "forward"}),
+        postsmoother=("gauss_seidel", {"sweep": "backward"}),
+    )
 
 
 # S = diag(|H_jj|) of the inertia correction, floored at this fraction of its mean where a row of H

@@ -25,9 +25,11 @@ def plot_solution(sol, path=None, *, component=0, max_mesh_triangles=20_000, tit
     ex = getattr(sol.problem, "exact", None)
     fig = plt.figure(figsize=(15, 9))
     name = title or getattr(sol.problem, "name", "solution")
-    fig.suptitle(f"{name}: {sol.element}, {len(sol.nodes)} nodes, J = {sol.value:.12g}, "
-                 f"{'converged' if sol.converged else 'NOT converged'} in {sol.iterations} Newton iterations "
-                 f"({sol.stats.get('linear_solver', '?')} linear solver)")
+    fig.suptitle(
+        f"{name}: {sol.element}, {len(sol.nodes)} nodes, J = {sol.value:.12g}, "
+        f"{'converged' if sol.converged else 'NOT converged'} in {sol.iterations} Newton iterations "
+        f"({sol.stats.get('linear_solver', '?')} linear solver)"
+    )
     ax = fig.add_subplot(2, 3, 1, projection="3d")
     ax.plot_trisurf(tri, u, cmap="viridis", linewidth=0, antialiased=False)
     ax.set_title("u(x, y)")
@@ -77,9 +79,12 @@ def plot_solution(sol, path=None, *, component=0, max_mesh_triangles=20_000, tit
     ax.legend(fontsize=8)
     ax.grid(True, which="both", alpha=0.3)
     ax = fig.add_subplot(2, 3, 6)
-    keys = [("time_derivatives", "JAX energy/grad/Hessians"), ("time_assembly", "sparse scatter"),
-            ("time_linear", f"linear solve ({sol.stats.get('linear_solver', '?')})"),
-            ("time_line_search", "line search")]
+    keys = [
+        ("time_derivatives", "JAX energy/grad/Hessians"),
+        ("time_assembly", "sparse scatter"),
+        ("time_linear", f"linear solve ({sol.stats.get('linear_solver', '?')})"),
+        ("time_line_search", "line search"),
+    ]
     bottom = np.zeros(len(it))
     for key, label in keys:
         v = np.nan_to_num(h[key])

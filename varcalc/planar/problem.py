@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import inspect
-import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -63,15 +62,26 @@ class PlanarProblem:
     (True, 0.073)
     """
 
-    def __init__(self, integrand: Callable[..., Any], domain: Rectangle | Polygon | Disk | Annulus | TriMesh,
-                 bc: Callable[..., Any] | Mapping[str, Any] | None = None, *, components: int | None = None,
-                 exact: Callable[..., Any] | None = None, exact_value: float | None = None,
-                 name: str | None = None, params: Any = None, constraints: Sequence[Bound | Integral] = ()) -> None:
+    def __init__(
+        self,
+        integrand: Callable[..., Any],
+        domain: Rectangle | Polygon | Disk | Annulus | TriMesh,
+        bc: Callable[..., Any] | Mapping[str, Any] | None = None,
+        *,
+        components: int | None = None,
+        exact: Callable[..., Any] | None = None,
+        exact_value: float | None = None,
+        name: str | None = None,
+        params: Any = None,
+        constraints: Sequence[Bound | Integral] = (),
+    ) -> None:
         if not callable(integrand):
             raise TypeError(f"integrand: expected a callable G(u, grad_u, x), got {type(integrand).__name__}")
         if not isinstance(domain, _DOMAINS):
-            raise TypeError("domain: expected varcalc.planar.Rectangle, Polygon, Disk, Annulus or TriMesh, "
-                            f"got {type(domain).__name__}")
+            raise TypeError(
+                "domain: expected varcalc.planar.Rectangle, Polygon, Disk, Annulus or TriMesh, "
+                f"got {type(domain).__name__}"
+            )
         if components is not None:
             if isinstance(components, bool) or not isinstance(components, (int, np.integer)) or components < 1:
                 raise ValueError(f"components: expected a positive integer, got {components!r}")
@@ -116,8 +126,9 @@ class PlanarProblem:
             if not isinstance(c, (Bound, Integral)):
                 raise TypeError(f"constraints: a planar problem takes vc.Bound and vc.Integral, got {c!r}")
             if isinstance(c, Bound) and c.derivative != 0:
-                raise ValueError("constraints: Bound(derivative=1) (slope bounds) is 1-D only; "
-                                 "a planar Bound bounds the values u")
+                raise ValueError(
+                    "constraints: Bound(derivative=1) (slope bounds) is 1-D only; a planar Bound bounds the values u"
+                )
             kind = type(c).__name__.lower()
             if c.name is None:  # default names as in 1-D: bound0, integral0, integral1, ...
                 object.__setattr__(c, "name", f"{kind}{counts.get(kind, 0)}")
@@ -165,8 +176,11 @@ class PlanarProblem:
             sig = inspect.signature(self.integrand)
         except (TypeError, ValueError):
             return 3
-        pos = [p for p in sig.parameters.values()
-               if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty]
+        pos = [
+            p
+            for p in sig.parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
+        ]
         return 4 if len(pos) >= 4 else 3
 
     def _check_bc(self, bc):
@@ -181,8 +195,10 @@ class PlanarProblem:
         for key, g in bc.items():
             if isinstance(key, str):
                 if key not in names:
-                    raise ValueError(f"bc: unknown boundary part {key!r}; this domain has {', '.join(names)} "
-                                     "(or use a callable selector points -> bool as the key)")
+                    raise ValueError(
+                        f"bc: unknown boundary part {key!r}; this domain has {', '.join(names)} "
+                        "(or use a callable selector points -> bool as the key)"
+                    )
             elif not callable(key):
                 raise TypeError(f"bc: keys must be part names or callables points -> bool, got {key!r}")
             if not callable(g):
@@ -206,8 +222,10 @@ class PlanarProblem:
         try:
             out = jax.eval_shape(fun, *args)
         except Exception as exc:  # noqa: BLE001 - re-raised with context
-            raise TypeError(f"{what}: calling G(u, grad_u, x{', p' if self.with_params else ''}) with u shape "
-                            f"{self.shape}, grad_u shape {self.shape + (2,)}, x shape (2,) failed: {exc}") from exc
+            raise TypeError(
+                f"{what}: calling G(u, grad_u, x{', p' if self.with_params else ''}) with u shape "
+                f"{self.shape}, grad_u shape {self.shape + (2,)}, x shape (2,) failed: {exc}"
+            ) from exc
         if out.shape != ():
             raise ValueError(f"{what}: G must return a scalar, got shape {out.shape}")
         if not jnp.issubdtype(out.dtype, jnp.floating):
@@ -228,7 +246,9 @@ class PlanarProblem:
             else:
                 s = np.asarray(key(points[on_boundary]))
                 if s.shape != (int(on_boundary.sum()),):
-                    raise ValueError(f"bc: selector {key!r} must return a bool array of shape (k,), got shape {s.shape}")
+                    raise ValueError(
+                        f"bc: selector {key!r} must return a bool array of shape (k,), got shape {s.shape}"
+                    )
                 sel = np.zeros(k, bool)
                 sel[on_boundary] = s.astype(bool)
             if not sel.any():
@@ -238,8 +258,9 @@ class PlanarProblem:
             if v.shape != want:
                 v = v.reshape(want) if v.size == np.prod(want) else None
                 if v is None:
-                    raise ValueError(f"bc: g for part {key if isinstance(key, str) else 'selector'!r} must return "
-                                     f"shape {want}")
+                    raise ValueError(
+                        f"bc: g for part {key if isinstance(key, str) else 'selector'!r} must return shape {want}"
+                    )
             if not np.all(np.isfinite(v)):
                 raise ValueError(f"bc: Dirichlet data for {key!r} contains NaN or inf")
             mask |= sel

@@ -91,12 +91,25 @@ class PlanarSolution:
         if status == Status.SUCCESS and not (np.all(np.isfinite(U)) and np.isfinite(value)):
             status = Status.NONFINITE
         u = U.reshape((disc.n_nodes,) + problem.shape)
-        return cls(nodes=disc.points, triangles=disc.mesh.triangles, elements=disc.edofs, u=u, value=value,
-                   converged=status == Status.SUCCESS, status=status, message=status.message,
-                   iterations=int(out["iterations"]), history=out["history"], stats=out["stats"],
-                   element=element, problem=problem, params=params,
-                   multipliers=_multipliers(problem, disc, out), constraint_residuals=out.get("constraint_residuals", {}),
-                   _state=disc)
+        return cls(
+            nodes=disc.points,
+            triangles=disc.mesh.triangles,
+            elements=disc.edofs,
+            u=u,
+            value=value,
+            converged=status == Status.SUCCESS,
+            status=status,
+            message=status.message,
+            iterations=int(out["iterations"]),
+            history=out["history"],
+            stats=out["stats"],
+            element=element,
+            problem=problem,
+            params=params,
+            multipliers=_multipliers(problem, disc, out),
+            constraint_residuals=out.get("constraint_residuals", {}),
+            _state=disc,
+        )
 
     # -- the result interface shared with 1-D ----------------------------------------------------
 
@@ -144,8 +157,15 @@ class PlanarSolution:
         meta["constraint_residuals"] = self.constraint_residuals
         arrays = {f"history_{k}": np.asarray(v) for k, v in self.history.items()}
         arrays.update({f"multiplier_{k}": np.asarray(v) for k, v in self.multipliers.items() if np.ndim(v)})
-        np.savez(path, nodes=self.nodes, triangles=self.triangles, elements=self.elements, u=self.u,
-                 meta=np.array(json.dumps(meta)), **arrays)
+        np.savez(
+            path,
+            nodes=self.nodes,
+            triangles=self.triangles,
+            elements=self.elements,
+            u=self.u,
+            meta=np.array(json.dumps(meta)),
+            **arrays,
+        )
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> PlanarSolution:
@@ -157,19 +177,36 @@ class PlanarSolution:
             hist = {k[8:]: data[k] for k in data.files if k.startswith("history_")}
             mult = dict(meta.get("multipliers", {}))
             mult.update({k[11:]: data[k] for k in data.files if k.startswith("multiplier_")})
-            return cls(nodes=data["nodes"], triangles=data["triangles"], elements=data["elements"], u=data["u"],
-                       value=meta["value"], converged=meta["converged"], status=Status[meta["status"]],
-                       message=meta["message"], iterations=meta["iterations"], history=hist, stats=meta["stats"],
-                       element=meta["element"], multipliers=mult,
-                       constraint_residuals=meta.get("constraint_residuals", {}))
+            return cls(
+                nodes=data["nodes"],
+                triangles=data["triangles"],
+                elements=data["elements"],
+                u=data["u"],
+                value=meta["value"],
+                converged=meta["converged"],
+                status=Status[meta["status"]],
+                message=meta["message"],
+                iterations=meta["iterations"],
+                history=hist,
+                stats=meta["stats"],
+                element=meta["element"],
+                multipliers=mult,
+                constraint_residuals=meta.get("constraint_residuals", {}),
+            )
 
     def _repr_html_(self):
         """Jupyter: a summary (status, J, iterations, nodes, the certificate's verdict when computed)
         and the plot."""
         from .._display import summary_html, with_figure
 
-        rows = [("status", self.status.name), ("J", f"{self.value:.15g}"), ("Newton iterations", self.iterations),
-                ("element", self.element), ("nodes", len(self.nodes)), ("triangles", len(self.triangles))]
+        rows = [
+            ("status", self.status.name),
+            ("J", f"{self.value:.15g}"),
+            ("Newton iterations", self.iterations),
+            ("element", self.element),
+            ("nodes", len(self.nodes)),
+            ("triangles", len(self.triangles)),
+        ]
         if self.stats.get("time") is not None:
             rows.append(("time", f"{self.stats['time']:.3g} s"))
         rows += [(f"λ {k}", f"{v:.10g}") for k, v in self.multipliers.items() if np.ndim(v) == 0]
@@ -320,12 +357,24 @@ class PlanarSolution:
 
     def to_dict(self) -> dict:
         """JSON-ready summary and nodal values."""
-        d = dict(name=getattr(self.problem, "name", None), element=self.element, value=self.value,
-                 converged=self.converged, status=self.status.name, message=self.message,
-                 iterations=self.iterations, nodes=self.nodes.tolist(), triangles=self.triangles.tolist(),
-                 u=self.u.tolist(), stats={k: (v if isinstance(v, (str, int, float, list)) else float(v))
-                                           for k, v in self.stats.items() if np.ndim(v) == 0 or isinstance(v, list)},
-                 history={k: [None if not np.isfinite(x) else float(x) for x in v] for k, v in self.history.items()})
+        d = dict(
+            name=getattr(self.problem, "name", None),
+            element=self.element,
+            value=self.value,
+            converged=self.converged,
+            status=self.status.name,
+            message=self.message,
+            iterations=self.iterations,
+            nodes=self.nodes.tolist(),
+            triangles=self.triangles.tolist(),
+            u=self.u.tolist(),
+            stats={
+                k: (v if isinstance(v, (str, int, float, list)) else float(v))
+                for k, v in self.stats.items()
+                if np.ndim(v) == 0 or isinstance(v, list)
+            },
+            history={k: [None if not np.isfinite(x) else float(x) for x in v] for k, v in self.history.items()},
+        )
         return d
 
 

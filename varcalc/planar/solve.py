@@ -31,7 +31,6 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import ArrayLike
@@ -57,11 +56,20 @@ SEQUENCE_MIN = 20_000  # free unknowns above which "auto" grid sequencing starts
 SEQUENCE_RTOL = 1e-7
 
 
-def solve_planar(problem: PlanarProblem, n: int | tuple[int, int] | None = None, *, mesh: TriMesh | None = None,
-                 element: Literal["P1", "P2"] = "P1", guess: Callable[..., Any] | ArrayLike | None = None,
-                 linear_solver: Literal["auto", "direct", "cg"] = "auto", solver: Newton | None = None,
-                 verbose: bool = False, params: Any = None, sequence: Literal["auto"] | bool = "auto",
-                 tol: float | None = None) -> PlanarSolution:
+def solve_planar(
+    problem: PlanarProblem,
+    n: int | tuple[int, int] | None = None,
+    *,
+    mesh: TriMesh | None = None,
+    element: Literal["P1", "P2"] = "P1",
+    guess: Callable[..., Any] | ArrayLike | None = None,
+    linear_solver: Literal["auto", "direct", "cg"] = "auto",
+    solver: Newton | None = None,
+    verbose: bool = False,
+    params: Any = None,
+    sequence: Literal["auto"] | bool = "auto",
+    tol: float | None = None,
+) -> PlanarSolution:
     """Minimise a :class:`PlanarProblem` by Newton's method on P1 or P2 triangles.
 
     Parameters
@@ -115,8 +123,9 @@ def solve_planar(problem: PlanarProblem, n: int | tuple[int, int] | None = None,
 
         if mesh is not None or guess is not None or element != "P1":
             raise ValueError("tol: adaptive refinement starts from the domain's mesh of n, with P1 and no guess")
-        return solve_adaptive(problem, tol, n=n, solver=solver, params=params, linear_solver=linear_solver,
-                              verbose=verbose)
+        return solve_adaptive(
+            problem, tol, n=n, solver=solver, params=params, linear_solver=linear_solver, verbose=verbose
+        )
     t_start = time.perf_counter()
     if not isinstance(problem, PlanarProblem):
         raise TypeError(f"problem: expected a varcalc.planar.PlanarProblem, got {type(problem).__name__}")
@@ -138,13 +147,33 @@ def solve_planar(problem: PlanarProblem, n: int | tuple[int, int] | None = None,
     disc = Discretization(problem, mesh, element)
     t_setup = time.perf_counter() - t0
     levels = []
-    if (guess is None and sequence and n is not None and np.ndim(n) == 0 and int(n) >= 5 and not
-            isinstance(problem.domain, TriMesh) and (sequence is True or len(disc.free) > SEQUENCE_MIN)):
-        coarse = solve_planar(problem, (int(n) + 1) // 2, element=element, linear_solver=linear_solver,
-                              solver=dataclasses.replace(solver, rtol=max(solver.rtol, SEQUENCE_RTOL)),
-                              verbose=verbose, params=params, sequence="auto")
-        levels = coarse.stats.get("sequence", []) + [dict(nodes=len(coarse.nodes), iterations=coarse.iterations,
-                                                          time=coarse.stats["time"], converged=coarse.converged)]
+    if (
+        guess is None
+        and sequence
+        and n is not None
+        and np.ndim(n) == 0
+        and int(n) >= 5
+        and not isinstance(problem.domain, TriMesh)
+        and (sequence is True or len(disc.free) > SEQUENCE_MIN)
+    ):
+        coarse = solve_planar(
+            problem,
+            (int(n) + 1) // 2,
+            element=element,
+            linear_solver=linear_solver,
+            solver=dataclasses.replace(solver, rtol=max(solver.rtol, SEQUENCE_RTOL)),
+            verbose=verbose,
+            params=params,
+            sequence="auto",
+        )
+        levels = coarse.stats.get("sequence", []) + [
+            dict(
+                nodes=len(coarse.nodes),
+                iterations=coarse.iterations,
+                time=coarse.stats["time"],
+                converged=coarse.converged,
+            )
+        ]
         if coarse.converged:
             guess = _rectangle_prolong(problem.domain, (int(n) + 1) // 2, n, coarse, element)
             if guess is None:
@@ -164,8 +193,10 @@ def solve_planar(problem: PlanarProblem, n: int | tuple[int, int] | None = None,
             bounds = (lo.reshape(1, -1), hi.reshape(1, -1))
             bad = disc.fixed & ((disc.values < bounds[0][0]) | (disc.values > bounds[1][0]))
             if bad.any():
-                raise ValueError(f"constraints: the Dirichlet data violate the Bound {problem.bound.name!r} at "
-                                 f"{int(bad.sum())} boundary nodes")
+                raise ValueError(
+                    f"constraints: the Dirichlet data violate the Bound {problem.bound.name!r} at "
+                    f"{int(bad.sum())} boundary nodes"
+                )
         out = _newton(disc, kern, U, params, solver, linear_solver, verbose, bounds)
     out["stats"]["setup_time"] = t_setup
     out["stats"]["sequence"] = levels
@@ -264,8 +295,14 @@ def _newton(disc, kern, U, p, opts, linear_solver, verbose, bounds=None):
     pattern = disc.pattern if nfree else None
     energy = lambda V: kern.energy(V, p)[0]  # noqa: E731
     stats = {"linear_solver": kind, "n_free": nfree, "nnz": pattern.nnz if pattern is not None else 0}
-    per_step = ("backtracks", "linear_iterations", "time_derivatives", "time_assembly", "time_linear",
-                "time_line_search")
+    per_step = (
+        "backtracks",
+        "linear_iterations",
+        "time_derivatives",
+        "time_assembly",
+        "time_linear",
+        "time_line_search",
+    )
     hist = {k: [] for k in ("value", "residual", "step", "alpha", "shift") + per_step}
     if nfree == 0:  # nothing to solve
         J = energy(U)
@@ -302,15 +339,23 @@ def _newton(disc, kern, U, p, opts, linear_solver, verbose, bounds=None):
 
     def monitor(s, P, alpha, trials, t_ls):
         H = it["H"]
-        for key, v in (("backtracks", trials - 1), ("linear_iterations", H.iterations),
-                       ("time_derivatives", it["t_der"]), ("time_assembly", H.time_assembly),
-                       ("time_linear", H.time), ("time_line_search", t_ls)):
+        for key, v in (
+            ("backtracks", trials - 1),
+            ("linear_iterations", H.iterations),
+            ("time_derivatives", it["t_der"]),
+            ("time_assembly", H.time_assembly),
+            ("time_linear", H.time),
+            ("time_line_search", t_ls),
+        ):
             hist[key].append(v)
         k = int(P["k"])
         if verbose and P["finite"] and P["factor_ok"] and (P["converged"] or k < step.max_iter):
-            print(f"{k:>3} {float(P['J']):>22.15g} {float(P['residual']):>10.3e} {float(P['step_norm']):>10.3e} "
-                  f"{float(s['alpha'][k]):>8.3g} {float(P['tau']):>8.1e} {H.iterations:>5d} "
-                  f"{time.perf_counter() - it['t0']:>7.2f}", flush=True)
+            print(
+                f"{k:>3} {float(P['J']):>22.15g} {float(P['residual']):>10.3e} {float(P['step_norm']):>10.3e} "
+                f"{float(s['alpha'][k]):>8.3g} {float(P['tau']):>8.1e} {H.iterations:>5d} "
+                f"{time.perf_counter() - it['t0']:>7.2f}",
+                flush=True,
+            )
 
     step = MinimizeStep(max_iter=opts.max_iter, max_backtracks=opts.max_backtracks, bounds=bounds is not None, xp=np)
     ctx = dict(mass=disc.mass, fixed=disc.fixed.reshape(1, size), rtol=opts.rtol, atol=opts.atol)
@@ -348,8 +393,14 @@ def _newton(disc, kern, U, p, opts, linear_solver, verbose, bounds=None):
 def _result(U, J, status, iters, hist, stats):
     for key in ("time_derivatives", "time_assembly", "time_linear", "time_line_search", "linear_iterations"):
         stats[key + "_total"] = float(np.nansum(hist[key]))
-    return dict(U=U, J=J, status=status, iterations=iters,
-                history={key: np.asarray(v, dtype=np.float64) for key, v in hist.items()}, stats=stats)
+    return dict(
+        U=U,
+        J=J,
+        status=status,
+        iterations=iters,
+        history={key: np.asarray(v, dtype=np.float64) for key, v in hist.items()},
+        stats=stats,
+    )
 
 
 def _pad(hist, k):
@@ -357,4 +408,4 @@ def _pad(hist, k):
     for v in hist.values():
         while len(v) < k + 1:
             v.append(np.nan)
-        del v[k + 1:]
+        del v[k + 1 :]

@@ -35,12 +35,22 @@ from ._integral import IntegralSide
 from ._oncurve import OnCurveSide
 from ._pointwise import PointwiseSide
 
-__all__ = ["Side", "SIDES", "register_side", "sides_for", "constraint_types", "check_door",
-           "IntegralSide", "PointwiseSide", "BoundSide", "DataSide", "OnCurveSide"]
+__all__ = [
+    "Side",
+    "SIDES",
+    "register_side",
+    "sides_for",
+    "constraint_types",
+    "check_door",
+    "IntegralSide",
+    "PointwiseSide",
+    "BoundSide",
+    "DataSide",
+    "OnCurveSide",
+]
 
 # public class -> its discrete side (in the order the door checks them)
-SIDES: dict[type, type[Side]] = {s.public: s for s in
-                                 (IntegralSide, PointwiseSide, BoundSide, DataSide, OnCurveSide)}
+SIDES: dict[type, type[Side]] = {s.public: s for s in (IntegralSide, PointwiseSide, BoundSide, DataSide, OnCurveSide)}
 
 
 def register_side(public: type, side: type[Side]) -> type[Side]:

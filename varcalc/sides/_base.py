@@ -153,7 +153,7 @@ class Side:
         whose values are fixed (a multiplier of a Dirichlet node)."""
         if self.rows:
             m = disc.layout.m
-            disc.fixed[self.row0:self.row0 + self.rows, disc.fixed[:m].all(axis=0)] = True
+            disc.fixed[self.row0 : self.row0 + self.rows, disc.fixed[:m].all(axis=0)] = True
 
     def guess(self, disc, coarse) -> list:
         """Its rows of ``V0``, each ``(rows, n)``: zero, or the coarse solution's (warm start)."""
@@ -174,7 +174,7 @@ class Side:
     def report(self, disc, V, z) -> dict:
         """``{name: multiplier}`` at the unknowns ``V`` (d, n), ``z`` (k,)."""
         if self.rows:
-            mu = np.asarray(V)[self.row0:self.row0 + self.rows].T
+            mu = np.asarray(V)[self.row0 : self.row0 + self.rows].T
             return {self.name: mu[:, 0] if self.rows == 1 else mu}
         if self.z:
             mult = [self.z0 + i for i, is_mult in enumerate(self.z) if is_mult]

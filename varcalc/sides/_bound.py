@@ -27,8 +27,14 @@ class BoundSide(Side):
         # unbounded); OnCurve: the step's box holds on the moving grid's nodes.  Not other
         # registered kinds that add unknowns (nothing says how their rows are bounded).
         from . import SIDES
-        return tuple(s.kind for s in SIDES.values() if s.slot in ("constraints", "ends") and s.adds_unknowns
-                     and s.kind not in ("Integral", "Pointwise", "OnCurve"))
+
+        return tuple(
+            s.kind
+            for s in SIDES.values()
+            if s.slot in ("constraints", "ends")
+            and s.adds_unknowns
+            and s.kind not in ("Integral", "Pointwise", "OnCurve")
+        )
 
     @classmethod
     def check_door(cls, problem, mine, present):
@@ -36,20 +42,28 @@ class BoundSide(Side):
         if len({b.derivative for b in mine}) < len(mine):
             raise ValueError(cls.too_many_message())
         if problem.is_vector and any(b.derivative == 1 for b in mine):
-            raise ValueError("constraints: a Bound with derivative=1 needs a scalar unknown (a vector "
-                             "unknown takes componentwise bounds on its values)")
+            raise ValueError(
+                "constraints: a Bound with derivative=1 needs a scalar unknown (a vector "
+                "unknown takes componentwise bounds on its values)"
+            )
         if "OnCurve" in present:  # the end's abscissa is an unknown: the nodes move with it
             if any(b.derivative == 1 for b in mine):
-                raise ValueError("constraints: a Bound with derivative=1 cannot be combined with a free end "
-                                 "(OnCurve) yet: the cells' widths move with the end")
+                raise ValueError(
+                    "constraints: a Bound with derivative=1 cannot be combined with a free end "
+                    "(OnCurve) yet: the cells' widths move with the end"
+                )
             if any(callable(v) for b in mine for v in (b.lower, b.upper)):
-                raise ValueError("constraints: with a free end (OnCurve) give the Bound's lower=/upper= as "
-                                 "numbers, not functions of x: the nodes move with the end")
+                raise ValueError(
+                    "constraints: with a free end (OnCurve) give the Bound's lower=/upper= as "
+                    "numbers, not functions of x: the nodes move with the end"
+                )
 
     @classmethod
     def too_many_message(cls):
-        return ("constraints: give one Bound (with lower= and upper=) rather than several, and at most "
-                "one with derivative=1")
+        return (
+            "constraints: give one Bound (with lower= and upper=) rather than several, and at most "
+            "one with derivative=1"
+        )
 
     @classmethod
     def excludes_message(cls, con, clash):
@@ -57,8 +71,10 @@ class BoundSide(Side):
 
     def check_mode(self, mode):
         if mode not in self.modes:
-            raise ValueError("mode: 'stationary' cannot be combined with a Bound constraint (the contact "
-                             "conditions are inequalities); use mode='minimize'")
+            raise ValueError(
+                "mode: 'stationary' cannot be combined with a Bound constraint (the contact "
+                "conditions are inequalities); use mode='minimize'"
+            )
 
     def key(self):
         return (self.kind, self.con.derivative)
@@ -85,7 +101,8 @@ class BoundSide(Side):
                     raise ValueError(
                         f"Bound {b.name!r}: the Dirichlet value bc[{end!r}] = {v.tolist()} lies {side} bound "
                         f"({lo[i].tolist()} .. {hi[i].tolist()}) at x = {x[i]}; the obstacle must leave the "
-                        "end values feasible")
+                        "end values feasible"
+                    )
 
     def init(self, disc):
         """The step's value box ``disc.lower``/``disc.upper`` (d, n), one row per row of ``V``: a
@@ -102,11 +119,13 @@ class BoundSide(Side):
             X = lay.element.row_abscissae(disc.x_user, disc.x, disc.end_map)  # (n, r)
             lo, hi = self.con.values(X.reshape(-1), disc.problem.shape)  # (n r,) + shape
             r = X.shape[1]
-            disc.lower[:r * m] = lo.reshape(n, r * m).T
-            disc.upper[:r * m] = hi.reshape(n, r * m).T
+            disc.lower[: r * m] = lo.reshape(n, r * m).T
+            disc.upper[: r * m] = hi.reshape(n, r * m).T
         elif disc.end_map is not None:
-            raise ValueError(f"Bound {self.con.name!r}: a bound on f' with a mapped singular end (degree > 1) "
-                             "is not supported; use degree=1 or give singular_ends=()")
+            raise ValueError(
+                f"Bound {self.con.name!r}: a bound on f' with a mapped singular end (degree > 1) "
+                "is not supported; use degree=1 or give singular_ends=()"
+            )
 
     def slope_points(self, disc):
         """Where the slope bound holds: ``(xq (n-1, q), t, w, D)`` (see ``Element.slope_rule``)."""

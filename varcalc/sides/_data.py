@@ -40,7 +40,7 @@ class DataSide(Side):
         super().check_door(problem, mine, present)
 
     def at_node(self, v, F, xx, jac, node, z, aux):
-        f = v[:self.m]
+        f = v[: self.m]
         return aux["sign"] * node["w"] * jnp.sum((f - node["y"]) ** 2)
 
     def grid(self, x, given):
@@ -64,6 +64,8 @@ def data_nodes(data, x):
     tol = 1e-12 * (x[-1] - x[0])
     bad = np.abs(x[idx] - data.x) > tol
     if bad.any():
-        raise ValueError(f"grid: the data site x = {data.x[bad][0]!r} is not a grid node; include the "
-                         "data sites in grid=... (with n=..., varcalc adds them itself)")
+        raise ValueError(
+            f"grid: the data site x = {data.x[bad][0]!r} is not a grid node; include the "
+            "data sites in grid=... (with n=..., varcalc adds them itself)"
+        )
     return idx

@@ -48,14 +48,15 @@ class OnCurveSide(Side):
             if end in problem.bc or end + "'" in problem.bc:
                 raise ValueError(
                     f"{what}: the {end} end lies on a curve, so it cannot also have a Dirichlet value "
-                    f"bc[{end!r}] (that would fix more than the end condition allows); drop one of them")
+                    f"bc[{end!r}] (that would fix more than the end condition allows); drop one of them"
+                )
             if problem.order not in cls.orders:
                 raise ValueError(f"{what}: a free end on a curve needs order=1")
             if any(k in present for k in cls.excludes):
                 raise ValueError(f"{what}: cannot be combined with {' or '.join(cls.excludes)} yet")
 
     def at_point(self, v, z, aux):
-        return z[self.z0 + 1] * self.con.fun(z[self.z0], jnp.reshape(v[:self.m], self.value_shape))
+        return z[self.z0 + 1] * self.con.fun(z[self.z0], jnp.reshape(v[: self.m], self.value_shape))
 
     def init(self, disc):
         disc.z0[self.z0] = disc.x_user[0 if self.end == "left" else -1]

@@ -33,16 +33,17 @@ class PointwiseSide(Side):
 
     def at_node(self, v, F, xx, jac, node, z, aux):
         pts = node["points"]  # the element's collocation points of this column: F (P, m), x, w (P,)
-        mu = jnp.reshape(v[self.row0:self.row0 + self.rows], (self.points, self.size))
-        g = jax.vmap(lambda f, x: jnp.reshape(self.con.fun(jnp.reshape(f, self.value_shape), x),
-                                              (self.size,)))(pts["F"], pts["x"])
+        mu = jnp.reshape(v[self.row0 : self.row0 + self.rows], (self.points, self.size))
+        g = jax.vmap(lambda f, x: jnp.reshape(self.con.fun(jnp.reshape(f, self.value_shape), x), (self.size,)))(
+            pts["F"], pts["x"]
+        )
         return jnp.sum(pts["w"][:, None] * mu * g)
 
     def init(self, disc):
         """Multipliers are not unknowns at points whose values are fixed (Dirichlet nodes, dummies)."""
         fixed = self.element.fixed_points(disc.fixed, disc.layout.m)  # (P, n)
         rows = np.repeat(fixed, self.size, axis=0)  # (P size, n), point-major as at_node reads them
-        disc.fixed[self.row0:self.row0 + self.rows] |= rows
+        disc.fixed[self.row0 : self.row0 + self.rows] |= rows
 
     def check_grid(self, problem, x):
         c = self.con
@@ -54,10 +55,11 @@ class PointwiseSide(Side):
                     raise ValueError(
                         f"Pointwise {c.name!r}: the Dirichlet value bc[{end!r}] = "
                         f"{np.asarray(problem.bc[end]).tolist()} violates the constraint (g = {val.tolist()}); "
-                        "the boundary values must satisfy g(f, x) = 0")
+                        "the boundary values must satisfy g(f, x) = 0"
+                    )
 
     def report(self, disc, V, z):
-        mu = np.asarray(V)[self.row0:self.row0 + self.size].T  # at the nodes
+        mu = np.asarray(V)[self.row0 : self.row0 + self.size].T  # at the nodes
         return {self.name: mu[:, 0] if self.shape == () else mu}
 
 
@@ -68,15 +70,20 @@ def _pointwise_shape(constraint, problem):
     try:
         out = jax.eval_shape(constraint.fun, f, x)
     except Exception as exc:
-        raise TypeError(f"Pointwise {constraint.name!r}: calling g(f, x) with f of shape {problem.shape} "
-                        f"raised {type(exc).__name__}: {exc}") from exc
+        raise TypeError(
+            f"Pointwise {constraint.name!r}: calling g(f, x) with f of shape {problem.shape} "
+            f"raised {type(exc).__name__}: {exc}"
+        ) from exc
     if not hasattr(out, "shape") or len(out.shape) > 1:
-        raise ValueError(f"Pointwise {constraint.name!r}: g(f, x) must return a scalar or a 1-D array, "
-                         f"got {getattr(out, 'shape', type(out).__name__)}")
+        raise ValueError(
+            f"Pointwise {constraint.name!r}: g(f, x) must return a scalar or a 1-D array, "
+            f"got {getattr(out, 'shape', type(out).__name__)}"
+        )
     r = int(np.prod(out.shape, dtype=int))
     if r >= problem.components:
         raise ValueError(
             f"Pointwise {constraint.name!r}: g imposes {r} equations on an unknown with only "
             f"{problem.components} components, which fixes f entirely; a pointwise constraint needs "
-            "fewer equations than components")
+            "fewer equations than components"
+        )
     return tuple(out.shape)
