@@ -24,7 +24,7 @@ def catenoid_run():
 @pytest.fixture(scope="module")
 def brachistochrone_run():
     before = _compiled_entries()
-    sol = solve_adaptive(brachistochrone.problem, 1e-7)
+    sol = solve_adaptive(brachistochrone.problem, 1e-6)  # (1e-7: 1537 nodes, ~7 s; the same checks)
     return sol, _compiled_entries() - before
 
 
@@ -103,10 +103,10 @@ def test_brachistochrone_from_no_grid_finds_the_singular_start(brachistochrone_r
     true = abs(sol.value - exact)
     est = sol.stats["error_estimate"]
     assert sol.converged and sol.stats["tol_met"] and sol.singular_ends == ("left",)
-    assert true <= 1e-7 * exact
+    assert true <= 1e-6 * exact
     assert true / 3 <= est <= 3 * true
     h = np.diff(sol.x)
-    assert np.argmin(h) == 0 and h[0] < 1e-4 * h.max()
+    assert np.argmin(h) == 0 and h[0] < 1e-3 * h.max()
     # The nodal error at the nodes is small too (cycloid): a refined grid, not just a good value.
     R, theta = brachistochrone.cycloid(brachistochrone.X, brachistochrone.Y)
     f_exact = brachistochrone.cycloid_depth(sol.x, R, theta)
