@@ -226,3 +226,17 @@ def test_refinement_puts_new_boundary_points_on_the_curve():
         r = np.hypot(*fine.nodes[on_boundary].T)
         assert np.all(np.min(np.abs(r[:, None] - np.array(radii)[None, :]), axis=1) < 1e-12)
         assert fine.boundary_projection is coarse.boundary_projection
+
+
+def test_points_between_a_boundary_chord_and_its_arc_are_in_the_domain():
+    """sol(points) on a Disk: a point inside the circle but outside the straight boundary triangles
+    gets the value at the nearest chord point (Dirichlet 0 there: O(sagitta) from the exact value);
+    points past the circle stay NaN."""
+    disk = vc.PlanarProblem(lambda u, du, x: 0.5 * du @ du - u, vc.Disk((0.0, 0.0), 1.0), bc=lambda x: np.zeros(len(x)))
+    sol = vc.solve_planar(disk, n=9)
+    th = np.linspace(0.0, 2 * np.pi, 200, endpoint=False)
+    ring = lambda r: np.column_stack([r * np.cos(th), r * np.sin(th)])
+    for r in (0.999, 0.99999, 1.0):
+        v = sol(ring(r))
+        assert np.all(np.isfinite(v)) and np.max(np.abs(v - (1 - r**2) / 4)) <= (1 - r**2) / 4 + 1e-15
+    assert np.all(np.isnan(sol(ring(1.001))))

@@ -236,7 +236,8 @@ class PlanarSolution:
         return self._trifinder
 
     def __call__(self, points):
-        """Values at ``points`` (k, 2) -> (k,) or (k, m); NaN outside the mesh."""
+        """Values at ``points`` (k, 2) -> (k,) or (k, m); NaN outside the domain (on a Disk or
+        Annulus, points between a boundary chord and its arc get the nearest triangle's value)."""
         return self._evaluate(points, clamp=False)
 
     def _evaluate(self, points, clamp=False):
@@ -247,12 +248,43 @@ class PlanarSolution:
         if p.ndim != 2 or p.shape[1] != 2:
             raise ValueError(f"points: expected shape (k, 2), got {p.shape}")
         t, lam = self._locate(p, clamp)
+        if not clamp:
+            self._between_chord_and_arc(p, t, lam)
         inside = t >= 0
         out = np.full((len(p),) + self.u.shape[1:], np.nan)
         phi = _element(self.element).basis(lam[inside])  # (k, nloc)
         vals = self.u[self.elements[t[inside]]]  # (k, nloc) + shape
         out[inside] = np.einsum("ka,ka...->k...", phi, vals)
         return out
+
+    def _between_chord_and_arc(self, p, t, lam, k=4):
+        """On a curved domain (a mesh with ``boundary_projection``: Disk, Annulus), points between a
+        boundary chord and its arc are in the domain but outside the straight triangles: they get
+        the value at the nearest point ``c`` of the chord (``t``, ``lam`` updated in place; O(h²)
+        from the curve's side).  A point counts when it lies beyond the chord toward the arc and its
+        own way to the curve is outward too; a point inside a hole or past the curve stays NaN."""
+        from scipy.spatial import cKDTree
+
+        mesh = getattr(self._state, "mesh", None)
+        project = getattr(mesh, "boundary_projection", None)
+        miss = np.flatnonzero(t < 0)
+        if project is None or not miss.size:
+            return
+        a, b = mesh.nodes[mesh.boundary_edges[:, 0]], mesh.nodes[mesh.boundary_edges[:, 1]]
+        k = min(k, len(a))
+        near = cKDTree(0.5 * (a + b)).query(p[miss], k=k)[1].reshape(len(miss), k)  # candidate chords
+        ab, ap = b[near] - a[near], p[miss][:, None, :] - a[near]  # (m, k, 2)
+        s = np.clip(np.einsum("mkd,mkd->mk", ap, ab) / np.einsum("mkd,mkd->mk", ab, ab), 0.0, 1.0)
+        q = a[near] + s[..., None] * ab
+        best = np.argmin(np.linalg.norm(q - p[miss][:, None, :], axis=2), axis=1)
+        c = q[np.arange(len(miss)), best]  # the nearest point of the nearest chord
+        outward = project(c) - c  # from the chord toward the arc
+        # beyond the chord (not into a hole), and not beyond the curve (p's own way to it is outward)
+        ok = (np.einsum("kd,kd->k", p[miss] - c, outward) > 0) & (
+            np.einsum("kd,kd->k", project(p[miss]) - p[miss], outward) >= 0
+        )
+        tc, lc = self._locate(c[ok], clamp=True)  # c is on a boundary triangle's edge
+        t[miss[ok]], lam[miss[ok]] = tc, lc
 
     def _locate(self, p, clamp, k=8):
         """Triangle (k,) (-1: none) and barycentric coordinates (k, 3) of points ``p``: among the
