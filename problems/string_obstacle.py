@@ -37,23 +37,28 @@ def tangent_points(c=C, k=K, s=S, ends=ENDS):
     return float(out[0]), float(out[1])
 
 
+def obstacle(x, c=C, k=K, s=S):
+    """ψ(x) = c - k (x - s)² (numpy, vectorised; the catalog's bump by default)."""
+    return c - k * (np.asarray(x, dtype=np.float64) - s) ** 2
+
+
 def make_problem(c=C, k=K, s=S, name="string_obstacle"):
     """The string over ψ = c - k (x - s)² on [-1, 1]: (problem, (t_L, t_R))."""
     (a, b) = ENDS
     tL, tR = tangent_points(c, k, s)
-    psi = lambda x: c - k * (np.asarray(x, dtype=np.float64) - s) ** 2
     mL, mR = -2 * k * (tL - s), -2 * k * (tR - s)  # slopes of the straight segments
 
     def exact(x):
+        """Straight tangent segments outside [t_L, t_R], the obstacle inside (vectorised)."""
         x = np.asarray(x, dtype=np.float64)
-        return np.where(x < tL, mL * (x - a), np.where(x > tR, mR * (x - b), psi(x)))
+        return np.where(x < tL, mL * (x - a), np.where(x > tR, mR * (x - b), obstacle(x, c, k, s)))
 
     value = 0.5 * mL**2 * (tL - a) + 0.5 * mR**2 * (b - tR) + (2 * k * k / 3) * ((tR - s) ** 3 - (tL - s) ** 3)
     problem = vc.Problem(
         integrand,
         domain=ENDS,
         bc={"left": 0.0, "right": 0.0},
-        constraints=[vc.Bound(lower=psi, name="obstacle")],
+        constraints=[vc.Bound(lower=lambda x: obstacle(x, c, k, s), name="obstacle")],
         exact=exact,
         exact_value=float(value),
         name=name,
@@ -61,36 +66,9 @@ def make_problem(c=C, k=K, s=S, name="string_obstacle"):
     return problem, (tL, tR)
 
 
-def obstacle(x):
-    """ψ(x) = C - K (x - S)² (numpy, vectorised)."""
-    return C - K * (np.asarray(x, dtype=np.float64) - S) ** 2
-
-
-t_L, t_R = tangent_points()
-_mL, _mR = -2 * K * (t_L - S), -2 * K * (t_R - S)
+problem, (t_L, t_R) = make_problem()
+exact = problem.exact
 reaction = 2 * K  # exact contact reaction density -f'' on [t_L, t_R]
-
-
-def exact(x):
-    """Straight tangent segments outside [t_L, t_R], the obstacle inside (vectorised)."""
-    x = np.asarray(x, dtype=np.float64)
-    return np.where(x < t_L, _mL * (x - ENDS[0]), np.where(x > t_R, _mR * (x - ENDS[1]), obstacle(x)))
-
-
-_value = (
-    0.5 * _mL**2 * (t_L - ENDS[0])
-    + 0.5 * _mR**2 * (ENDS[1] - t_R)
-    + (2 * K * K / 3) * ((t_R - S) ** 3 - (t_L - S) ** 3)
-)
-problem = vc.Problem(
-    integrand,
-    domain=ENDS,
-    bc={"left": 0.0, "right": 0.0},
-    constraints=[vc.Bound(lower=obstacle, name="obstacle")],
-    exact=exact,
-    exact_value=float(_value),
-    name="string_obstacle",
-)
 n = 81
 grading = None
 plot_options = {}
