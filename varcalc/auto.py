@@ -69,19 +69,14 @@ _N0 = 4  # first grid: 3 cells (uniform in s at a mapped end); halved, 7 nodes: 
 
 
 def not_served(problem) -> str | None:
-    """Why the degree-``p`` path does not apply to ``problem`` (then the h-path runs), or None."""
-    if problem.bound is not None and not _degree_bounds():
-        return "degree > 1 elements do not support Bound yet"
-    return None
-
-
-def _degree_bounds() -> bool:
-    """Whether degree-``p`` elements accept a :class:`~varcalc.Bound` (the Lagrange family lists
-    the side conditions it serves)."""
+    """Why the degree-``p`` path does not apply to ``problem`` (then the h-path runs), or None: a
+    side condition the degree-``p`` element family of its order does not declare (``Element.sides``)."""
     from .families import element_for
+    from .sides import present_kinds
 
-    sides = element_for(order=1, degree=2).sides
-    return sides is None or "Bound" in sides
+    served = element_for(order=problem.order, degree=DEGREES[0]).sides
+    missing = sorted(present_kinds(problem) - served) if served is not None else []
+    return f"degree > 1 elements do not support {', '.join(missing)} yet" if missing else None
 
 
 def solve_auto(
