@@ -272,7 +272,8 @@ class PlanarSolution:
             return
         a, b = mesh.nodes[mesh.boundary_edges[:, 0]], mesh.nodes[mesh.boundary_edges[:, 1]]
         k = min(k, len(a))
-        near = cKDTree(0.5 * (a + b)).query(p[miss], k=k)[1].reshape(len(miss), k)  # candidate chords
+        chords = self._cached("chord_tree", lambda _: cKDTree(0.5 * (a + b)))  # built once per solution
+        near = chords.query(p[miss], k=k)[1].reshape(len(miss), k)  # candidate chords
         ab, ap = b[near] - a[near], p[miss][:, None, :] - a[near]  # (m, k, 2)
         s = np.clip(np.einsum("mkd,mkd->mk", ap, ab) / np.einsum("mkd,mkd->mk", ab, ab), 0.0, 1.0)
         q = a[near] + s[..., None] * ab
